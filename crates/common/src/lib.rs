@@ -1,0 +1,19 @@
+//! Shared vocabulary of every SecretHub crate: the error kinds the HTTP layer maps to status
+//! codes, `Sensitive<T>` for values that must never be printed, Vault's loose input coercions
+//! (durations such as `"1h"` or `3600`, comma-separated lists) and small random/time helpers.
+
+mod duration;
+mod error_kind;
+mod random;
+mod sensitive;
+pub mod serde_helpers;
+mod time;
+
+pub use duration::{format_duration, parse_duration, DurationParseError};
+pub use error_kind::ErrorKind;
+pub use random::{random_alnum, random_bytes, random_uuid};
+pub use sensitive::Sensitive;
+pub use time::{format_rfc3339, now_unix, now_unix_nanos, UnixTime};
+
+/// A JSON object, the shape of every request body and response `data` in the Vault API.
+pub type JsonMap = serde_json::Map<String, serde_json::Value>;

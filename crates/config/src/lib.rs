@@ -1,0 +1,1 @@
+//! Server configuration: HCL in Vault stanzas parsed into raw structs, then validated.

@@ -1,0 +1,1 @@
+//! Core: seal state, mount table and router, token store, ACL check, audit broker, request pipeline.

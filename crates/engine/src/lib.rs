@@ -1,0 +1,62 @@
+//! API boundary between core and every secrets engine and auth method.
+//!
+//! Core turns an HTTP request into a [`Request`] (operation, path relative to the mount,
+//! JSON body, the mount's own [`StorageView`], a description of the caller) and calls
+//! [`Engine::handle`]. Engines never see the barrier, tokens or other mounts, and never call
+//! core. A [`PathTable`] maps segment patterns such as `roles/{name}` or `data/{*path}` to an
+//! engine's route enum, so routing, 404/405 answers and help text come from one table.
+#![warn(missing_docs)]
+
+mod error;
+mod paths;
+mod request;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use error::EngineError;
+pub use paths::{Args, PathEntry, PathTable};
+pub use request::{Caller, LeaseInfo, LeaseTerms, MountInfo, NewLease, Operation, Request, Response};
+pub use secrethub_common::JsonMap;
+pub use secrethub_storage::StorageView;
+
+/// A secrets engine mounted at a path. Core calls it; it never calls core.
+#[async_trait]
+pub trait Engine: Send + Sync + 'static {
+    /// Serves one request; usually `self.paths.route(..)` then a `match` on the route.
+    async fn handle(&self, req: Request) -> Result<Response, EngineError>;
+
+    /// Whether the target of a write already exists, so the ACL can tell `create` from
+    /// `update`. `None` means the engine does not distinguish (treated as update).
+    async fn exists(&self, _req: &Request) -> Result<Option<bool>, EngineError> {
+        Ok(None)
+    }
+
+    /// Undoes whatever a lease stands for upstream. Something already gone counts as revoked.
+    async fn revoke(&self, _lease: &LeaseInfo, _storage: &StorageView) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    /// Extends a lease upstream and says for how long.
+    async fn renew(
+        &self,
+        _lease: &LeaseInfo,
+        _storage: &StorageView,
+    ) -> Result<LeaseTerms, EngineError> {
+        Err(EngineError::NotRenewable)
+    }
+}
+
+/// What a mount is created from: its options (`{"version": "2"}` for kv) and its storage.
+pub struct MountContext {
+    /// The mount type as enabled (`kv`, `kv-v2`, `database`, ...).
+    pub engine_type: String,
+    /// The mount's `options` map, strings as Vault stores them.
+    pub options: std::collections::BTreeMap<String, String>,
+    /// The mount's own storage.
+    pub storage: StorageView,
+}
+
+/// Builds an engine for a new or restored mount; registered by name in the `secrethub` crate.
+pub type EngineFactory = fn(MountContext) -> Result<Arc<dyn Engine>, EngineError>;

@@ -1,0 +1,197 @@
+//! The request an engine receives and the response it returns.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use secrethub_common::{JsonMap, UnixTime};
+use secrethub_storage::StorageView;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::EngineError;
+
+/// The operation of a request. Create and update stay apart so the ACL can tell them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    /// GET.
+    Read,
+    /// A write to a path that does not exist yet (per [`crate::Engine::exists`]).
+    Create,
+    /// A write to an existing path (or one the engine does not distinguish).
+    Update,
+    /// PATCH (JSON merge).
+    Patch,
+    /// DELETE.
+    Delete,
+    /// LIST, or GET with `?list=true`.
+    List,
+}
+
+impl Operation {
+    /// Whether this operation writes (create, update or patch).
+    pub fn is_write(self) -> bool {
+        matches!(self, Operation::Create | Operation::Update | Operation::Patch)
+    }
+
+    /// Vault's lowercase name, as used in audit entries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Read => "read",
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Patch => "patch",
+            Operation::Delete => "delete",
+            Operation::List => "list",
+        }
+    }
+}
+
+/// Who is calling, as far as an engine needs to know. Never the token itself.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// The token's display name (`root`, `token`, `userpass-alice`).
+    pub display_name: String,
+    /// The token's accessor, if the request had a token.
+    pub token_accessor: Option<String>,
+    /// The entity the token belongs to, if any.
+    pub entity_id: Option<String>,
+    /// The token's policies.
+    pub policies: Vec<String>,
+    /// The client's address, when the request came over the network.
+    pub remote_addr: Option<IpAddr>,
+}
+
+/// Facts about the mount a request arrived on.
+#[derive(Debug, Clone, Default)]
+pub struct MountInfo {
+    /// The mount path with its trailing slash, e.g. `secret/`.
+    pub path: String,
+    /// The mount's accessor, e.g. `kv_1a2b3c4d`.
+    pub accessor: String,
+    /// The mount's default lease TTL (system default already applied).
+    pub default_lease_ttl: Duration,
+    /// The mount's max lease TTL (system default already applied).
+    pub max_lease_ttl: Duration,
+}
+
+/// One request to an engine.
+#[derive(Clone)]
+pub struct Request {
+    /// What to do.
+    pub op: Operation,
+    /// The path relative to the mount, without a leading or trailing slash (`data/app/db`).
+    pub path: String,
+    /// The JSON body; for reads and lists, the query parameters.
+    pub body: JsonMap,
+    /// The mount's own storage.
+    pub storage: StorageView,
+    /// Who is calling.
+    pub caller: Caller,
+    /// Where the request arrived.
+    pub mount: MountInfo,
+}
+
+// Debug shows the body's keys only: values may be secrets.
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("op", &self.op)
+            .field("path", &self.path)
+            .field("body_keys", &self.body.keys().collect::<Vec<_>>())
+            .field("mount", &self.mount.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Request {
+    /// Parses the body into `T` with serde (use `secrethub_common::serde_helpers` for Vault's
+    /// loose coercions). A type mismatch is a 400 naming the field.
+    pub fn body_as<T: DeserializeOwned>(&self) -> Result<T, EngineError> {
+        serde_json::from_value(serde_json::Value::Object(self.body.clone()))
+            .map_err(|e| EngineError::BadRequest(format!("invalid request: {e}")))
+    }
+
+    /// A string field of the body, if present and a string (numbers are stringified).
+    pub fn str_field(&self, name: &str) -> Option<String> {
+        match self.body.get(name)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// What an engine answers. `data: None` with no warnings becomes HTTP 204.
+#[derive(Default)]
+pub struct Response {
+    /// The `data` object of Vault's envelope.
+    pub data: Option<JsonMap>,
+    /// A lease for what this response hands out; core registers it before replying.
+    pub lease: Option<NewLease>,
+    /// Non-fatal notes for the client.
+    pub warnings: Vec<String>,
+}
+
+impl Response {
+    /// A response carrying `data`.
+    pub fn data(data: JsonMap) -> Self {
+        Response {
+            data: Some(data),
+            ..Default::default()
+        }
+    }
+
+    /// A response with no body (HTTP 204).
+    pub fn empty() -> Self {
+        Response::default()
+    }
+
+    /// A LIST answer: `{"keys": [...]}`; an empty list is a 404 as in Vault.
+    pub fn list(keys: Vec<String>) -> Result<Self, EngineError> {
+        if keys.is_empty() {
+            return Err(EngineError::NotFound);
+        }
+        let mut m = JsonMap::new();
+        m.insert("keys".into(), serde_json::Value::from(keys));
+        Ok(Response::data(m))
+    }
+}
+
+/// What an engine asks for when it hands out something that must be revoked later.
+#[derive(Clone)]
+pub struct NewLease {
+    /// The engine's own data, given back to [`crate::Engine::revoke`] and `renew`.
+    pub internal: serde_json::Value,
+    /// The lease's duration and renewability.
+    pub terms: LeaseTerms,
+}
+
+/// Duration terms of a lease; core caps them at the mount's and system's max TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LeaseTerms {
+    /// Requested TTL (zero = the mount default).
+    pub ttl: Duration,
+    /// The engine's own max TTL (zero = the mount max).
+    pub max_ttl: Duration,
+    /// Whether renewal is allowed.
+    pub renewable: bool,
+}
+
+/// A lease as given back to the engine that created it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseInfo {
+    /// The full lease ID (`database/creds/ro/abc123`).
+    pub lease_id: String,
+    /// The request path that created it, relative to the mount.
+    pub path: String,
+    /// The engine's own data.
+    pub internal: serde_json::Value,
+    /// When it was issued.
+    pub issue_time: UnixTime,
+    /// When it expires now.
+    pub expire_time: UnixTime,
+    /// The renew increment asked for (renewals only).
+    pub increment: u64,
+}

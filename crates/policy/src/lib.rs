@@ -1,0 +1,1 @@
+//! HCL policy parsing and ACL evaluation; pure, no IO.

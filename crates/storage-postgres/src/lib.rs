@@ -1,0 +1,1 @@
+//! PostgreSQL storage: one table of key/value rows, created on start.
