@@ -24,7 +24,9 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
             })
             .ok_or_else(|| D::Error::custom("duration must be a non-negative number of seconds")),
         Value::String(s) => parse_duration(&s).map_err(D::Error::custom),
-        _ => Err(D::Error::custom("duration must be a number or a string such as \"1h\"")),
+        _ => Err(D::Error::custom(
+            "duration must be a number or a string such as \"1h\"",
+        )),
     }
 }
 
@@ -50,7 +52,9 @@ pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
             })
             .filter(|r| !matches!(r, Ok(s) if s.is_empty()))
             .collect(),
-        _ => Err(D::Error::custom("expected a list or a comma-separated string")),
+        _ => Err(D::Error::custom(
+            "expected a list or a comma-separated string",
+        )),
     }
 }
 

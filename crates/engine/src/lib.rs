@@ -17,7 +17,9 @@ use async_trait::async_trait;
 
 pub use error::EngineError;
 pub use paths::{Args, PathEntry, PathTable};
-pub use request::{Caller, LeaseInfo, LeaseTerms, MountInfo, NewLease, Operation, Request, Response};
+pub use request::{
+    Caller, LeaseInfo, LeaseTerms, MountInfo, NewLease, Operation, Request, Response,
+};
 pub use secrethub_common::JsonMap;
 pub use secrethub_storage::StorageView;
 

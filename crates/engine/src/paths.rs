@@ -233,10 +233,22 @@ mod tests {
     #[test]
     fn unknown_paths_and_operations() {
         let t = table();
-        assert!(matches!(t.route("nope", Read), Err(EngineError::UnsupportedPath)));
-        assert!(matches!(t.route("data", Read), Err(EngineError::UnsupportedPath)));
-        assert!(matches!(t.route("roles/a/b", Read), Err(EngineError::UnsupportedPath)));
-        assert!(matches!(t.route("roles/", Read), Err(EngineError::UnsupportedPath)));
+        assert!(matches!(
+            t.route("nope", Read),
+            Err(EngineError::UnsupportedPath)
+        ));
+        assert!(matches!(
+            t.route("data", Read),
+            Err(EngineError::UnsupportedPath)
+        ));
+        assert!(matches!(
+            t.route("roles/a/b", Read),
+            Err(EngineError::UnsupportedPath)
+        ));
+        assert!(matches!(
+            t.route("roles/", Read),
+            Err(EngineError::UnsupportedPath)
+        ));
         assert!(matches!(
             t.route("config", Delete),
             Err(EngineError::UnsupportedOperation)

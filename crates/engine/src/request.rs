@@ -31,7 +31,10 @@ pub enum Operation {
 impl Operation {
     /// Whether this operation writes (create, update or patch).
     pub fn is_write(self) -> bool {
-        matches!(self, Operation::Create | Operation::Update | Operation::Patch)
+        matches!(
+            self,
+            Operation::Create | Operation::Update | Operation::Patch
+        )
     }
 
     /// Vault's lowercase name, as used in audit entries.

@@ -1,1 +1,17 @@
-//! The HTTP layer: axum routes for /v1, Vault JSON envelopes and error bodies, TLS listeners.
+//! The HTTP layer: only this crate knows HTTP and Vault's JSON shapes. It decodes requests
+//! into [`secrethub_core::CoreRequest`], renders [`secrethub_core::CoreResponse`] as Vault's
+//! envelope and errors as `{"errors": [...]}`, serves the seal endpoints that work while
+//! sealed, and runs the TCP/TLS listeners.
+
+mod decode;
+mod envelope;
+mod listener;
+mod routes;
+mod seal_routes;
+mod seed_routes;
+
+pub use listener::{serve, Listener, TlsFiles};
+pub use routes::app;
+
+/// Largest request body accepted; larger ones get 413.
+pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;

@@ -44,11 +44,7 @@ impl StorageError {
 
     /// The backend failed; `source` carries the details for the logs.
     pub fn unavailable(message: impl Into<String>, source: impl Into<anyhow::Error>) -> Self {
-        Self::new(
-            StorageErrorKind::Unavailable,
-            message,
-            Some(source.into()),
-        )
+        Self::new(StorageErrorKind::Unavailable, message, Some(source.into()))
     }
 
     /// The barrier is sealed.

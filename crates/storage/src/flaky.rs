@@ -41,11 +41,11 @@ impl FlakyStorage {
             return Err(injected());
         }
         if is_write {
-            let hit = self
-                .writes_until_failure
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                    (n > 0).then(|| n - 1)
-                });
+            let hit =
+                self.writes_until_failure
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                        (n > 0).then(|| n - 1)
+                    });
             if hit == Ok(1) {
                 return Err(injected());
             }

@@ -46,9 +46,13 @@ async fn paged_list(s: &dyn Storage, ns: &str) {
     for k in &keys {
         s.put(&format!("{p}{k}"), k.as_bytes()).await.expect("put");
     }
-    s.put(&format!("{p}sub/deep"), b"x").await.expect("put nested");
+    s.put(&format!("{p}sub/deep"), b"x")
+        .await
+        .expect("put nested");
     // A sibling whose name shares the prefix text must not leak into the listing.
-    s.put(&format!("{ns}pagex"), b"x").await.expect("put sibling");
+    s.put(&format!("{ns}pagex"), b"x")
+        .await
+        .expect("put sibling");
 
     let first = s.list(&p, None, 10).await.expect("list page 1");
     assert_eq!(first, keys[..10]);
@@ -73,7 +77,9 @@ async fn children(s: &dyn Storage, ns: &str) {
     }
     let got = list_children(s, &p).await.expect("children");
     assert_eq!(got, ["a", "b/", "c", "d/"]);
-    let got = list_children(s, &format!("{p}b/")).await.expect("children of b");
+    let got = list_children(s, &format!("{p}b/"))
+        .await
+        .expect("children of b");
     assert_eq!(got, ["1", "2", "c/"]);
 }
 

@@ -1,0 +1,250 @@
+//! Valid configs: every key, the defaults, each storage type and Vault's loose spellings.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use expect_test::expect;
+use secrethub_config::{parse, LogLevel, StorageConfig, DEFAULT_LEASE_TTL};
+
+use crate::check_ok;
+
+const LISTENER: &str = "listener \"tcp\" {\n  address = \"127.0.0.1:0\"\n  tls_disable = true\n}\n";
+
+fn storage_of(stanza: &str) -> StorageConfig {
+    let text = format!("{stanza}\n{LISTENER}");
+    parse(&text, Path::new("/etc/secrethub"))
+        .unwrap_or_else(|e| panic!("{stanza}: {e}"))
+        .storage
+}
+
+#[test]
+fn full_config() {
+    check_ok(
+        r#"
+# A production config, with Vault's keys.
+storage "postgresql" {
+  connection_url = "postgres://secrethub:hunter2@db.internal:5432/secrethub"
+  table          = "secrethub_kv"
+  max_parallel   = "16"
+}
+
+listener "tcp" {
+  address       = "0.0.0.0:8200"
+  tls_cert_file = "tls/server.crt"
+  tls_key_file  = "/etc/ssl/private/server.key"
+}
+
+listener "tcp" {
+  address     = "127.0.0.1:8210"
+  tls_disable = "true"
+}
+
+api_addr          = "https://secrethub.example.com:8200"
+cluster_addr      = "https://10.0.0.5:8201"
+default_lease_ttl = "1h"
+max_lease_ttl     = "720h"
+ui                = true
+log_level         = "Debug"
+disable_mlock     = true
+"#,
+        expect![[r#"
+            ServerConfig {
+                storage: Postgres {
+                    connection_url: <redacted>,
+                    table: Some(
+                        "secrethub_kv",
+                    ),
+                    max_parallel: Some(
+                        16,
+                    ),
+                },
+                listeners: [
+                    ListenerConfig {
+                        address: 0.0.0.0:8200,
+                        tls: Some(
+                            TlsFiles {
+                                cert_file: "/etc/secrethub/tls/server.crt",
+                                key_file: "/etc/ssl/private/server.key",
+                            },
+                        ),
+                    },
+                    ListenerConfig {
+                        address: 127.0.0.1:8210,
+                        tls: None,
+                    },
+                ],
+                api_addr: Some(
+                    "https://secrethub.example.com:8200",
+                ),
+                cluster_addr: Some(
+                    "https://10.0.0.5:8201",
+                ),
+                default_lease_ttl: 3600s,
+                max_lease_ttl: 2592000s,
+                ui: true,
+                log_level: Debug,
+            }"#]],
+    );
+}
+
+#[test]
+fn defaults() {
+    check_ok(
+        LISTENER,
+        expect![[r#"
+            ServerConfig {
+                storage: Embedded {
+                    path: "/etc/secrethub/secrethub.db",
+                },
+                listeners: [
+                    ListenerConfig {
+                        address: 127.0.0.1:0,
+                        tls: None,
+                    },
+                ],
+                api_addr: None,
+                cluster_addr: None,
+                default_lease_ttl: 2764800s,
+                max_lease_ttl: 2764800s,
+                ui: false,
+                log_level: Info,
+            }"#]],
+    );
+}
+
+#[test]
+fn listener_address_defaults_to_vaults() {
+    let config = parse("listener \"tcp\" {\n  tls_disable = 1\n}\n", Path::new("")).unwrap();
+    assert_eq!(config.listeners[0].address.to_string(), "127.0.0.1:8200");
+    assert_eq!(config.listeners[0].tls, None);
+}
+
+#[test]
+fn storage_types() {
+    let embedded = |path: &str| StorageConfig::Embedded {
+        path: PathBuf::from(path),
+    };
+    let cases = [
+        (
+            r#"storage "file" { path = "/var/lib/secrethub/data.db" }"#,
+            embedded("/var/lib/secrethub/data.db"),
+        ),
+        (
+            r#"storage "file" { path = "data/kv.db" }"#,
+            embedded("/etc/secrethub/data/kv.db"),
+        ),
+        (
+            r#"storage "embedded" { path = "/data/x.db" }"#,
+            embedded("/data/x.db"),
+        ),
+        (
+            r#"storage "raft" { path = "/opt/vault/data" }"#,
+            embedded("/opt/vault/data/secrethub.db"),
+        ),
+        (
+            "storage \"raft\" {\n  path = \"/d\"\n  node_id = \"node1\"\n}",
+            embedded("/d/secrethub.db"),
+        ),
+        (r#"storage "inmem" {}"#, StorageConfig::Memory),
+    ];
+    for (stanza, want) in cases {
+        assert_eq!(storage_of(stanza), want, "{stanza}");
+    }
+    let StorageConfig::Postgres {
+        connection_url,
+        table,
+        max_parallel,
+    } = storage_of(r#"storage "postgresql" { connection_url = "host=db user=sh" }"#)
+    else {
+        panic!("not postgres");
+    };
+    assert_eq!(connection_url.expose(), "host=db user=sh");
+    assert_eq!((table, max_parallel), (None, None));
+    let max_parallel = |stanza| match storage_of(stanza) {
+        StorageConfig::Postgres { max_parallel, .. } => max_parallel,
+        other => panic!("{other:?}"),
+    };
+    let number =
+        "storage \"postgresql\" {\n  connection_url = \"postgres://h/db\"\n  max_parallel = 4\n}";
+    assert_eq!(max_parallel(number), Some(4));
+}
+
+#[test]
+fn vault_loose_values_and_comments() {
+    let text = r#"
+// Comments of every HCL style.
+/* block comment */
+listener "tcp" {
+  address     = "[::1]:8200"
+  tls_disable = "1"
+}
+ui                = "true"
+default_lease_ttl = 600      # seconds as a number
+max_lease_ttl     = "2d"
+log_level         = "warn"
+api_addr          = "http://127.0.0.1:8200"
+"#;
+    let config = parse(text, Path::new("/")).unwrap();
+    assert_eq!(config.listeners[0].address.to_string(), "[::1]:8200");
+    assert!(config.ui);
+    assert_eq!(config.default_lease_ttl, Duration::from_secs(600));
+    assert_eq!(config.max_lease_ttl, Duration::from_secs(2 * 86400));
+    assert_eq!(config.log_level, LogLevel::Warn);
+    assert_eq!(config.log_level.to_string(), "warn");
+}
+
+#[test]
+fn zero_ttl_means_the_default() {
+    let text = format!("{LISTENER}default_lease_ttl = \"0\"\nmax_lease_ttl = 0\n");
+    let config = parse(&text, Path::new("/")).unwrap();
+    assert_eq!(config.default_lease_ttl, DEFAULT_LEASE_TTL);
+    assert_eq!(config.max_lease_ttl, DEFAULT_LEASE_TTL);
+}
+
+#[test]
+fn tls_disable_false_still_needs_files() {
+    let text = "listener \"tcp\" {\n  tls_disable = false\n  tls_cert_file = \"c.pem\"\n  tls_key_file = \"k.pem\"\n}\n";
+    let config = parse(text, Path::new("/srv")).unwrap();
+    let tls = config.listeners[0].tls.as_ref().unwrap();
+    assert_eq!(tls.cert_file, Path::new("/srv/c.pem"));
+    assert_eq!(tls.key_file, Path::new("/srv/k.pem"));
+}
+
+#[test]
+fn load_resolves_paths_against_the_config_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.hcl");
+    std::fs::write(&path, LISTENER).unwrap();
+    let config = secrethub_config::load(&path).unwrap();
+    assert_eq!(
+        config.storage,
+        StorageConfig::Embedded {
+            path: dir.path().join("secrethub.db")
+        }
+    );
+}
+
+#[test]
+fn the_connection_url_never_shows_in_debug() {
+    let text = format!(
+        "storage \"postgresql\" {{\n  connection_url = \"postgres://u:s3cr3t-pw@h/db\"\n}}\n{LISTENER}"
+    );
+    let raw = secrethub_config::parse_raw(&text).unwrap();
+    let config = parse(&text, Path::new("/")).unwrap();
+    for debug in [
+        format!("{raw:?}"),
+        format!("{raw:#?}"),
+        format!("{config:?}"),
+    ] {
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+    }
+}
+
+#[test]
+fn raw_values_carry_their_lines() {
+    let raw =
+        secrethub_config::parse_raw("\n\nlog_level = \"info\"\nlistener \"tcp\" {}\n").unwrap();
+    assert_eq!(raw.log_level.unwrap().line, Some(3));
+    assert_eq!(raw.listener[0].line, Some(4));
+}

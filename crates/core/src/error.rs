@@ -1,0 +1,98 @@
+//! `CoreError`: every failure the request pipeline can answer with. Messages are shown to
+//! clients, so they name paths, fields and mounts, never secret values.
+
+use secrethub_common::ErrorKind;
+use secrethub_engine::EngineError;
+use secrethub_storage::StorageError;
+
+/// A pipeline failure; `server` maps `kind()` to the HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// Invalid input.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Missing/invalid token or a policy that does not grant the operation.
+    #[error("permission denied")]
+    PermissionDenied,
+    /// The token is unknown, expired or revoked.
+    #[error("invalid token")]
+    InvalidToken,
+    /// Nothing at this path.
+    #[error("not found")]
+    NotFound,
+    /// No mount serves this path.
+    #[error("no handler for route {0:?}. route entry not found.")]
+    NoRoute(String),
+    /// The barrier is sealed.
+    #[error("Vault is sealed")]
+    Sealed,
+    /// The server has not been initialised.
+    #[error("Vault is not initialized")]
+    NotInitialized,
+    /// An engine's answer.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// An audit device could not record the request (fail closed).
+    #[error("failed to audit the request")]
+    AuditFailed(#[source] anyhow::Error),
+    /// A bug or unexpected failure; the client sees a generic message.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl CoreError {
+    /// Shorthand for [`CoreError::BadRequest`].
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        CoreError::BadRequest(msg.into())
+    }
+
+    /// The error category for the HTTP layer.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CoreError::BadRequest(_) => ErrorKind::BadRequest,
+            CoreError::PermissionDenied | CoreError::InvalidToken => ErrorKind::PermissionDenied,
+            CoreError::NotFound | CoreError::NoRoute(_) => ErrorKind::NotFound,
+            CoreError::Sealed => ErrorKind::Sealed,
+            CoreError::NotInitialized => ErrorKind::BadRequest,
+            CoreError::Engine(e) => e.kind(),
+            CoreError::Storage(e) => e.kind(),
+            CoreError::AuditFailed(_) | CoreError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The messages for Vault's `{"errors": [...]}`: empty for a plain 404, generic for
+    /// internal failures (whose detail goes to the log only).
+    pub fn client_messages(&self) -> Vec<String> {
+        match self {
+            CoreError::NotFound | CoreError::Engine(EngineError::NotFound) => Vec::new(),
+            CoreError::Storage(e) if e.kind() == ErrorKind::Sealed => {
+                vec!["Vault is sealed".into()]
+            }
+            CoreError::Storage(e) if e.kind() == ErrorKind::BadRequest => vec![e.message().into()],
+            CoreError::Storage(_) | CoreError::Engine(EngineError::Storage(_)) => {
+                vec!["storage is unavailable".into()]
+            }
+            CoreError::Engine(EngineError::Internal(_)) | CoreError::Internal(_) => {
+                vec!["internal error".into()]
+            }
+            CoreError::InvalidToken => vec!["permission denied".into(), "invalid token".into()],
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+impl From<secrethub_barrier::BarrierError> for CoreError {
+    fn from(e: secrethub_barrier::BarrierError) -> Self {
+        match e.kind() {
+            ErrorKind::Sealed => CoreError::Sealed,
+            ErrorKind::BadRequest => CoreError::BadRequest(e.to_string()),
+            _ => CoreError::Internal(anyhow::Error::new(e)),
+        }
+    }
+}
+
+/// Result alias for core.
+pub type CoreResult<T> = Result<T, CoreError>;

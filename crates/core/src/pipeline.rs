@@ -1,0 +1,389 @@
+//! The request pipeline, in the order DESIGN.md §3 gives: path check → router → token →
+//! ACL (with the engine's existence check for create vs update) → audit the request →
+//! dispatch (sys, token, cubbyhole or an engine) → use-count → response wrapping →
+//! audit the response.
+
+use std::sync::Arc;
+
+use secrethub_audit::{
+    AuditAuth, AuditEvent, AuditRequest, AuditResponse, AuditResponseAuth, AuditWrapInfo, EventKind,
+};
+use secrethub_common::{format_rfc3339, now_unix, now_unix_nanos, JsonMap};
+use secrethub_engine::{Caller, MountInfo, Operation, Request};
+use secrethub_policy::{Acl, Capability};
+use secrethub_storage::StorageView;
+
+use crate::error::{CoreError, CoreResult};
+use crate::mounts::Mounted;
+use crate::request::{CoreRequest, CoreResponse, Method};
+use crate::tokens::TokenRecord;
+use crate::unsealed::Unsealed;
+use crate::Core;
+
+/// Paths that need `sudo` on top of the operation's capability (Vault's root-protected paths).
+const SUDO_PREFIXES: &[&str] = &[
+    "sys/audit",
+    "sys/rotate",
+    "sys/seal",
+    "sys/raw",
+    "sys/leases/revoke-prefix/",
+    "sys/leases/revoke-force/",
+    "auth/token/revoke-orphan",
+    "auth/token/accessors",
+];
+
+/// Paths served without a token.
+fn is_unauthenticated(path: &str) -> bool {
+    matches!(path, "sys/wrapping/lookup" | "sys/wrapping/unwrap")
+}
+
+fn needs_sudo(path: &str) -> bool {
+    SUDO_PREFIXES
+        .iter()
+        .any(|p| path == p.trim_end_matches('/') || path.starts_with(p))
+        && !path.starts_with("sys/audit-hash")
+}
+
+/// Everything a built-in handler (sys, token, cubbyhole, wrapping) gets to see.
+pub(crate) struct Ctx<'a> {
+    pub(crate) core: &'a Core,
+    pub(crate) u: &'a Arc<Unsealed>,
+    /// The path relative to the mount.
+    pub(crate) rel: String,
+    pub(crate) op: Operation,
+    pub(crate) body: JsonMap,
+    /// The caller's token record (None only on unauthenticated paths).
+    pub(crate) token: Option<TokenRecord>,
+    /// The caller's token itself (for renew-self and cubbyhole scoping).
+    pub(crate) token_id: Option<String>,
+    pub(crate) acl: Arc<Acl>,
+    pub(crate) wrap_ttl: Option<std::time::Duration>,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn caller(&self) -> CoreResult<&TokenRecord> {
+        self.token.as_ref().ok_or(CoreError::PermissionDenied)
+    }
+}
+
+/// Rejects traversal and control characters; strips one trailing slash.
+fn clean_path(raw: &str) -> CoreResult<String> {
+    let p = raw.trim_start_matches('/');
+    if p.chars().any(|c| c.is_control()) || p.split('/').any(|s| s == ".." || s == ".") {
+        return Err(CoreError::bad_request("invalid request path"));
+    }
+    Ok(p.strip_suffix('/').unwrap_or(p).to_string())
+}
+
+fn capability(op: Operation) -> Capability {
+    match op {
+        Operation::Read => Capability::Read,
+        Operation::Create => Capability::Create,
+        Operation::Update => Capability::Update,
+        Operation::Patch => Capability::Patch,
+        Operation::Delete => Capability::Delete,
+        Operation::List => Capability::List,
+    }
+}
+
+impl Core {
+    /// Serves one API request end to end.
+    pub async fn handle(&self, req: CoreRequest) -> CoreResult<CoreResponse> {
+        let u = self.unsealed()?;
+        let path = clean_path(&req.path)?;
+        let router = u.router();
+        let (mounted, rel) = router
+            .route(&path)
+            .ok_or_else(|| CoreError::NoRoute(path.clone()))?;
+        let rel = rel.trim_end_matches('/').to_string();
+
+        let token_id = req.token.as_ref().map(|t| t.expose().clone());
+        let unauth = is_unauthenticated(&path);
+        let record = match &token_id {
+            Some(t) if !t.is_empty() => u.tokens.lookup(t).await?,
+            _ => None,
+        };
+        if record.is_none() && !unauth {
+            return Err(if token_id.as_deref().is_some_and(|t| !t.is_empty()) {
+                CoreError::InvalidToken
+            } else {
+                CoreError::PermissionDenied
+            });
+        }
+
+        let mut op = match req.method {
+            Method::Get => Operation::Read,
+            Method::List => Operation::List,
+            Method::Delete => Operation::Delete,
+            Method::Patch => Operation::Patch,
+            Method::Write => Operation::Update,
+        };
+        let engine_req = mounted.engine.as_ref().map(|_| Request {
+            op,
+            path: rel.clone(),
+            body: req.body.clone(),
+            storage: StorageView::new(u.barrier.clone(), mounted.entry.storage_prefix()),
+            caller: Caller {
+                display_name: record
+                    .as_ref()
+                    .map(|r| r.display_name.clone())
+                    .unwrap_or_default(),
+                token_accessor: record.as_ref().map(|r| r.accessor.clone()),
+                entity_id: record
+                    .as_ref()
+                    .map(|r| r.entity_id.clone())
+                    .filter(|e| !e.is_empty()),
+                policies: record
+                    .as_ref()
+                    .map(|r| r.policies.clone())
+                    .unwrap_or_default(),
+                remote_addr: req.remote_addr,
+            },
+            mount: self.mount_info(mounted),
+        });
+        if op == Operation::Update {
+            if let (Some(engine), Some(r)) = (&mounted.engine, &engine_req) {
+                if engine.exists(r).await? == Some(false) {
+                    op = Operation::Create;
+                }
+            }
+        }
+
+        let acl = match &record {
+            Some(r) if r.token_type == "wrapping" => {
+                // A wrapping token can only unwrap or look up itself.
+                if !matches!(path.as_str(), "sys/wrapping/unwrap" | "sys/wrapping/lookup") {
+                    return Err(CoreError::PermissionDenied);
+                }
+                Arc::new(Acl::new(&[]))
+            }
+            Some(r) => u.policies.acl(&r.policies).await?,
+            None => Arc::new(Acl::new(&[])),
+        };
+        if !unauth && !matches!(&record, Some(r) if r.token_type == "wrapping") {
+            // Vault lists with a trailing slash, so `secret/metadata/app/*` grants LIST of `app/`.
+            let acl_path = if op == Operation::List {
+                format!("{path}/")
+            } else {
+                path.clone()
+            };
+            let decision = acl.check(&acl_path, capability(op), &req.body);
+            if !decision.allowed || (needs_sudo(&path) && !decision.sudo) {
+                self.audit_denied(&u, &req, &path, op, record.as_ref(), &mounted.entry)
+                    .await?;
+                return Err(CoreError::PermissionDenied);
+            }
+        }
+
+        let audit_on = u.audit.is_enabled();
+        if audit_on {
+            let ev = request_event(&req, &path, op, record.as_ref(), &mounted.entry, None);
+            u.audit.log(&ev).await?;
+        }
+
+        let ctx = Ctx {
+            core: self,
+            u: &u,
+            rel,
+            op,
+            body: req.body.clone(),
+            token: record.clone(),
+            token_id: token_id.clone(),
+            acl,
+            wrap_ttl: req.wrap_ttl,
+        };
+        let result = self.dispatch(&ctx, mounted, engine_req).await;
+
+        if let Some(rec) = &record {
+            if u.tokens.use_once(rec).await? {
+                u.tokens.revoke_tree(&rec.hash).await?;
+            }
+        }
+
+        let mut resp = match result {
+            Ok(r) => r,
+            Err(e) => {
+                if audit_on {
+                    let ev =
+                        request_event(&req, &path, op, record.as_ref(), &mounted.entry, Some(&e));
+                    let mut ev = ev;
+                    ev.kind = EventKind::Response;
+                    ev.response = Some(AuditResponse::default());
+                    u.audit.log(&ev).await?;
+                }
+                return Err(e);
+            }
+        };
+        resp.mount_type = mounted.entry.engine_type.clone();
+
+        if let Some(ttl) = req.wrap_ttl.filter(|t| !t.is_zero()) {
+            if resp.data.is_some() || resp.auth.is_some() {
+                resp = crate::wrapping::wrap_response(&u, resp, ttl, &path).await?;
+            }
+        }
+
+        if audit_on {
+            let mut ev = request_event(&req, &path, op, record.as_ref(), &mounted.entry, None);
+            ev.kind = EventKind::Response;
+            ev.response = Some(response_audit(&resp));
+            u.audit.log(&ev).await?;
+        }
+        Ok(resp)
+    }
+
+    fn mount_info(&self, m: &Mounted) -> MountInfo {
+        let (d, max) = m
+            .entry
+            .ttls(self.config.default_lease_ttl, self.config.max_lease_ttl);
+        MountInfo {
+            path: m.entry.api_path(),
+            accessor: m.entry.accessor.clone(),
+            default_lease_ttl: d,
+            max_lease_ttl: max,
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        ctx: &Ctx<'_>,
+        mounted: &Mounted,
+        engine_req: Option<Request>,
+    ) -> CoreResult<CoreResponse> {
+        match (
+            mounted.entry.engine_type.as_str(),
+            &mounted.engine,
+            engine_req,
+        ) {
+            ("system", _, _) => crate::sys::handle(ctx).await,
+            ("token", _, _) => crate::token_api::handle(ctx).await,
+            ("cubbyhole", _, _) => crate::cubbyhole::handle(ctx).await,
+            (_, Some(engine), Some(mut r)) => {
+                r.op = ctx.op;
+                let resp = engine.handle(r).await?;
+                if resp.lease.is_some() {
+                    return Err(CoreError::Internal(anyhow::anyhow!(
+                        "engine returned a lease but the lease manager is not available"
+                    )));
+                }
+                Ok(CoreResponse {
+                    data: resp.data,
+                    warnings: resp.warnings,
+                    ..Default::default()
+                })
+            }
+            _ => Err(CoreError::NoRoute(mounted.entry.api_path())),
+        }
+    }
+
+    async fn audit_denied(
+        &self,
+        u: &Unsealed,
+        req: &CoreRequest,
+        path: &str,
+        op: Operation,
+        record: Option<&TokenRecord>,
+        entry: &crate::mounts::MountEntry,
+    ) -> CoreResult<()> {
+        if u.audit.is_enabled() {
+            let mut ev = request_event(
+                req,
+                path,
+                op,
+                record,
+                entry,
+                Some(&CoreError::PermissionDenied),
+            );
+            u.audit.log(&ev).await?;
+            ev.kind = EventKind::Response;
+            ev.response = Some(AuditResponse::default());
+            u.audit.log(&ev).await?;
+        }
+        Ok(())
+    }
+}
+
+fn request_event(
+    req: &CoreRequest,
+    path: &str,
+    op: Operation,
+    record: Option<&TokenRecord>,
+    entry: &crate::mounts::MountEntry,
+    error: Option<&CoreError>,
+) -> AuditEvent {
+    let token = req.token.as_ref().map(|t| t.expose().clone());
+    AuditEvent {
+        time: format_rfc3339(now_unix_nanos()),
+        kind: EventKind::Request,
+        auth: record.map(|r| AuditAuth {
+            client_token: token.clone(),
+            accessor: Some(r.accessor.clone()),
+            display_name: r.display_name.clone(),
+            policies: r.policies.clone(),
+            token_policies: r.policies.clone(),
+            metadata: r.meta.clone(),
+            entity_id: r.entity_id.clone(),
+            token_type: r.token_type.clone(),
+            token_ttl: r.ttl(now_unix()) as i64,
+        }),
+        request: AuditRequest {
+            id: req.id.clone(),
+            operation: op.as_str().into(),
+            mount_type: entry.engine_type.clone(),
+            mount_accessor: entry.accessor.clone(),
+            client_token: token,
+            client_token_accessor: record.map(|r| r.accessor.clone()),
+            path: path.to_string(),
+            data: (!req.body.is_empty()).then(|| serde_json::Value::Object(req.body.clone())),
+            remote_address: req.remote_addr.map(|a| a.to_string()).unwrap_or_default(),
+            wrap_ttl: req.wrap_ttl.map_or(0, |d| d.as_secs() as i64),
+        },
+        response: None,
+        error: error
+            .map(|e| e.client_messages().join("; "))
+            .filter(|s| !s.is_empty()),
+    }
+}
+
+fn response_audit(resp: &CoreResponse) -> AuditResponse {
+    AuditResponse {
+        mount_type: resp.mount_type.clone(),
+        data: resp.data.clone().map(serde_json::Value::Object),
+        auth: resp.auth.as_ref().map(|a| AuditResponseAuth {
+            client_token: Some(a.client_token.clone()),
+            accessor: Some(a.accessor.clone()),
+            display_name: String::new(),
+            policies: a.policies.clone(),
+            token_policies: a.token_policies.clone(),
+            metadata: a.metadata.clone().unwrap_or_default(),
+            entity_id: a.entity_id.clone(),
+            token_type: a.token_type.clone(),
+            token_ttl: a.lease_duration as i64,
+        }),
+        lease_id: resp.lease.as_ref().map(|l| l.lease_id.clone()),
+        wrap_info: resp.wrap_info.as_ref().map(|w| AuditWrapInfo {
+            token: w.token.clone(),
+            accessor: w.accessor.clone(),
+            ttl: w.ttl as i64,
+            creation_time: w.creation_time.clone(),
+            creation_path: w.creation_path.clone(),
+            wrapped_accessor: w.wrapped_accessor.clone(),
+        }),
+        warnings: resp.warnings.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_cleaned() {
+        assert_eq!(clean_path("secret/data/x/").unwrap(), "secret/data/x");
+        assert!(clean_path("secret/../sys").is_err());
+        assert!(clean_path("secret/a\0b").is_err());
+        assert!(needs_sudo("sys/audit/file"));
+        assert!(needs_sudo("sys/audit"));
+        assert!(!needs_sudo("sys/audit-hash/file"));
+        assert!(!needs_sudo("sys/mounts"));
+    }
+}

@@ -1,0 +1,178 @@
+//! The policy store: ACL policies behind the barrier at `sys/policy/<name>`, parsed once and
+//! cached, plus a cache of merged ACLs per policy set (cleared whenever a policy changes).
+//! `root` is built in and immutable; `default` is created on first unseal and editable.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use secrethub_policy::{Acl, Policy};
+use secrethub_storage::{Storage, StorageView};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, CoreResult};
+
+#[derive(Serialize, Deserialize)]
+struct PolicyRecord {
+    version: u32,
+    name: String,
+    policy: String,
+}
+
+/// Parsed policies and merged ACLs, cached.
+pub(crate) struct PolicyStore {
+    view: StorageView,
+    parsed: RwLock<HashMap<String, Arc<Policy>>>,
+    acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
+}
+
+/// Names that cannot be written or deleted.
+fn is_immutable(name: &str) -> bool {
+    name == "root"
+}
+
+/// Checks a policy name: lowercase is enforced by Vault, as are simple characters.
+pub(crate) fn normalize_name(name: &str) -> CoreResult<String> {
+    let n = name.trim().to_lowercase();
+    if n.is_empty()
+        || n.len() > 128
+        || !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+    {
+        return Err(CoreError::bad_request(format!(
+            "invalid policy name {name:?}"
+        )));
+    }
+    Ok(n)
+}
+
+impl PolicyStore {
+    pub(crate) fn new(barrier: Arc<dyn Storage>) -> Self {
+        PolicyStore {
+            view: StorageView::new(barrier, "sys/policy/"),
+            parsed: RwLock::default(),
+            acls: RwLock::default(),
+        }
+    }
+
+    /// Creates the `default` policy if it is missing.
+    pub(crate) async fn ensure_default(&self) -> CoreResult<()> {
+        if self.view.get("default").await?.is_none() {
+            self.write("default", secrethub_policy::DEFAULT_POLICY)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Parses and stores a policy.
+    pub(crate) async fn write(&self, name: &str, text: &str) -> CoreResult<()> {
+        let name = normalize_name(name)?;
+        if is_immutable(&name) {
+            return Err(CoreError::bad_request("cannot update \"root\" policy"));
+        }
+        let parsed = Policy::parse(&name, text)
+            .map_err(|e| CoreError::bad_request(format!("failed to parse policy: {e}")))?;
+        self.view
+            .put_json(
+                &name,
+                &PolicyRecord {
+                    version: 1,
+                    name: name.clone(),
+                    policy: text.to_string(),
+                },
+            )
+            .await?;
+        write_lock(&self.parsed).insert(name, Arc::new(parsed));
+        write_lock(&self.acls).clear();
+        Ok(())
+    }
+
+    /// The text of a policy, or None.
+    pub(crate) async fn read(&self, name: &str) -> CoreResult<Option<String>> {
+        let name = normalize_name(name)?;
+        if name == "root" {
+            return Ok(Some(String::new()));
+        }
+        Ok(self
+            .view
+            .get_json::<PolicyRecord>(&name)
+            .await?
+            .map(|r| r.policy))
+    }
+
+    /// Deletes a policy; `default` and `root` cannot be deleted.
+    pub(crate) async fn delete(&self, name: &str) -> CoreResult<()> {
+        let name = normalize_name(name)?;
+        if name == "root" || name == "default" {
+            return Err(CoreError::bad_request(format!(
+                "cannot delete \"{name}\" policy"
+            )));
+        }
+        self.view.delete(&name).await?;
+        write_lock(&self.parsed).remove(&name);
+        write_lock(&self.acls).clear();
+        Ok(())
+    }
+
+    /// Every policy name, `root` included, sorted.
+    pub(crate) async fn list(&self) -> CoreResult<Vec<String>> {
+        let mut names = secrethub_storage::list_all(&self.view, "").await?;
+        names.push("root".into());
+        names.sort();
+        Ok(names)
+    }
+
+    async fn load(&self, name: &str) -> CoreResult<Option<Arc<Policy>>> {
+        if let Some(p) = read_lock(&self.parsed).get(name) {
+            return Ok(Some(p.clone()));
+        }
+        let Some(rec) = self.view.get_json::<PolicyRecord>(name).await? else {
+            return Ok(None);
+        };
+        let parsed = Policy::parse(name, &rec.policy).map_err(|e| {
+            CoreError::Internal(anyhow::anyhow!(
+                "stored policy {name:?} does not parse: {e}"
+            ))
+        })?;
+        let parsed = Arc::new(parsed);
+        write_lock(&self.parsed).insert(name.to_string(), parsed.clone());
+        Ok(Some(parsed))
+    }
+
+    /// The merged ACL of a policy set. Unknown policy names grant nothing.
+    pub(crate) async fn acl(&self, policies: &[String]) -> CoreResult<Arc<Acl>> {
+        if policies.iter().any(|p| p == "root") {
+            return Ok(Arc::new(Acl::root()));
+        }
+        if let Some(acl) = read_lock(&self.acls).get(policies) {
+            return Ok(acl.clone());
+        }
+        let mut loaded = Vec::new();
+        for name in policies {
+            if let Some(p) = self.load(name).await? {
+                // Identity templates render empty until identity exists: rules that need
+                // an entity are dropped, never widened.
+                let p = if p.is_templated() {
+                    Arc::new(p.render(&|_| None))
+                } else {
+                    p
+                };
+                loaded.push(p);
+            }
+        }
+        let refs: Vec<&Policy> = loaded.iter().map(|p| p.as_ref()).collect();
+        let acl = Arc::new(Acl::new(&refs));
+        write_lock(&self.acls).insert(policies.to_vec(), acl.clone());
+        Ok(acl)
+    }
+}
+
+// Poisoning only happens if a thread panicked while holding the lock; the maps are caches
+// whose every mutation is a single insert/remove/clear, so their content stays valid.
+fn read_lock<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write_lock<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}

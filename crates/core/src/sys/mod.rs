@@ -1,0 +1,85 @@
+//! `sys/`: the system backend core serves itself: mounts, policies, audit devices,
+//! capabilities, key rotation, wrapping and the UI's mount lookup. `sys/init`,
+//! `sys/unseal`, `sys/seal-status` and `sys/health` work while sealed and are served by
+//! `server` directly through [`crate::Core`]'s seal methods.
+
+mod audit;
+mod capabilities;
+mod mounts;
+mod policy;
+
+use secrethub_common::JsonMap;
+use secrethub_engine::{EngineError, Operation};
+use serde_json::Value;
+
+use crate::error::{CoreError, CoreResult};
+use crate::pipeline::Ctx;
+use crate::request::CoreResponse;
+
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
+    let rel = ctx.rel.clone();
+    let (head, tail) = match rel.split_once('/') {
+        Some((h, t)) => (h, t),
+        None => (rel.as_str(), ""),
+    };
+    let write = matches!(ctx.op, Operation::Update | Operation::Create);
+    match (head, ctx.op) {
+        ("mounts", _) => mounts::handle(ctx, tail).await,
+        ("auth", Operation::Read) if tail.is_empty() => mounts::list_auth(ctx),
+        ("policy" | "policies", _) => policy::handle(ctx, head, tail).await,
+        ("audit", _) => audit::handle(ctx, tail).await,
+        ("audit-hash", _) if write => audit::hash(ctx, tail),
+        ("capabilities-self" | "capabilities" | "capabilities-accessor", _) if write => {
+            capabilities::handle(ctx, head).await
+        }
+        ("rotate", _) if write && tail.is_empty() => {
+            let s = ctx.core.rotate().await?;
+            tracing::info!(term = s.term, "barrier key rotated");
+            Ok(CoreResponse::default())
+        }
+        ("key-status", Operation::Read) if tail.is_empty() => {
+            let s = ctx.core.key_status()?;
+            Ok(CoreResponse::data(obj(serde_json::json!({
+                "term": s.term,
+                "install_time": secrethub_common::format_rfc3339(s.install_time as i128 * 1_000_000_000),
+                "encryptions": s.encryptions,
+            }))))
+        }
+        ("seal", _) if write && tail.is_empty() => {
+            ctx.core.seal().await?;
+            Ok(CoreResponse::default())
+        }
+        ("wrapping", _) => crate::wrapping::handle(ctx, tail).await,
+        ("internal", Operation::Read) if tail == "ui/mounts" || tail.starts_with("ui/mounts/") => {
+            mounts::ui_mounts(
+                ctx,
+                tail.trim_start_matches("ui/mounts").trim_start_matches('/'),
+            )
+        }
+        _ => Err(CoreError::Engine(EngineError::UnsupportedPath)),
+    }
+}
+
+/// A JSON value known to be an object, as a map.
+pub(crate) fn obj(v: Value) -> JsonMap {
+    match v {
+        Value::Object(m) => m,
+        _ => JsonMap::new(),
+    }
+}
+
+/// A response whose fields appear both in `data` and at the top level, as Vault does for
+/// several `sys/` endpoints (older clients read them from the top level).
+pub(crate) fn both(data: JsonMap) -> CoreResponse {
+    CoreResponse {
+        top_level: Some(data.clone()),
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+/// Parses a body with serde, as a 400 naming the problem.
+pub(crate) fn parse<T: for<'de> serde::Deserialize<'de>>(body: &JsonMap) -> CoreResult<T> {
+    serde_json::from_value(Value::Object(body.clone()))
+        .map_err(|e| CoreError::bad_request(format!("invalid request: {e}")))
+}

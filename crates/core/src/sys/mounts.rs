@@ -1,0 +1,368 @@
+//! `sys/mounts` (enable, disable, tune, list), `sys/auth` (list) and
+//! `sys/internal/ui/mounts` (what the CLI asks before every `kv` command).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use secrethub_common::serde_helpers as sh;
+use secrethub_engine::Operation;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{both, obj, parse};
+use crate::error::{CoreError, CoreResult};
+use crate::mounts::{normalize_mount_path, MountClass, MountConfig, MountEntry, Mounted};
+use crate::pipeline::Ctx;
+use crate::request::CoreResponse;
+use crate::unsealed::mount_accessor;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ConfigInput {
+    #[serde(deserialize_with = "sh::opt_duration")]
+    default_lease_ttl: Option<Duration>,
+    #[serde(deserialize_with = "sh::opt_duration")]
+    max_lease_ttl: Option<Duration>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EnableInput {
+    #[serde(rename = "type")]
+    engine_type: String,
+    description: String,
+    config: ConfigInput,
+    options: Option<BTreeMap<String, Value>>,
+    #[serde(deserialize_with = "sh::boolean")]
+    local: bool,
+    #[serde(deserialize_with = "sh::boolean")]
+    seal_wrap: bool,
+    plugin_name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TuneInput {
+    #[serde(deserialize_with = "sh::opt_duration")]
+    default_lease_ttl: Option<Duration>,
+    #[serde(deserialize_with = "sh::opt_duration")]
+    max_lease_ttl: Option<Duration>,
+    description: Option<String>,
+    options: Option<BTreeMap<String, Value>>,
+}
+
+fn stringify_options(o: Option<BTreeMap<String, Value>>) -> BTreeMap<String, String> {
+    o.unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| {
+            let s = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, s)
+        })
+        .collect()
+}
+
+pub(super) async fn handle(ctx: &Ctx<'_>, tail: &str) -> CoreResult<CoreResponse> {
+    let write = matches!(ctx.op, Operation::Update | Operation::Create);
+    if tail.is_empty() {
+        return match ctx.op {
+            Operation::Read => Ok(list(ctx, MountClass::Secret)),
+            _ => Err(CoreError::Engine(
+                secrethub_engine::EngineError::UnsupportedOperation,
+            )),
+        };
+    }
+    if let Some(path) = tail.strip_suffix("/tune") {
+        return match ctx.op {
+            Operation::Read => read_tune(ctx, path),
+            _ if write => tune(ctx, path).await,
+            _ => Err(CoreError::Engine(
+                secrethub_engine::EngineError::UnsupportedOperation,
+            )),
+        };
+    }
+    match ctx.op {
+        _ if write => enable(ctx, tail).await,
+        Operation::Delete => disable(ctx, tail).await,
+        Operation::Read => {
+            let path = normalize_mount_path(tail).map_err(CoreError::BadRequest)?;
+            let router = ctx.u.router();
+            let m = router
+                .all()
+                .find(|m| m.entry.class == MountClass::Secret && m.entry.path == path)
+                .ok_or(CoreError::NotFound)?;
+            Ok(CoreResponse::data(obj(m.entry.to_json(
+                ctx.core.config.default_lease_ttl,
+                ctx.core.config.max_lease_ttl,
+            ))))
+        }
+        _ => Err(CoreError::Engine(
+            secrethub_engine::EngineError::UnsupportedOperation,
+        )),
+    }
+}
+
+fn list(ctx: &Ctx<'_>, class: MountClass) -> CoreResponse {
+    let c = &ctx.core.config;
+    let mut data = serde_json::Map::new();
+    for m in ctx.u.router().all() {
+        if m.entry.class == class {
+            data.insert(
+                m.entry.path.clone(),
+                m.entry.to_json(c.default_lease_ttl, c.max_lease_ttl),
+            );
+        }
+    }
+    both(data)
+}
+
+pub(super) fn list_auth(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
+    Ok(list(ctx, MountClass::Auth))
+}
+
+async fn enable(ctx: &Ctx<'_>, raw_path: &str) -> CoreResult<CoreResponse> {
+    let path = normalize_mount_path(raw_path).map_err(CoreError::BadRequest)?;
+    let input: EnableInput = parse(&ctx.body)?;
+    let mut engine_type = input.engine_type.trim().to_string();
+    if engine_type.is_empty() {
+        engine_type = input.plugin_name.clone().unwrap_or_default();
+    }
+    if engine_type.is_empty() {
+        return Err(CoreError::bad_request("missing 'type'"));
+    }
+    let mut options = stringify_options(input.options);
+    // Vault stores kv-v2 as type "kv" with version 2.
+    if engine_type == "kv-v2" {
+        engine_type = "kv".into();
+        options.insert("version".into(), "2".into());
+    }
+    if matches!(
+        engine_type.as_str(),
+        "system" | "token" | "cubbyhole" | "identity"
+    ) {
+        return Err(CoreError::bad_request(format!(
+            "cannot mount {engine_type:?} of type {engine_type:?}"
+        )));
+    }
+    if ctx.u.registry.get(&engine_type).is_none() {
+        return Err(CoreError::bad_request(format!(
+            "plugin not found in the catalog: {engine_type}; available: {}",
+            ctx.u.registry.names().join(", ")
+        )));
+    }
+    if matches!(path.as_str(), "sys/" | "auth/" | "cubbyhole/" | "identity/")
+        || path.starts_with("sys/")
+        || path.starts_with("auth/")
+    {
+        return Err(CoreError::bad_request(format!(
+            "cannot mount at reserved path {path:?}"
+        )));
+    }
+    let config = mount_config(
+        input.config.default_lease_ttl,
+        input.config.max_lease_ttl,
+        &MountConfig::default(),
+        ctx,
+    )?;
+
+    let _guard = ctx.u.mount_lock.lock().await;
+    let router = ctx.u.router();
+    for m in router.all() {
+        if m.entry.class != MountClass::Secret {
+            continue;
+        }
+        let existing = &m.entry.path;
+        if existing.starts_with(&path) || path.starts_with(existing.as_str()) {
+            return Err(CoreError::bad_request(format!(
+                "path is already in use at {existing}"
+            )));
+        }
+    }
+    let entry = MountEntry {
+        version: 1,
+        path: path.clone(),
+        accessor: mount_accessor(&engine_type),
+        engine_type,
+        description: input.description,
+        uuid: secrethub_common::random_uuid(),
+        config,
+        options,
+        class: MountClass::Secret,
+        local: input.local,
+        seal_wrap: input.seal_wrap,
+    };
+    let engine = ctx.u.instantiate(&entry)?;
+    let mut mounted: Vec<Mounted> = router.all().cloned().collect();
+    mounted.push(Mounted { entry, engine });
+    ctx.u.replace_mounts(mounted).await?;
+    tracing::info!(path = %path, "secrets engine enabled");
+    Ok(CoreResponse::default())
+}
+
+async fn disable(ctx: &Ctx<'_>, raw_path: &str) -> CoreResult<CoreResponse> {
+    let path = normalize_mount_path(raw_path).map_err(CoreError::BadRequest)?;
+    let _guard = ctx.u.mount_lock.lock().await;
+    let router = ctx.u.router();
+    let Some(target) = router
+        .all()
+        .find(|m| m.entry.class == MountClass::Secret && m.entry.path == path)
+        .cloned()
+    else {
+        // Disabling a missing mount is a no-op in Vault.
+        return Ok(CoreResponse::default());
+    };
+    if target.entry.is_builtin() {
+        return Err(CoreError::bad_request(format!("cannot unmount {path:?}")));
+    }
+    let mounted: Vec<Mounted> = router
+        .all()
+        .filter(|m| !(m.entry.class == MountClass::Secret && m.entry.path == path))
+        .cloned()
+        .collect();
+    // Unmount first so no request can write while the data is being removed.
+    ctx.u.replace_mounts(mounted).await?;
+    secrethub_storage::delete_prefix(&*ctx.u.barrier, &target.entry.storage_prefix()).await?;
+    tracing::info!(path = %path, "secrets engine disabled");
+    Ok(CoreResponse::default())
+}
+
+fn mount_config(
+    default: Option<Duration>,
+    max: Option<Duration>,
+    current: &MountConfig,
+    ctx: &Ctx<'_>,
+) -> CoreResult<MountConfig> {
+    let mut cfg = current.clone();
+    if let Some(d) = default {
+        cfg.default_lease_ttl = d.as_secs();
+    }
+    if let Some(m) = max {
+        cfg.max_lease_ttl = m.as_secs();
+    }
+    let sys_max = ctx.core.config.max_lease_ttl.as_secs();
+    let eff_max = if cfg.max_lease_ttl == 0 {
+        sys_max
+    } else {
+        cfg.max_lease_ttl
+    };
+    if cfg.max_lease_ttl > sys_max {
+        return Err(CoreError::bad_request(
+            "max_lease_ttl cannot be greater than the system max lease TTL",
+        ));
+    }
+    if cfg.default_lease_ttl > eff_max {
+        return Err(CoreError::bad_request(
+            "default_lease_ttl cannot be greater than max_lease_ttl",
+        ));
+    }
+    Ok(cfg)
+}
+
+fn find_any<'r>(router: &'r crate::mounts::Router, path: &str) -> Option<&'r Mounted> {
+    router.all().find(|m| m.entry.api_path() == path)
+}
+
+fn read_tune(ctx: &Ctx<'_>, raw: &str) -> CoreResult<CoreResponse> {
+    let path = normalize_mount_path(raw).map_err(CoreError::BadRequest)?;
+    let router = ctx.u.router();
+    let m = find_any(&router, &path)
+        .ok_or_else(|| CoreError::bad_request(format!("cannot fetch sysview for path {path:?}")))?;
+    let (d, max) = m.entry.ttls(
+        ctx.core.config.default_lease_ttl,
+        ctx.core.config.max_lease_ttl,
+    );
+    let mut data = obj(serde_json::json!({
+        "default_lease_ttl": d.as_secs(),
+        "max_lease_ttl": max.as_secs(),
+        "description": m.entry.description,
+        "force_no_cache": false,
+    }));
+    if !m.entry.options.is_empty() {
+        data.insert(
+            "options".into(),
+            serde_json::to_value(&m.entry.options).unwrap_or_default(),
+        );
+    }
+    Ok(both(data))
+}
+
+async fn tune(ctx: &Ctx<'_>, raw: &str) -> CoreResult<CoreResponse> {
+    let path = normalize_mount_path(raw).map_err(CoreError::BadRequest)?;
+    let input: TuneInput = parse(&ctx.body)?;
+    let _guard = ctx.u.mount_lock.lock().await;
+    let router = ctx.u.router();
+    let current = find_any(&router, &path)
+        .ok_or_else(|| CoreError::bad_request(format!("no mount at {path:?}")))?;
+    let mut entry = current.entry.clone();
+    entry.config = mount_config(
+        input.default_lease_ttl,
+        input.max_lease_ttl,
+        &entry.config,
+        ctx,
+    )?;
+    if let Some(d) = input.description {
+        entry.description = d;
+    }
+    if let Some(o) = input.options {
+        let new = stringify_options(Some(o));
+        if let Some(v) = new.get("version") {
+            let old = entry
+                .options
+                .get("version")
+                .map(String::as_str)
+                .unwrap_or("1");
+            if entry.engine_type == "kv" && v != old {
+                return Err(CoreError::bad_request(
+                    "changing the kv version of a mount is not supported",
+                ));
+            }
+        }
+        entry.options.extend(new);
+    }
+    let mounted: Vec<Mounted> = router
+        .all()
+        .map(|m| {
+            if m.entry.api_path() == path {
+                Mounted {
+                    entry: entry.clone(),
+                    engine: m.engine.clone(),
+                }
+            } else {
+                m.clone()
+            }
+        })
+        .collect();
+    ctx.u.replace_mounts(mounted).await?;
+    Ok(CoreResponse::default())
+}
+
+pub(super) fn ui_mounts(ctx: &Ctx<'_>, path: &str) -> CoreResult<CoreResponse> {
+    let c = &ctx.core.config;
+    let router = ctx.u.router();
+    if path.is_empty() {
+        let mut secret = serde_json::Map::new();
+        let mut auth = serde_json::Map::new();
+        for m in router.all() {
+            let v = m.entry.to_json(c.default_lease_ttl, c.max_lease_ttl);
+            match m.entry.class {
+                MountClass::Secret => secret.insert(m.entry.path.clone(), v),
+                MountClass::Auth => auth.insert(m.entry.api_path(), v),
+            };
+        }
+        let mut data = serde_json::Map::new();
+        data.insert("secret".into(), Value::Object(secret));
+        data.insert("auth".into(), Value::Object(auth));
+        return Ok(CoreResponse::data(data));
+    }
+    let (m, _) = router
+        .route(path)
+        .ok_or_else(|| CoreError::bad_request(format!("no mount found for path {path:?}")))?;
+    let mut data = obj(m.entry.to_json(c.default_lease_ttl, c.max_lease_ttl));
+    data.insert("path".into(), Value::from(m.entry.api_path()));
+    if m.entry.options.is_empty() {
+        data.insert("options".into(), Value::Null);
+    }
+    Ok(CoreResponse::data(data))
+}

@@ -1,0 +1,390 @@
+//! `auth/token/`: create, lookup, renew and revoke tokens, by token, by accessor or self.
+//! Parameter names and response shapes follow Vault's token auth method API.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use secrethub_common::serde_helpers as sh;
+use secrethub_common::{format_duration, format_rfc3339, now_unix, JsonMap};
+use secrethub_engine::Operation;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{CoreError, CoreResult};
+use crate::pipeline::Ctx;
+use crate::request::{AuthBlock, CoreResponse};
+use crate::tokens::TokenRecord;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CreateInput {
+    id: Option<String>,
+    #[serde(deserialize_with = "sh::opt_string_list")]
+    policies: Option<Vec<String>>,
+    meta: BTreeMap<String, String>,
+    #[serde(deserialize_with = "sh::boolean")]
+    no_parent: bool,
+    #[serde(deserialize_with = "sh::boolean")]
+    no_default_policy: bool,
+    #[serde(deserialize_with = "sh::opt_boolean")]
+    renewable: Option<bool>,
+    #[serde(deserialize_with = "sh::duration")]
+    ttl: Duration,
+    #[serde(deserialize_with = "sh::duration")]
+    explicit_max_ttl: Duration,
+    display_name: String,
+    #[serde(deserialize_with = "sh::uint")]
+    num_uses: u64,
+    #[serde(deserialize_with = "sh::duration")]
+    period: Duration,
+    #[serde(rename = "type")]
+    token_type: Option<String>,
+    // Accepted for compatibility with clients that send them.
+    lease: Option<String>,
+    entity_alias: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TargetInput {
+    token: Option<String>,
+    accessor: Option<String>,
+    #[serde(deserialize_with = "sh::duration")]
+    increment: Duration,
+}
+
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
+    let rel = ctx.rel.as_str();
+    let write = matches!(ctx.op, Operation::Update | Operation::Create);
+    match rel {
+        "create" | "create-orphan" if write => create(ctx, rel == "create-orphan").await,
+        "lookup-self" if matches!(ctx.op, Operation::Read) || write => {
+            let rec = ctx.caller()?.clone();
+            Ok(CoreResponse::data(lookup_data(
+                &rec,
+                ctx.token_id.as_deref(),
+            )))
+        }
+        "lookup" if write => {
+            let (token, rec) = by_token(ctx).await?;
+            Ok(CoreResponse::data(lookup_data(&rec, Some(&token))))
+        }
+        "lookup-accessor" if write => {
+            let rec = by_accessor(ctx).await?;
+            Ok(CoreResponse::data(lookup_data(&rec, None)))
+        }
+        "renew-self" if write => {
+            let rec = ctx.caller()?.clone();
+            let token = ctx.token_id.clone().unwrap_or_default();
+            renew(ctx, rec, token).await
+        }
+        "renew" if write => {
+            let (token, rec) = by_token(ctx).await?;
+            renew(ctx, rec, token).await
+        }
+        "renew-accessor" if write => {
+            let rec = by_accessor(ctx).await?;
+            renew(ctx, rec, String::new()).await
+        }
+        "revoke-self" if write => {
+            let rec = ctx.caller()?;
+            ctx.u.tokens.revoke_tree(&rec.hash).await?;
+            Ok(CoreResponse::default())
+        }
+        "revoke" if write => {
+            let (_, rec) = by_token(ctx).await?;
+            ctx.u.tokens.revoke_tree(&rec.hash).await?;
+            Ok(CoreResponse::default())
+        }
+        "revoke-accessor" if write => {
+            let rec = by_accessor(ctx).await?;
+            ctx.u.tokens.revoke_tree(&rec.hash).await?;
+            Ok(CoreResponse::default())
+        }
+        "revoke-orphan" if write => {
+            let (_, rec) = by_token(ctx).await?;
+            ctx.u.tokens.revoke_orphan(&rec.hash).await?;
+            Ok(CoreResponse::default())
+        }
+        "accessors" if ctx.op == Operation::List => {
+            let keys = ctx.u.tokens.accessors().await?;
+            let mut m = JsonMap::new();
+            m.insert("keys".into(), keys.into());
+            Ok(CoreResponse::data(m))
+        }
+        "create" | "create-orphan" | "lookup-self" | "lookup" | "lookup-accessor"
+        | "renew-self" | "renew" | "renew-accessor" | "revoke-self" | "revoke"
+        | "revoke-accessor" | "revoke-orphan" | "accessors" => Err(CoreError::Engine(
+            secrethub_engine::EngineError::UnsupportedOperation,
+        )),
+        _ => Err(CoreError::Engine(
+            secrethub_engine::EngineError::UnsupportedPath,
+        )),
+    }
+}
+
+async fn by_token(ctx: &Ctx<'_>) -> CoreResult<(String, TokenRecord)> {
+    let input: TargetInput = parse(&ctx.body)?;
+    let token = input
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| CoreError::bad_request("missing token"))?;
+    let rec = ctx
+        .u
+        .tokens
+        .lookup(&token)
+        .await?
+        .ok_or_else(|| CoreError::bad_request("bad token"))?;
+    Ok((token, rec))
+}
+
+async fn by_accessor(ctx: &Ctx<'_>) -> CoreResult<TokenRecord> {
+    let input: TargetInput = parse(&ctx.body)?;
+    let accessor = input
+        .accessor
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| CoreError::bad_request("missing accessor"))?;
+    let hash = ctx
+        .u
+        .tokens
+        .hash_for_accessor(&accessor)
+        .await?
+        .ok_or_else(|| CoreError::bad_request("invalid accessor"))?;
+    ctx.u
+        .tokens
+        .lookup_hash(&hash)
+        .await?
+        .ok_or_else(|| CoreError::bad_request("invalid accessor"))
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &JsonMap) -> CoreResult<T> {
+    serde_json::from_value(Value::Object(body.clone()))
+        .map_err(|e| CoreError::bad_request(format!("invalid request: {e}")))
+}
+
+fn sanitize_display_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "token".into()
+    } else {
+        format!("token-{cleaned}")
+    }
+}
+
+async fn create(ctx: &Ctx<'_>, orphan_path: bool) -> CoreResult<CoreResponse> {
+    let parent = ctx.caller()?.clone();
+    let input: CreateInput = parse(&ctx.body)?;
+    let parent_is_root = parent.is_root();
+    let path_sudo = ctx
+        .acl
+        .check(
+            "auth/token/create",
+            secrethub_policy::Capability::Sudo,
+            &JsonMap::new(),
+        )
+        .allowed;
+    let privileged = parent_is_root || path_sudo;
+
+    if input.id.is_some() && !parent_is_root {
+        return Err(CoreError::bad_request(
+            "root or sudo privileges required to specify token id",
+        ));
+    }
+    if input.no_parent && !privileged {
+        return Err(CoreError::bad_request(
+            "root or sudo privileges required to create orphan token",
+        ));
+    }
+    if let Some(t) = input.token_type.as_deref() {
+        if !matches!(t, "" | "service" | "default") {
+            return Err(CoreError::bad_request(format!(
+                "unsupported token type {t:?}; only service tokens are supported"
+            )));
+        }
+    }
+    let _ = (&input.lease, &input.entity_alias);
+
+    let mut policies: Vec<String> = match input.policies {
+        Some(p) if !p.is_empty() => p.iter().map(|s| s.trim().to_lowercase()).collect(),
+        _ => parent
+            .policies
+            .iter()
+            .filter(|p| *p != "default")
+            .cloned()
+            .collect(),
+    };
+    if !parent_is_root && !path_sudo {
+        if let Some(bad) = policies
+            .iter()
+            .find(|p| *p != "default" && !parent.policies.contains(p))
+        {
+            return Err(CoreError::bad_request(format!(
+                "child policies must be subset of parent: {bad:?} is not held by the parent"
+            )));
+        }
+    }
+    if !input.no_default_policy && !policies.iter().any(|p| p == "root") {
+        policies.push("default".into());
+    }
+    policies.sort();
+    policies.dedup();
+    if policies.iter().any(|p| p == "root") && !parent_is_root {
+        return Err(CoreError::bad_request(
+            "root tokens may only be created by a root token",
+        ));
+    }
+
+    let sys_max = ctx.core.config.max_lease_ttl;
+    let sys_default = ctx.core.config.default_lease_ttl;
+    let mut warnings = Vec::new();
+    let mut ttl = if !input.period.is_zero() {
+        input.period
+    } else if !input.ttl.is_zero() {
+        input.ttl
+    } else if policies.iter().any(|p| p == "root") {
+        Duration::ZERO
+    } else {
+        sys_default
+    };
+    if !input.explicit_max_ttl.is_zero() && (ttl.is_zero() || ttl > input.explicit_max_ttl) {
+        ttl = input.explicit_max_ttl;
+    }
+    if input.period.is_zero() && !ttl.is_zero() && ttl > sys_max {
+        warnings.push(format!(
+            "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
+            format_duration(ttl),
+            format_duration(sys_max)
+        ));
+        ttl = sys_max;
+    }
+    let now = now_unix();
+    let orphan = orphan_path || input.no_parent;
+    let mut rec = TokenRecord {
+        version: 1,
+        hash: String::new(),
+        accessor: String::new(),
+        parent: (!orphan).then(|| parent.hash.clone()),
+        policies,
+        meta: input.meta,
+        display_name: sanitize_display_name(&input.display_name),
+        num_uses: input.num_uses,
+        creation_time: now,
+        creation_ttl: ttl.as_secs(),
+        expire_time: if ttl.is_zero() {
+            0
+        } else {
+            now + ttl.as_secs() as i64
+        },
+        explicit_max_ttl: input.explicit_max_ttl.as_secs(),
+        period: input.period.as_secs(),
+        renewable: input.renewable.unwrap_or(true) && !ttl.is_zero(),
+        path: format!("auth/token/{}", ctx.rel),
+        entity_id: String::new(),
+        token_type: "service".into(),
+        wrap_creation_path: String::new(),
+    };
+    let token = ctx.u.tokens.create(&mut rec, input.id.as_deref()).await?;
+    Ok(CoreResponse {
+        auth: Some(auth_block(&rec, token.expose().clone(), now)),
+        warnings,
+        ..Default::default()
+    })
+}
+
+pub(crate) fn auth_block(rec: &TokenRecord, token: String, now: i64) -> AuthBlock {
+    AuthBlock {
+        client_token: token,
+        accessor: rec.accessor.clone(),
+        policies: rec.policies.clone(),
+        token_policies: rec.policies.clone(),
+        metadata: (!rec.meta.is_empty()).then(|| rec.meta.clone()),
+        lease_duration: rec.ttl(now),
+        renewable: rec.renewable,
+        entity_id: rec.entity_id.clone(),
+        token_type: rec.token_type.clone(),
+        orphan: rec.parent.is_none(),
+        mfa_requirement: None,
+        num_uses: rec.num_uses,
+    }
+}
+
+async fn renew(ctx: &Ctx<'_>, mut rec: TokenRecord, token: String) -> CoreResult<CoreResponse> {
+    if !rec.renewable || rec.expire_time == 0 {
+        return Err(CoreError::bad_request("lease is not renewable"));
+    }
+    let input: TargetInput = parse(&ctx.body)?;
+    let now = now_unix();
+    let mut warnings = Vec::new();
+    let mut ttl = if rec.period > 0 {
+        Duration::from_secs(rec.period)
+    } else if !input.increment.is_zero() {
+        input.increment
+    } else {
+        Duration::from_secs(rec.creation_ttl)
+    };
+    // Renewal never goes past the explicit max or the system max counted from creation.
+    let mut limit = rec.creation_time + ctx.core.config.max_lease_ttl.as_secs() as i64;
+    if rec.period > 0 {
+        limit = i64::MAX;
+    }
+    if rec.explicit_max_ttl > 0 {
+        limit = limit.min(rec.creation_time + rec.explicit_max_ttl as i64);
+    }
+    let wanted = now + ttl.as_secs() as i64;
+    if wanted > limit {
+        let capped = (limit - now).max(0) as u64;
+        warnings.push(format!(
+            "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
+            format_duration(ttl),
+            format_duration(Duration::from_secs(capped))
+        ));
+        ttl = Duration::from_secs(capped);
+    }
+    let old_expire = rec.expire_time;
+    rec.expire_time = now + ttl.as_secs() as i64;
+    ctx.u.tokens.update(old_expire, &rec).await?;
+    Ok(CoreResponse {
+        auth: Some(auth_block(&rec, token, now)),
+        warnings,
+        ..Default::default()
+    })
+}
+
+fn lookup_data(rec: &TokenRecord, token: Option<&str>) -> JsonMap {
+    let now = now_unix();
+    let expire_time =
+        (rec.expire_time != 0).then(|| format_rfc3339(rec.expire_time as i128 * 1_000_000_000));
+    let v = json!({
+        "accessor": rec.accessor,
+        "creation_time": rec.creation_time,
+        "creation_ttl": rec.creation_ttl,
+        "display_name": rec.display_name,
+        "entity_id": rec.entity_id,
+        "expire_time": expire_time,
+        "explicit_max_ttl": rec.explicit_max_ttl,
+        "id": token.unwrap_or(""),
+        "issue_time": format_rfc3339(rec.creation_time as i128 * 1_000_000_000),
+        "meta": if rec.meta.is_empty() { Value::Null } else { json!(rec.meta) },
+        "num_uses": rec.num_uses,
+        "orphan": rec.parent.is_none(),
+        "path": rec.path,
+        "period": if rec.period > 0 { json!(rec.period) } else { Value::Null },
+        "policies": rec.policies,
+        "renewable": rec.renewable,
+        "ttl": rec.ttl(now),
+        "type": rec.token_type,
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => JsonMap::new(),
+    }
+}

@@ -1,0 +1,214 @@
+//! Everything that exists only while the barrier is open: the router with live engines,
+//! the token, policy and audit stores, and background tasks (token expiry). Built on
+//! unseal, dropped on seal.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use secrethub_common::{now_unix, random_alnum, random_uuid, Sensitive};
+use secrethub_engine::MountContext;
+use secrethub_storage::{Storage, StorageView};
+use tokio_util::sync::CancellationToken;
+
+use crate::audit_broker::AuditBroker;
+use crate::error::{CoreError, CoreResult};
+use crate::mounts::{MountClass, MountConfig, MountEntry, Mounted, Router};
+use crate::policies::PolicyStore;
+use crate::registry::EngineRegistry;
+use crate::tokens::{TokenRecord, TokenStore};
+use crate::Core;
+
+const MOUNTS_KEY: &str = "core/mounts";
+
+pub(crate) struct Unsealed {
+    pub(crate) barrier: Arc<dyn Storage>,
+    router: RwLock<Arc<Router>>,
+    /// Serialises mount table changes (read-modify-write of `core/mounts`).
+    pub(crate) mount_lock: tokio::sync::Mutex<()>,
+    pub(crate) tokens: TokenStore,
+    pub(crate) policies: PolicyStore,
+    pub(crate) audit: AuditBroker,
+    pub(crate) registry: EngineRegistry,
+    cancel: CancellationToken,
+}
+
+fn builtin(path: &str, engine_type: &str, description: &str, class: MountClass) -> MountEntry {
+    MountEntry {
+        version: 1,
+        path: path.into(),
+        engine_type: engine_type.into(),
+        description: description.into(),
+        accessor: format!("{engine_type}_{}", &random_uuid()[..8]),
+        uuid: random_uuid(),
+        config: MountConfig::default(),
+        options: BTreeMap::new(),
+        class,
+        local: false,
+        seal_wrap: false,
+    }
+}
+
+fn default_mounts() -> Vec<MountEntry> {
+    vec![
+        builtin(
+            "cubbyhole/",
+            "cubbyhole",
+            "per-token private secret storage",
+            MountClass::Secret,
+        ),
+        builtin(
+            "sys/",
+            "system",
+            "system endpoints used for control, policy and debugging",
+            MountClass::Secret,
+        ),
+        builtin(
+            "token/",
+            "token",
+            "token based credentials",
+            MountClass::Auth,
+        ),
+    ]
+}
+
+impl Unsealed {
+    /// Loads (or creates) the mount table, builds engines, ensures the default policy,
+    /// reopens audit devices and starts background tasks. The barrier must be unsealed.
+    pub(crate) async fn open(core: &Core) -> CoreResult<Unsealed> {
+        let barrier = core.barrier_storage();
+        let entries: Vec<MountEntry> = match barrier.get(MOUNTS_KEY).await? {
+            Some(b) => serde_json::from_slice(&b)
+                .map_err(|e| CoreError::Internal(anyhow::anyhow!("mount table unreadable: {e}")))?,
+            None => {
+                let m = default_mounts();
+                let bytes = serde_json::to_vec(&m).map_err(|e| CoreError::Internal(e.into()))?;
+                barrier.put(MOUNTS_KEY, &bytes).await?;
+                m
+            }
+        };
+        let mut mounted = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let engine = instantiate(&core.registry, &barrier, &entry)?;
+            mounted.push(Mounted { entry, engine });
+        }
+        let u = Unsealed {
+            router: RwLock::new(Arc::new(Router::new(mounted))),
+            mount_lock: tokio::sync::Mutex::new(()),
+            tokens: TokenStore::new(barrier.clone()),
+            policies: PolicyStore::new(barrier.clone()),
+            audit: AuditBroker::new(barrier.clone()),
+            registry: core.registry.clone(),
+            barrier,
+            cancel: CancellationToken::new(),
+        };
+        u.policies.ensure_default().await?;
+        u.audit.load().await?;
+        u.spawn_expiry_sweeper();
+        Ok(u)
+    }
+
+    /// Stops background tasks.
+    pub(crate) fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+
+    pub(crate) fn router(&self) -> Arc<Router> {
+        self.router
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Persists a new mount table and swaps the router. Caller holds `mount_lock`.
+    pub(crate) async fn replace_mounts(&self, mounted: Vec<Mounted>) -> CoreResult<()> {
+        let entries: Vec<&MountEntry> = mounted.iter().map(|m| &m.entry).collect();
+        let bytes = serde_json::to_vec(&entries).map_err(|e| CoreError::Internal(e.into()))?;
+        self.barrier.put(MOUNTS_KEY, &bytes).await?;
+        *self.router.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Router::new(mounted));
+        Ok(())
+    }
+
+    pub(crate) fn instantiate(
+        &self,
+        entry: &MountEntry,
+    ) -> CoreResult<Option<Arc<dyn secrethub_engine::Engine>>> {
+        instantiate(&self.registry, &self.barrier, entry)
+    }
+
+    pub(crate) async fn create_root_token(
+        &self,
+        id: Option<&str>,
+    ) -> CoreResult<Sensitive<String>> {
+        let mut rec = TokenRecord {
+            version: 1,
+            hash: String::new(),
+            accessor: String::new(),
+            parent: None,
+            policies: vec!["root".into()],
+            meta: BTreeMap::new(),
+            display_name: "root".into(),
+            num_uses: 0,
+            creation_time: now_unix(),
+            creation_ttl: 0,
+            expire_time: 0,
+            explicit_max_ttl: 0,
+            period: 0,
+            renewable: false,
+            path: "auth/token/root".into(),
+            entity_id: String::new(),
+            token_type: "service".into(),
+            wrap_creation_path: String::new(),
+        };
+        self.tokens.create(&mut rec, id).await
+    }
+
+    /// Revokes expired tokens once a second. Walks the time-ordered index only, so the
+    /// cost is proportional to what expires, not to how many tokens exist.
+    fn spawn_expiry_sweeper(&self) {
+        let tokens = self.tokens.clone();
+        let cancel = self.cancel.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                match tokens.revoke_expired(now_unix()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(count = n, "revoked expired tokens"),
+                    Err(e) => tracing::warn!(error = %e, "token expiry sweep failed"),
+                }
+            }
+        });
+    }
+}
+
+/// A new random accessor for a mount of `engine_type`.
+pub(crate) fn mount_accessor(engine_type: &str) -> String {
+    format!("{engine_type}_{}", random_alnum(8).to_lowercase())
+}
+
+fn instantiate(
+    registry: &EngineRegistry,
+    barrier: &Arc<dyn Storage>,
+    entry: &MountEntry,
+) -> CoreResult<Option<Arc<dyn secrethub_engine::Engine>>> {
+    if entry.is_builtin() {
+        return Ok(None);
+    }
+    let factory = registry.get(&entry.engine_type).ok_or_else(|| {
+        CoreError::bad_request(format!(
+            "plugin not found in the catalog: {}",
+            entry.engine_type
+        ))
+    })?;
+    let ctx = MountContext {
+        engine_type: entry.engine_type.clone(),
+        options: entry.options.clone(),
+        storage: StorageView::new(barrier.clone(), entry.storage_prefix()),
+    };
+    Ok(Some(factory(ctx)?))
+}

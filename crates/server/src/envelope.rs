@@ -1,0 +1,73 @@
+//! Rendering: Vault's response envelope, and errors as `{"errors": [...]}` with Vault's
+//! status codes. The one place an `ErrorKind` becomes an HTTP status.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use secrethub_common::ErrorKind;
+use secrethub_core::{CoreError, CoreResponse};
+use serde_json::{json, Value};
+
+/// The status Vault answers for an error kind.
+pub(crate) fn status_for(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::BadRequest | ErrorKind::Conflict => StatusCode::BAD_REQUEST,
+        ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::UnsupportedOperation => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Sealed | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// `{"errors": [...]}` with the given status.
+pub(crate) fn error_body(status: StatusCode, errors: Vec<String>) -> Response {
+    (status, Json(json!({ "errors": errors }))).into_response()
+}
+
+/// A core error as Vault renders it; internal details go to the log, not the client.
+pub(crate) fn core_error(e: &CoreError) -> Response {
+    let status = status_for(e.kind());
+    if status.is_server_error() {
+        tracing::error!(error = ?anyhow_chain(e), "request failed");
+    }
+    error_body(status, e.client_messages())
+}
+
+fn anyhow_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Vault's envelope, or 204 when there is nothing to say.
+pub(crate) fn envelope(request_id: &str, resp: CoreResponse) -> Response {
+    if resp.is_empty() {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let lease = resp.lease.unwrap_or_default();
+    let mut body = json!({
+        "request_id": request_id,
+        "lease_id": lease.lease_id,
+        "renewable": lease.renewable,
+        "lease_duration": lease.duration,
+        "data": resp.data.map(Value::Object).unwrap_or(Value::Null),
+        "wrap_info": resp.wrap_info.map(|w| serde_json::to_value(w).unwrap_or_default()).unwrap_or(Value::Null),
+        "warnings": if resp.warnings.is_empty() { Value::Null } else { json!(resp.warnings) },
+        "auth": resp.auth.map(|a| serde_json::to_value(a).unwrap_or_default()).unwrap_or(Value::Null),
+        "mount_type": resp.mount_type,
+    });
+    if let (Some(top), Value::Object(m)) = (resp.top_level, &mut body) {
+        for (k, v) in top {
+            m.entry(k).or_insert(v);
+        }
+    }
+    (StatusCode::OK, Json(body)).into_response()
+}

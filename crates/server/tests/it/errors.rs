@@ -1,0 +1,149 @@
+//! Bad input and faults: malformed JSON, wrong types, unknown paths and methods, traversal,
+//! huge bodies, wrong tokens, a storage that fails mid-way. Each answer is Vault's
+//! `{"errors": [...]}` with the right status; nothing is half-written.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use secrethub_storage::{FlakyStorage, MemoryStorage};
+use serde_json::json;
+
+use crate::harness::TestServer;
+
+async fn raw_body(
+    t: &TestServer,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> (StatusCode, serde_json::Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(format!("/v1/{path}"))
+        .header("x-vault-token", &t.root)
+        .body(Body::from(body))
+        .unwrap();
+    t.raw(req).await
+}
+
+#[tokio::test]
+async fn malformed_input_is_a_clear_400() {
+    let t = TestServer::dev().await;
+    let (s, v) = raw_body(&t, "POST", "secret/data/x", b"{\"data\": ".to_vec()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        v["errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("failed to parse JSON input"),
+        "{v}"
+    );
+    let (s, _) = raw_body(&t, "POST", "secret/data/x", b"[1,2]".to_vec()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, v) = t
+        .root(
+            "POST",
+            "secret/data/x",
+            Some(json!({"data": "not an object"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, _) = t
+        .root("POST", "sys/mounts/m", Some(json!({"type": 5})))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, v) = t
+        .root("POST", "sys/mounts/m", Some(json!({"type": "nosuch"})))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["errors"][0].as_str().unwrap().contains("nosuch"), "{v}");
+}
+
+#[tokio::test]
+async fn unknown_paths_methods_and_traversal() {
+    let t = TestServer::dev().await;
+    let (s, v) = t.root("GET", "nosuchmount/x", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    let (s, _) = t.root("GET", "secret/nosuchpath", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = t.root("DELETE", "secret/config", None).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{v}");
+    let (s, _) = t.root("OPTIONS", "secret/data/x", None).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    let (s, v) = t.root("GET", "secret/data/../../sys/mounts", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, _) = t.root("GET", "secret/data/a%00b", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = t.root("GET", "secret/data/%2e%2e/x", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn huge_bodies_get_413() {
+    let t = TestServer::dev().await;
+    let big = vec![b' '; secrethub_server::MAX_REQUEST_BYTES + 1];
+    let (s, v) = raw_body(&t, "POST", "secret/data/big", big).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert!(v["errors"][0].as_str().unwrap().contains("too large"));
+}
+
+#[tokio::test]
+async fn wrong_tokens() {
+    let t = TestServer::dev().await;
+    let (s, v) = t
+        .req("GET", "secret/data/x", Some("hvs.doesnotexist"), None)
+        .await;
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::FORBIDDEN,
+            json!({"errors": ["permission denied", "invalid token"]})
+        )
+    );
+    let (s, _) = t.req("GET", "secret/data/x", Some(""), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn storage_failure_mid_write_leaves_nothing_half_written() {
+    let flaky = Arc::new(FlakyStorage::new(Arc::new(MemoryStorage::new())));
+    let t = TestServer::over(flaky.clone()).await;
+    let (s, _) = t
+        .root(
+            "POST",
+            "secret/data/app",
+            Some(json!({"data": {"v": "one"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    flaky.fail_nth_write(1);
+    let (s, v) = t
+        .root(
+            "POST",
+            "secret/data/app",
+            Some(json!({"data": {"v": "two"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v, json!({"errors": ["storage is unavailable"]}));
+    let (_, v) = t.root("GET", "secret/data/app", None).await;
+    assert_eq!(
+        (
+            v["data"]["data"]["v"].clone(),
+            v["data"]["metadata"]["version"].clone()
+        ),
+        (json!("one"), json!(1))
+    );
+    flaky.set_down(true);
+    let (s, _) = t.root("GET", "secret/data/app", None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    flaky.set_down(false);
+    let (s, _) = t
+        .root(
+            "POST",
+            "secret/data/app",
+            Some(json!({"data": {"v": "two"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "recovers once storage is back");
+}

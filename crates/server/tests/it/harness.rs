@@ -1,0 +1,128 @@
+//! A test server: core + app, with helpers that speak HTTP the way Vault clients do.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use secrethub_core::{Core, CoreConfig, EngineRegistry};
+use secrethub_storage::{MemoryStorage, Storage};
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+pub(crate) struct TestServer {
+    #[allow(dead_code)] // kept for tests that need to seal or inspect core directly
+    pub(crate) core: Arc<Core>,
+    pub(crate) app: axum::Router,
+    pub(crate) root: String,
+}
+
+pub(crate) fn registry() -> EngineRegistry {
+    EngineRegistry::new().register("kv", secrethub_kv::factory)
+}
+
+impl TestServer {
+    /// Initialised, unsealed, `secret/` mounted as KV v2.
+    pub(crate) async fn dev() -> TestServer {
+        Self::over(Arc::new(MemoryStorage::new())).await
+    }
+
+    pub(crate) async fn over(storage: Arc<dyn Storage>) -> TestServer {
+        let core = Core::new(storage, registry(), CoreConfig::default());
+        let init = core.init_dev(None).await.expect("init_dev");
+        let t = TestServer {
+            app: secrethub_server::app(core.clone()),
+            core,
+            root: init.root_token.to_string(),
+        };
+        let (s, _) = t
+            .req(
+                "POST",
+                "sys/mounts/secret",
+                Some(&t.root),
+                Some(serde_json::json!({"type": "kv-v2"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        t
+    }
+
+    /// A fresh, uninitialised server.
+    pub(crate) fn uninitialized() -> TestServer {
+        let core = Core::new(
+            Arc::new(MemoryStorage::new()),
+            registry(),
+            CoreConfig::default(),
+        );
+        TestServer {
+            app: secrethub_server::app(core.clone()),
+            core,
+            root: String::new(),
+        }
+    }
+
+    pub(crate) async fn raw(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let resp = self.app.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, json)
+    }
+
+    /// `method` is an HTTP method name (LIST included); `path` is after `/v1/`.
+    pub(crate) async fn req(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut b = Request::builder().method(method).uri(format!("/v1/{path}"));
+        if let Some(t) = token {
+            b = b.header("x-vault-token", t);
+        }
+        let body = body
+            .map(|v| Body::from(v.to_string()))
+            .unwrap_or_else(Body::empty);
+        self.raw(b.body(body).expect("request")).await
+    }
+
+    pub(crate) async fn root(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.req(method, path, Some(&self.root.clone()), body).await
+    }
+
+    /// Creates a token with the given policies (as root) and returns it.
+    pub(crate) async fn token_with(&self, policies: &[&str]) -> String {
+        let (s, v) = self
+            .root(
+                "POST",
+                "auth/token/create",
+                Some(serde_json::json!({"policies": policies})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["auth"]["client_token"]
+            .as_str()
+            .expect("client_token")
+            .to_string()
+    }
+}
+
+/// A unique name for things a test creates.
+pub(crate) fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        secrethub_common::random_alnum(8).to_lowercase()
+    )
+}

@@ -1,0 +1,13 @@
+//! In-process API tests: a real `Core` over in-memory storage behind the real axum app,
+//! driven with `tower::ServiceExt::oneshot`, asserting the status codes and JSON a Vault
+//! client sees.
+
+mod audit;
+mod errors;
+mod harness;
+mod kv;
+mod mounts;
+mod policies;
+mod seal;
+mod tokens;
+mod wrapping;
