@@ -182,13 +182,15 @@ fn open_device(record: &AuditDeviceRecord) -> CoreResult<Arc<dyn AuditDevice>> {
         .options
         .get("log_raw")
         .is_some_and(|v| matches!(v.as_str(), "true" | "1"));
-    let mut options = FileOptions::default();
-    options.log_raw = log_raw;
+    let mut options = FileOptions {
+        log_raw,
+        ..Default::default()
+    };
     if let Some(mode) = record.options.get("mode") {
         options.mode = u32::from_str_radix(mode, 8)
             .map_err(|_| CoreError::bad_request(format!("invalid file mode {mode:?}")))?;
     }
     let device = FileDevice::open(&PathBuf::from(file_path), Zeroizing::new(key), options)
-        .map_err(|e| CoreError::bad_request(format!("failed to open audit file: {e}")))?;
+        .map_err(|e| CoreError::bad_request(format!("cannot open the audit file: {e}")))?;
     Ok(Arc::new(device))
 }

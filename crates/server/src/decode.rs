@@ -36,7 +36,7 @@ pub(crate) fn token(headers: &HeaderMap) -> Option<Sensitive<String>> {
 pub(crate) fn method(m: &HttpMethod, query: &JsonMap) -> Option<Method> {
     let list_flag = query
         .get("list")
-        .and_then(|v| secrethub_common::serde_helpers::value_to_bool(v))
+        .and_then(secrethub_common::serde_helpers::value_to_bool)
         .unwrap_or(false);
     match m.as_str() {
         "GET" | "HEAD" if list_flag => Some(Method::List),
