@@ -67,7 +67,8 @@ impl CoreError {
     /// internal failures (whose detail goes to the log only).
     pub fn client_messages(&self) -> Vec<String> {
         match self {
-            CoreError::NotFound | CoreError::Engine(EngineError::NotFound) => Vec::new(),
+            CoreError::NotFound
+            | CoreError::Engine(EngineError::NotFound | EngineError::NotFoundWith(_)) => Vec::new(),
             CoreError::Storage(e) if e.kind() == ErrorKind::Sealed => {
                 vec!["Vault is sealed".into()]
             }

@@ -13,6 +13,10 @@ pub enum EngineError {
     /// Nothing at this path (404 with an empty `errors` list, as Vault answers).
     #[error("not found")]
     NotFound,
+    /// Nothing readable here, but the 404 still carries `data`, as Vault answers for a
+    /// deleted or destroyed KV version (its metadata).
+    #[error("not found")]
+    NotFoundWith(Box<secrethub_common::JsonMap>),
     /// No path of the engine matches (404 "unsupported path").
     #[error("unsupported path")]
     UnsupportedPath,
@@ -55,7 +59,9 @@ impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             EngineError::BadRequest(_) | EngineError::NotRenewable => ErrorKind::BadRequest,
-            EngineError::NotFound | EngineError::UnsupportedPath => ErrorKind::NotFound,
+            EngineError::NotFound | EngineError::NotFoundWith(_) | EngineError::UnsupportedPath => {
+                ErrorKind::NotFound
+            }
             EngineError::UnsupportedOperation => ErrorKind::UnsupportedOperation,
             EngineError::PermissionDenied => ErrorKind::PermissionDenied,
             EngineError::Conflict(_) => ErrorKind::Conflict,

@@ -29,6 +29,16 @@ pub(crate) fn error_body(status: StatusCode, errors: Vec<String>) -> Response {
 
 /// A core error as Vault renders it; internal details go to the log, not the client.
 pub(crate) fn core_error(e: &CoreError) -> Response {
+    if let CoreError::Engine(secrethub_engine::EngineError::NotFoundWith(data)) = e {
+        // Vault's 404 for a deleted KV version is a full envelope carrying the metadata.
+        let body = json!({
+            "request_id": secrethub_common::random_uuid(),
+            "lease_id": "", "renewable": false, "lease_duration": 0,
+            "data": Value::Object((**data).clone()),
+            "wrap_info": null, "warnings": null, "auth": null,
+        });
+        return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    }
     let status = status_for(e.kind());
     if status.is_server_error() {
         tracing::error!(error = ?anyhow_chain(e), "request failed");

@@ -33,9 +33,6 @@
 //!
 //! # Differences from Vault
 //!
-//! - A read of a deleted or destroyed version answers `NotFound` (404 with no body); Vault
-//!   also returns the version's metadata in that 404. The one place to change is
-//!   `paths::not_found_with`.
 //! - `deletion_time` from `delete_version_after` is fixed when a version is written (as in
 //!   Vault) and compared with the clock when read, so no background job is needed.
 //! - Negative `version`, `depth` or `max_versions` are rejected with 400 (Vault wraps or

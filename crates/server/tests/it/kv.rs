@@ -58,6 +58,19 @@ async fn kv_v2_envelope_and_cas() {
     );
     let (s, v) = t.root("GET", "secret/data/missing", None).await;
     assert_eq!((s, v), (StatusCode::NOT_FOUND, json!({"errors": []})));
+
+    // A deleted version is a 404 that still carries its metadata, as Vault answers.
+    let (s, _) = t.root("DELETE", "secret/data/app/db", None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = t.root("GET", "secret/data/app/db", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert_eq!(v["data"]["data"], json!(null));
+    assert!(
+        v["data"]["metadata"]["deletion_time"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "{v}"
+    );
 }
 
 #[tokio::test]

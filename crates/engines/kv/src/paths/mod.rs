@@ -19,8 +19,11 @@ use crate::v2::{metadata_key, version_key, KvV2};
 /// The answer for a version that exists but is deleted or destroyed. Vault sends a 404 whose
 /// body still carries the version's `metadata`; the engine API has no 404 with a body yet,
 /// so the metadata is dropped here, the only place to change once it has.
-pub(crate) fn not_found_with(_metadata: JsonMap) -> EngineError {
-    EngineError::NotFound
+pub(crate) fn not_found_with(metadata: JsonMap) -> EngineError {
+    let mut data = JsonMap::new();
+    data.insert("data".into(), serde_json::Value::Null);
+    data.insert("metadata".into(), serde_json::Value::Object(metadata));
+    EngineError::NotFoundWith(Box::new(data))
 }
 
 /// JSON bytes of a record for a batch.
