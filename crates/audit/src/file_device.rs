@@ -232,6 +232,10 @@ impl AuditDevice for FileDevice {
     fn hash(&self, value: &str) -> String {
         hash_value(&self.hmac_key, value)
     }
+
+    fn reopen(&self) -> Result<(), AuditError> {
+        FileDevice::reopen(self)
+    }
 }
 
 impl fmt::Debug for FileDevice {

@@ -37,4 +37,9 @@ pub trait AuditDevice: Send + Sync {
 
     /// `hmac-sha256:<hex>` of `value` with this device's key (for `sys/audit-hash/:path`).
     fn hash(&self, value: &str) -> String;
+
+    /// Reopens the destination after log rotation (SIGHUP); devices without one do nothing.
+    fn reopen(&self) -> Result<(), AuditError> {
+        Ok(())
+    }
 }

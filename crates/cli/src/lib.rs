@@ -1,6 +1,288 @@
-//! The command tree of the `secrethub` binary.
+//! The command tree of the `secrethub` binary, shaped like Vault's CLI (`kv get`, `operator
+//! init`, `-field=password`, `-format=json`) so muscle memory and scripts carry over.
+//!
+//! Flow: [`argv::normalize`] turns Vault's single-dash long flags into clap's `--flag`, clap
+//! parses, `server` goes to the injected [`ServerRunner`] (outside any runtime: the server builds
+//! its own), and every other command runs on a tokio runtime as a thin call through
+//! `secrethub_client`. Exit codes follow Vault: 0 success, 1 local error (bad flags, unreadable
+//! file), 2 remote error (the API said no, or could not be reached); `status` answers 2 when
+//! sealed and 1 on error.
 
-/// Entry point called by the binary.
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+mod argv;
+mod commands;
+mod input;
+mod output;
+mod settings;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use secrethub_client::{Client, ClientError};
+
+use commands::{audit, generic, kv, login, operator, policy, secrets, token};
+use output::Format;
+use settings::{Env, GlobalArgs};
+
+/// What `secrethub server` was asked to do; the server crate turns it into a running server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServerArgs {
+    /// `-config FILE`: the HCL server configuration.
+    pub config: Option<PathBuf>,
+    /// `-dev`: in-memory, initialised and unsealed, root token printed.
+    pub dev: bool,
+    /// `-dev-listen-address`: where the dev server listens.
+    pub dev_listen_address: String,
+    /// `-dev-root-token-id`: a fixed root token for the dev server (a secret: never logged).
+    pub dev_root_token_id: Option<String>,
 }
+
+impl fmt::Debug for ServerArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerArgs")
+            .field("config", &self.config)
+            .field("dev", &self.dev)
+            .field("dev_listen_address", &self.dev_listen_address)
+            .field(
+                "dev_root_token_id",
+                &self.dev_root_token_id.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Runs the server until shutdown. Called on the main thread with no tokio runtime running,
+/// so it may build its own.
+pub type ServerRunner = fn(ServerArgs) -> anyhow::Result<()>;
+
+/// Entry point for a binary without a server (the runner reports that it is missing).
+/// The `secrethub` binary should call [`main_with`] with the server crate's runner.
+pub fn main() -> ExitCode {
+    main_with(server_not_built_in)
+}
+
+fn server_not_built_in(_: ServerArgs) -> anyhow::Result<()> {
+    anyhow::bail!("this binary was built without the server; use the secrethub binary")
+}
+
+/// Parses the process arguments and runs the command; `server` runs `secrethub server`.
+pub fn main_with(server: ServerRunner) -> ExitCode {
+    let args = argv::normalize(std::env::args_os());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            // Help and version go to stdout with success; a usage error is a local error (1).
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 1 } else { 0 });
+        }
+    };
+    let env = Env::from_process();
+    ExitCode::from(run_cli(cli, env, server))
+}
+
+fn run_cli(cli: Cli, env: Env, server: ServerRunner) -> u8 {
+    if let Command::Server(args) = cli.command {
+        return match server(args.into()) {
+            Ok(()) => 0,
+            Err(err) => {
+                output::err(&format!("Error: {err:#}"));
+                1
+            }
+        };
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            output::err(&format!("Error starting the async runtime: {err}"));
+            return 1;
+        }
+    };
+    let result = runtime.block_on(dispatch(cli.global, cli.command, env));
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            output::err(&failure.message);
+            failure.code
+        }
+    }
+}
+
+async fn dispatch(global: GlobalArgs, command: Command, env: Env) -> CmdResult {
+    let format = settings::resolve_format(&global, &env).map_err(Failure::local)?;
+    // `audit verify` reads a local file and needs no server.
+    if let Command::Audit {
+        command: audit::AuditCommand::Verify(args),
+    } = &command
+    {
+        return audit::verify(format, args);
+    }
+    let config = settings::client_config(&global, &env).map_err(Failure::local)?;
+    let client = Client::new(config).map_err(|e| Failure::api("Error creating the client", &e))?;
+    let ctx = Ctx {
+        client,
+        format,
+        env,
+    };
+    match command {
+        Command::Server(_) => Err(Failure::local(
+            "the server command is handled before dispatch",
+        )),
+        Command::Operator { command } => operator::run(&ctx, command).await,
+        Command::Status => operator::status(&ctx).await,
+        Command::Login(args) => login::run(&ctx, args).await,
+        Command::Read(args) => generic::read(&ctx, args).await,
+        Command::Write(args) => generic::write(&ctx, args).await,
+        Command::Delete(args) => generic::delete(&ctx, args).await,
+        Command::List(args) => generic::list(&ctx, args).await,
+        Command::Patch(args) => generic::patch(&ctx, args).await,
+        Command::Kv { command } => kv::run(&ctx, command).await,
+        Command::Secrets { command } => secrets::run(&ctx, command).await,
+        Command::Policy { command } => policy::run(&ctx, command).await,
+        Command::Token { command } => token::run(&ctx, command).await,
+        Command::Audit { command } => audit::run(&ctx, command).await,
+    }
+}
+
+/// What a command works with.
+pub(crate) struct Ctx {
+    pub(crate) client: Client,
+    pub(crate) format: Format,
+    pub(crate) env: Env,
+}
+
+/// A command's failure: the message for stderr and the exit code.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    /// A local error (bad input, unreadable file): exit code 1.
+    pub(crate) fn local(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+
+    /// A remote outcome that is not a request error (e.g. "No value found at ..."): exit code 2.
+    pub(crate) fn remote(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    /// A failed request, prefixed with what was being done, Vault style: exit code 2.
+    pub(crate) fn api(context: impl fmt::Display, err: &ClientError) -> Failure {
+        Failure::remote(format!("{context}: {err}"))
+    }
+}
+
+/// A command's outcome: the exit code on success (0, or 2 for "sealed"-style answers).
+pub(crate) type CmdResult = Result<u8, Failure>;
+
+#[derive(Parser)]
+#[command(
+    name = "secrethub",
+    version,
+    about = "SecretHub: a Vault-compatible secrets manager"
+)]
+#[command(subcommand_required = true, arg_required_else_help = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a SecretHub server
+    Server(ServerCommand),
+    /// Perform operator-specific tasks (init, unseal, seal, rotate)
+    Operator {
+        #[command(subcommand)]
+        command: operator::OperatorCommand,
+    },
+    /// Print seal and HA status (exit code 2 when sealed)
+    Status,
+    /// Authenticate locally and store the token in ~/.secrethub-token
+    Login(login::LoginArgs),
+    /// Read data and retrieve secrets
+    Read(generic::ReadArgs),
+    /// Write data, configuration and secrets
+    Write(generic::WriteArgs),
+    /// Delete secrets and configuration
+    Delete(generic::PathArgs),
+    /// List data or secrets
+    List(generic::PathArgs),
+    /// Patch data, configuration and secrets
+    Patch(generic::WriteArgs),
+    /// Interact with the key/value secrets engine
+    Kv {
+        #[command(subcommand)]
+        command: kv::KvCommand,
+    },
+    /// Interact with secrets engines
+    Secrets {
+        #[command(subcommand)]
+        command: secrets::SecretsCommand,
+    },
+    /// Interact with policies
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
+    },
+    /// Interact with tokens
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
+    /// Interact with audit devices
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServerCommand {
+    /// Path to the server configuration file (HCL)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Start a development server: in memory, unsealed, with a root token
+    #[arg(long)]
+    dev: bool,
+    /// Address the development server listens on
+    #[arg(
+        long = "dev-listen-address",
+        default_value = "127.0.0.1:8200",
+        value_name = "ADDR"
+    )]
+    dev_listen_address: String,
+    /// Root token ID of the development server
+    #[arg(long = "dev-root-token-id", value_name = "ID")]
+    dev_root_token_id: Option<String>,
+}
+
+impl From<ServerCommand> for ServerArgs {
+    fn from(cmd: ServerCommand) -> ServerArgs {
+        ServerArgs {
+            config: cmd.config,
+            dev: cmd.dev,
+            dev_listen_address: cmd.dev_listen_address,
+            dev_root_token_id: cmd.dev_root_token_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod flow_tests;
+#[cfg(test)]
+mod tests;

@@ -151,6 +151,16 @@ impl AuditBroker {
             .ok_or_else(|| CoreError::bad_request(format!("unknown audit backend {path:?}")))
     }
 
+    /// Reopens every device's file (after log rotation); reports the first failure.
+    pub(crate) fn reopen(&self) -> CoreResult<()> {
+        for e in self.snapshot() {
+            e.device
+                .reopen()
+                .map_err(|err| CoreError::Internal(anyhow::Error::new(err)))?;
+        }
+        Ok(())
+    }
+
     /// Sends `event` to every device; fails if any of them fails.
     pub(crate) async fn log(&self, event: &AuditEvent) -> CoreResult<()> {
         for e in self.snapshot() {

@@ -97,6 +97,14 @@ impl Core {
             .ok_or(CoreError::Sealed)
     }
 
+    /// Reopens audit files after log rotation (the server calls this on SIGHUP).
+    pub fn reopen_audit_devices(&self) -> CoreResult<()> {
+        match self.unsealed() {
+            Ok(u) => u.audit.reopen(),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Whether the barrier is sealed.
     pub fn is_sealed(&self) -> bool {
         self.state

@@ -32,9 +32,13 @@ const SUDO_PREFIXES: &[&str] = &[
     "auth/token/accessors",
 ];
 
-/// Paths served without a token.
+/// Paths served without an ACL check (the handler decides what a caller may see).
+/// `sys/internal/ui/mounts` shows only mounts the caller's policies reach, as in Vault.
 fn is_unauthenticated(path: &str) -> bool {
-    matches!(path, "sys/wrapping/lookup" | "sys/wrapping/unwrap")
+    matches!(
+        path,
+        "sys/wrapping/lookup" | "sys/wrapping/unwrap" | "sys/internal/ui/mounts"
+    ) || path.starts_with("sys/internal/ui/mounts/")
 }
 
 fn needs_sudo(path: &str) -> bool {

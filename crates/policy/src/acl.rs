@@ -100,6 +100,30 @@ impl Acl {
         self.root
     }
 
+    /// Whether any rule grants something (other than deny) on a path under `prefix`, e.g. a
+    /// mount path. `sys/internal/ui/mounts/:path` uses this, as Vault does, to show a mount
+    /// only to tokens that can do something in it.
+    pub fn grants_anything_under(&self, prefix: &str) -> bool {
+        if self.root {
+            return true;
+        }
+        self.exact
+            .values()
+            .chain(self.non_exact.iter())
+            .filter(|p| !p.capabilities.is_denied() && !p.capabilities.names().is_empty())
+            .any(|p| {
+                let text = p.pattern.text();
+                // The literal part before the first wildcard.
+                let literal_end = text.find(['*', '+']).unwrap_or(text.len());
+                let literal = &text[..literal_end];
+                if p.pattern.is_exact() {
+                    literal.starts_with(prefix)
+                } else {
+                    literal.starts_with(prefix) || prefix.starts_with(literal)
+                }
+            })
+    }
+
     /// The capabilities granted on `path`, as `sys/capabilities-self` reports them.
     /// Like Vault, this also tries the list form of the path (without its trailing `/`).
     pub fn capabilities(&self, path: &str) -> Capabilities {

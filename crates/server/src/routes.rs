@@ -26,6 +26,7 @@ pub fn app(core: Arc<Core>) -> Router {
         .route("/v1/sys/seal-status", get(seal_routes::seal_status))
         .route("/v1/sys/init", any(seal_routes::init))
         .route("/v1/sys/unseal", any(seal_routes::unseal))
+        .route("/v1/sys/leader", get(seal_routes::leader))
         .route("/health", get(seed_routes::health))
         .route("/api/v1/secrets/{*path}", any(seed_routes::secrets))
         .fallback(api)

@@ -62,6 +62,20 @@ pub(crate) fn health_body(initialized: bool, sealed: bool) -> Value {
     })
 }
 
+/// `GET sys/leader`: a single node is never in HA mode (`bao status` asks for this).
+pub(crate) async fn leader() -> Response {
+    Json(json!({
+        "ha_enabled": false,
+        "is_self": false,
+        "active_time": "0001-01-01T00:00:00Z",
+        "leader_address": "",
+        "leader_cluster_address": "",
+        "performance_standby": false,
+        "performance_standby_last_remote_wal": 0,
+    }))
+    .into_response()
+}
+
 pub(crate) async fn seal_status(State(core): State<Arc<Core>>) -> Response {
     match core.seal_status().await {
         Ok(s) => Json(s).into_response(),

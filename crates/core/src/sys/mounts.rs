@@ -345,6 +345,9 @@ pub(super) fn ui_mounts(ctx: &Ctx<'_>, path: &str) -> CoreResult<CoreResponse> {
         let mut secret = serde_json::Map::new();
         let mut auth = serde_json::Map::new();
         for m in router.all() {
+            if !ctx.acl.grants_anything_under(&m.entry.api_path()) {
+                continue;
+            }
             let v = m.entry.to_json(c.default_lease_ttl, c.max_lease_ttl);
             match m.entry.class {
                 MountClass::Secret => secret.insert(m.entry.path.clone(), v),
@@ -359,6 +362,9 @@ pub(super) fn ui_mounts(ctx: &Ctx<'_>, path: &str) -> CoreResult<CoreResponse> {
     let (m, _) = router
         .route(path)
         .ok_or_else(|| CoreError::bad_request(format!("no mount found for path {path:?}")))?;
+    if !ctx.acl.grants_anything_under(&m.entry.api_path()) {
+        return Err(CoreError::PermissionDenied);
+    }
     let mut data = obj(m.entry.to_json(c.default_lease_ttl, c.max_lease_ttl));
     data.insert("path".into(), Value::from(m.entry.api_path()));
     if m.entry.options.is_empty() {

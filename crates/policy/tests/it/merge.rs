@@ -216,3 +216,28 @@ fn merged_bounds_that_cross_allow_nothing() {
         assert!(!d.allowed, "{secs}");
     }
 }
+
+#[test]
+fn grants_anything_under_a_mount() {
+    let acl = Acl::new(&[&policy(
+        r#"
+path "secret/data/app/*" { capabilities = ["read"] }
+path "kv/+/config" { capabilities = ["list"] }
+path "sys/mounts" { capabilities = ["deny"] }
+path "team*" { capabilities = ["read"] }
+"#,
+    )]);
+    for (mount, expected) in [
+        ("secret/", true),
+        ("kv/", true),
+        ("teamx/", true),
+        ("team/", true),
+        ("sys/", false),
+        ("cubbyhole/", false),
+        ("secretx/", false),
+    ] {
+        assert_eq!(acl.grants_anything_under(mount), expected, "{mount}");
+    }
+    assert!(Acl::root().grants_anything_under("sys/"));
+    assert!(!Acl::new(&[]).grants_anything_under("secret/"));
+}

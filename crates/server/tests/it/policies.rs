@@ -216,3 +216,38 @@ path "secret/data/cfg/locked" { capabilities = ["deny"] }
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn ui_mounts_shows_only_reachable_mounts() {
+    let t = TestServer::dev().await;
+    let name = unique("ui");
+    let policy = "path \"secret/data/app/*\" { capabilities = [\"read\"] }";
+    t.root(
+        "PUT",
+        &format!("sys/policies/acl/{name}"),
+        Some(json!({ "policy": policy })),
+    )
+    .await;
+    t.root("POST", "sys/mounts/other", Some(json!({"type": "kv-v2"})))
+        .await;
+    let tok = t.token_with(&[&name]).await;
+    let ui = |p: &str| format!("sys/internal/ui/mounts/{p}");
+    let (s, v) = t.req("GET", &ui("secret/app/db"), Some(&tok), None).await;
+    assert_eq!(
+        (s, v["data"]["path"].clone()),
+        (StatusCode::OK, json!("secret/")),
+        "{v}"
+    );
+    let (s, v) = t.req("GET", &ui("other/app/db"), Some(&tok), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (_, v) = t
+        .req("GET", "sys/internal/ui/mounts", Some(&tok), None)
+        .await;
+    let secret = v["data"]["secret"].as_object().unwrap();
+    assert!(
+        secret.contains_key("secret/") && !secret.contains_key("other/"),
+        "{v}"
+    );
+    let (s, _) = t.req("GET", &ui("secret/app/db"), None, None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}

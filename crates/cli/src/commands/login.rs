@@ -1,0 +1,163 @@
+//! `login`: verify credentials and store the token in the token helper file.
+//!
+//! Only the token method exists so far. Other methods plug into [`login_with_method`]: each
+//! turns its arguments into an `auth` answer (a token plus its policies); storing and printing
+//! are shared.
+
+use secrethub_common::Sensitive;
+use serde_json::{json, Value};
+
+use crate::input::prompt_secret;
+use crate::output::{self, Format};
+use crate::settings::write_token_helper;
+use crate::{CmdResult, Ctx, Failure};
+
+#[derive(clap::Args)]
+pub(crate) struct LoginArgs {
+    /// Authentication method
+    #[arg(long, default_value = "token")]
+    method: String,
+    /// Mount path of the auth method (defaults to the method name)
+    #[arg(long)]
+    path: Option<String>,
+    /// Do not store the token in ~/.secrethub-token
+    #[arg(long = "no-store")]
+    no_store: bool,
+    /// Print only the token (implies nothing else on stdout)
+    #[arg(long = "token-only")]
+    token_only: bool,
+    /// Print only this field of the answer
+    #[arg(long)]
+    field: Option<String>,
+    /// For -method=token: the token, or - to read it from stdin (prompted when omitted)
+    args: Vec<String>,
+}
+
+pub(crate) async fn run(ctx: &Ctx, args: LoginArgs) -> CmdResult {
+    let secret = login_with_method(ctx, &args).await?;
+    let token = secret
+        .get("auth")
+        .and_then(|a| a.get("client_token"))
+        .and_then(Value::as_str)
+        .map(|t| Sensitive::new(t.to_string()))
+        .ok_or_else(|| Failure::remote("Error authenticating: no token in the answer"))?;
+    if !args.no_store && !args.token_only {
+        let path = ctx
+            .env
+            .token_helper_path()
+            .ok_or_else(|| Failure::local("Error storing token: HOME is not set"))?;
+        write_token_helper(&path, &token).map_err(|e| {
+            Failure::local(format!("Error storing token in {}: {e}", path.display()))
+        })?;
+    }
+    if args.token_only {
+        output::out_raw(token.expose());
+        return Ok(0);
+    }
+    if let Some(field) = args.field.as_deref() {
+        return output::print_field(ctx.format, output::secret_field(&secret, field), field);
+    }
+    if ctx.env.token().is_some() {
+        output::err(
+            "WARNING! The SECRETHUB_TOKEN or VAULT_TOKEN environment variable is set! Its value\n\
+             takes precedence over the stored token; unset it if this is unwanted.\n",
+        );
+    }
+    if ctx.format == Format::Table {
+        let message = if args.no_store {
+            "Success! You are now authenticated. The token information displayed below is not\n\
+             stored: pass it as SECRETHUB_TOKEN to use it."
+        } else {
+            "Success! You are now authenticated. The token information displayed below\n\
+             is already stored in the token helper. You do NOT need to run \"secrethub login\"\n\
+             again. Future requests will automatically use this token.\n"
+        };
+        output::out(message);
+    }
+    output::print_secret(ctx.format, &secret);
+    Ok(0)
+}
+
+/// Authenticates with the chosen method; answers a secret with an `auth` block.
+async fn login_with_method(ctx: &Ctx, args: &LoginArgs) -> Result<Value, Failure> {
+    match args.method.as_str() {
+        "token" => token_login(ctx, args).await,
+        other => Err(Failure::local(format!(
+            "Unknown auth method: {other}. Only \"token\" is supported by this version of secrethub login."
+        ))),
+    }
+}
+
+/// Token method: look the token up with itself to prove it works, then describe it.
+async fn token_login(ctx: &Ctx, args: &LoginArgs) -> Result<Value, Failure> {
+    let given = match args.args.as_slice() {
+        [] => None,
+        [one] => Some(one.strip_prefix("token=").unwrap_or(one).to_string()),
+        more => {
+            return Err(Failure::local(format!(
+                "Too many arguments (expected at most 1, got {})",
+                more.len()
+            )))
+        }
+    };
+    let token = match given {
+        Some(t) if t != "-" => Sensitive::new(t),
+        _ => prompt_secret("Token:", &mut std::io::stdin().lock()).map_err(Failure::local)?,
+    };
+    let lookup = ctx
+        .client
+        .with_token(token.clone())
+        .read("auth/token/lookup-self")
+        .await
+        .map_err(|e| Failure::api("Error authenticating: error looking up token", &e))?
+        .ok_or_else(|| Failure::remote("Error authenticating: token not found"))?;
+    Ok(auth_from_lookup(&token, &lookup))
+}
+
+/// Turns a `lookup-self` answer into the `auth` block a login answer carries.
+pub(crate) fn auth_from_lookup(token: &Sensitive<String>, lookup: &Value) -> Value {
+    let data = lookup.get("data").cloned().unwrap_or(Value::Null);
+    let field = |key: &str| data.get(key).cloned().unwrap_or(Value::Null);
+    let policies = data.get("policies").cloned().unwrap_or_else(|| json!([]));
+    json!({
+        "request_id": lookup.get("request_id").cloned().unwrap_or(Value::Null),
+        "lease_id": "",
+        "lease_duration": 0,
+        "renewable": false,
+        "data": null,
+        "warnings": lookup.get("warnings").cloned().unwrap_or(Value::Null),
+        "auth": {
+            "client_token": token.expose(),
+            "accessor": field("accessor"),
+            "policies": policies,
+            "token_policies": policies,
+            "identity_policies": data.get("identity_policies").cloned().unwrap_or_else(|| json!([])),
+            "metadata": field("meta"),
+            "lease_duration": data.get("ttl").and_then(Value::as_u64).unwrap_or(0),
+            "renewable": data.get("renewable").and_then(Value::as_bool).unwrap_or(false),
+            "entity_id": field("entity_id"),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_becomes_an_auth_block() {
+        let lookup = json!({"data": {
+            "accessor": "acc", "policies": ["default", "dev"], "ttl": 3600, "renewable": true,
+            "meta": {"user": "ann"}
+        }});
+        let secret = auth_from_lookup(&Sensitive::new("hvs.x".to_string()), &lookup);
+        let table = output::secret_table(&secret).unwrap();
+        assert!(table.contains("token                hvs.x\n"), "{table}");
+        assert!(table.contains("token_duration       1h\n"), "{table}");
+        assert!(
+            table.contains("policies             [\"default\" \"dev\"]\n"),
+            "{table}"
+        );
+        assert!(table.ends_with("token_meta_user      ann"), "{table}");
+    }
+}

@@ -1,0 +1,205 @@
+//! Composition root: which engines exist, which storage a config selects, and how the
+//! server process starts (dev mode or from a config file), serves, and stops.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use secrethub_cli::ServerArgs;
+use secrethub_config::{ServerConfig, StorageConfig};
+use secrethub_core::{Core, CoreConfig, CoreRequest, EngineRegistry, Method};
+use secrethub_server::{Listener, TlsFiles};
+use secrethub_storage::Storage;
+use tokio_util::sync::CancellationToken;
+
+/// Every engine type this build knows.
+pub(crate) fn registry() -> EngineRegistry {
+    EngineRegistry::new()
+        .register("kv", secrethub_kv::factory)
+        .register("generic", secrethub_kv::factory)
+}
+
+/// The one place a storage backend is chosen.
+async fn open_storage(cfg: &StorageConfig) -> anyhow::Result<(Arc<dyn Storage>, &'static str)> {
+    Ok(match cfg {
+        StorageConfig::Memory => (Arc::new(secrethub_storage::MemoryStorage::new()), "inmem"),
+        StorageConfig::Embedded { path } => {
+            let path = path.clone();
+            let s = tokio::task::spawn_blocking(move || {
+                secrethub_storage::EmbeddedStorage::open(&path)
+            })
+            .await
+            .context("opening the embedded storage")??;
+            (Arc::new(s), "file")
+        }
+        StorageConfig::Postgres {
+            connection_url,
+            table,
+            max_parallel,
+        } => {
+            let mut options = secrethub_storage_postgres::PostgresOptions::default();
+            if let Some(t) = table {
+                options.table = t.clone();
+            }
+            if let Some(n) = max_parallel {
+                options.max_connections = *n;
+            }
+            let s = secrethub_storage_postgres::PostgresStorage::open_with(
+                connection_url.expose(),
+                &options,
+            )
+            .await
+            .context("opening the postgresql storage")?;
+            (Arc::new(s), "postgresql")
+        }
+    })
+}
+
+fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SECRETHUB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// `secrethub server ...`: builds the runtime the server runs on.
+pub(crate) fn run_server(args: ServerArgs) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(serve_command(args))
+}
+
+async fn serve_command(args: ServerArgs) -> anyhow::Result<()> {
+    if args.dev {
+        return run_dev(args).await;
+    }
+    let path = args.config.context(
+        "a configuration file is required: secrethub server -config server.hcl (or -dev)",
+    )?;
+    let config = secrethub_config::load(&path)?;
+    init_tracing(config.log_level.as_str());
+    let (storage, storage_type) = open_storage(&config.storage).await?;
+    let core = Core::new(storage, registry(), core_config(&config, storage_type));
+    let mut listeners = Vec::new();
+    for l in &config.listeners {
+        let tls = l.tls.as_ref().map(|t| TlsFiles {
+            cert_file: t.cert_file.clone(),
+            key_file: t.key_file.clone(),
+        });
+        listeners.push(Listener::bind(l.address, tls.as_ref()).await?);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "==> SecretHub server configuration:\n")?;
+    writeln!(out, "             Storage: {storage_type}")?;
+    for l in &listeners {
+        let scheme = if l.is_tls() { "https" } else { "http" };
+        writeln!(out, "            Listener: {scheme}://{}", l.local_addr()?)?;
+    }
+    writeln!(
+        out,
+        "\n==> SecretHub server started! Log data will stream in below:\n"
+    )?;
+    drop(out);
+    serve_until_signal(core, listeners).await
+}
+
+fn core_config(config: &ServerConfig, storage_type: &str) -> CoreConfig {
+    CoreConfig {
+        default_lease_ttl: config.default_lease_ttl,
+        max_lease_ttl: config.max_lease_ttl,
+        storage_type: storage_type.into(),
+    }
+}
+
+async fn run_dev(args: ServerArgs) -> anyhow::Result<()> {
+    init_tracing("info");
+    let addr: SocketAddr = args
+        .dev_listen_address
+        .parse()
+        .with_context(|| format!("invalid -dev-listen-address {:?}", args.dev_listen_address))?;
+    let core = Core::new(
+        Arc::new(secrethub_storage::MemoryStorage::new()),
+        registry(),
+        CoreConfig::default(),
+    );
+    let init = core.init_dev(args.dev_root_token_id.as_deref()).await?;
+    let root = init.root_token.to_string();
+    mount_dev_kv(&core, &root).await?;
+    let listener = Listener::bind(addr, None).await?;
+    let bound = listener.local_addr()?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "==> SecretHub server configuration:\n")?;
+    writeln!(out, "             Api Address: http://{bound}")?;
+    writeln!(out, "                 Storage: inmem")?;
+    writeln!(
+        out,
+        "\nWARNING! dev mode is enabled! In this mode, SecretHub runs entirely in-memory"
+    )?;
+    writeln!(
+        out,
+        "and starts unsealed with a single unseal key. Do not run dev mode in production.\n"
+    )?;
+    writeln!(
+        out,
+        "You may need to set the following environment variables:\n"
+    )?;
+    writeln!(out, "    $ export VAULT_ADDR='http://{bound}'\n")?;
+    writeln!(out, "Unseal Key: {}", init.keys_base64[0].as_str())?;
+    writeln!(out, "Root Token: {root}\n")?;
+    writeln!(
+        out,
+        "==> SecretHub server started! Log data will stream in below:"
+    )?;
+    out.flush()?;
+    drop(out);
+    serve_until_signal(core, vec![listener]).await
+}
+
+/// Dev mode mounts `secret/` as KV v2, as Vault's dev server does.
+async fn mount_dev_kv(core: &Core, root: &str) -> anyhow::Result<()> {
+    let body = serde_json::json!({"type": "kv", "options": {"version": "2"}, "description": "key/value secret storage"});
+    let req = CoreRequest {
+        id: secrethub_common::random_uuid(),
+        method: Method::Write,
+        path: "sys/mounts/secret".into(),
+        body: body.as_object().cloned().unwrap_or_default(),
+        token: Some(root.to_string().into()),
+        remote_addr: None,
+        wrap_ttl: None,
+    };
+    core.handle(req).await.context("mounting secret/")?;
+    Ok(())
+}
+
+async fn serve_until_signal(core: Arc<Core>, listeners: Vec<Listener>) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let app = secrethub_server::app(core.clone());
+    let mut tasks = tokio::task::JoinSet::new();
+    for l in listeners {
+        tasks.spawn(secrethub_server::serve(l, app.clone(), shutdown.clone()));
+    }
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = hup.recv() => match core.reopen_audit_devices() {
+                Ok(()) => tracing::info!("audit devices reopened"),
+                Err(e) => tracing::error!(error = %e, "reopening audit devices failed"),
+            },
+        }
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    while tasks.join_next().await.is_some() {}
+    core.seal().await?;
+    Ok(())
+}

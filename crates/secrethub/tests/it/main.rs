@@ -1,0 +1,13 @@
+//! End-to-end tests of the real `secrethub` binary: each test starts its own server process on
+//! an ephemeral port and drives it with our CLI, OpenBao's `bao` CLI or plain HTTP, as a user
+//! would. Needs the machine's PostgreSQL on 127.0.0.1:5432 and the `bao` binary
+//! (`SECRETHUB_TEST_BAO`, or `scripts/test`, which installs it).
+
+mod audit;
+mod bao_cli;
+mod config_errors;
+mod file_storage;
+mod harness;
+mod postgres;
+mod secrets_in_logs;
+mod tls;
