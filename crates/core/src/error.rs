@@ -23,6 +23,9 @@ pub enum CoreError {
     /// No mount serves this path.
     #[error("no handler for route {0:?}. route entry not found.")]
     NoRoute(String),
+    /// A quota is full (429).
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// The barrier is sealed.
     #[error("Vault is sealed")]
     Sealed,
@@ -56,6 +59,7 @@ impl CoreError {
             CoreError::PermissionDenied | CoreError::InvalidToken => ErrorKind::PermissionDenied,
             CoreError::NotFound | CoreError::NoRoute(_) => ErrorKind::NotFound,
             CoreError::Sealed => ErrorKind::Sealed,
+            CoreError::QuotaExceeded(_) => ErrorKind::RateLimited,
             CoreError::NotInitialized => ErrorKind::BadRequest,
             CoreError::Engine(e) => e.kind(),
             CoreError::Storage(e) => e.kind(),

@@ -6,9 +6,12 @@
 mod audit_broker;
 mod cubbyhole;
 mod error;
+mod lease_flow;
+mod leases;
 mod mounts;
 mod pipeline;
 mod policies;
+mod quotas;
 mod registry;
 mod request;
 mod seal;
@@ -25,6 +28,7 @@ use secrethub_barrier::Barrier;
 use secrethub_storage::Storage;
 
 pub use error::{CoreError, CoreResult};
+pub use leases::RetryConfig as LeaseRetryConfig;
 pub use mounts::{MountClass, MountConfig, MountEntry};
 pub use registry::EngineRegistry;
 pub use request::{AuthBlock, CoreRequest, CoreResponse, LeaseBlock, Method, WrapInfo};
@@ -43,6 +47,8 @@ pub struct CoreConfig {
     pub max_lease_ttl: Duration,
     /// Storage kind shown in `sys/seal-status` (`inmem`, `file`, `postgresql`).
     pub storage_type: String,
+    /// How failed lease revocations are retried.
+    pub lease_retry: LeaseRetryConfig,
 }
 
 impl Default for CoreConfig {
@@ -51,6 +57,7 @@ impl Default for CoreConfig {
             default_lease_ttl: Duration::from_secs(768 * 3600),
             max_lease_ttl: Duration::from_secs(768 * 3600),
             storage_type: "inmem".into(),
+            lease_retry: LeaseRetryConfig::default(),
         }
     }
 }

@@ -169,6 +169,15 @@ impl Router {
     }
 }
 
+/// The current router, swapped whole when the mount table changes (copy-on-write), shared
+/// by the pipeline and the lease manager.
+pub(crate) type RouterCell = Arc<std::sync::RwLock<Arc<Router>>>;
+
+/// The router in effect now.
+pub(crate) fn current(cell: &RouterCell) -> Arc<Router> {
+    cell.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 /// Checks a user-supplied mount path and normalises it to `name/`.
 pub(crate) fn normalize_mount_path(path: &str) -> Result<String, String> {
     let p = path.trim_matches('/');

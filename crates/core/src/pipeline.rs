@@ -62,6 +62,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) token_id: Option<String>,
     pub(crate) acl: Arc<Acl>,
     pub(crate) wrap_ttl: Option<std::time::Duration>,
+    /// Labels for a lease this request creates.
+    pub(crate) lease_metadata: std::collections::BTreeMap<String, String>,
 }
 
 impl Ctx<'_> {
@@ -144,6 +146,7 @@ impl Core {
                 remote_addr: req.remote_addr,
             },
             mount: self.mount_info(mounted),
+            intents: None,
         });
         if op == Operation::Update {
             if let (Some(engine), Some(r)) = (&mounted.engine, &engine_req) {
@@ -195,6 +198,7 @@ impl Core {
             token_id: token_id.clone(),
             acl,
             wrap_ttl: req.wrap_ttl,
+            lease_metadata: req.lease_metadata.clone(),
         };
         let result = self.dispatch(&ctx, mounted, engine_req).await;
 
@@ -263,17 +267,7 @@ impl Core {
             ("cubbyhole", _, _) => crate::cubbyhole::handle(ctx).await,
             (_, Some(engine), Some(mut r)) => {
                 r.op = ctx.op;
-                let resp = engine.handle(r).await?;
-                if resp.lease.is_some() {
-                    return Err(CoreError::Internal(anyhow::anyhow!(
-                        "engine returned a lease but the lease manager is not available"
-                    )));
-                }
-                Ok(CoreResponse {
-                    data: resp.data,
-                    warnings: resp.warnings,
-                    ..Default::default()
-                })
+                crate::lease_flow::handle_with_leases(ctx, mounted, engine.as_ref(), r).await
             }
             _ => Err(CoreError::NoRoute(mounted.entry.api_path())),
         }

@@ -37,6 +37,8 @@ pub struct CoreRequest {
     pub remote_addr: Option<IpAddr>,
     /// `X-Vault-Wrap-TTL`, when the client asked for a wrapped response.
     pub wrap_ttl: Option<Duration>,
+    /// Labels stored on a lease this request creates (the seed endpoint's `metadata`).
+    pub lease_metadata: std::collections::BTreeMap<String, String>,
 }
 
 /// The `auth` block of a response that created a token.

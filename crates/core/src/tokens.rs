@@ -88,6 +88,8 @@ impl TokenRecord {
 pub(crate) struct TokenStore {
     view: StorageView,
     barrier: Arc<dyn Storage>,
+    /// Revoking a token revokes the leases it created.
+    leases: Arc<crate::leases::LeaseManager>,
 }
 
 /// Where a token's cubbyhole lives under the barrier; destroyed with the token.
@@ -105,10 +107,11 @@ fn expiry_key(expire_time: UnixTime, hash: &str) -> String {
 }
 
 impl TokenStore {
-    pub(crate) fn new(barrier: Arc<dyn Storage>) -> Self {
+    pub(crate) fn new(barrier: Arc<dyn Storage>, leases: Arc<crate::leases::LeaseManager>) -> Self {
         TokenStore {
             view: StorageView::new(barrier.clone(), "sys/token/"),
             barrier,
+            leases,
         }
     }
 
@@ -239,6 +242,7 @@ impl TokenStore {
         else {
             return Ok(());
         };
+        self.leases.revoke_for_token(hash).await?;
         let children = secrethub_storage::list_all(&self.view, &format!("parent/{hash}/")).await?;
         let mut batch = self.delete_ops(&rec);
         for child in children {
@@ -281,6 +285,8 @@ impl TokenStore {
             else {
                 continue;
             };
+            // Leases first: a crash after this leaves them due now, never orphaned.
+            self.leases.revoke_for_token(h).await?;
             self.view.apply(self.delete_ops(&rec)).await?;
             secrethub_storage::delete_prefix(&*self.barrier, &cubbyhole_prefix(h)).await?;
         }
@@ -375,9 +381,16 @@ mod tests {
         }
     }
 
+    fn store() -> TokenStore {
+        let barrier: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let router: crate::mounts::RouterCell = Default::default();
+        let leases = crate::leases::LeaseManager::new(barrier.clone(), router, Default::default());
+        TokenStore::new(barrier, leases)
+    }
+
     #[tokio::test]
     async fn children_die_with_their_parent_and_orphans_survive() {
-        let store = TokenStore::new(Arc::new(MemoryStorage::new()));
+        let store = store();
         let mut parent = record(None, 0);
         let p = store.create(&mut parent, None).await.unwrap();
         let mut child = record(Some(parent.hash.clone()), 0);
@@ -405,7 +418,7 @@ mod tests {
 
     #[tokio::test]
     async fn expired_tokens_are_swept_by_the_index() {
-        let store = TokenStore::new(Arc::new(MemoryStorage::new()));
+        let store = store();
         let now = now_unix();
         let mut old = record(None, now + 10);
         let old_t = store.create(&mut old, None).await.unwrap();

@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit_broker::AuditBroker;
 use crate::error::{CoreError, CoreResult};
-use crate::mounts::{MountClass, MountConfig, MountEntry, Mounted, Router};
+use crate::leases::LeaseManager;
+use crate::mounts::{MountClass, MountConfig, MountEntry, Mounted, Router, RouterCell};
 use crate::policies::PolicyStore;
 use crate::registry::EngineRegistry;
 use crate::tokens::{TokenRecord, TokenStore};
@@ -23,12 +24,14 @@ const MOUNTS_KEY: &str = "core/mounts";
 
 pub(crate) struct Unsealed {
     pub(crate) barrier: Arc<dyn Storage>,
-    router: RwLock<Arc<Router>>,
+    router: RouterCell,
     /// Serialises mount table changes (read-modify-write of `core/mounts`).
     pub(crate) mount_lock: tokio::sync::Mutex<()>,
     pub(crate) tokens: TokenStore,
     pub(crate) policies: PolicyStore,
     pub(crate) audit: AuditBroker,
+    pub(crate) leases: Arc<LeaseManager>,
+    pub(crate) quotas: crate::quotas::QuotaStore,
     pub(crate) registry: EngineRegistry,
     cancel: CancellationToken,
 }
@@ -92,10 +95,18 @@ impl Unsealed {
             let engine = instantiate(&core.registry, &barrier, &entry)?;
             mounted.push(Mounted { entry, engine });
         }
+        let router: RouterCell = Arc::new(RwLock::new(Arc::new(Router::new(mounted))));
+        let leases = LeaseManager::new(
+            barrier.clone(),
+            router.clone(),
+            core.config().lease_retry.clone(),
+        );
         let u = Unsealed {
-            router: RwLock::new(Arc::new(Router::new(mounted))),
+            router,
             mount_lock: tokio::sync::Mutex::new(()),
-            tokens: TokenStore::new(barrier.clone()),
+            tokens: TokenStore::new(barrier.clone(), leases.clone()),
+            leases,
+            quotas: crate::quotas::QuotaStore::new(barrier.clone()),
             policies: PolicyStore::new(barrier.clone()),
             audit: AuditBroker::new(barrier.clone()),
             registry: core.registry.clone(),
@@ -104,7 +115,10 @@ impl Unsealed {
         };
         u.policies.ensure_default().await?;
         u.audit.load().await?;
+        u.quotas.load().await?;
+        u.leases.restore().await?;
         u.spawn_expiry_sweeper();
+        u.leases.start(u.cancel.clone());
         Ok(u)
     }
 

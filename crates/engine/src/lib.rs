@@ -35,19 +35,29 @@ pub trait Engine: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// Undoes whatever a lease stands for upstream. Something already gone counts as revoked.
+    /// Undoes whatever a lease stands for upstream. Something already gone counts as revoked,
+    /// and so does a lease whose `internal` data is an intent whose side effect never
+    /// happened: core calls this for confirmed leases and for unconfirmed intents alike.
     async fn revoke(&self, _lease: &LeaseInfo, _storage: &StorageView) -> Result<(), EngineError> {
         Ok(())
     }
 
-    /// Extends a lease upstream and says for how long.
-    async fn renew(
-        &self,
-        _lease: &LeaseInfo,
-        _storage: &StorageView,
-    ) -> Result<LeaseTerms, EngineError> {
+    /// Extends a lease upstream to `lease.expire_time`, which core has already computed from
+    /// the requested increment and capped at the lease's max TTL.
+    async fn renew(&self, _lease: &LeaseInfo, _storage: &StorageView) -> Result<(), EngineError> {
         Err(EngineError::NotRenewable)
     }
+}
+
+/// Durable intent records, offered by core to engines that create something outside
+/// SecretHub (a database user, a cloud key). An engine records what it is about to create and
+/// how to revoke it *before* the side effect; core keeps that record as an unconfirmed lease,
+/// confirms it when the response carries the lease, and revokes it (via [`Engine::revoke`],
+/// with the recorded data as `internal`) if the request fails or the process dies first.
+#[async_trait]
+pub trait IntentLog: Send + Sync {
+    /// Persists `internal` durably; returns once it is safe to perform the side effect.
+    async fn record(&self, internal: &serde_json::Value) -> Result<(), EngineError>;
 }
 
 /// What a mount is created from: its options (`{"version": "2"}` for kv) and its storage.

@@ -93,6 +93,9 @@ pub struct Request {
     pub caller: Caller,
     /// Where the request arrived.
     pub mount: MountInfo,
+    /// Where to record intents before creating things upstream (see [`crate::IntentLog`]);
+    /// `None` where core does not register leases (e.g. in engine unit tests).
+    pub intents: Option<std::sync::Arc<dyn crate::IntentLog>>,
 }
 
 // Debug shows the body's keys only: values may be secrets.
@@ -113,6 +116,17 @@ impl Request {
     pub fn body_as<T: DeserializeOwned>(&self) -> Result<T, EngineError> {
         serde_json::from_value(serde_json::Value::Object(self.body.clone()))
             .map_err(|e| EngineError::BadRequest(format!("invalid request: {e}")))
+    }
+
+    /// Records an intent before a side effect (see [`crate::IntentLog`]). Fails when this
+    /// request cannot carry a lease.
+    pub async fn record_intent(&self, internal: &serde_json::Value) -> Result<(), EngineError> {
+        match &self.intents {
+            Some(log) => log.record(internal).await,
+            None => Err(EngineError::Internal(anyhow::anyhow!(
+                "this request cannot record lease intents"
+            ))),
+        }
     }
 
     /// A string field of the body, if present and a string (numbers are stringified).
@@ -189,12 +203,13 @@ pub struct LeaseInfo {
     pub lease_id: String,
     /// The request path that created it, relative to the mount.
     pub path: String,
-    /// The engine's own data.
+    /// The engine's own data: what `NewLease::internal` held, or the recorded intent when the
+    /// lease was never confirmed.
     pub internal: serde_json::Value,
+    /// Whether the lease was confirmed (false: only the intent was recorded).
+    pub confirmed: bool,
     /// When it was issued.
     pub issue_time: UnixTime,
-    /// When it expires now.
+    /// When it expires; for `renew`, the new expiry to apply upstream.
     pub expire_time: UnixTime,
-    /// The renew increment asked for (renewals only).
-    pub increment: u64,
 }

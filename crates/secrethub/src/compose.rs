@@ -114,6 +114,7 @@ fn core_config(config: &ServerConfig, storage_type: &str) -> CoreConfig {
         default_lease_ttl: config.default_lease_ttl,
         max_lease_ttl: config.max_lease_ttl,
         storage_type: storage_type.into(),
+        ..Default::default()
     }
 }
 
@@ -172,6 +173,7 @@ async fn mount_dev_kv(core: &Core, root: &str) -> anyhow::Result<()> {
         token: Some(root.to_string().into()),
         remote_addr: None,
         wrap_ttl: None,
+        lease_metadata: Default::default(),
     };
     core.handle(req).await.context("mounting secret/")?;
     Ok(())

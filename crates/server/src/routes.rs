@@ -29,6 +29,7 @@ pub fn app(core: Arc<Core>) -> Router {
         .route("/v1/sys/leader", get(seal_routes::leader))
         .route("/health", get(seed_routes::health))
         .route("/api/v1/secrets/{*path}", any(seed_routes::secrets))
+        .route("/v1/secrets/dynamic/{role}", any(seed_routes::dynamic))
         .fallback(api)
         .layer(CatchPanicLayer::custom(|_| {
             error_body(
@@ -107,6 +108,7 @@ async fn api(State(core): State<Arc<Core>>, req: Request) -> Response {
         token,
         remote_addr: remote,
         wrap_ttl,
+        lease_metadata: Default::default(),
     };
     match core.handle(creq).await {
         Ok(resp) => envelope(&id, resp),

@@ -79,9 +79,88 @@ pub(crate) async fn secrets(
         token,
         remote_addr: remote,
         wrap_ttl: None,
+        lease_metadata: Default::default(),
     };
     match core.handle(creq).await {
         Ok(resp) => envelope(&id, resp),
+        Err(e) => core_error(&e),
+    }
+}
+
+/// `POST /v1/secrets/dynamic/{role}` with `{"ttl": 3600, "metadata": {...}}`: a credential
+/// from the database engine's role of that name (mounted at `database/`), in the seed's shape
+/// `{lease_id, credentials{username,password,host,port,database}, lease_duration, renewable}`.
+/// The metadata is stored on the lease (shown by `sys/leases/lookup`).
+pub(crate) async fn dynamic(
+    State(core): State<Arc<Core>>,
+    Path(role): Path<String>,
+    req: Request,
+) -> Response {
+    if !matches!(*req.method(), Method::POST | Method::PUT) {
+        return error_body(StatusCode::METHOD_NOT_ALLOWED, vec!["unsupported operation".into()]);
+    }
+    if role.is_empty() || role.contains('/') || role == ".." {
+        return core_error(&CoreError::bad_request("invalid role name"));
+    }
+    let token = decode::token(req.headers());
+    let remote = decode::remote(peer(&req));
+    let bytes = match read_body(req.into_body()).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let input = match decode::json_body(&bytes) {
+        Ok(b) => b,
+        Err(e) => return core_error(&e),
+    };
+    let mut metadata = std::collections::BTreeMap::new();
+    match input.get("metadata") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                let s = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                metadata.insert(k.clone(), s);
+            }
+        }
+        Some(_) => return core_error(&CoreError::bad_request("metadata must be an object")),
+    }
+    let mut body = serde_json::Map::new();
+    if let Some(ttl) = input.get("ttl") {
+        body.insert("ttl".into(), ttl.clone());
+    }
+    body.insert("_seed".into(), Value::Bool(true));
+    let id = secrethub_common::random_uuid();
+    let creq = CoreRequest {
+        id: id.clone(),
+        method: secrethub_core::Method::Get,
+        path: format!("database/creds/{role}"),
+        body,
+        token,
+        remote_addr: remote,
+        wrap_ttl: None,
+        lease_metadata: metadata,
+    };
+    match core.handle(creq).await {
+        Ok(resp) => {
+            let lease = resp.lease.unwrap_or_default();
+            let data = resp.data.unwrap_or_default();
+            let field = |k: &str| data.get(k).cloned().unwrap_or(Value::Null);
+            Json(serde_json::json!({
+                "lease_id": lease.lease_id,
+                "credentials": {
+                    "username": field("username"),
+                    "password": field("password"),
+                    "host": field("host"),
+                    "port": field("port"),
+                    "database": field("database"),
+                },
+                "lease_duration": lease.duration,
+                "renewable": lease.renewable,
+            }))
+            .into_response()
+        }
         Err(e) => core_error(&e),
     }
 }

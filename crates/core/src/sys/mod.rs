@@ -5,8 +5,10 @@
 
 mod audit;
 mod capabilities;
+mod leases;
 mod mounts;
 mod policy;
+mod quotas;
 
 use secrethub_common::JsonMap;
 use secrethub_engine::{EngineError, Operation};
@@ -50,6 +52,10 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
             Ok(CoreResponse::default())
         }
         ("wrapping", _) => crate::wrapping::handle(ctx, tail).await,
+        ("leases" | "renew" | "revoke" | "revoke-prefix" | "revoke-force", _) => {
+            leases::handle(ctx, head, tail).await
+        }
+        ("quotas", _) => quotas::handle(ctx, tail).await,
         ("internal", Operation::Read) if tail == "ui/mounts" || tail.starts_with("ui/mounts/") => {
             mounts::ui_mounts(
                 ctx,

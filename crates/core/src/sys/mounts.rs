@@ -216,6 +216,10 @@ async fn disable(ctx: &Ctx<'_>, raw_path: &str) -> CoreResult<CoreResponse> {
     if target.entry.is_builtin() {
         return Err(CoreError::bad_request(format!("cannot unmount {path:?}")));
     }
+    // Vault revokes a mount's leases before unmounting; a failure keeps the mount.
+    ctx.u.leases.revoke_prefix(&path).await.map_err(|e| {
+        CoreError::bad_request(format!("failed to revoke the leases of {path:?}: {e}"))
+    })?;
     let mounted: Vec<Mounted> = router
         .all()
         .filter(|m| !(m.entry.class == MountClass::Secret && m.entry.path == path))

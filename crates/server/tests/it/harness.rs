@@ -10,14 +10,31 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 
 pub(crate) struct TestServer {
-    #[allow(dead_code)] // kept for tests that need to seal or inspect core directly
     pub(crate) core: Arc<Core>,
     pub(crate) app: axum::Router,
     pub(crate) root: String,
+    /// The single unseal key of a dev server (empty when uninitialised).
+    pub(crate) unseal_key: String,
 }
 
 pub(crate) fn registry() -> EngineRegistry {
-    EngineRegistry::new().register("kv", secrethub_kv::factory)
+    EngineRegistry::new()
+        .register("kv", secrethub_kv::factory)
+        .register("test-leases", crate::lease_engine::factory)
+}
+
+/// Fast revocation retries, so tests see backoff and irrevocability in milliseconds.
+pub(crate) fn config() -> CoreConfig {
+    CoreConfig {
+        lease_retry: secrethub_core::LeaseRetryConfig {
+            base_delay: std::time::Duration::from_millis(20),
+            max_delay: std::time::Duration::from_millis(100),
+            max_attempts: 3,
+            breaker_threshold: 1000,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
 
 impl TestServer {
@@ -27,12 +44,20 @@ impl TestServer {
     }
 
     pub(crate) async fn over(storage: Arc<dyn Storage>) -> TestServer {
-        let core = Core::new(storage, registry(), CoreConfig::default());
+        // `SECRETHUB_LOG=debug cargo test ...` shows the server's log for a failing test.
+        if let Ok(filter) = std::env::var("SECRETHUB_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+        let core = Core::new(storage, registry(), config());
         let init = core.init_dev(None).await.expect("init_dev");
         let t = TestServer {
             app: secrethub_server::app(core.clone()),
             core,
             root: init.root_token.to_string(),
+            unseal_key: init.keys[0].to_string(),
         };
         let (s, _) = t
             .req(
@@ -48,15 +73,12 @@ impl TestServer {
 
     /// A fresh, uninitialised server.
     pub(crate) fn uninitialized() -> TestServer {
-        let core = Core::new(
-            Arc::new(MemoryStorage::new()),
-            registry(),
-            CoreConfig::default(),
-        );
+        let core = Core::new(Arc::new(MemoryStorage::new()), registry(), config());
         TestServer {
             app: secrethub_server::app(core.clone()),
             core,
             root: String::new(),
+            unseal_key: String::new(),
         }
     }
 

@@ -6,6 +6,8 @@ mod audit;
 mod errors;
 mod harness;
 mod kv;
+mod lease_engine;
+mod leases;
 mod mounts;
 mod policies;
 mod seal;

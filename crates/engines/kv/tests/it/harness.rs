@@ -81,6 +81,7 @@ impl Kv {
                 path: "secret/".into(),
                 ..Default::default()
             },
+            intents: None,
         }
     }
 

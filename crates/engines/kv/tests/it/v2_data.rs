@@ -345,6 +345,7 @@ async fn real_clock_answers_have_vault_shape() {
         storage: storage.clone(),
         caller: Default::default(),
         mount: Default::default(),
+        intents: None,
     };
     let w = engine
         .handle(req(

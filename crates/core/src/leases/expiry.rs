@@ -1,0 +1,308 @@
+//! The expiry scheduler and revocation workers. The scheduler pages through the `due/`
+//! index (time-ordered), hands due leases to a bounded pool of workers, and sleeps until the
+//! next due time or until a new lease is due earlier. Failed revocations are retried with
+//! exponential backoff and jitter; after `max_attempts` a lease becomes irrevocable (kept,
+//! listed, counted, retried slowly). A per-mount circuit breaker stops hammering a dead
+//! upstream so it cannot starve other mounts.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::Rng;
+use secrethub_storage::{Storage as _, WriteOp};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::record::{due_key, id_key, irrevocable_key, parse_due};
+use super::{now_ms, put_json, LeaseManager, LeaseRecord};
+use crate::error::CoreResult;
+
+/// Retry policy of revocations.
+#[derive(Debug, Clone)]
+pub struct RetryConfig {
+    /// Workers revoking at once.
+    pub workers: usize,
+    /// First retry delay; doubles each attempt.
+    pub base_delay: Duration,
+    /// Longest delay between fast retries.
+    pub max_delay: Duration,
+    /// Fast attempts before a lease is irrevocable.
+    pub max_attempts: u32,
+    /// Retry interval of irrevocable leases.
+    pub irrevocable_retry: Duration,
+    /// Consecutive failures of one mount that open its breaker.
+    pub breaker_threshold: u32,
+    /// How long an open breaker pauses that mount's revocations.
+    pub breaker_cooldown: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            workers: 32,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(300),
+            max_attempts: 8,
+            irrevocable_retry: Duration::from_secs(3600),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Breaker {
+    consecutive_failures: u32,
+    open_until_ms: i64,
+}
+
+pub(crate) struct Scheduler {
+    retry: RetryConfig,
+    wake: Notify,
+    workers: Arc<Semaphore>,
+    inflight: Mutex<HashSet<String>>,
+    breakers: Mutex<HashMap<String, Breaker>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every mutation under these locks is a single insert/remove/update; a panic elsewhere
+    // cannot leave them inconsistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Scheduler {
+    pub(crate) fn new(retry: RetryConfig) -> Self {
+        Scheduler {
+            workers: Arc::new(Semaphore::new(retry.workers.max(1))),
+            retry,
+            wake: Notify::new(),
+            inflight: Mutex::default(),
+            breakers: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn wake_if_earlier(&self, _due_ms: i64) {
+        // Waking costs one index page read; the loop recomputes its next deadline.
+        self.wake.notify_one();
+    }
+
+    /// The delay before attempt `attempts + 1`: exponential, capped, with ±20 % jitter.
+    pub(crate) fn backoff(&self, attempts: u32) -> Duration {
+        let exp = self
+            .retry
+            .base_delay
+            .saturating_mul(1u32.checked_shl(attempts.min(20)).unwrap_or(u32::MAX));
+        let capped = exp.min(self.retry.max_delay);
+        let jitter = rand::thread_rng().gen_range(0.8..1.2);
+        capped.mul_f64(jitter)
+    }
+
+    pub(crate) fn breaker_success(&self, accessor: &str) {
+        lock(&self.breakers).remove(accessor);
+    }
+
+    fn breaker_failure(&self, accessor: &str) {
+        let mut b = lock(&self.breakers);
+        let e = b.entry(accessor.to_string()).or_default();
+        e.consecutive_failures += 1;
+        if e.consecutive_failures >= self.retry.breaker_threshold {
+            e.open_until_ms = now_ms() + self.retry.breaker_cooldown.as_millis() as i64;
+            tracing::warn!(
+                mount = accessor,
+                failures = e.consecutive_failures,
+                "revocations paused for this mount (circuit breaker open)"
+            );
+        }
+    }
+
+    fn breaker_open_until(&self, accessor: &str) -> Option<i64> {
+        lock(&self.breakers)
+            .get(accessor)
+            .map(|b| b.open_until_ms)
+            .filter(|t| *t > now_ms())
+    }
+
+    /// Records a failed attempt: reschedules with backoff, or marks the lease irrevocable.
+    pub(crate) async fn after_failure(
+        &self,
+        mgr: &LeaseManager,
+        mut rec: LeaseRecord,
+        error: &str,
+    ) -> CoreResult<()> {
+        self.breaker_failure(&rec.mount_accessor);
+        let old_due = rec.due_ms;
+        rec.attempts += 1;
+        rec.last_error = error.chars().take(500).collect();
+        let newly_irrevocable = !rec.irrevocable && rec.attempts >= self.retry.max_attempts;
+        if newly_irrevocable {
+            rec.irrevocable = true;
+            tracing::error!(lease_id = %rec.lease_id, attempts = rec.attempts, error = %rec.last_error, "lease is irrevocable after repeated failures; it is kept and retried hourly");
+        } else {
+            tracing::warn!(lease_id = %rec.lease_id, attempt = rec.attempts, error = %rec.last_error, "revoke failed");
+        }
+        let delay = if rec.irrevocable {
+            self.retry.irrevocable_retry
+        } else {
+            self.backoff(rec.attempts - 1)
+        };
+        rec.due_ms = now_ms() + delay.as_millis() as i64;
+        let mut batch = vec![
+            put_json(id_key(&rec.lease_id), &rec)?,
+            WriteOp::Delete {
+                key: due_key(old_due, &rec.lease_id),
+            },
+            WriteOp::Put {
+                key: due_key(rec.due_ms, &rec.lease_id),
+                value: Vec::new(),
+            },
+        ];
+        if rec.irrevocable {
+            batch.push(WriteOp::Put {
+                key: irrevocable_key(&rec.lease_id),
+                value: Vec::new(),
+            });
+        }
+        mgr.view.apply(batch).await?;
+        if newly_irrevocable && rec.confirmed {
+            mgr.stats.on_irrevocable();
+        }
+        Ok(())
+    }
+
+    /// Defers a lease whose mount's breaker is open, without counting an attempt.
+    async fn defer(
+        &self,
+        mgr: &LeaseManager,
+        mut rec: LeaseRecord,
+        until_ms: i64,
+    ) -> CoreResult<()> {
+        let old_due = rec.due_ms;
+        rec.due_ms = until_ms;
+        mgr.view
+            .apply(vec![
+                put_json(id_key(&rec.lease_id), &rec)?,
+                WriteOp::Delete {
+                    key: due_key(old_due, &rec.lease_id),
+                },
+                WriteOp::Put {
+                    key: due_key(until_ms, &rec.lease_id),
+                    value: Vec::new(),
+                },
+            ])
+            .await?;
+        Ok(())
+    }
+
+    /// One revocation attempt by a worker; failures are recorded, never dropped.
+    async fn attempt(&self, mgr: &LeaseManager, lease_id: &str) {
+        let rec = match mgr.view.get_json::<LeaseRecord>(&id_key(lease_id)).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(lease_id, error = %e, "cannot read lease for revocation");
+                return;
+            }
+        };
+        if let Some(until) = self.breaker_open_until(&rec.mount_accessor) {
+            if let Err(e) = self.defer(mgr, rec, until).await {
+                tracing::warn!(lease_id, error = %e, "cannot defer lease");
+            }
+            return;
+        }
+        if let Err(e) = mgr.revoke_record(&rec).await {
+            if let Err(e2) = self.after_failure(mgr, rec, &e.to_string()).await {
+                tracing::warn!(lease_id, error = %e2, "cannot record a failed revocation");
+            }
+        }
+    }
+
+    /// Revokes `ids` concurrently on the worker pool; returns how many failed.
+    pub(crate) async fn revoke_many(&self, mgr: &Arc<LeaseManager>, ids: Vec<String>) -> usize {
+        let mut set = tokio::task::JoinSet::new();
+        for id in ids {
+            let permit = self.workers.clone().acquire_owned().await;
+            let mgr = mgr.clone();
+            set.spawn(async move {
+                let _permit = permit;
+                let Ok(Some(rec)) = mgr.view.get_json::<LeaseRecord>(&id_key(&id)).await else {
+                    return true;
+                };
+                match mgr.revoke_record(&rec).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        let _ = mgr.scheduler.after_failure(&mgr, rec, &e.to_string()).await;
+                        false
+                    }
+                }
+            });
+        }
+        let mut failures = 0;
+        while let Some(r) = set.join_next().await {
+            if !matches!(r, Ok(true)) {
+                failures += 1;
+            }
+        }
+        failures
+    }
+}
+
+/// Runs the scheduler until `cancel`.
+pub(crate) fn spawn(mgr: Arc<LeaseManager>, cancel: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            // A sealed core's scheduler must not act, even once, after it is cancelled.
+            if cancel.is_cancelled() {
+                return;
+            }
+            let next = match dispatch_due(&mgr).await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::warn!(error = %e, "lease scheduler cannot read its index; retrying");
+                    Some(now_ms() + 1000)
+                }
+            };
+            // Sleep until the next due lease (at most a second, so clock jumps and leases
+            // written by another node are noticed), or until woken by an earlier lease.
+            let wait_ms = next.map_or(1000, |t| (t - now_ms()).clamp(0, 1000));
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = mgr.scheduler.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
+            }
+        }
+    });
+}
+
+/// Hands every due lease to a worker; returns the due time of the first lease not yet due.
+async fn dispatch_due(mgr: &Arc<LeaseManager>) -> CoreResult<Option<i64>> {
+    let mut after: Option<String> = None;
+    loop {
+        let now = now_ms();
+        let page = mgr.view.list("due/", after.as_deref(), 512).await?;
+        for entry in &page {
+            let Some((due, lease_id)) = parse_due(entry) else {
+                continue;
+            };
+            if due > now {
+                return Ok(Some(due));
+            }
+            if !lock(&mgr.scheduler.inflight).insert(lease_id.to_string()) {
+                continue;
+            }
+            let permit = mgr.scheduler.workers.clone().acquire_owned().await;
+            let mgr2 = mgr.clone();
+            let id = lease_id.to_string();
+            tokio::spawn(async move {
+                let _permit = permit;
+                mgr2.scheduler.attempt(&mgr2, &id).await;
+                lock(&mgr2.scheduler.inflight).remove(&id);
+                mgr2.scheduler.wake.notify_one();
+            });
+        }
+        if page.len() < 512 {
+            return Ok(None);
+        }
+        after = page.last().cloned();
+    }
+}

@@ -1,0 +1,492 @@
+//! The lease manager: every lease an engine hands out (and every intent recorded before a
+//! side effect) is persisted behind the barrier with three indexes, so nothing depends on
+//! holding leases in memory:
+//!
+//! - `sys/expire/id/<lease id>` → `LeaseRecord` (lease IDs are paths: prefix listing works)
+//! - `sys/expire/due/<ms, 15 digits>/<lease id>` → when the scheduler must act (expiry or retry)
+//! - `sys/expire/token/<token hash>/<lease id>` → revoke a token's leases with it
+//! - `sys/expire/pending/<lease id>` → intents not confirmed yet (revoked on start-up)
+//! - `sys/expire/irrevocable/<lease id>` → leases that exhausted their fast retries
+//!
+//! Every change to a record and its index entries is one atomic batch.
+
+mod expiry;
+mod intents;
+mod record;
+mod stats;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrethub_common::{format_duration, now_unix_nanos, random_alnum};
+use secrethub_engine::{Engine, NewLease};
+use secrethub_storage::{list_all, list_children, Storage, StorageView, WriteOp};
+
+use crate::error::{CoreError, CoreResult};
+use crate::mounts::{Mounted, RouterCell};
+
+pub use expiry::RetryConfig;
+pub(crate) use intents::PendingIntent;
+pub(crate) use record::LeaseRecord;
+use record::{due_key, id_key, irrevocable_key, pending_key, token_key};
+pub(crate) use stats::LeaseStats;
+
+/// How long an unconfirmed intent may stay unconfirmed before the scheduler revokes it
+/// (the longest a credential creation may take).
+const INTENT_GRACE_MS: i64 = 120_000;
+
+pub(crate) fn now_ms() -> i64 {
+    (now_unix_nanos() / 1_000_000) as i64
+}
+
+/// The lease manager of one unsealed core.
+pub(crate) struct LeaseManager {
+    view: StorageView,
+    barrier: Arc<dyn Storage>,
+    router: RouterCell,
+    pub(crate) stats: LeaseStats,
+    scheduler: expiry::Scheduler,
+}
+
+/// What a renewal answers.
+pub(crate) struct Renewed {
+    pub(crate) record: LeaseRecord,
+    pub(crate) warnings: Vec<String>,
+}
+
+impl LeaseManager {
+    pub(crate) fn new(
+        barrier: Arc<dyn Storage>,
+        router: RouterCell,
+        retry: RetryConfig,
+    ) -> Arc<Self> {
+        Arc::new(LeaseManager {
+            view: StorageView::new(barrier.clone(), "sys/expire/"),
+            barrier,
+            router,
+            stats: LeaseStats::default(),
+            scheduler: expiry::Scheduler::new(retry),
+        })
+    }
+
+    /// A new lease ID for a request path: `<mount path><relative path>/<random>`.
+    pub(crate) fn new_lease_id(mount_api_path: &str, rel: &str) -> String {
+        format!("{mount_api_path}{rel}/{}", random_alnum(24))
+    }
+
+    async fn load(&self, lease_id: &str) -> CoreResult<Option<LeaseRecord>> {
+        if lease_id.is_empty() || lease_id.split('/').any(|s| s == ".." || s == ".") {
+            return Ok(None);
+        }
+        Ok(self.view.get_json::<LeaseRecord>(&id_key(lease_id)).await?)
+    }
+
+    /// Persists an intent (unconfirmed lease) before the engine's side effect. It is due
+    /// after a grace period, so an intent whose request never completes gets revoked.
+    pub(crate) async fn record_intent(&self, mut rec: LeaseRecord) -> CoreResult<()> {
+        rec.confirmed = false;
+        rec.due_ms = now_ms() + INTENT_GRACE_MS;
+        let mut batch = vec![
+            put_json(id_key(&rec.lease_id), &rec)?,
+            WriteOp::Put {
+                key: due_key(rec.due_ms, &rec.lease_id),
+                value: Vec::new(),
+            },
+            WriteOp::Put {
+                key: pending_key(&rec.lease_id),
+                value: Vec::new(),
+            },
+        ];
+        if let Some(t) = &rec.token_hash {
+            batch.push(WriteOp::Put {
+                key: token_key(t, &rec.lease_id),
+                value: Vec::new(),
+            });
+        }
+        self.view.apply(batch).await?;
+        Ok(())
+    }
+
+    /// Registers a confirmed lease (replacing its intent, if one was recorded). The lease is
+    /// durable before this returns, i.e. before the response carrying it leaves the process.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn register(
+        &self,
+        lease_id: &str,
+        mounted: &Mounted,
+        rel: &str,
+        new: NewLease,
+        token_hash: Option<String>,
+        metadata: BTreeMap<String, String>,
+        (mount_default, mount_max): (Duration, Duration),
+    ) -> CoreResult<LeaseRecord> {
+        let previous = self.load(lease_id).await?;
+        let now = now_ms();
+        let max = if new.terms.max_ttl.is_zero() {
+            mount_max
+        } else {
+            new.terms.max_ttl.min(mount_max)
+        };
+        let ttl = if new.terms.ttl.is_zero() {
+            mount_default
+        } else {
+            new.terms.ttl
+        }
+        .min(max);
+        let rec = LeaseRecord {
+            version: 1,
+            lease_id: lease_id.to_string(),
+            mount_accessor: mounted.entry.accessor.clone(),
+            path: rel.to_string(),
+            internal: new.internal,
+            confirmed: true,
+            issue_ms: now,
+            expire_ms: now + ttl.as_millis() as i64,
+            max_expire_ms: now + max.as_millis() as i64,
+            last_renewal_ms: 0,
+            renewable: new.terms.renewable,
+            token_hash,
+            metadata,
+            attempts: 0,
+            last_error: String::new(),
+            irrevocable: false,
+            due_ms: now + ttl.as_millis() as i64,
+        };
+        let mut batch = vec![
+            put_json(id_key(lease_id), &rec)?,
+            WriteOp::Put {
+                key: due_key(rec.due_ms, lease_id),
+                value: Vec::new(),
+            },
+        ];
+        if let Some(t) = &rec.token_hash {
+            batch.push(WriteOp::Put {
+                key: token_key(t, lease_id),
+                value: Vec::new(),
+            });
+        }
+        if let Some(prev) = previous {
+            batch.push(WriteOp::Delete {
+                key: due_key(prev.due_ms, lease_id),
+            });
+            batch.push(WriteOp::Delete {
+                key: pending_key(lease_id),
+            });
+        }
+        self.view.apply(batch).await?;
+        self.stats.on_created();
+        self.scheduler.wake_if_earlier(rec.due_ms);
+        Ok(rec)
+    }
+
+    pub(crate) async fn lookup(&self, lease_id: &str) -> CoreResult<LeaseRecord> {
+        match self.load(lease_id).await? {
+            Some(r) if r.confirmed => Ok(r),
+            _ => Err(CoreError::bad_request("invalid lease")),
+        }
+    }
+
+    /// Lease IDs (or sub-prefixes ending in `/`) directly under `prefix`.
+    pub(crate) async fn list(&self, prefix: &str) -> CoreResult<Vec<String>> {
+        let p = if prefix.is_empty() || prefix.ends_with('/') {
+            prefix.to_string()
+        } else {
+            format!("{prefix}/")
+        };
+        Ok(list_children(&self.view, &id_key(&p)).await?)
+    }
+
+    fn engine_for(&self, rec: &LeaseRecord) -> Option<(Arc<dyn Engine>, StorageView)> {
+        let router = crate::mounts::current(&self.router);
+        let found = router
+            .all()
+            .find(|m| m.entry.accessor == rec.mount_accessor)
+            .and_then(|m| {
+                let view = StorageView::new(self.barrier.clone(), m.entry.storage_prefix());
+                m.engine.clone().map(|e| (e, view))
+            });
+        found
+    }
+
+    /// Renews a lease by `increment` (0 = its original TTL), capped at its max expiry with
+    /// a warning. The engine extends the credential upstream before the record changes.
+    pub(crate) async fn renew(&self, lease_id: &str, increment: Duration) -> CoreResult<Renewed> {
+        let mut rec = self.lookup(lease_id).await?;
+        if !rec.renewable {
+            return Err(CoreError::bad_request("lease is not renewable"));
+        }
+        let now = now_ms();
+        if rec.expire_ms <= now {
+            return Err(CoreError::bad_request("lease expired"));
+        }
+        let original = rec.expire_ms - rec.issue_ms.max(rec.last_renewal_ms);
+        let wanted = if increment.is_zero() {
+            original
+        } else {
+            increment.as_millis() as i64
+        };
+        let mut warnings = Vec::new();
+        let mut new_expire = now + wanted;
+        if rec.max_expire_ms > 0 && new_expire > rec.max_expire_ms {
+            new_expire = rec.max_expire_ms;
+            warnings.push(format!(
+                "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
+                format_duration(Duration::from_millis(wanted as u64)),
+                format_duration(Duration::from_millis((new_expire - now).max(0) as u64))
+            ));
+        }
+        let (engine, storage) = self
+            .engine_for(&rec)
+            .ok_or_else(|| CoreError::bad_request("the mount of this lease is gone"))?;
+        let mut info = rec.info();
+        info.expire_time = new_expire / 1000;
+        engine.renew(&info, &storage).await?;
+        let old_due = rec.due_ms;
+        rec.expire_ms = new_expire;
+        rec.last_renewal_ms = now;
+        rec.due_ms = new_expire;
+        self.view
+            .apply(vec![
+                put_json(id_key(lease_id), &rec)?,
+                WriteOp::Delete {
+                    key: due_key(old_due, lease_id),
+                },
+                WriteOp::Put {
+                    key: due_key(rec.due_ms, lease_id),
+                    value: Vec::new(),
+                },
+            ])
+            .await?;
+        self.stats.on_renewed();
+        Ok(Renewed {
+            record: rec,
+            warnings,
+        })
+    }
+
+    /// Revokes one lease now: the engine first, then the record and its indexes.
+    /// A missing lease is already revoked.
+    pub(crate) async fn revoke(&self, lease_id: &str) -> CoreResult<()> {
+        let Some(rec) = self.load(lease_id).await? else {
+            return Ok(());
+        };
+        match self.revoke_record(&rec).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = self
+                    .scheduler
+                    .after_failure(self, rec, &e.to_string())
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Calls the engine and, on success, deletes the lease. Used by the API and the workers.
+    pub(crate) async fn revoke_record(&self, rec: &LeaseRecord) -> CoreResult<()> {
+        match self.engine_for(rec) {
+            Some((engine, storage)) => engine.revoke(&rec.info(), &storage).await?,
+            None => {
+                // Mounts revoke their leases before they are disabled, so this is an anomaly:
+                // keep the lease (retried, then irrevocable and visible) rather than drop it.
+                return Err(CoreError::Internal(anyhow::anyhow!(
+                    "the mount {:?} of lease {:?} is not mounted",
+                    rec.mount_accessor,
+                    rec.lease_id
+                )));
+            }
+        }
+        self.delete_record(rec).await?;
+        self.scheduler.breaker_success(&rec.mount_accessor);
+        Ok(())
+    }
+
+    async fn delete_record(&self, rec: &LeaseRecord) -> CoreResult<()> {
+        let id = &rec.lease_id;
+        let mut batch = vec![
+            WriteOp::Delete { key: id_key(id) },
+            WriteOp::Delete {
+                key: due_key(rec.due_ms, id),
+            },
+            WriteOp::Delete {
+                key: pending_key(id),
+            },
+            WriteOp::Delete {
+                key: irrevocable_key(id),
+            },
+        ];
+        if let Some(t) = &rec.token_hash {
+            batch.push(WriteOp::Delete {
+                key: token_key(t, id),
+            });
+        }
+        self.view.apply(batch).await?;
+        if rec.confirmed {
+            self.stats.on_revoked(rec.irrevocable);
+        }
+        Ok(())
+    }
+
+    /// Revokes every lease under `prefix`, many at a time; fails if any of them failed
+    /// (those stay scheduled for retry).
+    pub(crate) async fn revoke_prefix(self: &Arc<Self>, prefix: &str) -> CoreResult<usize> {
+        let ids = self.ids_under(prefix).await?;
+        let n = ids.len();
+        let failures = self.scheduler.revoke_many(self, ids).await;
+        if failures > 0 {
+            return Err(CoreError::Storage(secrethub_storage::StorageError::unavailable(
+                format!("{failures} of {n} leases under {prefix:?} could not be revoked yet; they are retried"),
+                anyhow::anyhow!("revoke-prefix partial failure"),
+            )));
+        }
+        Ok(n)
+    }
+
+    /// Deletes every lease under `prefix` without asking the engine (operator's last resort).
+    pub(crate) async fn revoke_force(&self, prefix: &str) -> CoreResult<usize> {
+        let ids = self.ids_under(prefix).await?;
+        for id in &ids {
+            if let Some(rec) = self.load(id).await? {
+                self.delete_record(&rec).await?;
+            }
+        }
+        Ok(ids.len())
+    }
+
+    async fn ids_under(&self, prefix: &str) -> CoreResult<Vec<String>> {
+        let p = prefix.trim_start_matches('/');
+        let mut ids: Vec<String> = list_all(&self.view, &id_key(p))
+            .await?
+            .into_iter()
+            .map(|k| format!("{p}{k}"))
+            .collect();
+        // A prefix without a trailing slash may also name one lease exactly.
+        if !p.is_empty()
+            && !p.ends_with('/')
+            && self.load(p).await?.is_some()
+            && !ids.contains(&p.to_string())
+        {
+            ids.push(p.to_string());
+        }
+        Ok(ids)
+    }
+
+    /// Makes every lease of a revoked token due now; the workers revoke them.
+    pub(crate) async fn revoke_for_token(&self, token_hash: &str) -> CoreResult<()> {
+        let ids = list_all(&self.view, &format!("token/{token_hash}/")).await?;
+        let now = now_ms();
+        for id in ids {
+            let Some(mut rec) = self.load(&id).await? else {
+                self.view.delete(&token_key(token_hash, &id)).await?;
+                continue;
+            };
+            let old = rec.due_ms;
+            rec.due_ms = now;
+            self.view
+                .apply(vec![
+                    put_json(id_key(&id), &rec)?,
+                    WriteOp::Delete {
+                        key: due_key(old, &id),
+                    },
+                    WriteOp::Put {
+                        key: due_key(now, &id),
+                        value: Vec::new(),
+                    },
+                ])
+                .await?;
+        }
+        self.scheduler.wake_if_earlier(now);
+        Ok(())
+    }
+
+    /// Irrevocable leases, for `GET sys/leases?type=irrevocable`.
+    pub(crate) async fn irrevocable(&self) -> CoreResult<Vec<LeaseRecord>> {
+        let ids = list_all(&self.view, "irrevocable/").await?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(r) = self.load(&id).await? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Confirmed lease IDs in order, one page (for `GET sys/leases`).
+    pub(crate) async fn page(&self, after: Option<&str>, limit: usize) -> CoreResult<Vec<String>> {
+        Ok(self.view.list("id/", after, limit).await?)
+    }
+
+    /// How many leases (or intents) exist under `prefix`, counting at most `limit`.
+    pub(crate) async fn count_under(&self, prefix: &str, limit: usize) -> CoreResult<usize> {
+        Ok(self
+            .view
+            .list(&id_key(prefix.trim_start_matches('/')), None, limit)
+            .await?
+            .len())
+    }
+
+    /// Leases due within `window` from now (for stats).
+    pub(crate) async fn due_within(&self, window: Duration) -> CoreResult<usize> {
+        let limit = now_ms() + window.as_millis() as i64;
+        let mut count = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.view.list("due/", after.as_deref(), 1000).await?;
+            for e in &page {
+                match record::parse_due(e) {
+                    Some((t, _)) if t <= limit => count += 1,
+                    _ => return Ok(count),
+                }
+            }
+            if page.len() < 1000 {
+                return Ok(count);
+            }
+            after = page.last().cloned();
+        }
+    }
+
+    /// Counts leases (keys only) for the stats; called during unseal.
+    pub(crate) async fn restore(&self) -> CoreResult<()> {
+        self.stats.recount(&self.view).await
+    }
+
+    /// Starts the scheduler and revokes unconfirmed intents left by a crash, in the
+    /// background: unseal does not wait for either.
+    pub(crate) fn start(self: &Arc<Self>, cancel: tokio_util::sync::CancellationToken) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.revoke_pending_intents().await {
+                tracing::warn!(error = %e, "revoking unconfirmed intents failed; the scheduler retries them");
+            }
+            tracing::info!("lease restore complete");
+        });
+        expiry::spawn(self.clone(), cancel);
+    }
+
+    async fn revoke_pending_intents(self: &Arc<Self>) -> CoreResult<()> {
+        let ids = list_all(&self.view, "pending/").await?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(
+            count = ids.len(),
+            "revoking unconfirmed intents left by a previous run"
+        );
+        let failures = self.scheduler.revoke_many(self, ids).await;
+        if failures > 0 {
+            tracing::warn!(
+                failures,
+                "some unconfirmed intents could not be revoked yet"
+            );
+        }
+        Ok(())
+    }
+}
+
+fn put_json<T: serde::Serialize>(key: String, v: &T) -> CoreResult<WriteOp> {
+    Ok(WriteOp::Put {
+        key,
+        value: serde_json::to_vec(v).map_err(|e| CoreError::Internal(e.into()))?,
+    })
+}

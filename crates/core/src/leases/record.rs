@@ -1,0 +1,135 @@
+//! `LeaseRecord`: one lease as persisted behind the barrier, and the storage keys of its
+//! indexes. Times are Unix milliseconds so expiry is not rounded to whole seconds.
+
+use std::collections::BTreeMap;
+
+use secrethub_common::format_rfc3339;
+use secrethub_engine::LeaseInfo;
+use serde::{Deserialize, Serialize};
+
+/// A persisted lease (or an unconfirmed intent, `confirmed == false`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct LeaseRecord {
+    pub(crate) version: u32,
+    pub(crate) lease_id: String,
+    /// The accessor of the mount whose engine created it.
+    pub(crate) mount_accessor: String,
+    /// The request path, relative to the mount.
+    pub(crate) path: String,
+    /// The engine's own revocation data.
+    pub(crate) internal: serde_json::Value,
+    /// False while only the intent is recorded.
+    pub(crate) confirmed: bool,
+    pub(crate) issue_ms: i64,
+    pub(crate) expire_ms: i64,
+    /// Renewals never go past this (0 = no limit).
+    pub(crate) max_expire_ms: i64,
+    pub(crate) last_renewal_ms: i64,
+    pub(crate) renewable: bool,
+    /// Hash of the token that created the lease; revoking that token revokes the lease.
+    pub(crate) token_hash: Option<String>,
+    /// Caller-supplied labels (the seed endpoint's `metadata`).
+    #[serde(default)]
+    pub(crate) metadata: BTreeMap<String, String>,
+    /// Failed revocation attempts so far.
+    #[serde(default)]
+    pub(crate) attempts: u32,
+    /// The last revocation error, for operators (never contains secret values).
+    #[serde(default)]
+    pub(crate) last_error: String,
+    /// Gave up on fast retries; kept, listed and retried slowly.
+    #[serde(default)]
+    pub(crate) irrevocable: bool,
+    /// When the scheduler acts next: `expire_ms`, or a retry time after a failure.
+    pub(crate) due_ms: i64,
+}
+
+impl LeaseRecord {
+    pub(crate) fn info(&self) -> LeaseInfo {
+        LeaseInfo {
+            lease_id: self.lease_id.clone(),
+            path: self.path.clone(),
+            internal: self.internal.clone(),
+            confirmed: self.confirmed,
+            issue_time: self.issue_ms / 1000,
+            expire_time: self.expire_ms / 1000,
+        }
+    }
+
+    /// Remaining seconds at `now_ms`.
+    pub(crate) fn ttl_secs(&self, now_ms: i64) -> u64 {
+        ((self.expire_ms - now_ms).max(0) / 1000) as u64
+    }
+
+    /// `sys/leases/lookup` data.
+    pub(crate) fn lookup_json(&self, now_ms: i64) -> serde_json::Map<String, serde_json::Value> {
+        let t = |ms: i64| format_rfc3339(ms as i128 * 1_000_000);
+        let mut m = serde_json::Map::new();
+        m.insert("id".into(), self.lease_id.clone().into());
+        m.insert("issue_time".into(), t(self.issue_ms).into());
+        m.insert("expire_time".into(), t(self.expire_ms).into());
+        m.insert(
+            "last_renewal".into(),
+            if self.last_renewal_ms == 0 {
+                serde_json::Value::Null
+            } else {
+                t(self.last_renewal_ms).into()
+            },
+        );
+        m.insert("renewable".into(), self.renewable.into());
+        m.insert("ttl".into(), self.ttl_secs(now_ms).into());
+        if !self.metadata.is_empty() {
+            m.insert(
+                "metadata".into(),
+                serde_json::to_value(&self.metadata).unwrap_or_default(),
+            );
+        }
+        if self.irrevocable || self.attempts > 0 {
+            m.insert("irrevocable".into(), self.irrevocable.into());
+            m.insert("revoke_attempts".into(), self.attempts.into());
+            m.insert("revoke_error".into(), self.last_error.clone().into());
+        }
+        m
+    }
+}
+
+pub(crate) fn id_key(lease_id: &str) -> String {
+    format!("id/{lease_id}")
+}
+
+/// Time-ordered: zero-padded milliseconds sort as numbers.
+pub(crate) fn due_key(due_ms: i64, lease_id: &str) -> String {
+    format!("due/{:015}/{lease_id}", due_ms.max(0))
+}
+
+pub(crate) fn token_key(token_hash: &str, lease_id: &str) -> String {
+    format!("token/{token_hash}/{lease_id}")
+}
+
+pub(crate) fn pending_key(lease_id: &str) -> String {
+    format!("pending/{lease_id}")
+}
+
+pub(crate) fn irrevocable_key(lease_id: &str) -> String {
+    format!("irrevocable/{lease_id}")
+}
+
+/// Splits a `due/` listing entry (relative to `due/`) into its time and lease ID.
+pub(crate) fn parse_due(entry: &str) -> Option<(i64, &str)> {
+    let (t, id) = entry.split_once('/')?;
+    Some((t.parse().ok()?, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_keys_sort_by_time() {
+        let a = due_key(999, "x/1");
+        let b = due_key(1_000, "a/2");
+        assert!(a < b);
+        let rel = b.strip_prefix("due/").unwrap();
+        assert_eq!(parse_due(rel), Some((1_000, "a/2")));
+    }
+}

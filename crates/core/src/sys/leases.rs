@@ -1,0 +1,151 @@
+//! `sys/leases/*` (and Vault's older `sys/renew`, `sys/revoke`, `sys/revoke-prefix`):
+//! lookup, list by prefix, renew, revoke (sync), revoke-prefix, revoke-force, tidy, count,
+//! the irrevocable listing, and the seed's `GET sys/leases` and `sys/leases/stats`.
+
+use std::time::Duration;
+
+use secrethub_common::serde_helpers as sh;
+use secrethub_engine::{EngineError, Operation};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{obj, parse};
+use crate::error::{CoreError, CoreResult};
+use crate::leases::now_ms;
+use crate::pipeline::Ctx;
+use crate::request::{CoreResponse, LeaseBlock};
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LeaseInput {
+    lease_id: Option<String>,
+    #[serde(deserialize_with = "sh::duration")]
+    increment: Duration,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    after: Option<String>,
+    #[serde(deserialize_with = "sh::opt_uint")]
+    limit: Option<u64>,
+}
+
+/// `head` is the first path segment after `sys/` (`leases`, `renew`, `revoke`, ...).
+pub(super) async fn handle(ctx: &Ctx<'_>, head: &str, tail: &str) -> CoreResult<CoreResponse> {
+    let write = matches!(ctx.op, Operation::Update | Operation::Create);
+    let (action, rest) = match head {
+        "leases" => match tail.split_once('/') {
+            Some((a, r)) => (a, r),
+            None => (tail, ""),
+        },
+        // Vault's older top-level forms.
+        other => (other, tail),
+    };
+    let input: LeaseInput = parse(&ctx.body)?;
+    let id_from = |rest: &str| -> CoreResult<String> {
+        input
+            .lease_id
+            .clone()
+            .filter(|s| !s.is_empty())
+            .or_else(|| (!rest.is_empty()).then(|| rest.to_string()))
+            .ok_or_else(|| CoreError::bad_request("missing lease_id"))
+    };
+    let leases = &ctx.u.leases;
+    match (action, ctx.op) {
+        ("lookup", Operation::List) => {
+            let keys = leases.list(rest).await?;
+            if keys.is_empty() {
+                return Err(CoreError::NotFound);
+            }
+            Ok(CoreResponse::data(obj(json!({ "keys": keys }))))
+        }
+        ("lookup", _) if write => {
+            let rec = leases.lookup(&id_from(rest)?).await?;
+            Ok(CoreResponse::data(rec.lookup_json(now_ms())))
+        }
+        ("renew", _) if write => {
+            let id = id_from(rest)?;
+            let renewed = leases.renew(&id, input.increment).await?;
+            Ok(CoreResponse {
+                lease: Some(LeaseBlock {
+                    lease_id: id,
+                    duration: renewed.record.ttl_secs(now_ms()),
+                    renewable: renewed.record.renewable,
+                }),
+                warnings: renewed.warnings,
+                // An empty data object keeps the envelope (not 204), as Vault answers.
+                data: None,
+                top_level: Some(Default::default()),
+                ..Default::default()
+            })
+        }
+        ("revoke", _) if write => {
+            leases.revoke(&id_from(rest)?).await?;
+            Ok(CoreResponse::default())
+        }
+        ("revoke-prefix", _) if write => {
+            leases.revoke_prefix(rest).await?;
+            Ok(CoreResponse::default())
+        }
+        ("revoke-force", _) if write => {
+            let n = leases.revoke_force(rest).await?;
+            tracing::warn!(
+                prefix = rest,
+                count = n,
+                "leases force-revoked without revoking upstream"
+            );
+            Ok(CoreResponse::default())
+        }
+        ("tidy", _) if write => Ok(CoreResponse::default()),
+        ("count", Operation::Read) => {
+            let n = if input.kind.as_deref() == Some("irrevocable") {
+                leases.stats.snapshot().irrevocable
+            } else {
+                leases.stats.snapshot().active
+            };
+            Ok(CoreResponse::data(obj(
+                json!({ "lease_count": n, "counts": {} }),
+            )))
+        }
+        ("stats", Operation::Read) => {
+            let s = leases.stats.snapshot();
+            let soon = leases.due_within(Duration::from_secs(300)).await?;
+            Ok(CoreResponse::data(obj(json!({
+                "active": s.active,
+                "expiring_soon": soon,
+                "irrevocable": s.irrevocable,
+                "created_total": s.created,
+                "renewed_total": s.renewed,
+                "revoked_total": s.revoked,
+            }))))
+        }
+        ("", Operation::Read | Operation::List) if head == "leases" => list(ctx, &input).await,
+        _ => Err(CoreError::Engine(EngineError::UnsupportedPath)),
+    }
+}
+
+/// `GET sys/leases`: one page of lease lookups, or every irrevocable lease with its error.
+async fn list(ctx: &Ctx<'_>, input: &LeaseInput) -> CoreResult<CoreResponse> {
+    let leases = &ctx.u.leases;
+    let now = now_ms();
+    if input.kind.as_deref() == Some("irrevocable") {
+        let recs = leases.irrevocable().await?;
+        let items: Vec<Value> = recs
+            .iter()
+            .map(|r| Value::Object(r.lookup_json(now)))
+            .collect();
+        return Ok(CoreResponse::data(obj(
+            json!({ "lease_count": items.len(), "leases": items }),
+        )));
+    }
+    let limit = input.limit.unwrap_or(100).clamp(1, 1000) as usize;
+    let ids = leases.page(input.after.as_deref(), limit).await?;
+    let mut items = Vec::with_capacity(ids.len());
+    for id in &ids {
+        if let Ok(rec) = leases.lookup(id).await {
+            items.push(Value::Object(rec.lookup_json(now)));
+        }
+    }
+    let next = (ids.len() == limit).then(|| ids.last().cloned()).flatten();
+    Ok(CoreResponse::data(obj(
+        json!({ "leases": items, "lease_count": items.len(), "next_after": next }),
+    )))
+}

@@ -1,0 +1,111 @@
+//! A small engine that hands out leased "credentials" whose upstream is its own storage
+//! (`upstream/<user>` exists while the credential does), so lease tests can see exactly what
+//! was created and revoked. `config` can make creation or revocation fail.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use secrethub_common::serde_helpers as sh;
+use secrethub_engine::{
+    Engine, EngineError, LeaseInfo, LeaseTerms, MountContext, NewLease, Operation, PathTable,
+    Request, Response, StorageView,
+};
+use secrethub_storage::{list_children, Storage};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Clone, Copy)]
+enum Route {
+    Creds,
+    Config,
+    Upstream,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Config {
+    fail_create: bool,
+    fail_revoke: bool,
+    #[serde(deserialize_with = "sh::duration")]
+    max_ttl: Duration,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CredsInput {
+    #[serde(deserialize_with = "sh::duration")]
+    ttl: Duration,
+}
+
+struct TestLeases {
+    paths: PathTable<Route>,
+}
+
+pub(crate) fn factory(_: MountContext) -> Result<Arc<dyn Engine>, EngineError> {
+    Ok(Arc::new(TestLeases {
+        paths: PathTable::new()
+            .add("creds/{name}", Route::Creds, &[Operation::Read], "a leased credential")
+            .add("config", Route::Config, &[Operation::Update], "failure switches")
+            .add("upstream", Route::Upstream, &[Operation::List], "credentials that exist"),
+    }))
+}
+
+/// The config is stored as the body it was written with and parsed on every read.
+async fn config(storage: &StorageView) -> Result<Config, EngineError> {
+    let raw: serde_json::Value = storage.get_json("config").await?.unwrap_or(json!({}));
+    serde_json::from_value(raw).map_err(|e| EngineError::Internal(e.into()))
+}
+
+#[async_trait]
+impl Engine for TestLeases {
+    async fn handle(&self, req: Request) -> Result<Response, EngineError> {
+        let (route, args) = self.paths.route(&req.path, req.op)?;
+        match route {
+            Route::Config => {
+                let _check: Config = req.body_as()?;
+                req.storage.put_json("config", &req.body).await?;
+                Ok(Response::empty())
+            }
+            Route::Upstream => Response::list(list_children(&req.storage, "upstream/").await?),
+            Route::Creds => {
+                let c = config(&req.storage).await?;
+                let input: CredsInput = req.body_as()?;
+                let user = format!("{}_{}", args.get("name"), secrethub_common::random_alnum(8));
+                let internal = json!({ "user": user });
+                req.record_intent(&internal).await?;
+                req.storage.put(&format!("upstream/{user}"), b"x").await?;
+                if c.fail_create {
+                    return Err(EngineError::bad_request("creation statement failed"));
+                }
+                let mut data = secrethub_common::JsonMap::new();
+                data.insert("username".into(), user.clone().into());
+                data.insert("password".into(), "pw".into());
+                Ok(Response {
+                    data: Some(data),
+                    lease: Some(NewLease {
+                        internal,
+                        terms: LeaseTerms { ttl: input.ttl, max_ttl: c.max_ttl, renewable: true },
+                    }),
+                    warnings: Vec::new(),
+                })
+            }
+        }
+    }
+
+    async fn revoke(&self, lease: &LeaseInfo, storage: &StorageView) -> Result<(), EngineError> {
+        if config(storage).await?.fail_revoke {
+            return Err(EngineError::Upstream {
+                what: "test upstream".into(),
+                source: anyhow::anyhow!("connection refused"),
+            });
+        }
+        let user = lease.internal["user"].as_str().unwrap_or_default();
+        storage.delete(&format!("upstream/{user}")).await?;
+        Ok(())
+    }
+
+    async fn renew(&self, _lease: &LeaseInfo, _storage: &StorageView) -> Result<(), EngineError> {
+        Ok(())
+    }
+}
