@@ -7,41 +7,64 @@ use secrethub_common::format_rfc3339;
 use secrethub_engine::LeaseInfo;
 use serde::{Deserialize, Serialize};
 
-/// A persisted lease (or an unconfirmed intent, `confirmed == false`).
+/// A persisted lease (or an unconfirmed intent, `confirmed == false`). Field names are
+/// short and defaults are left out: a million of these sit in storage (and, in dev mode, in
+/// memory), so every byte counts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct LeaseRecord {
+    #[serde(rename = "v")]
     pub(crate) version: u32,
+    #[serde(rename = "id")]
     pub(crate) lease_id: String,
     /// The accessor of the mount whose engine created it.
+    #[serde(rename = "m")]
     pub(crate) mount_accessor: String,
     /// The request path, relative to the mount.
+    #[serde(rename = "p")]
     pub(crate) path: String,
     /// The engine's own revocation data.
+    #[serde(rename = "i")]
     pub(crate) internal: serde_json::Value,
     /// False while only the intent is recorded.
+    #[serde(rename = "c")]
     pub(crate) confirmed: bool,
+    #[serde(rename = "t0")]
     pub(crate) issue_ms: i64,
+    #[serde(rename = "te")]
     pub(crate) expire_ms: i64,
     /// Renewals never go past this (0 = no limit).
+    #[serde(rename = "tm", default, skip_serializing_if = "is_zero")]
     pub(crate) max_expire_ms: i64,
+    #[serde(rename = "tr", default, skip_serializing_if = "is_zero")]
     pub(crate) last_renewal_ms: i64,
+    #[serde(rename = "r")]
     pub(crate) renewable: bool,
     /// Hash of the token that created the lease; revoking that token revokes the lease.
+    #[serde(rename = "tk", default, skip_serializing_if = "Option::is_none")]
     pub(crate) token_hash: Option<String>,
     /// Caller-supplied labels (the seed endpoint's `metadata`).
-    #[serde(default)]
+    #[serde(rename = "md", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) metadata: BTreeMap<String, String>,
     /// Failed revocation attempts so far.
-    #[serde(default)]
+    #[serde(rename = "a", default, skip_serializing_if = "is_zero_u32")]
     pub(crate) attempts: u32,
     /// The last revocation error, for operators (never contains secret values).
-    #[serde(default)]
+    #[serde(rename = "e", default, skip_serializing_if = "String::is_empty")]
     pub(crate) last_error: String,
     /// Gave up on fast retries; kept, listed and retried slowly.
-    #[serde(default)]
+    #[serde(rename = "x", default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) irrevocable: bool,
     /// When the scheduler acts next: `expire_ms`, or a retry time after a failure.
+    #[serde(rename = "td")]
     pub(crate) due_ms: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
 }
 
 impl LeaseRecord {
@@ -123,6 +146,34 @@ pub(crate) fn parse_due(entry: &str) -> Option<(i64, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_round_trips_compactly() {
+        let rec = LeaseRecord {
+            version: 1,
+            lease_id: "database/creds/ro/abc".into(),
+            mount_accessor: "database_12345678".into(),
+            path: "creds/ro".into(),
+            internal: serde_json::json!({"u": "shub_ro_x"}),
+            confirmed: true,
+            issue_ms: 1,
+            expire_ms: 2,
+            max_expire_ms: 0,
+            last_renewal_ms: 0,
+            renewable: true,
+            token_hash: None,
+            metadata: BTreeMap::new(),
+            attempts: 0,
+            last_error: String::new(),
+            irrevocable: false,
+            due_ms: 2,
+        };
+        let json = serde_json::to_string(&rec).unwrap();
+        assert!(json.len() < 200, "{json}");
+        let back: LeaseRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.lease_id, rec.lease_id);
+        assert!(!back.irrevocable && back.attempts == 0);
+    }
 
     #[test]
     fn due_keys_sort_by_time() {
