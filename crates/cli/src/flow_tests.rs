@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 
 use super::*;
 
+mod leases;
+
 const PREFLIGHT_V2: &str = r#"{"data":{"path":"secret/","type":"kv","options":{"version":"2"}}}"#;
 const PREFLIGHT_V1: &str = r#"{"data":{"path":"kv1/","type":"kv","options":null}}"#;
 
@@ -27,6 +29,12 @@ fn ctx(server: &MockServer, format: Format, env: Env) -> Ctx {
 
 /// Parses `args` like the binary would and runs the command, capturing stdout.
 async fn run(ctx: &Ctx, args: &[&str]) -> (CmdResult, String) {
+    let (result, out, _) = run_capturing_stderr(ctx, args).await;
+    (result, out)
+}
+
+/// As [`run`], also returning what went to stderr (warnings, prompts).
+async fn run_capturing_stderr(ctx: &Ctx, args: &[&str]) -> (CmdResult, String, String) {
     let argv = argv::normalize(
         std::iter::once("secrethub")
             .chain(args.iter().copied())
@@ -41,9 +49,10 @@ async fn run(ctx: &Ctx, args: &[&str]) -> (CmdResult, String) {
         Command::Status => operator::status(ctx).await,
         Command::Login(args) => login::run(ctx, args).await,
         Command::Token { command } => token::run(ctx, command).await,
+        Command::Lease { command } => lease::run(ctx, command).await,
         _ => panic!("command not covered by this helper"),
     };
-    (result, output::capture::take())
+    (result, output::capture::take(), output::capture::take_err())
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use secrethub_client::{Client, ClientError};
 
-use commands::{audit, generic, kv, login, operator, policy, secrets, token};
+use commands::{audit, generic, kv, lease, login, operator, policy, secrets, token};
 use output::Format;
 use settings::{Env, GlobalArgs};
 
@@ -143,6 +143,7 @@ async fn dispatch(global: GlobalArgs, command: Command, env: Env) -> CmdResult {
         Command::Secrets { command } => secrets::run(&ctx, command).await,
         Command::Policy { command } => policy::run(&ctx, command).await,
         Command::Token { command } => token::run(&ctx, command).await,
+        Command::Lease { command } => lease::run(&ctx, command).await,
         Command::Audit { command } => audit::run(&ctx, command).await,
     }
 }
@@ -243,6 +244,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: token::TokenCommand,
+    },
+    /// Interact with leases: lookup, renew, revoke, list
+    Lease {
+        #[command(subcommand)]
+        command: lease::LeaseCommand,
     },
     /// Interact with audit devices
     Audit {

@@ -43,27 +43,47 @@ fn write_stdout(text: &str, newline: bool) {
     let _ = stdout.flush();
 }
 
-/// Test-only capture of stdout on the current thread, so command tests can assert on output.
+/// Test-only capture of stdout and stderr on the current thread, so command tests can assert
+/// on output.
 #[cfg(test)]
 pub(crate) mod capture {
     use std::cell::RefCell;
 
     thread_local! {
-        static BUFFER: RefCell<Option<String>> = const { RefCell::new(None) };
+        static STDOUT: RefCell<Option<String>> = const { RefCell::new(None) };
+        static STDERR: RefCell<Option<String>> = const { RefCell::new(None) };
     }
 
-    /// Starts capturing this thread's output.
+    /// Starts capturing this thread's output, both streams.
     pub(crate) fn start() {
-        BUFFER.with(|b| *b.borrow_mut() = Some(String::new()));
+        STDOUT.with(|b| *b.borrow_mut() = Some(String::new()));
+        STDERR.with(|b| *b.borrow_mut() = Some(String::new()));
     }
 
-    /// Stops capturing and returns what was written.
+    /// Stops capturing stdout and returns what was written to it.
     pub(crate) fn take() -> String {
-        BUFFER.with(|b| b.borrow_mut().take()).unwrap_or_default()
+        STDOUT.with(|b| b.borrow_mut().take()).unwrap_or_default()
+    }
+
+    /// Stops capturing stderr and returns what was written to it.
+    pub(crate) fn take_err() -> String {
+        STDERR.with(|b| b.borrow_mut().take()).unwrap_or_default()
     }
 
     pub(super) fn write(text: &str, newline: bool) -> bool {
-        BUFFER.with(|b| match b.borrow_mut().as_mut() {
+        append(&STDOUT, text, newline)
+    }
+
+    pub(super) fn write_err(text: &str) -> bool {
+        append(&STDERR, text, true)
+    }
+
+    fn append(
+        key: &'static std::thread::LocalKey<RefCell<Option<String>>>,
+        text: &str,
+        newline: bool,
+    ) -> bool {
+        key.with(|b| match b.borrow_mut().as_mut() {
             Some(buffer) => {
                 buffer.push_str(text);
                 if newline {
@@ -78,6 +98,10 @@ pub(crate) mod capture {
 
 /// Writes one line to stderr.
 pub(crate) fn err(text: &str) {
+    #[cfg(test)]
+    if capture::write_err(text) {
+        return;
+    }
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "{text}");
 }

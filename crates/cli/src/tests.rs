@@ -130,6 +130,25 @@ fn vault_command_shapes_parse() {
         &["audit", "enable", "file", "file_path=/tmp/a.log"],
         &["audit", "verify", "/tmp/a.log"],
         &["login", "-method=token", "-no-store", "tok"],
+        &["lease", "lookup", "database/creds/ro/abc"],
+        &[
+            "lease",
+            "renew",
+            "-increment=1h",
+            "-format=json",
+            "database/creds/ro/abc",
+        ],
+        &["lease", "renew", "-i", "90", "database/creds/ro/abc"],
+        &[
+            "lease",
+            "revoke",
+            "-prefix",
+            "-sync=true",
+            "database/creds/ro",
+        ],
+        &["lease", "revoke", "-f", "-prefix", "database/"],
+        &["lease", "list"],
+        &["read", "database/creds/ro", "ttl=1h"],
     ] {
         parse(args);
     }
@@ -146,6 +165,14 @@ fn usage_errors_are_reported_by_clap() {
         clap::error::ErrorKind::InvalidSubcommand
     );
     assert!(parse_err(&["-format=xml", "status"]).use_stderr());
+    assert_eq!(
+        parse_err(&["lease", "revoke", "-sync=maybe", "x"]).kind(),
+        clap::error::ErrorKind::InvalidValue
+    );
+    assert_eq!(
+        parse_err(&["lease", "lookup"]).kind(),
+        clap::error::ErrorKind::MissingRequiredArgument
+    );
 }
 
 #[test]

@@ -2,13 +2,14 @@
 //!
 //! [`Client::request`] is the one place a request is sent: it adds `X-Vault-Token` and
 //! `X-Vault-Request`, maps `{"errors": [...]}` to [`ClientError`], and retries idempotent
-//! reads (GET, LIST) a bounded number of times. Everything else (`read`, `write`, `sys`
-//! helpers) is a thin wrapper over it.
+//! reads (GET, LIST) a bounded number of times. Everything else (`read`, `write`, the `sys`
+//! and `sys/leases` helpers) is a thin wrapper over it.
 //!
 //! API Boundary: paths are given without the `/v1/` prefix (`"secret/data/app"`), bodies and
 //! answers are Vault's JSON as `serde_json::Value`.
 
 mod error;
+mod leases;
 mod sys;
 #[cfg(feature = "test-util")]
 pub mod testing;
@@ -23,6 +24,7 @@ use secrethub_common::Sensitive;
 use serde_json::Value;
 
 pub use error::{ClientError, ClientErrorKind};
+pub use leases::RevokeTarget;
 pub use sys::{InitRequest, InitResponse, SealStatus};
 
 /// How many times a failed GET or LIST is sent again (so at most three attempts, as Vault's client).

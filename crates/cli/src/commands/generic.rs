@@ -1,13 +1,14 @@
 //! `read`, `write`, `delete`, `list` and `patch`: raw access to any API path, as in Vault.
 
+use secrethub_common::JsonMap;
 use serde_json::Value;
 
 use super::{ensure_trailing_slash, sanitize_path};
 use crate::input::parse_kv_args;
-use crate::output::{self, Format};
+use crate::output::{self, format_value, Format};
 use crate::{CmdResult, Ctx, Failure};
 
-/// `read [-field=NAME] PATH`
+/// `read [-field=NAME] PATH [K=V ...]`
 #[derive(clap::Args)]
 pub(crate) struct ReadArgs {
     /// Print only this field of the answer
@@ -15,6 +16,8 @@ pub(crate) struct ReadArgs {
     pub(crate) field: Option<String>,
     /// API path, without /v1/ (e.g. secret/app, sys/mounts)
     pub(crate) path: String,
+    /// Query parameters as key=value (e.g. ttl=1h), sent as ?key=value like Vault
+    pub(crate) data: Vec<String>,
 }
 
 /// `write|patch [-f] [-field=NAME] PATH [K=V ... | - | @file.json]`
@@ -41,9 +44,12 @@ pub(crate) struct PathArgs {
 
 pub(crate) async fn read(ctx: &Ctx, args: ReadArgs) -> CmdResult {
     let path = sanitize_path(&args.path);
+    let body = parse_kv_args(&args.data, &mut std::io::stdin().lock())
+        .map_err(|e| Failure::local(format!("Failed to parse K=V data: {e}")))?;
+    let query = query_pairs(&body);
     let secret = ctx
         .client
-        .read(&path)
+        .read_with_query(&path, &query)
         .await
         .map_err(|e| Failure::api(format!("Error reading {path}"), &e))?
         .ok_or_else(|| Failure::remote(format!("No value found at {path}")))?;
@@ -136,6 +142,24 @@ fn print_write_answer(
     }
 }
 
+/// Flattens parsed `K=V` arguments into query pairs: a repeated key (a list) becomes one pair
+/// per value, non-string JSON values their `%v` text. Keys come out sorted, as Go's
+/// `url.Values.Encode` orders them.
+pub(crate) fn query_pairs(body: &JsonMap) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for (key, value) in body {
+        match value {
+            Value::Array(items) => {
+                pairs.extend(items.iter().map(|v| (key.clone(), format_value(v))));
+            }
+            other => pairs.push((key.clone(), format_value(other))),
+        }
+    }
+    // Stable, so the values of one key keep their command-line order.
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs
+}
+
 fn write_body(args: &WriteArgs) -> Result<(String, Value), Failure> {
     let path = sanitize_path(&args.path);
     if args.data.is_empty() && !args.force {
@@ -144,4 +168,29 @@ fn write_body(args: &WriteArgs) -> Result<(String, Value), Failure> {
     let body = parse_kv_args(&args.data, &mut std::io::stdin().lock())
         .map_err(|e| Failure::local(format!("Failed to parse K=V data: {e}")))?;
     Ok((path, Value::Object(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn query_pairs_flatten_lists_and_sort_keys() {
+        let body = json!({"ttl": "1h", "a": ["2", "1"], "n": 3, "flag": true});
+        let Value::Object(map) = body else {
+            unreachable!("a JSON object literal")
+        };
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            query_pairs(&map),
+            [
+                pair("a", "2"),
+                pair("a", "1"),
+                pair("flag", "true"),
+                pair("n", "3"),
+                pair("ttl", "1h")
+            ]
+        );
+    }
 }

@@ -6,6 +6,7 @@
 pub(crate) mod audit;
 pub(crate) mod generic;
 pub(crate) mod kv;
+pub(crate) mod lease;
 pub(crate) mod login;
 pub(crate) mod operator;
 pub(crate) mod policy;

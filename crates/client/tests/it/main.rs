@@ -7,6 +7,8 @@ use serde_json::json;
 
 use secrethub_client::testing::MockServer;
 
+mod leases;
+
 fn client(addr: &str, token: Option<&str>) -> Client {
     Client::new(ClientConfig {
         addr: addr.to_string(),
