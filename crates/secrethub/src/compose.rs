@@ -18,6 +18,7 @@ pub(crate) fn registry() -> EngineRegistry {
     EngineRegistry::new()
         .register("kv", secrethub_kv::factory)
         .register("generic", secrethub_kv::factory)
+        .register("database", secrethub_database::factory)
 }
 
 /// The one place a storage backend is chosen.

@@ -97,7 +97,10 @@ pub(crate) async fn dynamic(
     req: Request,
 ) -> Response {
     if !matches!(*req.method(), Method::POST | Method::PUT) {
-        return error_body(StatusCode::METHOD_NOT_ALLOWED, vec!["unsupported operation".into()]);
+        return error_body(
+            StatusCode::METHOD_NOT_ALLOWED,
+            vec!["unsupported operation".into()],
+        );
     }
     if role.is_empty() || role.contains('/') || role == ".." {
         return core_error(&CoreError::bad_request("invalid role name"));

@@ -6,6 +6,7 @@
 mod audit;
 mod bao_cli;
 mod config_errors;
+mod crash;
 mod file_storage;
 mod harness;
 mod postgres;

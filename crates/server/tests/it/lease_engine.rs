@@ -45,9 +45,24 @@ struct TestLeases {
 pub(crate) fn factory(_: MountContext) -> Result<Arc<dyn Engine>, EngineError> {
     Ok(Arc::new(TestLeases {
         paths: PathTable::new()
-            .add("creds/{name}", Route::Creds, &[Operation::Read], "a leased credential")
-            .add("config", Route::Config, &[Operation::Update], "failure switches")
-            .add("upstream", Route::Upstream, &[Operation::List], "credentials that exist"),
+            .add(
+                "creds/{name}",
+                Route::Creds,
+                &[Operation::Read],
+                "a leased credential",
+            )
+            .add(
+                "config",
+                Route::Config,
+                &[Operation::Update],
+                "failure switches",
+            )
+            .add(
+                "upstream",
+                Route::Upstream,
+                &[Operation::List],
+                "credentials that exist",
+            ),
     }))
 }
 
@@ -85,7 +100,11 @@ impl Engine for TestLeases {
                     data: Some(data),
                     lease: Some(NewLease {
                         internal,
-                        terms: LeaseTerms { ttl: input.ttl, max_ttl: c.max_ttl, renewable: true },
+                        terms: LeaseTerms {
+                            ttl: input.ttl,
+                            max_ttl: c.max_ttl,
+                            renewable: true,
+                        },
                     }),
                     warnings: Vec::new(),
                 })

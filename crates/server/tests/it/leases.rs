@@ -13,7 +13,13 @@ use crate::harness::{unique, TestServer};
 
 async fn with_engine() -> TestServer {
     let t = TestServer::dev().await;
-    let (s, v) = t.root("POST", "sys/mounts/database", Some(json!({"type": "test-leases"}))).await;
+    let (s, v) = t
+        .root(
+            "POST",
+            "sys/mounts/database",
+            Some(json!({"type": "test-leases"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
     t
 }
@@ -23,7 +29,12 @@ async fn upstream(t: &TestServer) -> Vec<String> {
     if s == StatusCode::NOT_FOUND {
         return Vec::new();
     }
-    v["data"]["keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect()
+    v["data"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect()
 }
 
 /// `GET database/creds/<role>?k=v...`, as `vault read database/creds/<role> ttl=1h` sends it.
@@ -61,43 +72,77 @@ where
 #[tokio::test]
 async fn lease_lifecycle() {
     let t = with_engine().await;
-    t.root("POST", "database/config", Some(json!({"max_ttl": "2h"}))).await;
+    t.root("POST", "database/config", Some(json!({"max_ttl": "2h"})))
+        .await;
     let root = t.root.clone();
     let (id, v) = creds(&t, &root, "ro", json!({"ttl": "1h"})).await;
     assert!(id.starts_with("database/creds/ro/"), "{id}");
-    assert_eq!((v["lease_duration"].clone(), v["renewable"].clone()), (json!(3600), json!(true)));
+    assert_eq!(
+        (v["lease_duration"].clone(), v["renewable"].clone()),
+        (json!(3600), json!(true))
+    );
     let user = v["data"]["username"].as_str().unwrap().to_string();
     assert_eq!(upstream(&t).await, vec![user.clone()]);
 
-    let (s, v) = t.root("PUT", "sys/leases/lookup", Some(json!({"lease_id": id}))).await;
+    let (s, v) = t
+        .root("PUT", "sys/leases/lookup", Some(json!({"lease_id": id})))
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!((v["data"]["id"].clone(), v["data"]["renewable"].clone()), (json!(id), json!(true)));
+    assert_eq!(
+        (v["data"]["id"].clone(), v["data"]["renewable"].clone()),
+        (json!(id), json!(true))
+    );
     let ttl = v["data"]["ttl"].as_u64().unwrap();
     assert!((3595..=3600).contains(&ttl), "{ttl}");
 
-    let (s, v) = t.root("LIST", "sys/leases/lookup/database/creds/ro/", None).await;
+    let (s, v) = t
+        .root("LIST", "sys/leases/lookup/database/creds/ro/", None)
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["data"]["keys"], json!([id.rsplit('/').next().unwrap()]));
     let (_, v) = t.root("LIST", "sys/leases/lookup/database/", None).await;
     assert_eq!(v["data"]["keys"], json!(["creds/"]));
 
-    let (s, v) = t.root("PUT", "sys/leases/renew", Some(json!({"lease_id": id, "increment": "90m"}))).await;
+    let (s, v) = t
+        .root(
+            "PUT",
+            "sys/leases/renew",
+            Some(json!({"lease_id": id, "increment": "90m"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!((v["lease_id"].clone(), v["lease_duration"].clone()), (json!(id), json!(5400)));
+    assert_eq!(
+        (v["lease_id"].clone(), v["lease_duration"].clone()),
+        (json!(id), json!(5400))
+    );
     assert_eq!(v["warnings"], json!(null));
-    let (_, v) = t.root("PUT", "sys/leases/renew", Some(json!({"lease_id": id, "increment": "5h"}))).await;
+    let (_, v) = t
+        .root(
+            "PUT",
+            "sys/leases/renew",
+            Some(json!({"lease_id": id, "increment": "5h"})),
+        )
+        .await;
     let d = v["lease_duration"].as_u64().unwrap();
     assert!((7190..=7200).contains(&d), "capped at max_ttl: {d}");
     assert!(v["warnings"][0].as_str().unwrap().contains("capped"), "{v}");
 
-    let (s, _) = t.root("PUT", "sys/leases/revoke", Some(json!({"lease_id": id}))).await;
+    let (s, _) = t
+        .root("PUT", "sys/leases/revoke", Some(json!({"lease_id": id})))
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert!(upstream(&t).await.is_empty(), "revoked upstream");
-    let (s, _) = t.root("PUT", "sys/leases/lookup", Some(json!({"lease_id": id}))).await;
+    let (s, _) = t
+        .root("PUT", "sys/leases/lookup", Some(json!({"lease_id": id})))
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, _) = t.root("PUT", "sys/leases/revoke", Some(json!({"lease_id": id}))).await;
+    let (s, _) = t
+        .root("PUT", "sys/leases/revoke", Some(json!({"lease_id": id})))
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "revoking twice is fine");
-    let (s, _) = t.root("PUT", "sys/leases/renew", Some(json!({"lease_id": id}))).await;
+    let (s, _) = t
+        .root("PUT", "sys/leases/renew", Some(json!({"lease_id": id})))
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
@@ -116,13 +161,28 @@ async fn expiry_and_revoke_prefix() {
     })
     .await;
     assert_eq!(upstream(&t).await.len(), 20);
-    let (s, v) = t.root("PUT", "sys/leases/revoke-prefix/database/creds/long", None).await;
+    let (s, v) = t
+        .root("PUT", "sys/leases/revoke-prefix/database/creds/long", None)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
     assert!(upstream(&t).await.is_empty());
     let (_, v) = t.root("GET", "sys/leases/stats", None).await;
-    assert_eq!((v["data"]["active"].clone(), v["data"]["revoked_total"].clone()), (json!(0), json!(23)));
+    assert_eq!(
+        (
+            v["data"]["active"].clone(),
+            v["data"]["revoked_total"].clone()
+        ),
+        (json!(0), json!(23))
+    );
     let user = t.token_with(&["default"]).await;
-    let (s, _) = t.req("PUT", "sys/leases/revoke-prefix/database/", Some(&user), None).await;
+    let (s, _) = t
+        .req(
+            "PUT",
+            "sys/leases/revoke-prefix/database/",
+            Some(&user),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "revoke-prefix needs sudo");
 }
 
@@ -130,15 +190,24 @@ async fn expiry_and_revoke_prefix() {
 async fn revoking_a_token_revokes_its_leases() {
     let t = with_engine().await;
     let name = unique("creds");
-    t.root("PUT", &format!("sys/policies/acl/{name}"), Some(json!({"policy": "path \"database/creds/*\" { capabilities = [\"read\"] }"}))).await;
+    t.root(
+        "PUT",
+        &format!("sys/policies/acl/{name}"),
+        Some(json!({"policy": "path \"database/creds/*\" { capabilities = [\"read\"] }"})),
+    )
+    .await;
     let tok = t.token_with(&[&name]).await;
     creds(&t, &tok, "app", json!({})).await;
     creds(&t, &tok, "app", json!({})).await;
     let root = t.root.clone();
     creds(&t, &root, "other", json!({})).await;
     assert_eq!(upstream(&t).await.len(), 3);
-    t.root("POST", "auth/token/revoke", Some(json!({"token": tok}))).await;
-    eventually("the token's leases are revoked", || async { upstream(&t).await.len() == 1 }).await;
+    t.root("POST", "auth/token/revoke", Some(json!({"token": tok})))
+        .await;
+    eventually("the token's leases are revoked", || async {
+        upstream(&t).await.len() == 1
+    })
+    .await;
     assert!(upstream(&t).await[0].starts_with("other_"));
 }
 
@@ -147,10 +216,20 @@ async fn failing_revocations_retry_then_become_irrevocable() {
     let t = with_engine().await;
     let root = t.root.clone();
     let (id, _) = creds(&t, &root, "stuck", json!({})).await;
-    t.root("POST", "database/config", Some(json!({"fail_revoke": true}))).await;
-    let (s, v) = t.root("PUT", "sys/leases/revoke", Some(json!({"lease_id": id}))).await;
+    t.root(
+        "POST",
+        "database/config",
+        Some(json!({"fail_revoke": true})),
+    )
+    .await;
+    let (s, v) = t
+        .root("PUT", "sys/leases/revoke", Some(json!({"lease_id": id})))
+        .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
-    assert!(v["errors"][0].as_str().unwrap().contains("test upstream"), "{v}");
+    assert!(
+        v["errors"][0].as_str().unwrap().contains("test upstream"),
+        "{v}"
+    );
     eventually("the lease becomes irrevocable", || async {
         let (_, v) = t.root("GET", "sys/leases?type=irrevocable", None).await;
         v["data"]["lease_count"] == json!(1)
@@ -158,14 +237,33 @@ async fn failing_revocations_retry_then_become_irrevocable() {
     .await;
     let (_, v) = t.root("GET", "sys/leases?type=irrevocable", None).await;
     let lease = &v["data"]["leases"][0];
-    assert_eq!((lease["id"].clone(), lease["irrevocable"].clone()), (json!(id), json!(true)));
-    assert!(lease["revoke_error"].as_str().unwrap().contains("test upstream"));
-    let (_, v) = t.root("GET", "sys/leases/count?type=irrevocable", None).await;
+    assert_eq!(
+        (lease["id"].clone(), lease["irrevocable"].clone()),
+        (json!(id), json!(true))
+    );
+    assert!(lease["revoke_error"]
+        .as_str()
+        .unwrap()
+        .contains("test upstream"));
+    let (_, v) = t
+        .root("GET", "sys/leases/count?type=irrevocable", None)
+        .await;
     assert_eq!(v["data"]["lease_count"], json!(1));
-    assert_eq!(upstream(&t).await.len(), 1, "never dropped while upstream still has it");
+    assert_eq!(
+        upstream(&t).await.len(),
+        1,
+        "never dropped while upstream still has it"
+    );
 
-    t.root("POST", "database/config", Some(json!({"fail_revoke": false}))).await;
-    let (s, _) = t.root("PUT", "sys/leases/revoke", Some(json!({"lease_id": id}))).await;
+    t.root(
+        "POST",
+        "database/config",
+        Some(json!({"fail_revoke": false})),
+    )
+    .await;
+    let (s, _) = t
+        .root("PUT", "sys/leases/revoke", Some(json!({"lease_id": id})))
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert!(upstream(&t).await.is_empty());
     let (_, v) = t.root("GET", "sys/leases/stats", None).await;
@@ -175,14 +273,27 @@ async fn failing_revocations_retry_then_become_irrevocable() {
 #[tokio::test]
 async fn failed_creation_leaves_nothing_and_intents_are_revoked_on_unseal() {
     let t = with_engine().await;
-    t.root("POST", "database/config", Some(json!({"fail_create": true}))).await;
+    t.root(
+        "POST",
+        "database/config",
+        Some(json!({"fail_create": true})),
+    )
+    .await;
     let (s, v) = t.root("GET", "database/creds/x", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-    assert!(upstream(&t).await.is_empty(), "the recorded intent was revoked at once");
+    assert!(
+        upstream(&t).await.is_empty(),
+        "the recorded intent was revoked at once"
+    );
 
     // Creation and the immediate revocation both fail: the intent stays recorded, like a
     // crash between CREATE ROLE and the response. A restart (seal + unseal) revokes it.
-    t.root("POST", "database/config", Some(json!({"fail_create": true, "fail_revoke": true}))).await;
+    t.root(
+        "POST",
+        "database/config",
+        Some(json!({"fail_create": true, "fail_revoke": true})),
+    )
+    .await;
     let (s, _) = t.root("GET", "database/creds/x", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(upstream(&t).await.len(), 1);
@@ -190,13 +301,22 @@ async fn failed_creation_leaves_nothing_and_intents_are_revoked_on_unseal() {
     let key = t.unseal_key.clone();
     t.core.seal().await.unwrap();
     t.core.unseal(Some(&key), false).await.unwrap();
-    eventually("unconfirmed intents are revoked after unseal", || async { upstream(&t).await.is_empty() }).await;
+    eventually("unconfirmed intents are revoked after unseal", || async {
+        upstream(&t).await.is_empty()
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn lease_count_quota() {
     let t = with_engine().await;
-    let (s, v) = t.root("PUT", "sys/quotas/lease-count/ro", Some(json!({"path": "database/creds/ro", "max_leases": 2}))).await;
+    let (s, v) = t
+        .root(
+            "PUT",
+            "sys/quotas/lease-count/ro",
+            Some(json!({"path": "database/creds/ro", "max_leases": 2})),
+        )
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
     let (_, v) = t.root("GET", "sys/quotas/lease-count/ro", None).await;
     assert_eq!(v["data"]["max_leases"], json!(2));
@@ -208,7 +328,13 @@ async fn lease_count_quota() {
     assert!(v["errors"][0].as_str().unwrap().contains("quota"), "{v}");
     assert_eq!(upstream(&t).await.len(), 2, "nothing created over quota");
     creds(&t, &root, "rw", json!({})).await;
-    let (s, _) = t.root("PUT", "sys/quotas/lease-count/bad", Some(json!({"path": "x", "max_leases": 0}))).await;
+    let (s, _) = t
+        .root(
+            "PUT",
+            "sys/quotas/lease-count/bad",
+            Some(json!({"path": "x", "max_leases": 0})),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
@@ -219,25 +345,49 @@ async fn seed_dynamic_endpoint_and_lease_listing() {
         .method("POST")
         .uri("/v1/secrets/dynamic/readonly-analytics")
         .header("x-agent-token", &t.root)
-        .body(Body::from(json!({"ttl": 3600, "metadata": {"purpose": "analytics query"}}).to_string()))
+        .body(Body::from(
+            json!({"ttl": 3600, "metadata": {"purpose": "analytics query"}}).to_string(),
+        ))
         .unwrap();
     let (s, v) = t.raw(req).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let id = v["lease_id"].as_str().unwrap().to_string();
     assert!(id.starts_with("database/creds/readonly-analytics/"));
-    assert_eq!((v["lease_duration"].clone(), v["renewable"].clone()), (json!(3600), json!(true)));
-    assert!(v["credentials"]["username"].as_str().unwrap().starts_with("readonly-analytics_"));
+    assert_eq!(
+        (v["lease_duration"].clone(), v["renewable"].clone()),
+        (json!(3600), json!(true))
+    );
+    assert!(v["credentials"]["username"]
+        .as_str()
+        .unwrap()
+        .starts_with("readonly-analytics_"));
 
-    let (_, v) = t.root("POST", "sys/leases/lookup", Some(json!({"lease_id": id}))).await;
+    let (_, v) = t
+        .root("POST", "sys/leases/lookup", Some(json!({"lease_id": id})))
+        .await;
     assert_eq!(v["data"]["metadata"]["purpose"], json!("analytics query"));
     let (s, v) = t.root("GET", "sys/leases", None).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["data"]["leases"][0]["id"], json!(id));
     let (_, v) = t.root("GET", "sys/leases/stats", None).await;
-    assert_eq!((v["data"]["active"].clone(), v["data"]["created_total"].clone()), (json!(1), json!(1)));
-    let (s, _) = t.root("POST", "sys/leases/renew", Some(json!({"lease_id": id, "increment": 60}))).await;
+    assert_eq!(
+        (
+            v["data"]["active"].clone(),
+            v["data"]["created_total"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+    let (s, _) = t
+        .root(
+            "POST",
+            "sys/leases/renew",
+            Some(json!({"lease_id": id, "increment": 60})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = t.root("POST", "sys/leases/revoke", Some(json!({"lease_id": id}))).await;
+    let (s, _) = t
+        .root("POST", "sys/leases/revoke", Some(json!({"lease_id": id})))
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert!(upstream(&t).await.is_empty());
 }

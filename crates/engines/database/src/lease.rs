@@ -1,0 +1,163 @@
+//! Lease math and the engine's side of revoke and renew.
+//!
+//! Both work from the lease's internal data ([`LeaseData`]) and the mount's storage alone, so
+//! core can call them for an intent recorded just before a crash. Revocation prefers the
+//! role's current revocation statements (an operator may have fixed broken ones) and falls
+//! back to the ones recorded with the lease when the role has been deleted.
+
+use std::time::Duration;
+
+use secrethub_common::format_duration;
+use secrethub_engine::{LeaseInfo, MountInfo, StorageView};
+
+use crate::error::DatabaseError;
+use crate::paths::load_role;
+use crate::records::{LeaseData, RoleRecord};
+use crate::DatabaseEngine;
+
+/// Used when neither the role nor the mount sets a TTL (core normally fills the mount's in);
+/// Vault's system default.
+const SYSTEM_TTL: Duration = Duration::from_secs(768 * 3600);
+
+/// The TTL of a new lease and, when it had to be capped, a warning saying so: the requested
+/// `ttl`, else the role's default, else the mount's; at most the role's and the mount's max.
+pub(crate) fn lease_ttl(
+    requested: Option<Duration>,
+    role: &RoleRecord,
+    mount: &MountInfo,
+) -> (Duration, Option<String>) {
+    let set = |d: Duration| (!d.is_zero()).then_some(d);
+    let max = [set(role.max_ttl()), set(mount.max_lease_ttl)]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(SYSTEM_TTL);
+    let ttl = requested
+        .and_then(set)
+        .or(set(role.default_ttl()))
+        .or(set(mount.default_lease_ttl))
+        .unwrap_or(SYSTEM_TTL);
+    if ttl > max {
+        let warning = format!(
+            "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
+            format_duration(ttl),
+            format_duration(max)
+        );
+        (max, Some(warning))
+    } else {
+        (ttl, None)
+    }
+}
+
+fn lease_data(lease: &LeaseInfo) -> Result<LeaseData, DatabaseError> {
+    serde_json::from_value(lease.internal.clone()).map_err(|e| {
+        DatabaseError::Internal(anyhow::anyhow!(
+            "lease {} has undecodable internal data: {e}",
+            lease.lease_id
+        ))
+    })
+}
+
+impl DatabaseEngine {
+    pub(crate) async fn revoke_lease(
+        &self,
+        lease: &LeaseInfo,
+        storage: &StorageView,
+    ) -> Result<(), DatabaseError> {
+        let data = lease_data(lease)?;
+        let (_, plugin) = self
+            .connections
+            .load(storage, &data.db_name)
+            .await?
+            .ok_or_else(|| {
+                DatabaseError::invalid(format!(
+                    "connection {:?} no longer exists, so user {:?} cannot be revoked",
+                    data.db_name, data.username
+                ))
+            })?;
+        let statements = match load_role(storage, &data.role).await? {
+            Some(role) => role.revocation_statements,
+            None => data.revocation_statements,
+        };
+        plugin.revoke_user(&statements, &data.username).await?;
+        tracing::debug!(lease_id = %lease.lease_id, connection = %data.db_name, "database user revoked");
+        Ok(())
+    }
+
+    pub(crate) async fn renew_lease(
+        &self,
+        lease: &LeaseInfo,
+        storage: &StorageView,
+    ) -> Result<(), DatabaseError> {
+        let data = lease_data(lease)?;
+        let role = load_role(storage, &data.role).await?.ok_or_else(|| {
+            DatabaseError::invalid(format!("role {:?} no longer exists", data.role))
+        })?;
+        let (_, plugin) = self
+            .connections
+            .load(storage, &data.db_name)
+            .await?
+            .ok_or_else(|| {
+                DatabaseError::invalid(format!("connection {:?} no longer exists", data.db_name))
+            })?;
+        plugin
+            .renew_user(&role.renew_statements, &data.username, lease.expire_time)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::RECORD_VERSION;
+
+    fn role(default: u64, max: u64) -> RoleRecord {
+        RoleRecord {
+            version: RECORD_VERSION,
+            db_name: "db".into(),
+            creation_statements: vec!["x".into()],
+            revocation_statements: vec![],
+            renew_statements: vec![],
+            rollback_statements: vec![],
+            default_ttl_secs: default,
+            max_ttl_secs: max,
+        }
+    }
+
+    fn mount(default: u64, max: u64) -> MountInfo {
+        MountInfo {
+            default_lease_ttl: Duration::from_secs(default),
+            max_lease_ttl: Duration::from_secs(max),
+            ..MountInfo::default()
+        }
+    }
+
+    #[test]
+    fn picks_and_caps_the_ttl() {
+        let s = Duration::from_secs;
+        assert_eq!(
+            lease_ttl(Some(s(60)), &role(3600, 7200), &mount(100, 0)),
+            (s(60), None)
+        );
+        assert_eq!(
+            lease_ttl(None, &role(3600, 7200), &mount(100, 0)),
+            (s(3600), None)
+        );
+        assert_eq!(
+            lease_ttl(Some(s(0)), &role(0, 0), &mount(100, 0)),
+            (s(100), None)
+        );
+        assert_eq!(lease_ttl(None, &role(0, 0), &mount(0, 0)).0, SYSTEM_TTL);
+        let (ttl, warning) = lease_ttl(Some(s(10_000)), &role(3600, 7200), &mount(100, 86_400));
+        assert_eq!(ttl, s(7200));
+        assert_eq!(
+            warning.unwrap(),
+            "TTL of \"2h46m40s\" exceeded the effective max_ttl of \"2h0m0s\"; TTL value is capped accordingly"
+        );
+        // The mount's max caps a role max that is larger.
+        assert_eq!(
+            lease_ttl(None, &role(7200, 0), &mount(100, 3600)).0,
+            s(3600)
+        );
+    }
+}

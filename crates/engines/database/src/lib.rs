@@ -1,0 +1,174 @@
+//! Database secrets engine: dynamic database users with Vault's API
+//! (`database/config/:name`, `database/roles/:name`, `database/creds/:role`,
+//! `database/reset/:name`, `database/rotate-root/:name`, LIST `config` and `roles`).
+//!
+//! [`factory`] builds the engine for a mount (registered as `database`). Kinds of databases
+//! are plugins behind one trait (see `plugin.rs`); PostgreSQL is the first.
+//!
+//! # Issuing credentials, never orphaned
+//!
+//! `creds/:role` computes the lease TTL itself (it goes into `{{expiration}}`): the requested
+//! `ttl` in the body, else the role's `default_ttl`, else the mount's; capped at the role's
+//! `max_ttl` and the mount's max (a warning says so). It generates the username and password,
+//! records the lease's internal data as an **intent** (`Request::record_intent`) and only then
+//! runs the creation statements, in one transaction. The same data goes back as
+//! `NewLease::internal`, so `revoke` works from it alone, whether the lease was confirmed or
+//! the process died right after `CREATE ROLE`. Its JSON is
+//! `{"v":1,"db_name":…,"role":…,"username":…,"revocation_statements":[…]}` (the last key only
+//! when the role had custom revocation statements).
+//!
+//! # The seed endpoint
+//!
+//! `creds/:role` answers Vault's `{username, password}`. When the body has `"_seed": true`
+//! (set by the server's `POST /v1/secrets/dynamic/{role}`), the data also carries `host`,
+//! `port` and `database` from the connection URL.
+//!
+//! # Differences from Vault
+//!
+//! - Usernames default to `shub_<role>_<random>_<unix>`; passwords are 32 alphanumerics.
+//! - `password_authentication` defaults to `scram-sha-256`: a `PASSWORD '{{password}}'`
+//!   literal receives a verifier computed by SecretHub, never the clear text.
+//! - `password_policy` is an inline policy (named policies do not exist yet).
+//! - Role statements are checked for unknown `{{…}}` variables when the role is written.
+//! - Statements of one field are sent as one text, so `;` inside `DO $$ … $$` bodies is fine.
+//! - `max_idle_connections` and `max_connection_lifetime` are accepted and echoed only.
+
+mod connections;
+mod error;
+mod lease;
+mod password;
+mod paths;
+mod plugin;
+mod postgres;
+mod records;
+mod template;
+mod username;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secrethub_engine::{
+    Engine, EngineError, LeaseInfo, MountContext, Operation, PathTable, Request, Response,
+    StorageView,
+};
+
+use crate::connections::Connections;
+use Operation::{Delete, List, Read, Update};
+
+/// Builds the database engine for a mount.
+pub fn factory(_ctx: MountContext) -> Result<Arc<dyn Engine>, EngineError> {
+    Ok(Arc::new(DatabaseEngine::new()))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Config,
+    ConfigList,
+    Role,
+    RoleList,
+    Creds,
+    Reset,
+    RotateRoot,
+}
+
+/// The engine of one `database` mount.
+pub(crate) struct DatabaseEngine {
+    table: PathTable<Route>,
+    connections: Connections,
+}
+
+impl DatabaseEngine {
+    fn new() -> Self {
+        let table = PathTable::new()
+            .add(
+                "config/{name}",
+                Route::Config,
+                &[Read, Update, Delete],
+                "Configures a connection: plugin_name, connection_url (with {{username}} and \
+                 {{password}}), username, password, allowed_roles, verify_connection, \
+                 max_open_connections, password_policy, username_template, \
+                 password_authentication, root_rotation_statements.",
+            )
+            .add("config", Route::ConfigList, &[List], "Lists connections.")
+            .add(
+                "roles/{name}",
+                Route::Role,
+                &[Read, Update, Delete],
+                "Manages a role: db_name, creation_statements, revocation_statements, \
+                 renew_statements, rollback_statements, default_ttl, max_ttl.",
+            )
+            .add("roles", Route::RoleList, &[List], "Lists roles.")
+            .add(
+                "creds/{name}",
+                Route::Creds,
+                &[Read],
+                "Creates a database user for the role and returns its username and password \
+                 under a lease. Optional: ttl.",
+            )
+            .add(
+                "reset/{name}",
+                Route::Reset,
+                &[Update],
+                "Closes a connection's pools and reopens them from the stored config.",
+            )
+            .add(
+                "rotate-root/{name}",
+                Route::RotateRoot,
+                &[Update],
+                "Changes the connection's root password to a new random one known only to \
+                 SecretHub.",
+            );
+        Self {
+            table,
+            connections: Connections::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl Engine for DatabaseEngine {
+    async fn handle(&self, req: Request) -> Result<Response, EngineError> {
+        let (route, args) = self.table.route(&req.path, req.op)?;
+        let name = args.get("name");
+        let result = match (route, req.op) {
+            (Route::Config, Read) => self.read_config(&req, name).await,
+            (Route::Config, Delete) => self.delete_config(&req, name).await,
+            (Route::Config, _) => self.write_config(&req, name).await,
+            (Route::ConfigList, _) => return self.list(&req, "config/").await,
+            (Route::Role, Read) => self.read_role(&req, name).await,
+            (Route::Role, Delete) => self.delete_role(&req, name).await,
+            (Route::Role, _) => self.write_role(&req, name).await,
+            (Route::RoleList, _) => return self.list(&req, "role/").await,
+            (Route::Creds, _) => return self.creds(&req, name).await,
+            (Route::Reset, _) => self.reset(&req, name).await,
+            (Route::RotateRoot, _) => self.rotate_root(&req, name).await,
+        };
+        result.map_err(EngineError::from)
+    }
+
+    async fn exists(&self, req: &Request) -> Result<Option<bool>, EngineError> {
+        let key = match self.table.route(&req.path, Operation::Update) {
+            Ok((Route::Config, args)) => connections::config_key(args.get("name")),
+            Ok((Route::Role, args)) => paths::role_key(args.get("name")),
+            _ => return Ok(None),
+        };
+        paths::check_name(&key).map_err(EngineError::from)?;
+        Ok(Some(
+            secrethub_storage::Storage::get(&req.storage, &key)
+                .await?
+                .is_some(),
+        ))
+    }
+
+    async fn revoke(&self, lease: &LeaseInfo, storage: &StorageView) -> Result<(), EngineError> {
+        self.revoke_lease(lease, storage)
+            .await
+            .map_err(EngineError::from)
+    }
+
+    async fn renew(&self, lease: &LeaseInfo, storage: &StorageView) -> Result<(), EngineError> {
+        self.renew_lease(lease, storage)
+            .await
+            .map_err(EngineError::from)
+    }
+}

@@ -1,0 +1,363 @@
+//! The PostgreSQL plugin (`postgresql-database-plugin`).
+//!
+//! Each opened config has two pools: one of `max_open_connections` (default 4) for issuing,
+//! renewing, verifying and rotating, and a smaller one (half that, at least 2) for
+//! revocations, so a burst of expiring leases never starves issuance. No lock is held around
+//! a connection.
+//!
+//! Statements go over the simple-query protocol as one multi-statement text: PostgreSQL runs
+//! such a text as one implicit transaction, so creating a user is one round trip and one
+//! transaction, and a failing statement rolls back everything before it.
+//!
+//! Passwords: when `password_authentication` is `scram-sha-256` (our default; Vault's is
+//! `password`), a `PASSWORD '{{password}}'` literal receives a SCRAM-SHA-256 verifier computed
+//! here, so the clear text never reaches the server, its logs or `pg_stat_activity`, and the
+//! server does no hashing. PBKDF2 with 4096 rounds costs a millisecond or two, so it runs on
+//! the blocking pool.
+//!
+//! Default revocation, one round trip: a `DO` block that, if the role exists, terminates its
+//! sessions, drops what it owns in this database (`DROP OWNED`, which also revokes its
+//! privileges) and drops it. Like Vault, objects in other databases are not touched, so a
+//! role owning some there fails to drop and the lease is retried.
+
+mod connect;
+mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Object, Pool};
+use secrethub_common::{JsonMap, UnixTime};
+use zeroize::Zeroizing;
+
+use crate::error::DatabaseError;
+use crate::plugin::{DatabasePlugin, NewUser, OpenRequest};
+use crate::records::DEFAULT_MAX_OPEN_CONNECTIONS;
+use crate::template::{self, Vars};
+
+/// Connections reserved for revocations: half the issuing pool, at least 2.
+fn revoke_pool_size(issue_pool: usize) -> usize {
+    (issue_pool / 2).max(2)
+}
+/// A revocation or renewal that takes longer (a lock held by the user's session, say) fails
+/// and is retried by the lease manager instead of holding a connection forever.
+const MAINTENANCE_TIMEOUT: Duration = Duration::from_secs(30);
+
+const DEFAULT_RENEW: &str = "ALTER ROLE \"{{name}}\" VALID UNTIL '{{expiration}}'";
+const DEFAULT_ROTATE_ROOT: &str = "ALTER ROLE \"{{username}}\" WITH PASSWORD '{{password}}'";
+
+/// Opens the plugin for one connection config (no IO).
+pub(crate) fn open(req: &OpenRequest<'_>) -> Result<Arc<dyn DatabasePlugin>, DatabaseError> {
+    let target = connect::target(req.name, req.config)?;
+    let size = match req.config.max_open_connections {
+        0 => DEFAULT_MAX_OPEN_CONNECTIONS,
+        n => n,
+    } as usize;
+    Ok(Arc::new(Postgres {
+        name: req.name.to_string(),
+        admin_username: target.admin_username.clone(),
+        scram: req.config.uses_scram(),
+        issue: connect::pool(&target.config, size)?,
+        revoke: connect::pool(&target.config, revoke_pool_size(size))?,
+        facts: connect::facts(&target.config),
+    }))
+}
+
+struct Postgres {
+    name: String,
+    admin_username: String,
+    scram: bool,
+    issue: Pool,
+    revoke: Pool,
+    facts: JsonMap,
+}
+
+/// Double-quotes an identifier for SQL.
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Single-quotes a string literal for SQL.
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The default revocation: see the module docs.
+fn default_revocation(username: &str) -> String {
+    let (ident, literal) = (quote_ident(username), quote_literal(username));
+    format!(
+        "DO $secrethub$\nDECLARE r oid;\nBEGIN\n\
+         SELECT oid INTO r FROM pg_catalog.pg_roles WHERE rolname = {literal};\n\
+         IF r IS NOT NULL THEN\n\
+         PERFORM pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity \
+         WHERE usesysid = r AND pid <> pg_catalog.pg_backend_pid();\n\
+         DROP OWNED BY {ident};\n\
+         DROP ROLE {ident};\n\
+         END IF;\nEND\n$secrethub$"
+    )
+}
+
+/// Statements, or the plugin default when the role has none.
+fn or_default(statements: &[String], default: &str) -> Vec<String> {
+    if statements.is_empty() {
+        vec![default.to_string()]
+    } else {
+        statements.to_vec()
+    }
+}
+
+impl Postgres {
+    async fn client(&self, pool: &Pool) -> Result<Object, DatabaseError> {
+        pool.get().await.map_err(|e| DatabaseError::Unavailable {
+            connection: self.name.clone(),
+            reason: connect::describe_pool(&e),
+        })
+    }
+
+    /// A SCRAM-SHA-256 verifier for `password`, when statements have a password literal.
+    async fn verifier(
+        &self,
+        statements: &[String],
+        password: &str,
+    ) -> Result<Option<Zeroizing<String>>, DatabaseError> {
+        if !self.scram || !template::has_password_literal(statements) {
+            return Ok(None);
+        }
+        let password = Zeroizing::new(password.to_string());
+        let verifier = tokio::task::spawn_blocking(move || {
+            postgres_protocol::password::scram_sha_256(password.as_bytes())
+        })
+        .await
+        .map_err(|e| DatabaseError::Internal(e.into()))?;
+        Ok(Some(Zeroizing::new(verifier)))
+    }
+
+    /// Turns a failed statement into an error, dropping the connection if it is broken and
+    /// otherwise making sure no transaction is left open on it.
+    async fn failure(
+        &self,
+        action: &'static str,
+        client: Object,
+        err: tokio_postgres::Error,
+        secrets: &[&str],
+    ) -> DatabaseError {
+        let reason = connect::scrub(connect::describe(&err), secrets);
+        if connect::is_connection_error(&err) {
+            drop(Object::take(client));
+            return DatabaseError::Unavailable {
+                connection: self.name.clone(),
+                reason,
+            };
+        }
+        // A multi-statement text is its own transaction and is already rolled back; this only
+        // matters if the statements opened one explicitly. It warns harmlessly otherwise.
+        if client.batch_execute("ROLLBACK").await.is_err() {
+            drop(Object::take(client));
+        }
+        DatabaseError::Rejected {
+            connection: self.name.clone(),
+            action,
+            reason,
+        }
+    }
+
+    /// Runs idempotent SQL, once more on a fresh connection if the first one turned out to be
+    /// dead (e.g. the server restarted while it sat in the pool), within a time limit.
+    async fn run_idempotent(
+        &self,
+        pool: &Pool,
+        action: &'static str,
+        sql: &str,
+    ) -> Result<(), DatabaseError> {
+        let mut retried = false;
+        loop {
+            let client = self.client(pool).await?;
+            let outcome =
+                tokio::time::timeout(MAINTENANCE_TIMEOUT, client.batch_execute(sql)).await;
+            match outcome {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(e)) if !retried && connect::is_connection_error(&e) => {
+                    drop(Object::take(client));
+                    retried = true;
+                }
+                Ok(Err(e)) => return Err(self.failure(action, client, e, &[]).await),
+                Err(_) => {
+                    drop(Object::take(client));
+                    return Err(DatabaseError::Unavailable {
+                        connection: self.name.clone(),
+                        reason: format!("{action} timed out"),
+                    });
+                }
+            }
+        }
+    }
+
+    async fn role_exists(&self, username: &str) -> Result<bool, DatabaseError> {
+        let client = self.client(&self.revoke).await?;
+        let sql = "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1";
+        match client.query_opt(sql, &[&username]).await {
+            Ok(row) => Ok(row.is_some()),
+            Err(e) => Err(self.failure("checking the user", client, e, &[]).await),
+        }
+    }
+}
+
+#[async_trait]
+impl DatabasePlugin for Postgres {
+    async fn verify(&self) -> Result<(), DatabaseError> {
+        let check = async {
+            let client = self
+                .issue
+                .get()
+                .await
+                .map_err(|e| connect::describe_pool(&e))?;
+            client
+                .simple_query("SELECT 1")
+                .await
+                .map_err(|e| connect::describe(&e))
+        };
+        let limit = connect::CONNECT_TIMEOUT * 2;
+        let reason = match tokio::time::timeout(limit, check).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(reason)) => reason,
+            Err(_) => "timed out connecting".to_string(),
+        };
+        Err(DatabaseError::Verify {
+            connection: self.name.clone(),
+            reason,
+        })
+    }
+
+    async fn create_user(&self, user: &NewUser<'_>) -> Result<(), DatabaseError> {
+        let literal = self.verifier(user.statements, user.password).await?;
+        let expiration = template::format_expiration(user.expiration);
+        let vars = Vars {
+            name: user.username,
+            password: user.password,
+            password_literal: literal.as_deref().map(String::as_str),
+            expiration: &expiration,
+        };
+        let sql = Zeroizing::new(template::render_all(
+            "creation_statements",
+            user.statements,
+            &vars,
+        )?);
+        let client = self.client(&self.issue).await?;
+        user.before_create.ready().await?;
+        match client.batch_execute(&sql).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let verifier = literal.as_deref().map(String::as_str).unwrap_or_default();
+                Err(self
+                    .failure("creating user", client, e, &[user.password, verifier])
+                    .await)
+            }
+        }
+    }
+
+    async fn renew_user(
+        &self,
+        statements: &[String],
+        username: &str,
+        expiration: UnixTime,
+    ) -> Result<(), DatabaseError> {
+        let expiration = template::format_expiration(expiration);
+        let vars = Vars {
+            name: username,
+            expiration: &expiration,
+            ..Vars::default()
+        };
+        let statements = or_default(statements, DEFAULT_RENEW);
+        let sql = template::render_all("renew_statements", &statements, &vars)?;
+        self.run_idempotent(&self.issue, "renewing user", &sql)
+            .await
+    }
+
+    async fn revoke_user(
+        &self,
+        statements: &[String],
+        username: &str,
+    ) -> Result<(), DatabaseError> {
+        if statements.is_empty() {
+            let sql = default_revocation(username);
+            return self
+                .run_idempotent(&self.revoke, "revoking user", &sql)
+                .await;
+        }
+        let vars = Vars {
+            name: username,
+            ..Vars::default()
+        };
+        let sql = template::render_all("revocation_statements", statements, &vars)?;
+        match self
+            .run_idempotent(&self.revoke, "revoking user", &sql)
+            .await
+        {
+            // Custom statements need not be idempotent: whatever failed, a user that no longer
+            // exists is revoked.
+            Err(e @ DatabaseError::Rejected { .. }) => match self.role_exists(username).await {
+                Ok(false) => Ok(()),
+                _ => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    async fn rotate_root(
+        &self,
+        statements: &[String],
+        new_password: &str,
+    ) -> Result<(), DatabaseError> {
+        if self.admin_username.is_empty() {
+            return Err(DatabaseError::invalid(format!(
+                "connection {:?} has no username to rotate",
+                self.name
+            )));
+        }
+        let statements = or_default(statements, DEFAULT_ROTATE_ROOT);
+        let literal = self.verifier(&statements, new_password).await?;
+        let vars = Vars {
+            name: &self.admin_username,
+            password: new_password,
+            password_literal: literal.as_deref().map(String::as_str),
+            expiration: "",
+        };
+        let sql = Zeroizing::new(template::render_all(
+            "root_rotation_statements",
+            &statements,
+            &vars,
+        )?);
+        let client = self.client(&self.issue).await?;
+        match client.batch_execute(&sql).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let verifier = literal.as_deref().map(String::as_str).unwrap_or_default();
+                Err(self
+                    .failure(
+                        "rotating the root password",
+                        client,
+                        e,
+                        &[new_password, verifier],
+                    )
+                    .await)
+            }
+        }
+    }
+
+    fn connection_facts(&self) -> JsonMap {
+        self.facts.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_revocation_quotes_the_name() {
+        let sql = default_revocation("shub_a\"b'c");
+        assert!(sql.contains("rolname = 'shub_a\"b''c'"), "{sql}");
+        assert!(sql.contains("DROP ROLE \"shub_a\"\"b'c\";"), "{sql}");
+    }
+}

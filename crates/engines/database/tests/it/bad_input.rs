@@ -1,0 +1,346 @@
+//! Bad input: unknown and disallowed roles, template errors, failing statements (nothing left
+//! behind, no password in the message), bad connections (a fast 400 naming the connection),
+//! plus config and role reads that never show a password.
+
+use std::time::{Duration, Instant};
+
+use secrethub_common::ErrorKind;
+use secrethub_engine::{EngineError, Operation};
+use serde_json::{json, Value};
+
+use crate::harness::{role_exists, LocalDb, Mount};
+
+const CREATE: &str =
+    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';";
+
+fn bad_request(result: Result<impl Sized, EngineError>) -> String {
+    match result {
+        Ok(_) => panic!("expected a 400"),
+        Err(e) => {
+            assert_eq!(e.kind(), ErrorKind::BadRequest, "{e}");
+            e.to_string()
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_and_disallowed_roles() {
+    let mut db = LocalDb::create().await;
+    let mount = Mount::new();
+    db.track(&mount);
+    db.configure(&mount, "main", "readonly-*").await;
+    let msg = bad_request(mount.try_creds("nope", json!(null)).await);
+    assert_eq!(msg, "unknown role: nope");
+
+    mount
+        .write(
+            "roles/admin",
+            json!({"db_name": "main", "creation_statements": CREATE}),
+        )
+        .await;
+    let msg = bad_request(mount.try_creds("admin", json!(null)).await);
+    assert_eq!(
+        msg,
+        "\"admin\" is not an allowed role for connection \"main\""
+    );
+
+    mount
+        .write(
+            "roles/readonly-x",
+            json!({"db_name": "missing", "creation_statements": CREATE}),
+        )
+        .await;
+    let msg = bad_request(mount.try_creds("readonly-x", json!(null)).await);
+    assert_eq!(
+        msg,
+        "connection \"missing\" used by role \"readonly-x\" does not exist"
+    );
+    // Nothing was attempted, so nothing was recorded.
+    assert!(mount.intents.all().is_empty());
+}
+
+#[tokio::test]
+async fn role_writes_are_checked() {
+    let mount = Mount::new();
+    for (body, want) in [
+        (
+            json!({"creation_statements": CREATE}),
+            "db_name is required",
+        ),
+        (
+            json!({"db_name": "main"}),
+            "creation_statements is required",
+        ),
+        (
+            json!({"db_name": "main", "creation_statements": "CREATE ROLE \"{{nmae}}\""}),
+            "creation_statements: unknown template variable \"{{nmae}}\"",
+        ),
+        (
+            json!({"db_name": "main", "creation_statements": CREATE, "revocation_statements": "DROP ROLE {{name"}),
+            "revocation_statements: unclosed \"{{\"",
+        ),
+        (
+            json!({"db_name": "main", "creation_statements": CREATE, "default_ttl": "2h", "max_ttl": "1h"}),
+            "ttl cannot be greater than max_ttl",
+        ),
+        (
+            json!({"db_name": "main", "creation_statements": CREATE, "default_ttl": "soon"}),
+            "invalid request",
+        ),
+    ] {
+        let msg = bad_request(mount.call(Operation::Create, "roles/r", body.clone()).await);
+        assert!(msg.starts_with(want), "{body}: {msg}");
+    }
+    // Nothing was stored.
+    let e = mount
+        .call(Operation::Read, "roles/r", json!(null))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, EngineError::NotFound));
+}
+
+#[tokio::test]
+async fn failing_statements_leave_nothing_behind() {
+    let mut db = LocalDb::create().await;
+    let mount = Mount::new();
+    db.track(&mount);
+    db.configure(&mount, "main", "*").await;
+    mount
+        .write(
+            "roles/broken",
+            json!({"db_name": "main", "creation_statements": [CREATE, "GRANT SELECT ON missing_table TO \"{{name}}\";"]}),
+        )
+        .await;
+    let msg = bad_request(mount.try_creds("broken", json!(null)).await);
+    assert_eq!(
+        msg,
+        "creating user failed on connection \"main\": ERROR: relation \"missing_table\" does not exist (SQLSTATE 42P01)"
+    );
+    // The intent was recorded first; the CREATE ROLE before the failure was rolled back, and
+    // revoking the intent (as core will) succeeds.
+    let intents = mount.intents.all();
+    assert_eq!(intents.len(), 1);
+    let username = intents[0]["username"].as_str().unwrap();
+    let admin = db.admin().await;
+    assert!(!role_exists(&admin, username).await);
+    mount.revoke(&intents[0]).await.unwrap();
+
+    // A syntax error right at the password: the message must not carry it.
+    mount
+        .write(
+            "roles/leaky",
+            json!({"db_name": "main", "creation_statements": "CREATE ROLE \"{{name}}\" LOGIN PASSWORD {{password}} x"}),
+        )
+        .await;
+    let msg = bad_request(mount.try_creds("leaky", json!(null)).await);
+    assert!(msg.contains("syntax error"), "{msg}");
+    assert!(msg.contains("<redacted>"), "{msg}");
+
+    // The connection is still usable afterwards.
+    mount
+        .write(
+            "roles/fine",
+            json!({"db_name": "main", "creation_statements": CREATE}),
+        )
+        .await;
+    let creds = mount.creds("fine").await;
+    mount.revoke(&creds.internal).await.unwrap();
+}
+
+async fn write_config(mount: &Mount, name: &str, url: &str) -> Result<(), EngineError> {
+    mount
+        .call(
+            Operation::Create,
+            &format!("config/{name}"),
+            json!({
+                "plugin_name": "postgresql-database-plugin",
+                "connection_url": url,
+                "username": "postgres",
+                "password": "Sup3r-Secret-pw",
+                "allowed_roles": "*",
+            }),
+        )
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test]
+async fn bad_connections_are_a_fast_400_naming_the_connection() {
+    let mount = Mount::new();
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    for (name, url, cause) in [
+        (
+            "refused",
+            format!("postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{closed_port}/x?sslmode=disable"),
+            "error connecting to server",
+        ),
+        (
+            "nohost",
+            "postgresql://{{username}}:{{password}}@no-such-host.invalid:5432/x".to_string(),
+            "error connecting to server",
+        ),
+        (
+            "nodb",
+            "postgresql://{{username}}:{{password}}@127.0.0.1:5432/no_such_database_xyz?sslmode=disable".to_string(),
+            "database \"no_such_database_xyz\" does not exist",
+        ),
+    ] {
+        let started = Instant::now();
+        let msg = bad_request(write_config(&mount, name, &url).await);
+        assert!(started.elapsed() < Duration::from_secs(6), "{name} took {:?}", started.elapsed());
+        assert!(msg.starts_with(&format!("error verifying connection \"{name}\": ")), "{msg}");
+        assert!(msg.contains(cause), "{msg}");
+        assert!(!msg.contains("Sup3r-Secret-pw"), "{msg}");
+        // A config that failed verification is not stored.
+        let e = mount.call(Operation::Read, &format!("config/{name}"), json!(null)).await.err().unwrap();
+        assert!(matches!(e, EngineError::NotFound));
+    }
+
+    for (body, want) in [
+        (
+            json!({"connection_url": "postgresql://h/d"}),
+            "plugin_name is required",
+        ),
+        (
+            json!({"plugin_name": "oracle-database-plugin", "connection_url": "x"}),
+            "unknown plugin_name",
+        ),
+        (
+            json!({"plugin_name": "postgresql-database-plugin"}),
+            "connection_url is required",
+        ),
+        (
+            json!({"plugin_name": "postgresql-database-plugin", "connection_url": "postgresql://h/d", "password_policy": "named"}),
+            "invalid password_policy",
+        ),
+        (
+            json!({"plugin_name": "postgresql-database-plugin", "connection_url": "postgresql://h/d", "username_template": "{{.Nope}}"}),
+            "invalid username_template",
+        ),
+    ] {
+        let msg = bad_request(
+            mount
+                .call(Operation::Create, "config/x", body.clone())
+                .await,
+        );
+        assert!(msg.starts_with(want), "{body}: {msg}");
+    }
+}
+
+#[tokio::test]
+async fn config_reads_never_show_passwords() {
+    let db = LocalDb::create().await;
+    let mount = Mount::new();
+    mount
+        .write(
+            "config/main",
+            json!({
+                "plugin_name": "postgresql-database-plugin",
+                "connection_url": db.url(),
+                "username": "postgres",
+                "password": "hunter2-secret",
+                "allowed_roles": "a,b",
+                "verify_connection": "false",
+            }),
+        )
+        .await;
+    let data = mount.read("config/main").await;
+    assert_eq!(
+        data,
+        json!({
+            "plugin_name": "postgresql-database-plugin",
+            "plugin_version": "",
+            "connection_details": {
+                "connection_url": db.url(),
+                "username": "postgres",
+                "max_open_connections": 4,
+                "max_idle_connections": 0,
+                "max_connection_lifetime": "0s",
+                "password_authentication": "scram-sha-256",
+            },
+            "allowed_roles": ["a", "b"],
+            "root_credentials_rotate_statements": [],
+            "password_policy": "",
+            "verify_connection": false,
+        })
+    );
+    // A literal password in the URL is masked too; an update keeps the other fields.
+    mount
+        .write(
+            "config/main",
+            json!({"connection_url": format!("postgresql://postgres:hunter2-secret@127.0.0.1:5432/{}", db.name)}),
+        )
+        .await;
+    let data = mount.read("config/main").await;
+    assert!(!data.to_string().contains("hunter2"), "{data}");
+    assert_eq!(data["allowed_roles"], json!(["a", "b"]));
+
+    let req = mount.request(Operation::Update, "config/main", Value::Null);
+    assert_eq!(mount.engine.exists(&req).await.unwrap(), Some(true));
+    let req = mount.request(Operation::Update, "config/other", Value::Null);
+    assert_eq!(mount.engine.exists(&req).await.unwrap(), Some(false));
+    let list = mount
+        .call(Operation::List, "config", json!(null))
+        .await
+        .unwrap();
+    assert_eq!(Value::Object(list.data.unwrap()), json!({"keys": ["main"]}));
+    mount
+        .call(Operation::Delete, "config/main", json!(null))
+        .await
+        .unwrap();
+    let e = mount
+        .call(Operation::List, "config", json!(null))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, EngineError::NotFound));
+}
+
+/// An intent log that cannot persist anything (storage down, say).
+struct BrokenIntents;
+
+#[async_trait::async_trait]
+impl secrethub_engine::IntentLog for BrokenIntents {
+    async fn record(&self, _internal: &Value) -> Result<(), EngineError> {
+        Err(EngineError::Internal(anyhow::anyhow!(
+            "intent storage is down"
+        )))
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_created_unless_the_intent_is_recorded() {
+    let db = LocalDb::create().await;
+    let mount = Mount::new();
+    db.configure(&mount, "main", "*").await;
+    let role = crate::harness::unique("nointent");
+    mount
+        .write(
+            &format!("roles/{role}"),
+            json!({"db_name": "main", "creation_statements": CREATE}),
+        )
+        .await;
+    let path = format!("creds/{role}");
+    let mut req = mount.request(Operation::Read, &path, json!(null));
+    req.intents = Some(std::sync::Arc::new(BrokenIntents));
+    let e = mount.engine.handle(req).await.err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Internal);
+    let mut req = mount.request(Operation::Read, &path, json!(null));
+    req.intents = None;
+    assert!(mount.engine.handle(req).await.is_err());
+
+    let created = db
+        .admin()
+        .await
+        .query(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE $1",
+            &[&format!("shub_{role}_%")],
+        )
+        .await
+        .unwrap();
+    assert!(created.is_empty());
+}

@@ -1,0 +1,14 @@
+//! Integration tests of the database engine, driven with `Request`s as core would send them.
+//!
+//! - `issue`, `lifecycle`, `bad_input`: the machine's shared PostgreSQL (127.0.0.1:5432,
+//!   trust authentication), each test in a database of its own, checking `pg_roles`.
+//! - `auth`: a private cluster with scram-sha-256 authentication (see `cluster`), where
+//!   logging in with the issued credentials is really checked.
+
+mod auth;
+mod bad_input;
+mod cluster;
+mod harness;
+mod issue;
+mod lifecycle;
+mod proxy;
