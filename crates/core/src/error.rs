@@ -23,6 +23,9 @@ pub enum CoreError {
     /// No mount serves this path.
     #[error("no handler for route {0:?}. route entry not found.")]
     NoRoute(String),
+    /// Something needed is failing right now; the message says what (503).
+    #[error("{0}")]
+    Unavailable(String),
     /// A quota is full (429).
     #[error("{0}")]
     QuotaExceeded(String),
@@ -60,6 +63,7 @@ impl CoreError {
             CoreError::NotFound | CoreError::NoRoute(_) => ErrorKind::NotFound,
             CoreError::Sealed => ErrorKind::Sealed,
             CoreError::QuotaExceeded(_) => ErrorKind::RateLimited,
+            CoreError::Unavailable(_) => ErrorKind::Unavailable,
             CoreError::NotInitialized => ErrorKind::BadRequest,
             CoreError::Engine(e) => e.kind(),
             CoreError::Storage(e) => e.kind(),

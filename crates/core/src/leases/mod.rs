@@ -335,9 +335,8 @@ impl LeaseManager {
         let n = ids.len();
         let failures = self.scheduler.revoke_many(self, ids).await;
         if failures > 0 {
-            return Err(CoreError::Storage(secrethub_storage::StorageError::unavailable(
-                format!("{failures} of {n} leases under {prefix:?} could not be revoked yet; they are retried"),
-                anyhow::anyhow!("revoke-prefix partial failure"),
+            return Err(CoreError::Unavailable(format!(
+                "{failures} of {n} leases under {prefix:?} could not be revoked yet; they are retried"
             )));
         }
         Ok(n)

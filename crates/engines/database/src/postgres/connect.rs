@@ -124,6 +124,21 @@ pub(super) fn facts(config: &tokio_postgres::Config) -> JsonMap {
 }
 
 /// Whether `err` means the connection itself is gone (as opposed to a refused statement).
+/// Errors from concurrent catalog updates that succeed when simply run again: concurrent
+/// `GRANT ... ON ALL TABLES` / `DROP OWNED` on the same objects ("tuple concurrently
+/// updated"), serialization failures and deadlocks. The statements ran in one implicit
+/// transaction, so nothing of the failed attempt remains.
+pub(super) fn is_transient_conflict(err: &tokio_postgres::Error) -> bool {
+    let Some(db) = err.as_db_error() else {
+        return false;
+    };
+    match db.code().code() {
+        "40001" | "40P01" => true,
+        "XX000" => db.message().contains("concurrently"),
+        _ => false,
+    }
+}
+
 pub(super) fn is_connection_error(err: &tokio_postgres::Error) -> bool {
     if err.is_closed() {
         return true;

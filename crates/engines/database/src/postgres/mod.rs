@@ -171,6 +171,7 @@ impl Postgres {
         sql: &str,
     ) -> Result<(), DatabaseError> {
         let mut retried = false;
+        let mut conflicts = 0;
         loop {
             let client = self.client(pool).await?;
             let outcome =
@@ -180,6 +181,12 @@ impl Postgres {
                 Ok(Err(e)) if !retried && connect::is_connection_error(&e) => {
                     drop(Object::take(client));
                     retried = true;
+                }
+                Ok(Err(e))
+                    if conflicts < CONFLICT_RETRIES && connect::is_transient_conflict(&e) =>
+                {
+                    conflicts += 1;
+                    conflict_backoff(conflicts).await;
                 }
                 Ok(Err(e)) => return Err(self.failure(action, client, e, &[]).await),
                 Err(_) => {
@@ -245,13 +252,20 @@ impl DatabasePlugin for Postgres {
         )?);
         let client = self.client(&self.issue).await?;
         user.before_create.ready().await?;
-        match client.batch_execute(&sql).await {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let verifier = literal.as_deref().map(String::as_str).unwrap_or_default();
-                Err(self
-                    .failure("creating user", client, e, &[user.password, verifier])
-                    .await)
+        let mut attempt = 0;
+        loop {
+            match client.batch_execute(&sql).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < CONFLICT_RETRIES && connect::is_transient_conflict(&e) => {
+                    attempt += 1;
+                    conflict_backoff(attempt).await;
+                }
+                Err(e) => {
+                    let verifier = literal.as_deref().map(String::as_str).unwrap_or_default();
+                    return Err(self
+                        .failure("creating user", client, e, &[user.password, verifier])
+                        .await);
+                }
             }
         }
     }
@@ -348,6 +362,18 @@ impl DatabasePlugin for Postgres {
     fn connection_facts(&self) -> JsonMap {
         self.facts.clone()
     }
+}
+
+/// How often a statement batch that lost a race on a catalog row is run again.
+const CONFLICT_RETRIES: u32 = 25;
+
+/// A short, jittered, growing pause before re-running after a catalog conflict, so the
+/// contenders spread out instead of colliding again.
+async fn conflict_backoff(attempt: u32) {
+    use rand::Rng;
+    let cap_ms = (1u64 << attempt.min(6)).min(50);
+    let ms = rand::thread_rng().gen_range(1..=cap_ms.max(2));
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
 }
 
 #[cfg(test)]
