@@ -67,7 +67,10 @@ pub(super) async fn handle(ctx: &Ctx<'_>, head: &str, tail: &str) -> CoreResult<
             Ok(CoreResponse {
                 lease: Some(LeaseBlock {
                     lease_id: id,
-                    duration: renewed.record.ttl_secs(now_ms()),
+                    // The granted TTL, counted from the renewal itself (not from now, which
+                    // is already a few microseconds later).
+                    duration: ((renewed.record.expire_ms - renewed.record.last_renewal_ms + 500)
+                        / 1000) as u64,
                     renewable: renewed.record.renewable,
                 }),
                 warnings: renewed.warnings,

@@ -7,6 +7,7 @@ mod audit;
 mod bao_cli;
 mod config_errors;
 mod crash;
+mod dynamic;
 mod file_storage;
 mod harness;
 mod postgres;
