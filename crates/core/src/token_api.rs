@@ -317,7 +317,11 @@ pub(crate) fn auth_block(rec: &TokenRecord, token: String, now: i64) -> AuthBloc
     }
 }
 
-async fn renew(ctx: &Ctx<'_>, mut rec: TokenRecord, token: String) -> CoreResult<CoreResponse> {
+pub(crate) async fn renew(
+    ctx: &Ctx<'_>,
+    mut rec: TokenRecord,
+    token: String,
+) -> CoreResult<CoreResponse> {
     if !rec.renewable || rec.expire_time == 0 {
         return Err(CoreError::bad_request("lease is not renewable"));
     }

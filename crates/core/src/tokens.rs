@@ -343,6 +343,21 @@ impl TokenStore {
         }
     }
 
+    /// Hashes of every token that expires (non-root tokens: these are leases), read from
+    /// the expiry index, in expiry order.
+    pub(crate) async fn expiring_hashes(&self) -> CoreResult<Vec<String>> {
+        Ok(secrethub_storage::list_all(&self.view, "expiry/")
+            .await?
+            .into_iter()
+            .filter_map(|k| k.rsplit('/').next().map(str::to_string))
+            .collect())
+    }
+
+    /// Whether any token expires (i.e. any token lease exists).
+    pub(crate) async fn has_expiring(&self) -> CoreResult<bool> {
+        Ok(!self.view.list("expiry/", None, 1).await?.is_empty())
+    }
+
     /// Accessors of every token (for `auth/token/accessors`).
     pub(crate) async fn accessors(&self) -> CoreResult<Vec<String>> {
         Ok(secrethub_storage::list_all(&self.view, "accessor/").await?)

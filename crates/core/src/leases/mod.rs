@@ -304,6 +304,9 @@ impl LeaseManager {
 
     async fn delete_record(&self, rec: &LeaseRecord) -> CoreResult<()> {
         let id = &rec.lease_id;
+        // A worker and an API call may revoke the same lease at once (both idempotent);
+        // only the one that still finds the record counts it.
+        let existed = self.view.get(&id_key(id)).await?.is_some();
         let mut batch = vec![
             WriteOp::Delete { key: id_key(id) },
             WriteOp::Delete {
@@ -322,7 +325,7 @@ impl LeaseManager {
             });
         }
         self.view.apply(batch).await?;
-        if rec.confirmed {
+        if existed && rec.confirmed {
             self.stats.on_revoked(rec.irrevocable);
         }
         Ok(())

@@ -49,9 +49,16 @@ pub(super) async fn handle(ctx: &Ctx<'_>, head: &str, tail: &str) -> CoreResult<
             .ok_or_else(|| CoreError::bad_request("missing lease_id"))
     };
     let leases = &ctx.u.leases;
+    if let Some(resp) = token_leases_route(ctx, action, rest, &input).await? {
+        return Ok(resp);
+    }
     match (action, ctx.op) {
         ("lookup", Operation::List) => {
-            let keys = leases.list(rest).await?;
+            let mut keys = leases.list(rest).await?;
+            if rest.trim_end_matches('/').is_empty() && ctx.u.tokens.has_expiring().await? {
+                keys.push("auth/".to_string());
+                keys.sort();
+            }
             if keys.is_empty() {
                 return Err(CoreError::NotFound);
             }
@@ -123,6 +130,46 @@ pub(super) async fn handle(ctx: &Ctx<'_>, head: &str, tail: &str) -> CoreResult<
         ("", Operation::Read | Operation::List) if head == "leases" => list(ctx, &input).await,
         _ => Err(CoreError::Engine(EngineError::UnsupportedPath)),
     }
+}
+
+/// Lease IDs under `auth/` are tokens (see `token_leases`); `None` for everything else.
+async fn token_leases_route(
+    ctx: &Ctx<'_>,
+    action: &str,
+    rest: &str,
+    input: &LeaseInput,
+) -> CoreResult<Option<CoreResponse>> {
+    use super::token_leases as tl;
+    let write = matches!(ctx.op, Operation::Update | Operation::Create);
+    let id = input
+        .lease_id
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| rest.to_string());
+    if !tl::is_token_lease(&id) {
+        return Ok(None);
+    }
+    let resp = match (action, ctx.op) {
+        ("lookup", Operation::List) => {
+            let keys = tl::list(ctx, &id).await?;
+            if keys.is_empty() {
+                return Err(CoreError::NotFound);
+            }
+            CoreResponse::data(obj(json!({ "keys": keys })))
+        }
+        ("lookup", _) if write => tl::lookup(ctx, &id).await?,
+        ("renew", _) if write => tl::renew(ctx, &id).await?,
+        ("revoke", _) if write => {
+            tl::revoke(ctx, &id).await?;
+            CoreResponse::default()
+        }
+        ("revoke-prefix" | "revoke-force", _) if write => {
+            tl::revoke_prefix(ctx, &id).await?;
+            CoreResponse::default()
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(resp))
 }
 
 /// `GET sys/leases`: one page of lease lookups, or every irrevocable lease with its error.

@@ -9,6 +9,7 @@ mod leases;
 mod mounts;
 mod policy;
 mod quotas;
+mod token_leases;
 
 use secrethub_common::JsonMap;
 use secrethub_engine::{EngineError, Operation};

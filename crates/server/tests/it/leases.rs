@@ -391,3 +391,71 @@ async fn seed_dynamic_endpoint_and_lease_listing() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert!(upstream(&t).await.is_empty());
 }
+
+#[tokio::test]
+async fn non_root_tokens_are_leases() {
+    let t = TestServer::dev().await;
+    let (_, v) = t
+        .root(
+            "POST",
+            "auth/token/create",
+            Some(json!({"ttl": "1h", "explicit_max_ttl": "2h"})),
+        )
+        .await;
+    let tok = v["auth"]["client_token"].as_str().unwrap().to_string();
+    let (s, v) = t.root("LIST", "sys/leases/lookup/", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(
+        v["data"]["keys"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("auth/")),
+        "{v}"
+    );
+    let (_, v) = t
+        .root("LIST", "sys/leases/lookup/auth/token/create/", None)
+        .await;
+    let keys = v["data"]["keys"].as_array().unwrap().clone();
+    assert_eq!(
+        keys.len(),
+        1,
+        "only the expiring token; the root token is no lease: {v}"
+    );
+    let id = format!("auth/token/create/{}", keys[0].as_str().unwrap());
+
+    let (s, v) = t
+        .root("PUT", "sys/leases/lookup", Some(json!({"lease_id": id})))
+        .await;
+    assert_eq!(
+        (s, v["data"]["renewable"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{v}"
+    );
+    let (s, v) = t
+        .root(
+            "PUT",
+            "sys/leases/renew",
+            Some(json!({"lease_id": id, "increment": "90m"})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["lease_duration"].clone()),
+        (StatusCode::OK, json!(5400)),
+        "{v}"
+    );
+
+    let (s, _) = t
+        .root("PUT", "sys/leases/revoke-prefix/auth/token/create", None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = t
+        .req("GET", "auth/token/lookup-self", Some(&tok), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the token was revoked as a lease");
+    let (s, _) = t.root("GET", "auth/token/lookup-self", None).await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "the root token is not a lease and survives"
+    );
+}
