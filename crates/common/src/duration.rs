@@ -55,7 +55,9 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationParseError> {
         if !secs.is_finite() || secs > u64::MAX as f64 / 2.0 {
             return Err(err());
         }
-        total += Duration::from_secs_f64(secs);
+        total = total
+            .checked_add(Duration::from_secs_f64(secs))
+            .ok_or_else(err)?;
     }
     Ok(total)
 }
@@ -99,7 +101,8 @@ mod tests {
             assert_eq!(parse_duration(input).unwrap().as_secs(), secs, "{input}");
         }
         assert_eq!(parse_duration("1.5h").unwrap().as_secs(), 5400);
-        for bad in ["h", "1x", "-1h", "abc", "1h-"] {
+        let huge = "2500000000000000h".repeat(3);
+        for bad in ["h", "1x", "-1h", "abc", "1h-", huge.as_str()] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

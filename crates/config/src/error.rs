@@ -139,6 +139,22 @@ pub enum Problem {
         /// How many labels it has.
         found: usize,
     },
+    /// A stanza that takes no label written with some, such as `lease_revocation "x" {}`.
+    #[error("{stanza} takes no label, as in {stanza} {{ ... }}; found {found}")]
+    StanzaTakesNoLabel {
+        /// The stanza, such as `lease_revocation`.
+        stanza: String,
+        /// How many labels it has.
+        found: usize,
+    },
+    /// A stanza that may appear once given twice, such as two `lease_revocation` stanzas.
+    #[error("only one {stanza} stanza is allowed{}", on_line("; the first is on", *first_line))]
+    DuplicateStanza {
+        /// The stanza, such as `lease_revocation`.
+        stanza: String,
+        /// Where the first one is.
+        first_line: Option<usize>,
+    },
     /// A required key is absent.
     #[error("missing key \"{key}\"")]
     MissingKey {
@@ -207,6 +223,14 @@ pub enum Problem {
         default: String,
         /// The maximum TTL, Vault-formatted.
         max: String,
+    },
+    /// `lease_revocation`'s `base_delay` above its `max_delay`.
+    #[error("base_delay ({base_delay}) must not exceed max_delay ({max_delay})")]
+    BackoffOrder {
+        /// The first retry delay, Vault-formatted.
+        base_delay: String,
+        /// The cap between retries, Vault-formatted.
+        max_delay: String,
     },
 }
 

@@ -16,21 +16,24 @@
 //! }
 //! api_addr          = "https://secrethub.example.com:8200"
 //! default_lease_ttl = "768h"
+//! lease_revocation { max_attempts = 12 }  # optional: how failed revocations are retried
 //! ```
 //!
 //! API Boundary: `server` and `cli` call [`load`]; nothing here opens storage or sockets.
 
 mod de;
 mod error;
+mod lease_revocation;
 mod raw;
 mod server_config;
 
 use std::path::Path;
 
 pub use error::{ConfigError, Location, Problem};
+pub use lease_revocation::{LeaseRevocationConfig, MAX_REVOCATION_DELAY, MAX_REVOCATION_WORKERS};
 pub use raw::{
-    RawFileStorage, RawInmemStorage, RawListener, RawPostgresStorage, RawRaftStorage,
-    RawServerConfig, RawStorage, RawTcpListener, Spanned,
+    RawFileStorage, RawInmemStorage, RawLeaseRevocation, RawListener, RawPostgresStorage,
+    RawRaftStorage, RawServerConfig, RawStorage, RawTcpListener, Spanned,
 };
 pub use server_config::{
     ListenerConfig, LogLevel, ServerConfig, StorageConfig, TlsFiles, DEFAULT_LEASE_TTL,

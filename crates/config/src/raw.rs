@@ -38,6 +38,30 @@ pub struct RawServerConfig {
     pub log_level: Option<Spanned<String>>,
     /// Accepted and ignored: Vault configs carry it and it has no meaning here.
     pub disable_mlock: Option<Value>,
+    /// `lease_revocation { ... }`: how failed revocations are retried. Not Vault's (it
+    /// hard-codes these); a second stanza is an error.
+    pub lease_revocation: Option<Spanned<RawLeaseRevocation>>,
+}
+
+/// The body of `lease_revocation { ... }`. Counts are numbers or numeric strings, delays
+/// seconds or Vault durations (`"5m"`), as everywhere in Vault's configs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a stanza")]
+pub struct RawLeaseRevocation {
+    /// Revocations running at once.
+    pub workers: Option<Spanned<Value>>,
+    /// The first retry delay.
+    pub base_delay: Option<Spanned<Value>>,
+    /// The cap between fast retries.
+    pub max_delay: Option<Spanned<Value>>,
+    /// Fast attempts before a lease is irrevocable.
+    pub max_attempts: Option<Spanned<Value>>,
+    /// The retry interval of irrevocable leases.
+    pub irrevocable_retry: Option<Spanned<Value>>,
+    /// Consecutive failures of one mount that pause its revocations.
+    pub breaker_threshold: Option<Spanned<Value>>,
+    /// How long such a pause lasts.
+    pub breaker_cooldown: Option<Spanned<Value>>,
 }
 
 /// A storage stanza; the variant is its label, the fields its body.

@@ -12,6 +12,7 @@ use secrethub_common::{format_duration, Sensitive};
 use serde_json::Value;
 
 use crate::error::{ConfigError, Problem};
+use crate::lease_revocation::{lease_revocation, LeaseRevocationConfig};
 use crate::raw::{RawListener, RawServerConfig, RawStorage, Spanned};
 
 /// Vault's default for both `default_lease_ttl` and `max_lease_ttl`: 768h (32 days).
@@ -46,6 +47,8 @@ pub struct ServerConfig {
     pub ui: bool,
     /// The least severe log events to print.
     pub log_level: LogLevel,
+    /// How failed lease revocations are retried (`lease_revocation { ... }`).
+    pub lease_revocation: LeaseRevocationConfig,
 }
 
 /// Where data lives; the one place a storage is chosen (`open_storage` matches on it).
@@ -156,6 +159,7 @@ impl ServerConfig {
             Some(value) => boolean(value, "ui", None)?,
             None => false,
         };
+        let lease_revocation = lease_revocation(raw.lease_revocation)?;
         let log_level = raw
             .log_level
             .map(log_level)
@@ -170,11 +174,17 @@ impl ServerConfig {
             max_lease_ttl,
             ui,
             log_level,
+            lease_revocation,
         })
     }
 }
 
-fn invalid(line: Option<usize>, stanza: Option<&str>, key: &str, reason: String) -> ConfigError {
+pub(crate) fn invalid(
+    line: Option<usize>,
+    stanza: Option<&str>,
+    key: &str,
+    reason: String,
+) -> ConfigError {
     let problem = Problem::InvalidValue {
         key: key.to_owned(),
         reason,
@@ -366,12 +376,28 @@ fn ttl(raw: Option<&Spanned<Value>>, key: &str) -> Result<Duration, ConfigError>
     let Some(raw) = raw else {
         return Ok(DEFAULT_LEASE_TTL);
     };
-    match opt_duration(&raw.value) {
+    match duration(raw, None, key)? {
         // Zero means "use the default", as in Vault.
-        Ok(None) | Ok(Some(Duration::ZERO)) => Ok(DEFAULT_LEASE_TTL),
-        Ok(Some(ttl)) => Ok(ttl),
-        Err(err) => Err(invalid(raw.line, None, key, err.to_string())),
+        None | Some(Duration::ZERO) => Ok(DEFAULT_LEASE_TTL),
+        Some(ttl) => Ok(ttl),
     }
+}
+
+/// A duration as seconds (`600`, `"600"`) or in Vault's syntax (`"10m"`); `None` for null.
+pub(crate) fn duration(
+    raw: &Spanned<Value>,
+    stanza: Option<&str>,
+    key: &str,
+) -> Result<Option<Duration>, ConfigError> {
+    // `Duration::from_secs_f64`, which the shared helper uses for fractional seconds, panics
+    // on a value past `Duration::MAX`, so a number such as `1e30` stops here.
+    if let Value::Number(n) = &raw.value {
+        if n.as_f64().is_some_and(|secs| secs >= u64::MAX as f64) {
+            let reason = "duration is too large".to_owned();
+            return Err(invalid(raw.line, stanza, key, reason));
+        }
+    }
+    opt_duration(&raw.value).map_err(|err| invalid(raw.line, stanza, key, err.to_string()))
 }
 
 fn api_addr(raw: Spanned<String>) -> Result<String, ConfigError> {

@@ -111,11 +111,20 @@ async fn serve_command(args: ServerArgs) -> anyhow::Result<()> {
 }
 
 fn core_config(config: &ServerConfig, storage_type: &str) -> CoreConfig {
+    let r = &config.lease_revocation;
     CoreConfig {
         default_lease_ttl: config.default_lease_ttl,
         max_lease_ttl: config.max_lease_ttl,
         storage_type: storage_type.into(),
-        ..Default::default()
+        lease_retry: secrethub_core::LeaseRetryConfig {
+            workers: r.workers,
+            base_delay: r.base_delay,
+            max_delay: r.max_delay,
+            max_attempts: r.max_attempts,
+            irrevocable_retry: r.irrevocable_retry,
+            breaker_threshold: r.breaker_threshold,
+            breaker_cooldown: r.breaker_cooldown,
+        },
     }
 }
 

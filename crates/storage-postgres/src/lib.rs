@@ -12,7 +12,6 @@
 //! attempt may have committed and a blind retry could overwrite a newer value.
 
 mod sql;
-mod tls;
 
 use std::future::Future;
 use std::str::FromStr;
@@ -114,7 +113,7 @@ impl PostgresStorage {
         let manager = match config.get_ssl_mode() {
             SslMode::Disable => Manager::from_config(config, NoTls, manager_config),
             _ => {
-                let tls = tls::MakeRustlsConnect::new()
+                let tls = secrethub_postgres_tls::MakeRustlsConnect::new()
                     .map_err(|e| StorageError::unavailable("cannot set up tls", e))?;
                 Manager::from_config(config, tls, manager_config)
             }

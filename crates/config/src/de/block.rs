@@ -1,5 +1,6 @@
-//! Blocks: all blocks of one identifier as a sequence, and one block `ident "label" { ... }`
-//! as an externally tagged enum whose variant is the label and whose content is the body.
+//! Blocks: all blocks of one identifier as a sequence; one block `ident "label" { ... }` as an
+//! externally tagged enum whose variant is the label and whose content is the body; and one
+//! unlabelled block `ident { ... }` as a struct (its body).
 
 use hcl::edit::structure::Block;
 use hcl::edit::Span;
@@ -27,13 +28,14 @@ impl<'a> BlockGroupDe<'a> {
                 lines: self.lines,
                 parent: self.parent,
             }),
-            [_, second, ..] => {
+            [first, second, ..] => {
+                let first_line = self.lines.of(first.ident.span());
                 let line = self.lines.of(second.ident.span());
-                Err(de::Error::custom(format_args!(
-                    "only one {} stanza is allowed",
-                    self.ident
-                )))
-                .map_err(|e: DeError| e.at(line, Some(self.ident), self.parent.as_deref()))
+                Err(DeError::new(DeProblem::DuplicateStanza { first_line }).at(
+                    line,
+                    Some(self.ident),
+                    self.parent.as_deref(),
+                ))
             }
             [] => Err(de::Error::custom("empty stanza group")),
         }
@@ -157,8 +159,19 @@ impl<'de> de::Deserializer<'de> for BlockDe<'_> {
         if name == SPANNED_NAME {
             visit_spanned(self.line(), self, visitor)
         } else {
-            self.deserialize_any(visitor)
+            self.deserialize_map(visitor)
         }
+    }
+
+    /// An unlabelled stanza such as `lease_revocation { ... }`: its body is the struct.
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        if !self.block.labels.is_empty() {
+            let found = self.block.labels.len();
+            return Err(self.locate(DeError::new(DeProblem::UnexpectedLabels { found })));
+        }
+        let context = self.block.ident.as_str().to_owned();
+        let body = BodyDe::new(&self.block.body, self.lines, self.line(), Some(context))?;
+        de::Deserializer::deserialize_any(body, visitor)
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -180,7 +193,7 @@ impl<'de> de::Deserializer<'de> for BlockDe<'_> {
 
     forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct newtype_struct seq tuple tuple_struct map identifier
+        bytes byte_buf unit unit_struct newtype_struct seq tuple tuple_struct identifier
         ignored_any
     }
 }

@@ -26,6 +26,12 @@ pub(super) enum DeProblem {
     Labels {
         found: usize,
     },
+    UnexpectedLabels {
+        found: usize,
+    },
+    DuplicateStanza {
+        first_line: Option<usize>,
+    },
     MissingKey(String),
     DuplicateKey(String),
     WrongType {
@@ -73,6 +79,13 @@ impl DeError {
                 supported,
             },
             DeProblem::Labels { found } => Problem::StanzaLabels { stanza: key, found },
+            DeProblem::UnexpectedLabels { found } => {
+                Problem::StanzaTakesNoLabel { stanza: key, found }
+            }
+            DeProblem::DuplicateStanza { first_line } => Problem::DuplicateStanza {
+                stanza: key,
+                first_line,
+            },
             DeProblem::MissingKey(key) => Problem::MissingKey { key },
             DeProblem::DuplicateKey(key) => Problem::DuplicateKey { key },
             DeProblem::WrongType { expected, found } => Problem::WrongType {

@@ -7,7 +7,9 @@
 //! The mapping: a body is a map whose keys are its attribute names and block identifiers;
 //! all blocks with one identifier form one entry, a sequence (so `listener` may repeat and a
 //! second `storage` reaches validation); a labelled block is an externally tagged enum whose
-//! variant is the label; values are literals only (HCL expressions are not evaluated).
+//! variant is the label, an unlabelled block (`lease_revocation { ... }`) a struct, and a
+//! field that is not a list takes one block only; values are literals only (HCL expressions
+//! are not evaluated).
 
 mod block;
 mod error;

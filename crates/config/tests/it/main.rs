@@ -2,6 +2,7 @@
 //! the server would get, invalid ones as the exact message an operator would read.
 
 mod errors;
+mod lease_revocation;
 mod valid;
 
 use std::path::Path;

@@ -46,6 +46,16 @@ max_lease_ttl     = "720h"
 ui                = true
 log_level         = "Debug"
 disable_mlock     = true
+
+lease_revocation {
+  workers           = "64"
+  base_delay        = 2        # seconds
+  max_delay         = "10m"
+  max_attempts      = 12
+  irrevocable_retry = "2h"
+  breaker_threshold = "3"
+  breaker_cooldown  = "1m30s"
+}
 "#,
         expect![[r#"
             ServerConfig {
@@ -83,6 +93,15 @@ disable_mlock     = true
                 max_lease_ttl: 2592000s,
                 ui: true,
                 log_level: Debug,
+                lease_revocation: LeaseRevocationConfig {
+                    workers: 64,
+                    base_delay: 2s,
+                    max_delay: 600s,
+                    max_attempts: 12,
+                    irrevocable_retry: 7200s,
+                    breaker_threshold: 3,
+                    breaker_cooldown: 90s,
+                },
             }"#]],
     );
 }
@@ -108,6 +127,15 @@ fn defaults() {
                 max_lease_ttl: 2764800s,
                 ui: false,
                 log_level: Info,
+                lease_revocation: LeaseRevocationConfig {
+                    workers: 32,
+                    base_delay: 1s,
+                    max_delay: 300s,
+                    max_attempts: 8,
+                    irrevocable_retry: 3600s,
+                    breaker_threshold: 5,
+                    breaker_cooldown: 30s,
+                },
             }"#]],
     );
 }

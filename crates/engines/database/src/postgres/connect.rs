@@ -16,9 +16,9 @@ use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::NoTls;
 use zeroize::Zeroizing;
 
-use super::tls::MakeRustlsConnect;
 use crate::error::DatabaseError;
 use crate::records::ConnectionRecord;
+use secrethub_postgres_tls::MakeRustlsConnect;
 
 /// How long one connection attempt (TCP, TLS, authentication) may take: a bad host is a
 /// quick, clear error rather than a hang.

@@ -21,7 +21,6 @@
 //! role owning some there fails to drop and the lease is retried.
 
 mod connect;
-mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,8 +1,11 @@
-//! TLS for `sslmode=prefer|require` on rustls with the ring provider (no OpenSSL, no aws-lc),
-//! the same approach as `secrethub-storage-postgres`: like libpq's `prefer`/`require`, the link
-//! is encrypted but the server certificate is not verified. `verify-ca`/`verify-full` are
-//! rejected by the connection-string parser of tokio-postgres, so they fail at configuration
-//! time instead of silently connecting unverified.
+//! TLS to PostgreSQL for `sslmode=prefer|require`, on rustls with the ring provider (no
+//! OpenSSL, no aws-lc); shared by the PostgreSQL storage and the database engine.
+//!
+//! The server certificate is NOT verified, which is exactly what libpq's `prefer` and
+//! `require` mean: the link is encrypted against passive eavesdropping, but an active
+//! man-in-the-middle is not detected. `verify-ca`/`verify-full` are not supported (the
+//! connection-string parser of tokio-postgres rejects them), so a URL asking for them fails
+//! at open instead of silently connecting unverified.
 
 use std::future::Future;
 use std::io;
@@ -21,12 +24,12 @@ use tokio_rustls::TlsConnector;
 
 /// Makes one rustls connector per connection attempt; cheap to clone (one shared config).
 #[derive(Clone)]
-pub(crate) struct MakeRustlsConnect {
+pub struct MakeRustlsConnect {
     config: Arc<ClientConfig>,
 }
 
 impl MakeRustlsConnect {
-    pub(crate) fn new() -> Result<Self, rustls::Error> {
+    pub fn new() -> Result<Self, rustls::Error> {
         // An explicit provider, so a binary that also links aws-lc-rs through some other crate
         // doesn't make rustls's process-wide default ambiguous.
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -60,7 +63,7 @@ impl MakeTlsConnect<Socket> for MakeRustlsConnect {
 }
 
 /// One pending TLS handshake.
-pub(crate) struct RustlsConnect {
+pub struct RustlsConnect {
     connector: TlsConnector,
     name: ServerName<'static>,
 }
@@ -79,7 +82,7 @@ impl TlsConnect<Socket> for RustlsConnect {
 }
 
 /// An established TLS session to the server.
-pub(crate) struct RustlsStream(Box<tokio_rustls::client::TlsStream<Socket>>);
+pub struct RustlsStream(Box<tokio_rustls::client::TlsStream<Socket>>);
 
 impl TlsStream for RustlsStream {
     fn channel_binding(&self) -> ChannelBinding {
