@@ -44,6 +44,11 @@ impl TestServer {
     }
 
     pub(crate) async fn over(storage: Arc<dyn Storage>) -> TestServer {
+        Self::with(storage, config()).await
+    }
+
+    /// Like [`TestServer::dev`] with a core configuration of the test's own.
+    pub(crate) async fn with(storage: Arc<dyn Storage>, config: CoreConfig) -> TestServer {
         // `SECRETHUB_LOG=debug cargo test ...` shows the server's log for a failing test.
         if let Ok(filter) = std::env::var("SECRETHUB_LOG") {
             let _ = tracing_subscriber::fmt()
@@ -51,7 +56,7 @@ impl TestServer {
                 .with_test_writer()
                 .try_init();
         }
-        let core = Core::new(storage, registry(), config());
+        let core = Core::new(storage, registry(), config);
         let init = core.init_dev(None).await.expect("init_dev");
         let t = TestServer {
             app: secrethub_server::app(core.clone()),

@@ -459,3 +459,54 @@ async fn non_root_tokens_are_leases() {
         "the root token is not a lease and survives"
     );
 }
+
+#[tokio::test]
+async fn a_failing_mount_does_not_starve_another() {
+    let mut cfg = crate::harness::config();
+    cfg.lease_retry.breaker_threshold = 2;
+    cfg.lease_retry.breaker_cooldown = Duration::from_secs(60);
+    cfg.lease_retry.max_attempts = 100;
+    let t = TestServer::with(
+        std::sync::Arc::new(secrethub_storage::MemoryStorage::new()),
+        cfg,
+    )
+    .await;
+    for m in ["dead", "alive"] {
+        let (s, _) = t
+            .root(
+                "POST",
+                &format!("sys/mounts/{m}"),
+                Some(json!({"type": "test-leases"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+    }
+    t.root("POST", "dead/config", Some(json!({"fail_revoke": true})))
+        .await;
+    let mut dead = Vec::new();
+    for _ in 0..5 {
+        let (_, v) = t.root("GET", "dead/creds/x?ttl=1s", None).await;
+        dead.push(v["lease_id"].as_str().unwrap().to_string());
+    }
+    for _ in 0..5 {
+        t.root("GET", "alive/creds/y?ttl=1s", None).await;
+    }
+    eventually(
+        "the healthy mount's leases expire and are revoked",
+        || async { t.root("LIST", "alive/upstream", None).await.0 == StatusCode::NOT_FOUND },
+    )
+    .await;
+    // The dead mount's breaker opened after 2 failures: its leases are deferred, not retried
+    // in a loop, and nothing was dropped.
+    let mut attempts = 0;
+    for id in &dead {
+        let (_, v) = t
+            .root("PUT", "sys/leases/lookup", Some(json!({"lease_id": id})))
+            .await;
+        attempts += v["data"]["revoke_attempts"].as_u64().unwrap_or(0);
+    }
+    // Without the breaker, 20 ms backoff would have retried each lease many times by now.
+    assert!(attempts <= dead.len() as u64, "breaker bounds the attempts: {attempts}");
+    let (_, v) = t.root("LIST", "dead/upstream", None).await;
+    assert_eq!(v["data"]["keys"].as_array().map(Vec::len), Some(5));
+}
