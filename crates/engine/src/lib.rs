@@ -42,6 +42,22 @@ pub trait Engine: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Revokes several leases of this engine at once (core batches leases that fall due
+    /// together and revoke-prefix). Returns one result per lease, in order. The default
+    /// revokes them one by one; an engine overrides it when its upstream can do many in one
+    /// round trip.
+    async fn revoke_batch(
+        &self,
+        leases: &[LeaseInfo],
+        storage: &StorageView,
+    ) -> Vec<Result<(), EngineError>> {
+        let mut out = Vec::with_capacity(leases.len());
+        for lease in leases {
+            out.push(self.revoke(lease, storage).await);
+        }
+        out
+    }
+
     /// Extends a lease upstream to `lease.expire_time`, which core has already computed from
     /// the requested increment and capped at the lease's max TTL.
     async fn renew(&self, _lease: &LeaseInfo, _storage: &StorageView) -> Result<(), EngineError> {

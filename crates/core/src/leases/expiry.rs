@@ -194,58 +194,65 @@ impl Scheduler {
         Ok(())
     }
 
-    /// One revocation attempt by a worker; failures are recorded, never dropped.
-    async fn attempt(&self, mgr: &LeaseManager, lease_id: &str) {
-        let rec = match mgr.view.get_json::<LeaseRecord>(&id_key(lease_id)).await {
-            Ok(Some(r)) => r,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(lease_id, error = %e, "cannot read lease for revocation");
-                return;
-            }
-        };
-        if let Some(until) = self.breaker_open_until(&rec.mount_accessor) {
-            if let Err(e) = self.defer(mgr, rec, until).await {
-                tracing::warn!(lease_id, error = %e, "cannot defer lease");
-            }
-            return;
-        }
-        if let Err(e) = mgr.revoke_record(&rec).await {
-            if let Err(e2) = self.after_failure(mgr, rec, &e.to_string()).await {
-                tracing::warn!(lease_id, error = %e2, "cannot record a failed revocation");
-            }
-        }
-    }
-
-    /// Revokes `ids` concurrently on the worker pool; returns how many failed.
-    pub(crate) async fn revoke_many(&self, mgr: &Arc<LeaseManager>, ids: Vec<String>) -> usize {
-        let mut set = tokio::task::JoinSet::new();
+    /// One revocation attempt for a batch of due leases; failures are recorded, never
+    /// dropped. Returns how many failed.
+    async fn attempt_batch(&self, mgr: &LeaseManager, ids: &[String]) -> usize {
+        let mut due = Vec::with_capacity(ids.len());
         for id in ids {
-            let permit = self.workers.clone().acquire_owned().await;
-            let mgr = mgr.clone();
-            set.spawn(async move {
-                let _permit = permit;
-                let Ok(Some(rec)) = mgr.view.get_json::<LeaseRecord>(&id_key(&id)).await else {
-                    return true;
-                };
-                match mgr.revoke_record(&rec).await {
-                    Ok(()) => true,
-                    Err(e) => {
-                        let _ = mgr.scheduler.after_failure(&mgr, rec, &e.to_string()).await;
-                        false
-                    }
+            match mgr.view.get_json::<LeaseRecord>(&id_key(id)).await {
+                Ok(Some(r)) => due.push(r),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(lease_id = %id, error = %e, "cannot read lease for revocation")
                 }
-            });
+            }
+        }
+        let mut now_due = Vec::with_capacity(due.len());
+        for rec in due {
+            if let Some(until) = self.breaker_open_until(&rec.mount_accessor) {
+                let id = rec.lease_id.clone();
+                if let Err(e) = self.defer(mgr, rec, until).await {
+                    tracing::warn!(lease_id = %id, error = %e, "cannot defer lease");
+                }
+            } else {
+                now_due.push(rec);
+            }
         }
         let mut failures = 0;
-        while let Some(r) = set.join_next().await {
-            if !matches!(r, Ok(true)) {
+        for (rec, outcome) in mgr.revoke_records(now_due).await {
+            if let Err(e) = outcome {
                 failures += 1;
+                let id = rec.lease_id.clone();
+                if let Err(e2) = self.after_failure(mgr, rec, &e.to_string()).await {
+                    tracing::warn!(lease_id = %id, error = %e2, "cannot record a failed revocation");
+                }
             }
         }
         failures
     }
+
+    /// Revokes `ids` on the worker pool, in batches; returns how many failed.
+    pub(crate) async fn revoke_many(&self, mgr: &Arc<LeaseManager>, ids: Vec<String>) -> usize {
+        let mut set = tokio::task::JoinSet::new();
+        for chunk in ids.chunks(BATCH) {
+            let permit = self.workers.clone().acquire_owned().await;
+            let mgr = mgr.clone();
+            let chunk = chunk.to_vec();
+            set.spawn(async move {
+                let _permit = permit;
+                mgr.scheduler.attempt_batch(&mgr, &chunk).await
+            });
+        }
+        let mut failures = 0;
+        while let Some(r) = set.join_next().await {
+            failures += r.unwrap_or(BATCH);
+        }
+        failures
+    }
 }
+
+/// Leases revoked together: one engine call (and, for databases, one round trip) per mount.
+const BATCH: usize = 50;
 
 /// Runs the scheduler until `cancel`.
 pub(crate) fn spawn(mgr: Arc<LeaseManager>, cancel: CancellationToken) {
@@ -274,10 +281,13 @@ pub(crate) fn spawn(mgr: Arc<LeaseManager>, cancel: CancellationToken) {
     });
 }
 
-/// Hands every due lease to a worker; returns the due time of the first lease not yet due.
+/// Hands every due lease to the workers, in batches; returns the due time of the first lease
+/// not yet due.
 async fn dispatch_due(mgr: &Arc<LeaseManager>) -> CoreResult<Option<i64>> {
     let mut after: Option<String> = None;
-    loop {
+    let mut batch: Vec<String> = Vec::new();
+    let mut next = None;
+    'pages: loop {
         let now = now_ms();
         let page = mgr.view.list("due/", after.as_deref(), 512).await?;
         for entry in &page {
@@ -285,24 +295,39 @@ async fn dispatch_due(mgr: &Arc<LeaseManager>) -> CoreResult<Option<i64>> {
                 continue;
             };
             if due > now {
-                return Ok(Some(due));
+                next = Some(due);
+                break 'pages;
             }
-            if !lock(&mgr.scheduler.inflight).insert(lease_id.to_string()) {
-                continue;
+            if lock(&mgr.scheduler.inflight).insert(lease_id.to_string()) {
+                batch.push(lease_id.to_string());
+                if batch.len() == BATCH {
+                    spawn_batch(mgr, std::mem::take(&mut batch)).await;
+                }
             }
-            let permit = mgr.scheduler.workers.clone().acquire_owned().await;
-            let mgr2 = mgr.clone();
-            let id = lease_id.to_string();
-            tokio::spawn(async move {
-                let _permit = permit;
-                mgr2.scheduler.attempt(&mgr2, &id).await;
-                lock(&mgr2.scheduler.inflight).remove(&id);
-                mgr2.scheduler.wake.notify_one();
-            });
         }
         if page.len() < 512 {
-            return Ok(None);
+            break;
         }
         after = page.last().cloned();
     }
+    if !batch.is_empty() {
+        spawn_batch(mgr, batch).await;
+    }
+    Ok(next)
+}
+
+async fn spawn_batch(mgr: &Arc<LeaseManager>, ids: Vec<String>) {
+    let permit = mgr.scheduler.workers.clone().acquire_owned().await;
+    let mgr = mgr.clone();
+    tokio::spawn(async move {
+        let _permit = permit;
+        mgr.scheduler.attempt_batch(&mgr, &ids).await;
+        {
+            let mut inflight = lock(&mgr.scheduler.inflight);
+            for id in &ids {
+                inflight.remove(id);
+            }
+        }
+        mgr.scheduler.wake.notify_one();
+    });
 }

@@ -302,6 +302,46 @@ impl LeaseManager {
         Ok(())
     }
 
+    /// Revokes many leases, a batch per mount (one upstream round trip where the engine can),
+    /// and deletes the ones revoked. Returns each record with its outcome.
+    pub(crate) async fn revoke_records(
+        &self,
+        recs: Vec<LeaseRecord>,
+    ) -> Vec<(LeaseRecord, CoreResult<()>)> {
+        let mut by_mount: BTreeMap<String, Vec<LeaseRecord>> = BTreeMap::new();
+        for rec in recs {
+            by_mount
+                .entry(rec.mount_accessor.clone())
+                .or_default()
+                .push(rec);
+        }
+        let mut out = Vec::new();
+        for (accessor, group) in by_mount {
+            let Some((engine, storage)) = self.engine_for(&group[0]) else {
+                for rec in group {
+                    let err = CoreError::Internal(anyhow::anyhow!(
+                        "the mount {accessor:?} of lease {:?} is not mounted",
+                        rec.lease_id
+                    ));
+                    out.push((rec, Err(err)));
+                }
+                continue;
+            };
+            let infos: Vec<_> = group.iter().map(LeaseRecord::info).collect();
+            let results = engine.revoke_batch(&infos, &storage).await;
+            for (rec, result) in group.into_iter().zip(results) {
+                let outcome = match result {
+                    Ok(()) => self.delete_record(&rec).await.map(|()| {
+                        self.scheduler.breaker_success(&rec.mount_accessor);
+                    }),
+                    Err(e) => Err(e.into()),
+                };
+                out.push((rec, outcome));
+            }
+        }
+        out
+    }
+
     async fn delete_record(&self, rec: &LeaseRecord) -> CoreResult<()> {
         let id = &rec.lease_id;
         // A worker and an API call may revoke the same lease at once (both idempotent);

@@ -84,6 +84,58 @@ impl DatabaseEngine {
         Ok(())
     }
 
+    /// Revokes many leases: those whose role uses the default revocation are dropped per
+    /// connection in one round trip; the rest, and any batch that fails, one by one.
+    pub(crate) async fn revoke_leases(
+        &self,
+        leases: &[LeaseInfo],
+        storage: &StorageView,
+    ) -> Vec<Result<(), DatabaseError>> {
+        let mut results: Vec<Option<Result<(), DatabaseError>>> =
+            leases.iter().map(|_| None).collect();
+        // connection name -> (lease indexes, usernames) of default-revocation leases
+        let mut groups: std::collections::BTreeMap<String, (Vec<usize>, Vec<String>)> =
+            std::collections::BTreeMap::new();
+        for (i, lease) in leases.iter().enumerate() {
+            let Ok(data) = lease_data(lease) else {
+                continue;
+            };
+            let default = match load_role(storage, &data.role).await {
+                Ok(Some(role)) => role.revocation_statements.is_empty(),
+                Ok(None) => data.revocation_statements.is_empty(),
+                Err(_) => false,
+            };
+            if default {
+                let g = groups.entry(data.db_name.clone()).or_default();
+                g.0.push(i);
+                g.1.push(data.username);
+            }
+        }
+        for (db_name, (indexes, users)) in groups {
+            if indexes.len() < 2 {
+                continue;
+            }
+            let Ok(Some((_, plugin))) = self.connections.load(storage, &db_name).await else {
+                continue;
+            };
+            let names: Vec<&str> = users.iter().map(String::as_str).collect();
+            if plugin.revoke_users_default(&names).await.is_ok() {
+                tracing::debug!(connection = %db_name, count = names.len(), "database users revoked in one batch");
+                for i in indexes {
+                    results[i] = Some(Ok(()));
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(leases.len());
+        for (lease, done) in leases.iter().zip(results) {
+            out.push(match done {
+                Some(r) => r,
+                None => self.revoke_lease(lease, storage).await,
+            });
+        }
+        out
+    }
+
     pub(crate) async fn renew_lease(
         &self,
         lease: &LeaseInfo,

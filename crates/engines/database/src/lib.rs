@@ -166,6 +166,18 @@ impl Engine for DatabaseEngine {
             .map_err(EngineError::from)
     }
 
+    async fn revoke_batch(
+        &self,
+        leases: &[LeaseInfo],
+        storage: &StorageView,
+    ) -> Vec<Result<(), EngineError>> {
+        self.revoke_leases(leases, storage)
+            .await
+            .into_iter()
+            .map(|r| r.map_err(EngineError::from))
+            .collect()
+    }
+
     async fn renew(&self, lease: &LeaseInfo, storage: &StorageView) -> Result<(), EngineError> {
         self.renew_lease(lease, storage)
             .await

@@ -69,6 +69,16 @@ pub(crate) trait DatabasePlugin: Send + Sync + 'static {
     async fn revoke_user(&self, statements: &[String], username: &str)
         -> Result<(), DatabaseError>;
 
+    /// Removes several users with the plugin's default revocation, in one round trip and one
+    /// transaction where the database allows. All or nothing: on error the caller falls back
+    /// to revoking them one by one. The default loops over `revoke_user`.
+    async fn revoke_users_default(&self, usernames: &[&str]) -> Result<(), DatabaseError> {
+        for u in usernames {
+            self.revoke_user(&[], u).await?;
+        }
+        Ok(())
+    }
+
     /// Changes the root user's password to `new_password`; empty `statements` means the
     /// plugin default. The engine then stores it and reopens the plugin.
     async fn rotate_root(

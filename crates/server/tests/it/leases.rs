@@ -506,7 +506,10 @@ async fn a_failing_mount_does_not_starve_another() {
         attempts += v["data"]["revoke_attempts"].as_u64().unwrap_or(0);
     }
     // Without the breaker, 20 ms backoff would have retried each lease many times by now.
-    assert!(attempts <= dead.len() as u64, "breaker bounds the attempts: {attempts}");
+    assert!(
+        attempts <= dead.len() as u64,
+        "breaker bounds the attempts: {attempts}"
+    );
     let (_, v) = t.root("LIST", "dead/upstream", None).await;
     assert_eq!(v["data"]["keys"].as_array().map(Vec::len), Some(5));
 }

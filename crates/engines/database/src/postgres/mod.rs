@@ -319,6 +319,13 @@ impl DatabasePlugin for Postgres {
         }
     }
 
+    async fn revoke_users_default(&self, usernames: &[&str]) -> Result<(), DatabaseError> {
+        // One multi-statement text is one implicit transaction: every user goes, or none.
+        let sql: Vec<String> = usernames.iter().map(|u| default_revocation(u)).collect();
+        self.run_idempotent(&self.revoke, "revoking users", &sql.join(";\n"))
+            .await
+    }
+
     async fn rotate_root(
         &self,
         statements: &[String],
