@@ -442,6 +442,31 @@ impl LeaseManager {
         Ok(())
     }
 
+    /// `sys/leases/tidy`: removes index entries whose lease record is gone (left by a crash
+    /// between two writes of an older version, or by manual storage surgery). Returns how
+    /// many entries were removed. Records themselves are never touched.
+    pub(crate) async fn tidy(&self) -> CoreResult<usize> {
+        let mut removed = 0;
+        for prefix in ["due/", "token/", "pending/", "irrevocable/"] {
+            for key in list_all(&self.view, prefix).await? {
+                let lease_id = match prefix {
+                    "due/" => record::parse_due(&key).map(|(_, id)| id.to_string()),
+                    "token/" => key.split_once('/').map(|(_, id)| id.to_string()),
+                    _ => Some(key.clone()),
+                };
+                let orphaned = match lease_id {
+                    Some(id) => self.view.get(&id_key(&id)).await?.is_none(),
+                    None => true,
+                };
+                if orphaned {
+                    self.view.delete(&format!("{prefix}{key}")).await?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Irrevocable leases, for `GET sys/leases?type=irrevocable`.
     pub(crate) async fn irrevocable(&self) -> CoreResult<Vec<LeaseRecord>> {
         let ids = list_all(&self.view, "irrevocable/").await?;
@@ -531,4 +556,38 @@ fn put_json<T: serde::Serialize>(key: String, v: &T) -> CoreResult<WriteOp> {
         key,
         value: serde_json::to_vec(v).map_err(|e| CoreError::Internal(e.into()))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrethub_storage::MemoryStorage;
+
+    #[tokio::test]
+    async fn tidy_removes_only_orphaned_index_entries() {
+        let barrier: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let mgr = LeaseManager::new(barrier, Default::default(), Default::default());
+        let v = &mgr.view;
+        v.put("id/db/creds/ro/live", b"{}").await.unwrap();
+        for key in [
+            "due/000000000000001/db/creds/ro/live",
+            "due/000000000000002/db/creds/ro/gone",
+            "token/abc/db/creds/ro/live",
+            "token/abc/db/creds/ro/gone",
+            "pending/db/creds/ro/gone",
+            "irrevocable/db/creds/ro/gone",
+        ] {
+            v.put(key, b"").await.unwrap();
+        }
+        assert_eq!(mgr.tidy().await.unwrap(), 4);
+        let left = list_all(v, "").await.unwrap();
+        assert_eq!(
+            left,
+            [
+                "due/000000000000001/db/creds/ro/live",
+                "id/db/creds/ro/live",
+                "token/abc/db/creds/ro/live"
+            ]
+        );
+    }
 }

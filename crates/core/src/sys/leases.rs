@@ -104,7 +104,11 @@ pub(super) async fn handle(ctx: &Ctx<'_>, head: &str, tail: &str) -> CoreResult<
             );
             Ok(CoreResponse::default())
         }
-        ("tidy", _) if write => Ok(CoreResponse::default()),
+        ("tidy", _) if write => {
+            let removed = leases.tidy().await?;
+            tracing::info!(removed, "lease index tidied");
+            Ok(CoreResponse::default())
+        }
         ("count", Operation::Read) => {
             let n = if input.kind.as_deref() == Some("irrevocable") {
                 leases.stats.snapshot().irrevocable
