@@ -110,6 +110,10 @@ pub struct AuditRequest {
     /// Requested response-wrapping TTL in seconds, 0 when not wrapping.
     #[serde(skip_serializing_if = "is_zero")]
     pub wrap_ttl: i64,
+    /// Labels the caller put on the lease this request creates (the seed endpoint's
+    /// `metadata`). Written in clear: they describe the purpose of a credential, not a secret.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub lease_metadata: BTreeMap<String, String>,
 }
 
 /// The response part of an entry (Vault's audit `response` object).

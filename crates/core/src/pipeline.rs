@@ -334,6 +334,7 @@ fn request_event(
             data: (!req.body.is_empty()).then(|| serde_json::Value::Object(req.body.clone())),
             remote_address: req.remote_addr.map(|a| a.to_string()).unwrap_or_default(),
             wrap_ttl: req.wrap_ttl.map_or(0, |d| d.as_secs() as i64),
+            lease_metadata: req.lease_metadata.clone(),
         },
         response: None,
         error: error

@@ -341,6 +341,17 @@ async fn lease_count_quota() {
 #[tokio::test]
 async fn seed_dynamic_endpoint_and_lease_listing() {
     let t = with_engine().await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit_file = dir.path().join("audit.log");
+    let options = json!({"file_path": audit_file.to_str().unwrap()});
+    let (s, _) = t
+        .root(
+            "PUT",
+            "sys/audit/file",
+            Some(json!({"type": "file", "options": options})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
     let req = Request::builder()
         .method("POST")
         .uri("/v1/secrets/dynamic/readonly-analytics")
@@ -366,6 +377,18 @@ async fn seed_dynamic_endpoint_and_lease_listing() {
         .root("POST", "sys/leases/lookup", Some(json!({"lease_id": id})))
         .await;
     assert_eq!(v["data"]["metadata"]["purpose"], json!("analytics query"));
+    let audit = std::fs::read_to_string(&audit_file).unwrap();
+    let entry = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| {
+            e["type"] == "response" && e["request"]["path"] == "database/creds/readonly-analytics"
+        })
+        .expect("the seed request is audited");
+    assert_eq!(
+        entry["request"]["lease_metadata"]["purpose"],
+        json!("analytics query")
+    );
     let (s, v) = t.root("GET", "sys/leases", None).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["data"]["leases"][0]["id"], json!(id));
