@@ -28,6 +28,11 @@ const INLINE_LIST_LIMIT: usize = 128;
 /// transaction (and the memory it dirties) grow without limit.
 const MAX_GROUP: usize = 512;
 
+/// redb's own page cache. Its default (1 GiB) would let a store with a million leases grow
+/// the process by its whole B-tree after one scan; pages beyond this come from the OS page
+/// cache, which the kernel can reclaim.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 /// A single-file ACID store (redb). Holds an exclusive lock on the file while open; dropping
 /// it waits for queued writes to commit and releases the file.
 pub struct EmbeddedStorage {
@@ -64,13 +69,18 @@ impl EmbeddedStorage {
                 anyhow::anyhow!("directory {} does not exist", dir.display()),
             ));
         }
-        let db = Database::create(path).map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen => StorageError::unavailable(
-                format!("storage file {shown} is already in use by another process"),
-                e,
-            ),
-            other => StorageError::unavailable(format!("cannot open storage file {shown}"), other),
-        })?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| match e {
+                DatabaseError::DatabaseAlreadyOpen => StorageError::unavailable(
+                    format!("storage file {shown} is already in use by another process"),
+                    e,
+                ),
+                other => {
+                    StorageError::unavailable(format!("cannot open storage file {shown}"), other)
+                }
+            })?;
         // Create the table up front so readers can rely on it existing.
         let txn = db.begin_write().map_err(unavailable("begin write"))?;
         txn.open_table(KV).map_err(unavailable("create table"))?;
