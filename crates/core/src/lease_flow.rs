@@ -68,6 +68,7 @@ pub(crate) async fn handle_with_leases(
             token_hash,
             ctx.lease_metadata.clone(),
             ttls,
+            intent.recorded_due(),
         )
         .await
     {

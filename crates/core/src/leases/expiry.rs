@@ -82,8 +82,9 @@ impl Scheduler {
         }
     }
 
-    pub(crate) fn wake_if_earlier(&self, _due_ms: i64) {
-        // Waking costs one index page read; the loop recomputes its next deadline.
+    /// Makes the scheduler look at the index again (a lease may now be due earlier than it
+    /// is sleeping for). Costs one index page read; the loop recomputes its deadline.
+    pub(crate) fn wake(&self) {
         self.wake.notify_one();
     }
 

@@ -18,8 +18,9 @@ pub(crate) struct PendingIntent {
     pub(crate) path: String,
     pub(crate) token_hash: Option<String>,
     pub(crate) metadata: BTreeMap<String, String>,
-    /// Whether the engine recorded an intent (so a failed request must revoke it).
-    recorded: Mutex<bool>,
+    /// The due time of the intent, once the engine recorded one (a failed request must then
+    /// revoke it, and a confirmed lease replaces its index entry).
+    recorded_due: Mutex<Option<i64>>,
 }
 
 impl PendingIntent {
@@ -38,12 +39,16 @@ impl PendingIntent {
             path,
             token_hash,
             metadata,
-            recorded: Mutex::new(false),
+            recorded_due: Mutex::new(None),
         }
     }
 
     pub(crate) fn was_recorded(&self) -> bool {
-        *self.recorded.lock().unwrap_or_else(|e| e.into_inner())
+        self.recorded_due().is_some()
+    }
+
+    pub(crate) fn recorded_due(&self) -> Option<i64> {
+        *self.recorded_due.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -70,11 +75,11 @@ impl IntentLog for PendingIntent {
             irrevocable: false,
             due_ms: 0,
         };
-        self.manager.record_intent(rec).await.map_err(|e| match e {
+        let due = self.manager.record_intent(rec).await.map_err(|e| match e {
             crate::CoreError::Storage(s) => EngineError::Storage(s),
             other => EngineError::Internal(anyhow::Error::new(other)),
         })?;
-        *self.recorded.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        *self.recorded_due.lock().unwrap_or_else(|e| e.into_inner()) = Some(due);
         Ok(())
     }
 }

@@ -84,7 +84,8 @@ impl LeaseManager {
 
     /// Persists an intent (unconfirmed lease) before the engine's side effect. It is due
     /// after a grace period, so an intent whose request never completes gets revoked.
-    pub(crate) async fn record_intent(&self, mut rec: LeaseRecord) -> CoreResult<()> {
+    /// Returns that due time, which `register` needs to replace the intent's index entry.
+    pub(crate) async fn record_intent(&self, mut rec: LeaseRecord) -> CoreResult<i64> {
         rec.confirmed = false;
         rec.due_ms = now_ms() + INTENT_GRACE_MS;
         let mut batch = vec![
@@ -105,11 +106,12 @@ impl LeaseManager {
             });
         }
         self.view.apply(batch).await?;
-        Ok(())
+        Ok(rec.due_ms)
     }
 
     /// Registers a confirmed lease (replacing its intent, if one was recorded). The lease is
     /// durable before this returns, i.e. before the response carrying it leaves the process.
+    /// `intent_due` is the due time of the recorded intent, if the engine recorded one.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn register(
         &self,
@@ -120,8 +122,8 @@ impl LeaseManager {
         token_hash: Option<String>,
         metadata: BTreeMap<String, String>,
         (mount_default, mount_max): (Duration, Duration),
+        intent_due: Option<i64>,
     ) -> CoreResult<LeaseRecord> {
-        let previous = self.load(lease_id).await?;
         let now = now_ms();
         let max = if new.terms.max_ttl.is_zero() {
             mount_max
@@ -166,9 +168,9 @@ impl LeaseManager {
                 value: Vec::new(),
             });
         }
-        if let Some(prev) = previous {
+        if let Some(due) = intent_due {
             batch.push(WriteOp::Delete {
-                key: due_key(prev.due_ms, lease_id),
+                key: due_key(due, lease_id),
             });
             batch.push(WriteOp::Delete {
                 key: pending_key(lease_id),
@@ -176,7 +178,7 @@ impl LeaseManager {
         }
         self.view.apply(batch).await?;
         self.stats.on_created();
-        self.scheduler.wake_if_earlier(rec.due_ms);
+        self.scheduler.wake();
         Ok(rec)
     }
 
@@ -438,7 +440,7 @@ impl LeaseManager {
                 ])
                 .await?;
         }
-        self.scheduler.wake_if_earlier(now);
+        self.scheduler.wake();
         Ok(())
     }
 
