@@ -2,6 +2,7 @@
 //! codes, `Sensitive<T>` for values that must never be printed, Vault's loose input coercions
 //! (durations such as `"1h"` or `3600`, comma-separated lists) and small random/time helpers.
 
+mod cidr;
 mod duration;
 mod error_kind;
 mod random;
@@ -9,6 +10,7 @@ mod sensitive;
 pub mod serde_helpers;
 mod time;
 
+pub use cidr::{cidrs_allow, parse_cidrs, Cidr, CidrParseError};
 pub use duration::{format_duration, parse_duration, DurationParseError};
 pub use error_kind::ErrorKind;
 pub use random::{random_alnum, random_bytes, random_uuid};

@@ -7,6 +7,7 @@
 //! engine's route enum, so routing, 404/405 answers and help text come from one table.
 #![warn(missing_docs)]
 
+mod auth;
 mod error;
 mod paths;
 mod request;
@@ -15,6 +16,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use auth::{
+    duration_field, normalize_policies, Alias, LoginAuth, LoginRenewal, TokenParams, TOKEN_FIELDS,
+};
 pub use error::EngineError;
 pub use paths::{Args, PathEntry, PathTable};
 pub use request::{
@@ -61,6 +65,30 @@ pub trait Engine: Send + Sync + 'static {
     /// Extends a lease upstream to `lease.expire_time`, which core has already computed from
     /// the requested increment and capped at the lease's max TTL.
     async fn renew(&self, _lease: &LeaseInfo, _storage: &StorageView) -> Result<(), EngineError> {
+        Err(EngineError::NotRenewable)
+    }
+
+    /// Auth methods: whether `path` (relative to the mount) is a login endpoint, served
+    /// without a token and without an ACL check (`login`, `login/alice`).
+    fn is_login_path(&self, _path: &str) -> bool {
+        false
+    }
+
+    /// Auth methods: the role a login request is for, so failed logins can be rate-limited
+    /// per client address and role before the method does any expensive work. The default
+    /// reads the `role` field of the body.
+    async fn login_role(&self, req: &Request) -> Option<String> {
+        req.str_field("role")
+    }
+
+    /// Auth methods: re-checks a login when its token is renewed (the role still exists, its
+    /// bindings still admit the caller) and answers the token parameters that now apply.
+    /// Core refuses the renewal when this fails or when the policies changed.
+    async fn renew_login(
+        &self,
+        _login: &LoginRenewal,
+        _storage: &StorageView,
+    ) -> Result<TokenParams, EngineError> {
         Err(EngineError::NotRenewable)
     }
 }

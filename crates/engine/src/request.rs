@@ -149,6 +149,8 @@ pub struct Response {
     pub lease: Option<NewLease>,
     /// Non-fatal notes for the client.
     pub warnings: Vec<String>,
+    /// A successful login (auth methods only): core mints a token for it.
+    pub auth: Option<Box<crate::LoginAuth>>,
 }
 
 impl Response {
@@ -156,6 +158,14 @@ impl Response {
     pub fn data(data: JsonMap) -> Self {
         Response {
             data: Some(data),
+            ..Default::default()
+        }
+    }
+
+    /// A login response: core answers with the minted token in Vault's `auth` block.
+    pub fn login(auth: crate::LoginAuth) -> Self {
+        Response {
+            auth: Some(Box::new(auth)),
             ..Default::default()
         }
     }

@@ -107,6 +107,7 @@ impl Engine for TestLeases {
                         },
                     }),
                     warnings: Vec::new(),
+                    auth: None,
                 })
             }
         }

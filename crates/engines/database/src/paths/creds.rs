@@ -125,6 +125,7 @@ impl DatabaseEngine {
                 },
             }),
             warnings: warning.into_iter().collect(),
+            auth: None,
         })
     }
 }
