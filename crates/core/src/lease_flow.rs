@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use secrethub_engine::{Engine, Request};
 
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::leases::{LeaseManager, PendingIntent};
-use crate::mounts::Mounted;
+use crate::mounts::{MountClass, Mounted};
 use crate::pipeline::Ctx;
 use crate::request::{CoreResponse, LeaseBlock};
 
@@ -48,6 +48,16 @@ pub(crate) async fn handle_with_leases(
             return Err(e.into());
         }
     };
+    if let Some(auth) = resp.auth {
+        revoke_unconfirmed(ctx, &intent, &lease_id).await;
+        if mounted.entry.class != MountClass::Auth {
+            return Err(CoreError::Internal(anyhow::anyhow!(
+                "the secrets engine at {} answered a login",
+                mounted.entry.api_path()
+            )));
+        }
+        return crate::login::mint(ctx, mounted, *auth, resp.warnings).await;
+    }
     let Some(new) = resp.lease else {
         revoke_unconfirmed(ctx, &intent, &lease_id).await;
         return Ok(CoreResponse {

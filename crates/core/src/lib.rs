@@ -6,12 +6,15 @@
 mod audit_broker;
 mod cubbyhole;
 mod error;
+mod identity;
 mod lease_flow;
 mod leases;
+mod login;
 mod mounts;
 mod pipeline;
 mod policies;
 mod quotas;
+mod rate_limit;
 mod registry;
 mod request;
 mod seal;

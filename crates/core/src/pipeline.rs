@@ -14,7 +14,7 @@ use secrethub_policy::{Acl, Capability};
 use secrethub_storage::StorageView;
 
 use crate::error::{CoreError, CoreResult};
-use crate::mounts::Mounted;
+use crate::mounts::{MountClass, Mounted};
 use crate::request::{CoreRequest, CoreResponse, Method};
 use crate::tokens::TokenRecord;
 use crate::unsealed::Unsealed;
@@ -64,6 +64,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) wrap_ttl: Option<std::time::Duration>,
     /// Labels for a lease this request creates.
     pub(crate) lease_metadata: std::collections::BTreeMap<String, String>,
+    /// The client's address.
+    pub(crate) remote_addr: Option<std::net::IpAddr>,
 }
 
 impl Ctx<'_> {
@@ -103,8 +105,24 @@ impl Core {
             .ok_or_else(|| CoreError::NoRoute(path.clone()))?;
         let rel = rel.trim_end_matches('/').to_string();
 
-        let token_id = req.token.as_ref().map(|t| t.expose().clone());
-        let unauth = is_unauthenticated(&path);
+        // A login needs no token, and one sent along is ignored (not used up, not audited
+        // as the caller).
+        let login = mounted.entry.class == MountClass::Auth
+            && mounted
+                .engine
+                .as_ref()
+                .is_some_and(|e| e.is_login_path(&rel));
+        if let Err(e) = self.rate_limit(&u, &req, &path, mounted, &rel, login).await {
+            self.audit_rejected(&u, &req, &path, &mounted.entry, &e)
+                .await?;
+            return Err(e);
+        }
+        let token_id = req
+            .token
+            .as_ref()
+            .map(|t| t.expose().clone())
+            .filter(|_| !login);
+        let unauth = login || is_unauthenticated(&path);
         let record = match &token_id {
             Some(t) if !t.is_empty() => u.tokens.lookup(t).await?,
             _ => None,
@@ -115,6 +133,11 @@ impl Core {
             } else {
                 CoreError::PermissionDenied
             });
+        }
+        if let Some(r) = &record {
+            if !r.allows_address(req.remote_addr) {
+                return Err(CoreError::PermissionDenied);
+            }
         }
 
         let mut op = match req.method {
@@ -164,7 +187,11 @@ impl Core {
                 }
                 Arc::new(Acl::new(&[]))
             }
-            Some(r) => u.policies.acl(&r.policies).await?,
+            Some(r) => {
+                u.policies
+                    .acl(&r.policies, &r.entity_id, &u.identity)
+                    .await?
+            }
             None => Arc::new(Acl::new(&[])),
         };
         if !unauth && !matches!(&record, Some(r) if r.token_type == "wrapping") {
@@ -199,6 +226,7 @@ impl Core {
             acl,
             wrap_ttl: req.wrap_ttl,
             lease_metadata: req.lease_metadata.clone(),
+            remote_addr: req.remote_addr,
         };
         let result = self.dispatch(&ctx, mounted, engine_req).await;
 
@@ -265,12 +293,80 @@ impl Core {
             ("system", _, _) => crate::sys::handle(ctx).await,
             ("token", _, _) => crate::token_api::handle(ctx).await,
             ("cubbyhole", _, _) => crate::cubbyhole::handle(ctx).await,
+            ("identity", _, _) => crate::identity::handle(ctx).await,
             (_, Some(engine), Some(mut r)) => {
                 r.op = ctx.op;
                 crate::lease_flow::handle_with_leases(ctx, mounted, engine.as_ref(), r).await
             }
             _ => Err(CoreError::NoRoute(mounted.entry.api_path())),
         }
+    }
+
+    /// Applies the rate-limit quota covering this request (for a login, the auth method
+    /// names the role first when a quota is scoped to roles of its mount).
+    async fn rate_limit(
+        &self,
+        u: &Unsealed,
+        req: &CoreRequest,
+        path: &str,
+        mounted: &Mounted,
+        rel: &str,
+        login: bool,
+    ) -> CoreResult<()> {
+        let mount = mounted.entry.api_path();
+        let login_mount = login.then_some(mount.as_str());
+        let mut role = None;
+        if let (Some(m), Some(engine)) = (login_mount, &mounted.engine) {
+            if u.rate_limits.has_role_quota(m) {
+                let probe = Request {
+                    op: Operation::Update,
+                    path: rel.to_string(),
+                    body: req.body.clone(),
+                    storage: StorageView::new(u.barrier.clone(), mounted.entry.storage_prefix()),
+                    caller: Caller {
+                        remote_addr: req.remote_addr,
+                        ..Caller::default()
+                    },
+                    mount: self.mount_info(mounted),
+                    intents: None,
+                };
+                role = engine.login_role(&probe).await;
+            }
+        }
+        u.rate_limits.check(
+            &crate::rate_limit::Subject {
+                path,
+                login_mount,
+                addr: req.remote_addr,
+            },
+            role.as_deref(),
+        )
+    }
+
+    /// Audits a request refused before it reached the ACL (rate limit), without a caller.
+    async fn audit_rejected(
+        &self,
+        u: &Unsealed,
+        req: &CoreRequest,
+        path: &str,
+        entry: &crate::mounts::MountEntry,
+        err: &CoreError,
+    ) -> CoreResult<()> {
+        if u.audit.is_enabled() {
+            let op = match req.method {
+                Method::Get => Operation::Read,
+                Method::List => Operation::List,
+                Method::Delete => Operation::Delete,
+                Method::Patch => Operation::Patch,
+                Method::Write => Operation::Update,
+            };
+            let mut ev = request_event(req, path, op, None, entry, Some(err));
+            u.audit.log(&ev).await?;
+            ev.kind = EventKind::Response;
+            ev.response = Some(AuditResponse::default());
+            u.audit.log(&ev).await?;
+        }
+        Ok(())
     }
 
     async fn audit_denied(

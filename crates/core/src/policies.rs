@@ -10,6 +10,7 @@ use secrethub_storage::{Storage, StorageView};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, CoreResult};
+use crate::identity::IdentityStore;
 
 #[derive(Serialize, Deserialize)]
 struct PolicyRecord {
@@ -22,7 +23,8 @@ struct PolicyRecord {
 pub(crate) struct PolicyStore {
     view: StorageView,
     parsed: RwLock<HashMap<String, Arc<Policy>>>,
-    acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
+    /// Merged ACLs by (policy set, entity ID): templated policies render per entity.
+    acls: RwLock<HashMap<AclKey, Arc<Acl>>>,
 }
 
 /// Names that cannot be written or deleted.
@@ -140,20 +142,31 @@ impl PolicyStore {
     }
 
     /// The merged ACL of a policy set. Unknown policy names grant nothing.
-    pub(crate) async fn acl(&self, policies: &[String]) -> CoreResult<Arc<Acl>> {
+    /// The merged ACL of a token: its policies, with identity templates filled from its
+    /// entity (a rule whose template has no value is dropped, never widened).
+    pub(crate) async fn acl(
+        &self,
+        policies: &[String],
+        entity_id: &str,
+        identity: &IdentityStore,
+    ) -> CoreResult<Arc<Acl>> {
         if policies.iter().any(|p| p == "root") {
             return Ok(Arc::new(Acl::root()));
         }
-        if let Some(acl) = read_lock(&self.acls).get(policies) {
+        let key = (policies.to_vec(), entity_id.to_string());
+        if let Some(acl) = read_lock(&self.acls).get(&key) {
             return Ok(acl.clone());
         }
         let mut loaded = Vec::new();
+        let mut entity = None;
         for name in policies {
             if let Some(p) = self.load(name).await? {
-                // Identity templates render empty until identity exists: rules that need
-                // an entity are dropped, never widened.
                 let p = if p.is_templated() {
-                    Arc::new(p.render(&|_| None))
+                    if entity.is_none() {
+                        entity = Some(identity.entity(entity_id).await?);
+                    }
+                    let e = entity.as_ref().and_then(Option::as_ref);
+                    Arc::new(p.render(&|expr| e.and_then(|e| e.template_value(expr))))
                 } else {
                     p
                 };
@@ -162,10 +175,21 @@ impl PolicyStore {
         }
         let refs: Vec<&Policy> = loaded.iter().map(|p| p.as_ref()).collect();
         let acl = Arc::new(Acl::new(&refs));
-        write_lock(&self.acls).insert(policies.to_vec(), acl.clone());
+        let mut cache = write_lock(&self.acls);
+        // One entry per (policy set, entity): bounded so a million distinct callers cannot
+        // grow it without limit; a miss only costs re-merging.
+        if cache.len() >= ACL_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, acl.clone());
         Ok(acl)
     }
 }
+
+const ACL_CACHE_MAX: usize = 10_000;
+
+/// (policy names, entity ID).
+type AclKey = (Vec<String>, String);
 
 // Poisoning only happens if a thread panicked while holding the lock; the maps are caches
 // whose every mutation is a single insert/remove/clear, so their content stays valid.

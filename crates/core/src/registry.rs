@@ -1,4 +1,5 @@
-//! `EngineRegistry`: engine type name → factory. Filled by the `secrethub` crate (the
+//! `EngineRegistry`: engine type name → factory, one table for secrets engines
+//! (`sys/mounts`) and one for auth methods (`sys/auth`). Filled by the `secrethub` crate (the
 //! composition root), so core never depends on a concrete engine.
 
 use std::collections::BTreeMap;
@@ -9,6 +10,7 @@ use secrethub_engine::EngineFactory;
 #[derive(Clone, Default)]
 pub struct EngineRegistry {
     factories: BTreeMap<String, EngineFactory>,
+    auth: BTreeMap<String, EngineFactory>,
 }
 
 impl EngineRegistry {
@@ -21,6 +23,22 @@ impl EngineRegistry {
     pub fn register(mut self, type_name: &str, factory: EngineFactory) -> Self {
         self.factories.insert(type_name.to_string(), factory);
         self
+    }
+
+    /// Registers an auth method `factory` under `type_name`.
+    pub fn register_auth(mut self, type_name: &str, factory: EngineFactory) -> Self {
+        self.auth.insert(type_name.to_string(), factory);
+        self
+    }
+
+    /// The auth method factory for `type_name`.
+    pub fn get_auth(&self, type_name: &str) -> Option<EngineFactory> {
+        self.auth.get(type_name).copied()
+    }
+
+    /// Registered auth method type names, for error messages.
+    pub fn auth_names(&self) -> Vec<String> {
+        self.auth.keys().cloned().collect()
     }
 
     /// The factory for `type_name`.

@@ -291,6 +291,9 @@ async fn create(ctx: &Ctx<'_>, orphan_path: bool) -> CoreResult<CoreResponse> {
         entity_id: String::new(),
         token_type: "service".into(),
         wrap_creation_path: String::new(),
+        max_ttl: 0,
+        bound_cidrs: Vec::new(),
+        login: None,
     };
     let token = ctx.u.tokens.create(&mut rec, input.id.as_deref()).await?;
     Ok(CoreResponse {
@@ -326,6 +329,8 @@ pub(crate) async fn renew(
         return Err(CoreError::bad_request("lease is not renewable"));
     }
     let input: TargetInput = parse(&ctx.body)?;
+    // A login token lives on only while its auth method still admits the login.
+    crate::login::recheck(ctx, &mut rec).await?;
     let now = now_unix();
     let mut warnings = Vec::new();
     let mut ttl = if rec.period > 0 {
@@ -336,7 +341,12 @@ pub(crate) async fn renew(
         Duration::from_secs(rec.creation_ttl)
     };
     // Renewal never goes past the explicit max or the system max counted from creation.
-    let mut limit = rec.creation_time + ctx.core.config.max_lease_ttl.as_secs() as i64;
+    let sys_max = ctx.core.config.max_lease_ttl.as_secs();
+    let max_ttl = match rec.max_ttl {
+        0 => sys_max,
+        m => m.min(sys_max),
+    };
+    let mut limit = rec.creation_time + max_ttl as i64;
     if rec.period > 0 {
         limit = i64::MAX;
     }
@@ -386,6 +396,7 @@ fn lookup_data(rec: &TokenRecord, token: Option<&str>) -> JsonMap {
         "renewable": rec.renewable,
         "ttl": rec.ttl(now),
         "type": rec.token_type,
+        "bound_cidrs": if rec.bound_cidrs.is_empty() { Value::Null } else { json!(rec.bound_cidrs) },
     });
     match v {
         Value::Object(m) => m,

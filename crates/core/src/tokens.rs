@@ -60,6 +60,28 @@ pub struct TokenRecord {
     /// For wrapping tokens: the path whose response is wrapped.
     #[serde(default)]
     pub wrap_creation_path: String,
+    /// Renewals never go past `creation_time + max_ttl` (seconds; 0 = the system max).
+    #[serde(default)]
+    pub max_ttl: u64,
+    /// Client addresses the token may be used from (empty = anywhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bound_cidrs: Vec<String>,
+    /// For tokens minted by an auth method's login: what renewal re-checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<LoginState>,
+}
+
+/// What a login token remembers of its login, for [`secrethub_engine::Engine::renew_login`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginState {
+    /// Accessor of the auth mount that served the login.
+    pub mount_accessor: String,
+    /// The auth method's own data.
+    pub internal: serde_json::Value,
+    /// The alias the login proved.
+    pub alias: secrethub_engine::Alias,
+    /// Policies the method granted (before `default` was added).
+    pub token_policies: Vec<String>,
 }
 
 impl TokenRecord {
@@ -74,6 +96,18 @@ impl TokenRecord {
             0
         } else {
             (self.expire_time - now).max(0) as u64
+        }
+    }
+
+    /// Whether the token may be used from `addr`.
+    pub fn allows_address(&self, addr: Option<std::net::IpAddr>) -> bool {
+        if self.bound_cidrs.is_empty() {
+            return true;
+        }
+        // Stored blocks were validated at creation; one that no longer parses denies.
+        match secrethub_common::parse_cidrs(&self.bound_cidrs) {
+            Ok(blocks) => secrethub_common::cidrs_allow(&blocks, addr),
+            Err(_) => false,
         }
     }
 
@@ -343,6 +377,26 @@ impl TokenStore {
         }
     }
 
+    /// Revokes every token a given auth mount issued (when the mount is disabled). Login
+    /// tokens always expire, so the expiry index lists them all.
+    pub(crate) async fn revoke_issued_by(&self, mount_accessor: &str) -> CoreResult<usize> {
+        let mut n = 0;
+        for hash in self.expiring_hashes().await? {
+            let Some(rec) = self.lookup_hash(&hash).await? else {
+                continue;
+            };
+            if rec
+                .login
+                .as_ref()
+                .is_some_and(|l| l.mount_accessor == mount_accessor)
+            {
+                self.revoke_tree(&hash).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Hashes of every token that expires (non-root tokens: these are leases), read from
     /// the expiry index, in expiry order.
     pub(crate) async fn expiring_hashes(&self) -> CoreResult<Vec<String>> {
@@ -393,6 +447,9 @@ mod tests {
             entity_id: String::new(),
             token_type: "service".into(),
             wrap_creation_path: String::new(),
+            max_ttl: 0,
+            bound_cidrs: Vec::new(),
+            login: None,
         }
     }
 

@@ -32,6 +32,8 @@ pub(crate) struct Unsealed {
     pub(crate) audit: AuditBroker,
     pub(crate) leases: Arc<LeaseManager>,
     pub(crate) quotas: crate::quotas::QuotaStore,
+    pub(crate) identity: crate::identity::IdentityStore,
+    pub(crate) rate_limits: crate::rate_limit::RateLimits,
     pub(crate) registry: EngineRegistry,
     cancel: CancellationToken,
 }
@@ -52,8 +54,18 @@ fn builtin(path: &str, engine_type: &str, description: &str, class: MountClass) 
     }
 }
 
+fn identity_mount() -> MountEntry {
+    builtin(
+        "identity/",
+        "identity",
+        "identity store",
+        MountClass::Secret,
+    )
+}
+
 fn default_mounts() -> Vec<MountEntry> {
     vec![
+        identity_mount(),
         builtin(
             "cubbyhole/",
             "cubbyhole",
@@ -90,6 +102,13 @@ impl Unsealed {
                 m
             }
         };
+        let mut entries = entries;
+        // Tables written before the identity store existed lack its mount.
+        if !entries.iter().any(|e| e.engine_type == "identity") {
+            entries.push(identity_mount());
+            let bytes = serde_json::to_vec(&entries).map_err(|e| CoreError::Internal(e.into()))?;
+            barrier.put(MOUNTS_KEY, &bytes).await?;
+        }
         let mut mounted = Vec::with_capacity(entries.len());
         for entry in entries {
             let engine = instantiate(&core.registry, &barrier, &entry)?;
@@ -107,6 +126,8 @@ impl Unsealed {
             tokens: TokenStore::new(barrier.clone(), leases.clone()),
             leases,
             quotas: crate::quotas::QuotaStore::new(barrier.clone()),
+            identity: crate::identity::IdentityStore::new(barrier.clone()),
+            rate_limits: crate::rate_limit::RateLimits::new(barrier.clone()),
             policies: PolicyStore::new(barrier.clone()),
             audit: AuditBroker::new(barrier.clone()),
             registry: core.registry.clone(),
@@ -116,6 +137,7 @@ impl Unsealed {
         u.policies.ensure_default().await?;
         u.audit.load().await?;
         u.quotas.load().await?;
+        u.rate_limits.load().await?;
         u.leases.restore().await?;
         u.spawn_expiry_sweeper();
         u.leases.start(u.cancel.clone());
@@ -173,6 +195,9 @@ impl Unsealed {
             entity_id: String::new(),
             token_type: "service".into(),
             wrap_creation_path: String::new(),
+            max_ttl: 0,
+            bound_cidrs: Vec::new(),
+            login: None,
         };
         self.tokens.create(&mut rec, id).await
     }
@@ -213,7 +238,11 @@ fn instantiate(
     if entry.is_builtin() {
         return Ok(None);
     }
-    let factory = registry.get(&entry.engine_type).ok_or_else(|| {
+    let factory = match entry.class {
+        MountClass::Secret => registry.get(&entry.engine_type),
+        MountClass::Auth => registry.get_auth(&entry.engine_type),
+    };
+    let factory = factory.ok_or_else(|| {
         CoreError::bad_request(format!(
             "plugin not found in the catalog: {}",
             entry.engine_type

@@ -63,6 +63,9 @@ pub(crate) async fn wrap_response(
         entity_id: String::new(),
         token_type: "wrapping".into(),
         wrap_creation_path: creation_path.to_string(),
+        max_ttl: 0,
+        bound_cidrs: Vec::new(),
+        login: None,
     };
     let token = u.tokens.create(&mut rec, None).await?;
     let stored = WrappedResponse {

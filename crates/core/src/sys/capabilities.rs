@@ -44,7 +44,10 @@ pub(super) async fn handle(ctx: &Ctx<'_>, which: &str) -> CoreResult<CoreRespons
                 .lookup(&token)
                 .await?
                 .ok_or_else(|| CoreError::bad_request("invalid token"))?;
-            ctx.u.policies.acl(&rec.policies).await?
+            ctx.u
+                .policies
+                .acl(&rec.policies, &rec.entity_id, &ctx.u.identity)
+                .await?
         }
         _ => {
             let accessor = input.accessor.unwrap_or_default();
@@ -60,7 +63,10 @@ pub(super) async fn handle(ctx: &Ctx<'_>, which: &str) -> CoreResult<CoreRespons
                 .lookup_hash(&hash)
                 .await?
                 .ok_or_else(|| CoreError::bad_request("invalid accessor"))?;
-            ctx.u.policies.acl(&rec.policies).await?
+            ctx.u
+                .policies
+                .acl(&rec.policies, &rec.entity_id, &ctx.u.identity)
+                .await?
         }
     };
     let mut data = serde_json::Map::new();

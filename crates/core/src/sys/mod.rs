@@ -16,6 +16,7 @@ use secrethub_engine::{EngineError, Operation};
 use serde_json::Value;
 
 use crate::error::{CoreError, CoreResult};
+use crate::mounts::MountClass;
 use crate::pipeline::Ctx;
 use crate::request::CoreResponse;
 
@@ -27,8 +28,8 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
     };
     let write = matches!(ctx.op, Operation::Update | Operation::Create);
     match (head, ctx.op) {
-        ("mounts", _) => mounts::handle(ctx, tail).await,
-        ("auth", Operation::Read) if tail.is_empty() => mounts::list_auth(ctx),
+        ("mounts", _) => mounts::handle(ctx, tail, MountClass::Secret).await,
+        ("auth", _) => mounts::handle(ctx, tail, MountClass::Auth).await,
         ("policy" | "policies", _) => policy::handle(ctx, head, tail).await,
         ("audit", _) => audit::handle(ctx, tail).await,
         ("audit-hash", _) if write => audit::hash(ctx, tail),

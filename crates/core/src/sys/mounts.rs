@@ -64,11 +64,16 @@ fn stringify_options(o: Option<BTreeMap<String, Value>>) -> BTreeMap<String, Str
         .collect()
 }
 
-pub(super) async fn handle(ctx: &Ctx<'_>, tail: &str) -> CoreResult<CoreResponse> {
+/// `sys/mounts/*` (`class` Secret) and `sys/auth/*` (`class` Auth).
+pub(super) async fn handle(
+    ctx: &Ctx<'_>,
+    tail: &str,
+    class: MountClass,
+) -> CoreResult<CoreResponse> {
     let write = matches!(ctx.op, Operation::Update | Operation::Create);
     if tail.is_empty() {
         return match ctx.op {
-            Operation::Read => Ok(list(ctx, MountClass::Secret)),
+            Operation::Read => Ok(list(ctx, class)),
             _ => Err(CoreError::Engine(
                 secrethub_engine::EngineError::UnsupportedOperation,
             )),
@@ -76,22 +81,22 @@ pub(super) async fn handle(ctx: &Ctx<'_>, tail: &str) -> CoreResult<CoreResponse
     }
     if let Some(path) = tail.strip_suffix("/tune") {
         return match ctx.op {
-            Operation::Read => read_tune(ctx, path),
-            _ if write => tune(ctx, path).await,
+            Operation::Read => read_tune(ctx, &class_path(class, path)),
+            _ if write => tune(ctx, &class_path(class, path)).await,
             _ => Err(CoreError::Engine(
                 secrethub_engine::EngineError::UnsupportedOperation,
             )),
         };
     }
     match ctx.op {
-        _ if write => enable(ctx, tail).await,
-        Operation::Delete => disable(ctx, tail).await,
+        _ if write => enable(ctx, tail, class).await,
+        Operation::Delete => disable(ctx, tail, class).await,
         Operation::Read => {
             let path = normalize_mount_path(tail).map_err(CoreError::BadRequest)?;
             let router = ctx.u.router();
             let m = router
                 .all()
-                .find(|m| m.entry.class == MountClass::Secret && m.entry.path == path)
+                .find(|m| m.entry.class == class && m.entry.path == path)
                 .ok_or(CoreError::NotFound)?;
             Ok(CoreResponse::data(obj(m.entry.to_json(
                 ctx.core.config.default_lease_ttl,
@@ -118,11 +123,15 @@ fn list(ctx: &Ctx<'_>, class: MountClass) -> CoreResponse {
     both(data)
 }
 
-pub(super) fn list_auth(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
-    Ok(list(ctx, MountClass::Auth))
+/// The API path of a mount path in its table (`auth/userpass` for an auth method).
+fn class_path(class: MountClass, path: &str) -> String {
+    match class {
+        MountClass::Secret => path.to_string(),
+        MountClass::Auth => format!("auth/{}", path.trim_start_matches('/')),
+    }
 }
 
-async fn enable(ctx: &Ctx<'_>, raw_path: &str) -> CoreResult<CoreResponse> {
+async fn enable(ctx: &Ctx<'_>, raw_path: &str, class: MountClass) -> CoreResult<CoreResponse> {
     let path = normalize_mount_path(raw_path).map_err(CoreError::BadRequest)?;
     let input: EnableInput = parse(&ctx.body)?;
     let mut engine_type = input.engine_type.trim().to_string();
@@ -146,16 +155,31 @@ async fn enable(ctx: &Ctx<'_>, raw_path: &str) -> CoreResult<CoreResponse> {
             "cannot mount {engine_type:?} of type {engine_type:?}"
         )));
     }
-    if ctx.u.registry.get(&engine_type).is_none() {
+    let (known, names) = match class {
+        MountClass::Secret => (
+            ctx.u.registry.get(&engine_type).is_some(),
+            ctx.u.registry.names(),
+        ),
+        MountClass::Auth => (
+            ctx.u.registry.get_auth(&engine_type).is_some(),
+            ctx.u.registry.auth_names(),
+        ),
+    };
+    if !known {
         return Err(CoreError::bad_request(format!(
             "plugin not found in the catalog: {engine_type}; available: {}",
-            ctx.u.registry.names().join(", ")
+            names.join(", ")
         )));
     }
-    if matches!(path.as_str(), "sys/" | "auth/" | "cubbyhole/" | "identity/")
-        || path.starts_with("sys/")
-        || path.starts_with("auth/")
-    {
+    let reserved = match class {
+        MountClass::Secret => {
+            matches!(path.as_str(), "sys/" | "auth/" | "cubbyhole/" | "identity/")
+                || path.starts_with("sys/")
+                || path.starts_with("auth/")
+        }
+        MountClass::Auth => path == "token/" || path.starts_with("token/"),
+    };
+    if reserved {
         return Err(CoreError::bad_request(format!(
             "cannot mount at reserved path {path:?}"
         )));
@@ -170,7 +194,7 @@ async fn enable(ctx: &Ctx<'_>, raw_path: &str) -> CoreResult<CoreResponse> {
     let _guard = ctx.u.mount_lock.lock().await;
     let router = ctx.u.router();
     for m in router.all() {
-        if m.entry.class != MountClass::Secret {
+        if m.entry.class != class {
             continue;
         }
         let existing = &m.entry.path;
@@ -189,7 +213,7 @@ async fn enable(ctx: &Ctx<'_>, raw_path: &str) -> CoreResult<CoreResponse> {
         uuid: secrethub_common::random_uuid(),
         config,
         options,
-        class: MountClass::Secret,
+        class,
         local: input.local,
         seal_wrap: input.seal_wrap,
     };
@@ -197,17 +221,20 @@ async fn enable(ctx: &Ctx<'_>, raw_path: &str) -> CoreResult<CoreResponse> {
     let mut mounted: Vec<Mounted> = router.all().cloned().collect();
     mounted.push(Mounted { entry, engine });
     ctx.u.replace_mounts(mounted).await?;
-    tracing::info!(path = %path, "secrets engine enabled");
+    match class {
+        MountClass::Secret => tracing::info!(path = %path, "secrets engine enabled"),
+        MountClass::Auth => tracing::info!(path = %path, "auth method enabled"),
+    }
     Ok(CoreResponse::default())
 }
 
-async fn disable(ctx: &Ctx<'_>, raw_path: &str) -> CoreResult<CoreResponse> {
+async fn disable(ctx: &Ctx<'_>, raw_path: &str, class: MountClass) -> CoreResult<CoreResponse> {
     let path = normalize_mount_path(raw_path).map_err(CoreError::BadRequest)?;
     let _guard = ctx.u.mount_lock.lock().await;
     let router = ctx.u.router();
     let Some(target) = router
         .all()
-        .find(|m| m.entry.class == MountClass::Secret && m.entry.path == path)
+        .find(|m| m.entry.class == class && m.entry.path == path)
         .cloned()
     else {
         // Disabling a missing mount is a no-op in Vault.
@@ -216,19 +243,28 @@ async fn disable(ctx: &Ctx<'_>, raw_path: &str) -> CoreResult<CoreResponse> {
     if target.entry.is_builtin() {
         return Err(CoreError::bad_request(format!("cannot unmount {path:?}")));
     }
-    // Vault revokes a mount's leases before unmounting; a failure keeps the mount.
-    ctx.u.leases.revoke_prefix(&path).await.map_err(|e| {
-        CoreError::bad_request(format!("failed to revoke the leases of {path:?}: {e}"))
+    // Vault revokes a mount's leases (an auth method's: the tokens it issued) before
+    // unmounting; a failure keeps the mount.
+    let api_path = target.entry.api_path();
+    ctx.u.leases.revoke_prefix(&api_path).await.map_err(|e| {
+        CoreError::bad_request(format!("failed to revoke the leases of {api_path:?}: {e}"))
     })?;
+    if class == MountClass::Auth {
+        ctx.u
+            .tokens
+            .revoke_issued_by(&target.entry.accessor)
+            .await?;
+        ctx.u.identity.forget_mount(&target.entry.accessor).await?;
+    }
     let mounted: Vec<Mounted> = router
         .all()
-        .filter(|m| !(m.entry.class == MountClass::Secret && m.entry.path == path))
+        .filter(|m| !(m.entry.class == class && m.entry.path == path))
         .cloned()
         .collect();
     // Unmount first so no request can write while the data is being removed.
     ctx.u.replace_mounts(mounted).await?;
     secrethub_storage::delete_prefix(&*ctx.u.barrier, &target.entry.storage_prefix()).await?;
-    tracing::info!(path = %path, "secrets engine disabled");
+    tracing::info!(path = %api_path, "mount disabled");
     Ok(CoreResponse::default())
 }
 

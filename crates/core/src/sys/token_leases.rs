@@ -1,6 +1,7 @@
 //! Non-root tokens are leases too, as in Vault: `sys/leases/*` serves lease IDs of the form
-//! `auth/token/create/<token hash>` from the token store (the token's own expiry index), so
-//! `lookup`, `renew`, `revoke`, `revoke-prefix` and LIST work on tokens like on any lease.
+//! `<creation path>/<token hash>` (`auth/token/create/<hash>`,
+//! `auth/userpass/login/alice/<hash>`) from the token store (the token's own expiry index),
+//! so `lookup`, `renew`, `revoke`, `revoke-prefix` and LIST work on tokens like on any lease.
 
 use secrethub_common::{format_rfc3339, now_unix, JsonMap};
 use serde_json::{json, Value};
@@ -11,24 +12,43 @@ use crate::pipeline::Ctx;
 use crate::request::{CoreResponse, LeaseBlock};
 use crate::tokens::TokenRecord;
 
-const CREATE: &str = "auth/token/create/";
-
 /// Whether a lease ID or prefix names token leases.
 pub(super) fn is_token_lease(id: &str) -> bool {
     id.starts_with("auth/")
 }
 
+/// The lease ID of a token.
+fn lease_id_of(rec: &TokenRecord) -> String {
+    format!("{}/{}", rec.path.trim_end_matches('/'), rec.hash)
+}
+
 async fn record(ctx: &Ctx<'_>, lease_id: &str) -> CoreResult<TokenRecord> {
+    let invalid = || CoreError::bad_request("invalid lease");
     let hash = lease_id
-        .strip_prefix(CREATE)
-        .filter(|h| !h.is_empty() && !h.contains('/'))
-        .ok_or_else(|| CoreError::bad_request("invalid lease"))?;
+        .rsplit_once('/')
+        .map(|(_, h)| h)
+        .filter(|h| !h.is_empty())
+        .ok_or_else(invalid)?;
     ctx.u
         .tokens
         .lookup_hash(hash)
         .await?
-        .filter(|r| r.expire_time != 0)
-        .ok_or_else(|| CoreError::bad_request("invalid lease"))
+        .filter(|r| r.expire_time != 0 && lease_id_of(r) == lease_id)
+        .ok_or_else(invalid)
+}
+
+/// Lease IDs of every expiring token under `prefix`.
+async fn ids_under(ctx: &Ctx<'_>, prefix: &str) -> CoreResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for hash in ctx.u.tokens.expiring_hashes().await? {
+        if let Some(rec) = ctx.u.tokens.lookup_hash(&hash).await? {
+            let id = lease_id_of(&rec);
+            if id.starts_with(prefix) {
+                out.push((id, hash));
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub(super) async fn lookup(ctx: &Ctx<'_>, lease_id: &str) -> CoreResult<CoreResponse> {
@@ -45,13 +65,22 @@ pub(super) async fn lookup(ctx: &Ctx<'_>, lease_id: &str) -> CoreResult<CoreResp
 }
 
 pub(super) async fn list(ctx: &Ctx<'_>, prefix: &str) -> CoreResult<Vec<String>> {
-    let p = prefix.trim_end_matches('/');
-    Ok(match p {
-        "auth" => vec!["token/".to_string()],
-        "auth/token" => vec!["create/".to_string()],
-        "auth/token/create" => ctx.u.tokens.expiring_hashes().await?,
-        _ => Vec::new(),
-    })
+    let p = format!("{}/", prefix.trim_end_matches('/'));
+    let mut keys: Vec<String> = ids_under(ctx, &p)
+        .await?
+        .into_iter()
+        .filter_map(|(id, _)| {
+            let rest = &id[p.len()..];
+            Some(match rest.split_once('/') {
+                Some((dir, _)) => format!("{dir}/"),
+                None => rest.to_string(),
+            })
+            .filter(|k| !k.is_empty())
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
 }
 
 pub(super) async fn renew(ctx: &Ctx<'_>, lease_id: &str) -> CoreResult<CoreResponse> {
@@ -81,12 +110,9 @@ pub(super) async fn revoke(ctx: &Ctx<'_>, lease_id: &str) -> CoreResult<()> {
 
 /// Revokes every expiring token whose lease ID starts with `prefix`.
 pub(super) async fn revoke_prefix(ctx: &Ctx<'_>, prefix: &str) -> CoreResult<usize> {
-    let mut n = 0;
-    for hash in ctx.u.tokens.expiring_hashes().await? {
-        if format!("{CREATE}{hash}").starts_with(prefix.trim_end_matches('/')) {
-            ctx.u.tokens.revoke_tree(&hash).await?;
-            n += 1;
-        }
+    let ids = ids_under(ctx, prefix.trim_end_matches('/')).await?;
+    for (_, hash) in &ids {
+        ctx.u.tokens.revoke_tree(hash).await?;
     }
-    Ok(n)
+    Ok(ids.len())
 }

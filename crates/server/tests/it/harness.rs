@@ -21,6 +21,7 @@ pub(crate) fn registry() -> EngineRegistry {
     EngineRegistry::new()
         .register("kv", secrethub_kv::factory)
         .register("test-leases", crate::lease_engine::factory)
+        .register_auth("test-login", crate::login_engine::factory)
 }
 
 /// Fast revocation retries, so tests see backoff and irrevocability in milliseconds.

@@ -3,11 +3,13 @@
 //! client sees.
 
 mod audit;
+mod auth;
 mod errors;
 mod harness;
 mod kv;
 mod lease_engine;
 mod leases;
+mod login_engine;
 mod mounts;
 mod policies;
 mod seal;
