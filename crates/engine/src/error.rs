@@ -26,6 +26,11 @@ pub enum EngineError {
     /// The caller may not do this, beyond what the ACL checked.
     #[error("permission denied")]
     PermissionDenied,
+    /// Like [`EngineError::PermissionDenied`] (403) with a reason for the client, e.g. a
+    /// login whose identity is not bound to the role ("service account namespace \"dev\" is
+    /// not authorized"). The reason never contains a credential.
+    #[error("permission denied: {0}")]
+    Denied(String),
     /// A precondition failed (check-and-set mismatch); the message is shown.
     #[error("{0}")]
     Conflict(String),
@@ -63,7 +68,7 @@ impl EngineError {
                 ErrorKind::NotFound
             }
             EngineError::UnsupportedOperation => ErrorKind::UnsupportedOperation,
-            EngineError::PermissionDenied => ErrorKind::PermissionDenied,
+            EngineError::PermissionDenied | EngineError::Denied(_) => ErrorKind::PermissionDenied,
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::Upstream { .. } => ErrorKind::Unavailable,
             EngineError::Storage(e) => e.kind(),
