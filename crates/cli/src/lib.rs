@@ -141,6 +141,7 @@ async fn dispatch(global: GlobalArgs, command: Command, env: Env) -> CmdResult {
         Command::Patch(args) => generic::patch(&ctx, args).await,
         Command::Kv { command } => kv::run(&ctx, command).await,
         Command::Secrets { command } => secrets::run(&ctx, command).await,
+        Command::Auth { command } => secrets::run_on(&ctx, command, secrets::Table::Auth).await,
         Command::Policy { command } => policy::run(&ctx, command).await,
         Command::Token { command } => token::run(&ctx, command).await,
         Command::Lease { command } => lease::run(&ctx, command).await,
@@ -232,6 +233,11 @@ enum Command {
     },
     /// Interact with secrets engines
     Secrets {
+        #[command(subcommand)]
+        command: secrets::SecretsCommand,
+    },
+    /// Interact with auth methods (enable, disable, list, tune)
+    Auth {
         #[command(subcommand)]
         command: secrets::SecretsCommand,
     },

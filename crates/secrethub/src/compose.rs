@@ -13,12 +13,18 @@ use secrethub_server::{Listener, TlsFiles};
 use secrethub_storage::Storage;
 use tokio_util::sync::CancellationToken;
 
-/// Every engine type this build knows.
+/// Every secrets engine and auth method type this build knows.
 pub(crate) fn registry() -> EngineRegistry {
     EngineRegistry::new()
         .register("kv", secrethub_kv::factory)
         .register("generic", secrethub_kv::factory)
         .register("database", secrethub_database::factory)
+        .register_auth("approle", secrethub_auth_approle::factory)
+        .register_auth("userpass", secrethub_auth_userpass::factory)
+        .register_auth("jwt", secrethub_auth_jwt::factory)
+        .register_auth("oidc", secrethub_auth_jwt::factory)
+        .register_auth("kubernetes", secrethub_auth_kubernetes::factory)
+        .register_auth("aws", secrethub_auth_aws::factory)
 }
 
 /// The one place a storage backend is chosen.

@@ -1,8 +1,10 @@
-//! `login`: verify credentials and store the token in the token helper file.
+//! `login`: authenticate with a method and store the token in the token helper file.
 //!
-//! Only the token method exists so far. Other methods plug into [`login_with_method`]: each
-//! turns its arguments into an `auth` answer (a token plus its policies); storing and printing
-//! are shared.
+//! `-method=token` looks the given token up; `userpass`, `approle`, `jwt`, `kubernetes` and
+//! `aws` send their `key=value` arguments to `auth/<path>/login` (userpass: `login/<username>`;
+//! a missing password is prompted for; kubernetes reads the pod's service account token when
+//! no `jwt` is given; aws signs an `sts:GetCallerIdentity` request with the credentials in the
+//! environment). Each answers a secret with an `auth` block; storing and printing are shared.
 
 use secrethub_common::Sensitive;
 use serde_json::{json, Value};
@@ -29,7 +31,10 @@ pub(crate) struct LoginArgs {
     /// Print only this field of the answer
     #[arg(long)]
     field: Option<String>,
-    /// For -method=token: the token, or - to read it from stdin (prompted when omitted)
+    /// For -method=token: the token, or - to read it from stdin (prompted when omitted);
+    /// for other methods: key=value pairs (userpass: username=… password=…; approle:
+    /// role_id=… secret_id=…; jwt: role=… jwt=…; kubernetes: role=… [jwt=…]; aws: role=…
+    /// [header_value=…] [region=…])
     args: Vec<String>,
 }
 
@@ -82,10 +87,103 @@ pub(crate) async fn run(ctx: &Ctx, args: LoginArgs) -> CmdResult {
 async fn login_with_method(ctx: &Ctx, args: &LoginArgs) -> Result<Value, Failure> {
     match args.method.as_str() {
         "token" => token_login(ctx, args).await,
+        "userpass" | "approle" | "jwt" | "oidc" | "kubernetes" | "aws" => {
+            method_login(ctx, args).await
+        }
         other => Err(Failure::local(format!(
-            "Unknown auth method: {other}. Only \"token\" is supported by this version of secrethub login."
+            "Unknown auth method: {other}. Use token, userpass, approle, jwt, kubernetes or aws."
         ))),
     }
+}
+
+/// Where a pod finds its service account token.
+const K8S_TOKEN_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// The login request of a method other than token: path and body.
+pub(crate) fn login_request(
+    method: &str,
+    mount: &str,
+    mut body: serde_json::Map<String, Value>,
+) -> Result<(String, Value), Failure> {
+    let base = format!("auth/{}", mount.trim_matches('/'));
+    let take = |body: &mut serde_json::Map<String, Value>, key: &str| {
+        body.remove(key)
+            .and_then(|v| v.as_str().map(str::to_string))
+            .filter(|v| !v.is_empty())
+    };
+    let path = match method {
+        "userpass" => {
+            let user = take(&mut body, "username")
+                .ok_or_else(|| Failure::local("Missing username= for -method=userpass"))?;
+            if !body.contains_key("password") {
+                let pw = prompt_secret("Password (will be hidden):", &mut std::io::stdin().lock())
+                    .map_err(Failure::local)?;
+                body.insert("password".into(), json!(pw.expose()));
+            }
+            format!("{base}/login/{user}")
+        }
+        "kubernetes" => {
+            if !body.contains_key("jwt") {
+                let jwt = std::fs::read_to_string(K8S_TOKEN_FILE).map_err(|e| {
+                    Failure::local(format!(
+                        "Missing jwt= and the service account token {K8S_TOKEN_FILE} cannot be read: {e}"
+                    ))
+                })?;
+                body.insert("jwt".into(), json!(jwt.trim()));
+            }
+            format!("{base}/login")
+        }
+        "aws" => {
+            let role = take(&mut body, "role").unwrap_or_default();
+            let server_id = take(&mut body, "header_value");
+            let region = take(&mut body, "region").unwrap_or_else(|| "us-east-1".into());
+            let sts_url =
+                take(&mut body, "sts_url").unwrap_or_else(|| "https://sts.amazonaws.com/".into());
+            let creds = aws_credentials_from_env()?;
+            let signed = secrethub_auth_aws::signed_login_body(
+                &creds,
+                &region,
+                &sts_url,
+                server_id.as_deref(),
+                &role,
+                std::time::SystemTime::now(),
+            )
+            .map_err(|e| Failure::local(format!("Error signing the AWS login request: {e}")))?;
+            body.extend(signed);
+            format!("{base}/login")
+        }
+        _ => format!("{base}/login"),
+    };
+    Ok((path, Value::Object(body)))
+}
+
+fn aws_credentials_from_env() -> Result<secrethub_auth_aws::AwsCredentials, Failure> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        (Some(access_key_id), Some(secret_access_key)) => Ok(secrethub_auth_aws::AwsCredentials {
+            access_key_id,
+            secret_access_key,
+            session_token: var("AWS_SESSION_TOKEN"),
+        }),
+        _ => Err(Failure::local(
+            "-method=aws needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment",
+        )),
+    }
+}
+
+async fn method_login(ctx: &Ctx, args: &LoginArgs) -> Result<Value, Failure> {
+    let body = crate::input::parse_kv_args(&args.args, &mut std::io::stdin().lock())
+        .map_err(|e| Failure::local(format!("Failed to parse K=V data: {e}")))?;
+    let mount = args.path.clone().unwrap_or_else(|| args.method.clone());
+    let (path, body) = login_request(&args.method, &mount, body)?;
+    let answer = ctx
+        .client
+        .without_token()
+        .request("POST", &path, Some(&body), &[])
+        .await
+        .map_err(|e| Failure::api("Error authenticating", &e))?
+        .ok_or_else(|| Failure::remote("Error authenticating: empty answer"))?;
+    Ok(answer)
 }
 
 /// Token method: look the token up with itself to prove it works, then describe it.

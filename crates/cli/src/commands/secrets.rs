@@ -1,4 +1,6 @@
-//! `secrets enable|disable|list|tune`: mounting secrets engines through `sys/mounts`.
+//! `secrets enable|disable|list|tune` (secrets engines, `sys/mounts`) and
+//! `auth enable|disable|list|tune` (auth methods, `sys/auth`): the same commands on two
+//! mount tables.
 
 use serde_json::{json, Map, Value};
 
@@ -71,17 +73,54 @@ pub(crate) struct TuneArgs {
     path: String,
 }
 
+/// Which mount table a command works on.
+#[derive(Clone, Copy)]
+pub(crate) enum Table {
+    /// `sys/mounts`.
+    Secrets,
+    /// `sys/auth`.
+    Auth,
+}
+
+impl Table {
+    fn sys_path(self) -> &'static str {
+        match self {
+            Table::Secrets => "sys/mounts",
+            Table::Auth => "sys/auth",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Table::Secrets => "secrets engine",
+            Table::Auth => "auth method",
+        }
+    }
+
+    fn plural(self) -> &'static str {
+        match self {
+            Table::Secrets => "secrets engines",
+            Table::Auth => "auth methods",
+        }
+    }
+}
+
 pub(crate) async fn run(ctx: &Ctx, command: SecretsCommand) -> CmdResult {
+    run_on(ctx, command, Table::Secrets).await
+}
+
+pub(crate) async fn run_on(ctx: &Ctx, command: SecretsCommand, t: Table) -> CmdResult {
+    let (sys, noun) = (t.sys_path(), t.noun());
     match command {
         SecretsCommand::Enable(args) => {
             let (path, body) = enable_request(&args).map_err(Failure::local)?;
             ctx.client
-                .request("POST", &format!("sys/mounts/{path}"), Some(&body), &[])
+                .request("POST", &format!("{sys}/{path}"), Some(&body), &[])
                 .await
                 .map_err(|e| Failure::api("Error enabling", &e))?;
             let shown = ensure_trailing_slash(&path);
             output::out(&format!(
-                "Success! Enabled the {} secrets engine at: {shown}",
+                "Success! Enabled the {} {noun} at: {shown}",
                 args.engine_type
             ));
             Ok(0)
@@ -89,23 +128,21 @@ pub(crate) async fn run(ctx: &Ctx, command: SecretsCommand) -> CmdResult {
         SecretsCommand::Disable(args) => {
             let path = sanitize_path(&args.path);
             ctx.client
-                .delete(&format!("sys/mounts/{path}"))
+                .delete(&format!("{sys}/{path}"))
                 .await
-                .map_err(|e| {
-                    Failure::api(format!("Error disabling secrets engine at {path}"), &e)
-                })?;
+                .map_err(|e| Failure::api(format!("Error disabling {noun} at {path}"), &e))?;
             let shown = ensure_trailing_slash(&path);
             output::out(&format!(
-                "Success! Disabled the secrets engine (if it existed) at: {shown}"
+                "Success! Disabled the {noun} (if it existed) at: {shown}"
             ));
             Ok(0)
         }
         SecretsCommand::List(args) => {
             let answer = ctx
                 .client
-                .read("sys/mounts")
+                .read(sys)
                 .await
-                .map_err(|e| Failure::api("Error listing secrets engines", &e))?
+                .map_err(|e| Failure::api(format!("Error listing {}", t.plural()), &e))?
                 .unwrap_or(Value::Null);
             let mounts = mounts_of(&answer);
             match ctx.format {
@@ -129,14 +166,14 @@ pub(crate) async fn run(ctx: &Ctx, command: SecretsCommand) -> CmdResult {
             ctx.client
                 .request(
                     "POST",
-                    &format!("sys/mounts/{path}/tune"),
+                    &format!("{sys}/{path}/tune"),
                     Some(&Value::Object(body)),
                     &[],
                 )
                 .await
-                .map_err(|e| Failure::api(format!("Error tuning secrets engine {path}"), &e))?;
+                .map_err(|e| Failure::api(format!("Error tuning {noun} {path}"), &e))?;
             let shown = ensure_trailing_slash(&path);
-            output::out(&format!("Success! Tuned the secrets engine at: {shown}"));
+            output::out(&format!("Success! Tuned the {noun} at: {shown}"));
             Ok(0)
         }
     }
