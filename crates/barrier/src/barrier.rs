@@ -356,6 +356,28 @@ impl Storage for Barrier {
         Ok(out)
     }
 
+    async fn count(&self, prefix: &str) -> Result<usize, StorageError> {
+        if self.is_sealed() {
+            return Err(StorageError::sealed());
+        }
+        if !may_hold_reserved(prefix) {
+            // Keys are not encrypted, so the backend can count them itself.
+            return self.physical.count(prefix).await;
+        }
+        let mut n = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .list(prefix, after.as_deref(), secrethub_storage::LIST_PAGE)
+                .await?;
+            n += page.len();
+            if page.len() < secrethub_storage::LIST_PAGE {
+                return Ok(n);
+            }
+            after = page.last().cloned();
+        }
+    }
+
     async fn apply(&self, batch: Vec<WriteOp>) -> Result<(), StorageError> {
         if self.is_sealed() {
             return Err(StorageError::sealed());

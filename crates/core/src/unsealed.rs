@@ -138,6 +138,7 @@ impl Unsealed {
         u.audit.load().await?;
         u.quotas.load().await?;
         u.rate_limits.load().await?;
+        u.leases.restore().await?;
         u.spawn_expiry_sweeper();
         u.leases.start(u.cancel.clone());
         Ok(u)

@@ -197,6 +197,24 @@ fn read_one(db: &Database, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
     Ok(value.map(|v| v.value().to_vec()))
 }
 
+/// Counts the keys under `prefix` in one read transaction (a snapshot).
+fn read_count(db: &Database, prefix: &str) -> Result<usize, StorageError> {
+    let txn = db.begin_read().map_err(unavailable("begin read"))?;
+    let table = txn.open_table(KV).map_err(unavailable("open table"))?;
+    let mut n = 0;
+    for entry in table
+        .range::<&str>((Bound::Included(prefix), Bound::Unbounded))
+        .map_err(unavailable("range"))?
+    {
+        let (key, _) = entry.map_err(unavailable("range"))?;
+        if !key.value().starts_with(prefix) {
+            break;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
 fn read_list(
     db: &Database,
     prefix: &str,
@@ -273,6 +291,15 @@ impl Storage for EmbeddedStorage {
         tokio::task::spawn_blocking(move || read_list(&db, &prefix, after.as_deref(), limit))
             .await
             .map_err(|e| StorageError::unavailable("embedded storage: list task failed", e))?
+    }
+
+    async fn count(&self, prefix: &str) -> Result<usize, StorageError> {
+        validate_key(prefix)?;
+        let db = Arc::clone(&self.db);
+        let prefix = prefix.to_string();
+        tokio::task::spawn_blocking(move || read_count(&db, &prefix))
+            .await
+            .map_err(|e| StorageError::unavailable("embedded storage: count task failed", e))?
     }
 
     async fn apply(&self, batch: Vec<WriteOp>) -> Result<(), StorageError> {

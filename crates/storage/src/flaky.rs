@@ -89,6 +89,11 @@ impl Storage for FlakyStorage {
         self.check(true)?;
         self.inner.apply(batch).await
     }
+
+    async fn count(&self, prefix: &str) -> Result<usize, StorageError> {
+        self.check(false)?;
+        self.inner.count(prefix).await
+    }
 }
 
 #[cfg(test)]

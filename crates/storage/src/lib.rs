@@ -68,6 +68,21 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Vec<String>, StorageError>;
     /// Applies every write or none of them.
     async fn apply(&self, batch: Vec<WriteOp>) -> Result<(), StorageError>;
+    /// How many keys lie under `prefix` (flat, like `list`), read at one point in time where
+    /// the backend can. The default pages through `list`; backends override it with a
+    /// native count (a million keys: a paged walk takes seconds, a range count a fraction).
+    async fn count(&self, prefix: &str) -> Result<usize, StorageError> {
+        let mut n = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.list(prefix, after.as_deref(), LIST_PAGE).await?;
+            n += page.len();
+            if page.len() < LIST_PAGE {
+                return Ok(n);
+            }
+            after = page.last().cloned();
+        }
+    }
 }
 
 /// Page size used by the helpers that walk a whole prefix.

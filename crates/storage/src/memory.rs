@@ -69,6 +69,14 @@ impl Storage for MemoryStorage {
             .collect())
     }
 
+    async fn count(&self, prefix: &str) -> Result<usize, StorageError> {
+        let map = self.read();
+        Ok(map
+            .range::<String, _>((Bound::Included(prefix.to_string()), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .count())
+    }
+
     async fn apply(&self, batch: Vec<WriteOp>) -> Result<(), StorageError> {
         for op in &batch {
             validate_key(op.key())?;

@@ -11,6 +11,7 @@ pub async fn run(s: &dyn Storage) {
     get_put_delete(s, &ns).await;
     binary_values(s, &ns).await;
     paged_list(s, &ns).await;
+    counts(s, &ns).await;
     children(s, &ns).await;
     batches(s, &ns).await;
     rejects_bad_keys(s).await;
@@ -28,6 +29,31 @@ async fn get_put_delete(s: &dyn Storage, ns: &str) {
     s.delete(&k).await.expect("delete");
     assert_eq!(s.get(&k).await.expect("get deleted"), None);
     s.delete(&k).await.expect("delete is idempotent");
+}
+
+async fn counts(s: &dyn Storage, ns: &str) {
+    let base = format!("{ns}count/");
+    assert_eq!(s.count(&base).await.expect("count empty"), 0);
+    for i in 0..1_005 {
+        s.put(&format!("{base}k{i:05}"), b"x").await.expect("put");
+    }
+    s.put(&format!("{base}nested/deep"), b"x")
+        .await
+        .expect("put nested");
+    // A sibling whose name extends the prefix without the slash is not under it.
+    s.put(&format!("{ns}count-other"), b"x")
+        .await
+        .expect("put sibling");
+    assert_eq!(s.count(&base).await.expect("count"), 1_006);
+    assert_eq!(
+        s.count(&format!("{base}nested/"))
+            .await
+            .expect("count nested"),
+        1
+    );
+    delete_prefix(s, &base).await.expect("delete_prefix");
+    s.delete(&format!("{ns}count-other")).await.expect("delete");
+    assert_eq!(s.count(&base).await.expect("count after delete"), 0);
 }
 
 async fn binary_values(s: &dyn Storage, ns: &str) {

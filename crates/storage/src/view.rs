@@ -99,6 +99,15 @@ impl Storage for StorageView {
             .await
     }
 
+    async fn count(&self, prefix: &str) -> Result<usize, StorageError> {
+        if !prefix.is_empty() {
+            validate_key(prefix)?;
+        }
+        self.inner
+            .count(&format!("{}{}", self.prefix, prefix))
+            .await
+    }
+
     async fn apply(&self, batch: Vec<WriteOp>) -> Result<(), StorageError> {
         let mut full = Vec::with_capacity(batch.len());
         for op in batch {

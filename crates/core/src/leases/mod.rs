@@ -515,17 +515,17 @@ impl LeaseManager {
         }
     }
 
-    /// Starts the scheduler, and in the background counts leases for the stats and revokes
-    /// unconfirmed intents left by a crash: unseal waits for neither (a million leases take
-    /// seconds to count). While counting, `sys/leases/stats` can be off by the leases created
-    /// or revoked meanwhile, since those are counted as they happen and may also be seen by
-    /// the scan.
+    /// Counts leases (keys only, natively by the backend) for the stats; called during
+    /// unseal, before any request can create or revoke one, so the count is exact.
+    pub(crate) async fn restore(&self) -> CoreResult<()> {
+        self.stats.recount(&self.view).await
+    }
+
+    /// Starts the scheduler and revokes unconfirmed intents left by a crash, in the
+    /// background: unseal does not wait for either.
     pub(crate) fn start(self: &Arc<Self>, cancel: tokio_util::sync::CancellationToken) {
         let me = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = me.stats.recount(&me.view).await {
-                tracing::warn!(error = %e, "counting leases for the stats failed");
-            }
             if let Err(e) = me.revoke_pending_intents().await {
                 tracing::warn!(error = %e, "revoking unconfirmed intents failed; the scheduler retries them");
             }

@@ -59,28 +59,16 @@ impl LeaseStats {
     }
 
     /// Counts confirmed leases and irrevocable ones from the index keys (no record is read
-    /// or decrypted), then adds what happened while counting.
+    /// or decrypted; the backend counts a key range natively), before anything can change
+    /// them: called during unseal.
     pub(crate) async fn recount(&self, view: &StorageView) -> CoreResult<()> {
-        let ids = count_keys(view, "id/").await?;
-        let pending = count_keys(view, "pending/").await?;
-        let irrevocable = count_keys(view, "irrevocable/").await?;
+        let ids = view.count("id/").await?;
+        let pending = view.count("pending/").await?;
+        let irrevocable = view.count("irrevocable/").await?;
         self.active
             .fetch_add(ids.saturating_sub(pending) as i64, Ordering::Relaxed);
         self.irrevocable
             .fetch_add(irrevocable as i64, Ordering::Relaxed);
         Ok(())
-    }
-}
-
-async fn count_keys(view: &StorageView, prefix: &str) -> CoreResult<usize> {
-    let mut n = 0;
-    let mut after: Option<String> = None;
-    loop {
-        let page = view.list(prefix, after.as_deref(), 1000).await?;
-        n += page.len();
-        if page.len() < 1000 {
-            return Ok(n);
-        }
-        after = page.last().cloned();
     }
 }
