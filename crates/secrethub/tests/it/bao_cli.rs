@@ -11,7 +11,7 @@ use crate::harness::{self, Cli, Outcome, ServerProcess};
 const POLICY: &str = "path \"secret/data/app/*\" {\n  capabilities = [\"read\"]\n}\n";
 
 /// `SECRETHUB_TEST_BAO`, else `bao` on PATH; no silent skip when neither exists.
-fn bao_binary() -> PathBuf {
+pub(crate) fn bao_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("SECRETHUB_TEST_BAO").filter(|p| !p.is_empty()) {
         return PathBuf::from(path);
     }

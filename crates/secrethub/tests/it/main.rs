@@ -4,7 +4,9 @@
 //! (`SECRETHUB_TEST_BAO`, or `scripts/test`, which installs it).
 
 mod audit;
+mod auth_cli;
 mod bao_cli;
+mod ci_jwt;
 mod config_errors;
 mod crash;
 mod dynamic;
