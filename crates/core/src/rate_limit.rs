@@ -212,11 +212,7 @@ fn most_specific<'q>(
 }
 
 /// Drops buckets that are full and unblocked (indistinguishable from new ones).
-fn prune(
-    buckets: &mut HashMap<BucketKey, Bucket>,
-    quotas: &[Arc<RateLimitQuota>],
-    now: Instant,
-) {
+fn prune(buckets: &mut HashMap<BucketKey, Bucket>, quotas: &[Arc<RateLimitQuota>], now: Instant) {
     buckets.retain(|(name, _, _), b| {
         let Some(q) = quotas.iter().find(|q| &q.name == name) else {
             return false;
