@@ -17,7 +17,10 @@
 //!
 //! Default revocation, one round trip: a `DO` block that, if the role exists, terminates its
 //! sessions, drops what it owns in this database (`DROP OWNED`, which also revokes its
-//! privileges) and drops it. Like Vault, objects in other databases are not touched, so a
+//! privileges) and drops it. Sessions are found with `pg_stat_get_backend_idset()` rather
+//! than the `pg_stat_activity` view, which joins catalogs for every backend: measured
+//! interleaved on this machine, 2.2 ms instead of 3.3 ms per revocation (1.7 ms without
+//! terminating anything). Like Vault, objects in other databases are not touched, so a
 //! role owning some there fails to drop and the lease is retried.
 
 mod connect;
@@ -91,8 +94,10 @@ fn default_revocation(username: &str) -> String {
         "DO $secrethub$\nDECLARE r oid;\nBEGIN\n\
          SELECT oid INTO r FROM pg_catalog.pg_roles WHERE rolname = {literal};\n\
          IF r IS NOT NULL THEN\n\
-         PERFORM pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity \
-         WHERE usesysid = r AND pid <> pg_catalog.pg_backend_pid();\n\
+         PERFORM pg_catalog.pg_terminate_backend(pg_catalog.pg_stat_get_backend_pid(b)) \
+         FROM pg_catalog.pg_stat_get_backend_idset() b \
+         WHERE pg_catalog.pg_stat_get_backend_userid(b) = r \
+         AND pg_catalog.pg_stat_get_backend_pid(b) <> pg_catalog.pg_backend_pid();\n\
          DROP OWNED BY {ident};\n\
          DROP ROLE {ident};\n\
          END IF;\nEND\n$secrethub$"

@@ -137,7 +137,10 @@ async fn failing_statements_leave_nothing_behind() {
     // PostgreSQL names the problem by the password's first character ("syntax error", or
     // "trailing junk after numeric literal" when it starts with a digit): either way the
     // message points at the password without showing it.
-    assert!(msg.starts_with("creating user failed on connection \"main\": ERROR: "), "{msg}");
+    assert!(
+        msg.starts_with("creating user failed on connection \"main\": ERROR: "),
+        "{msg}"
+    );
     assert!(msg.contains("<redacted>"), "{msg}");
 
     // The connection is still usable afterwards.
