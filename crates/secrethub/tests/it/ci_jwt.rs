@@ -157,4 +157,22 @@ async fn a_ci_job_exchanges_its_oidc_token_for_database_credentials() {
         .filter(|l| l.contains("auth/jwt/login") && l.contains("\"error\""))
         .count();
     assert!(failures >= 1, "the refused login is audited");
+    // The successful login's metadata (mapped claims, role) is on the audited token.
+    let login_entry = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("audit JSON"))
+        .find(|l| {
+            l["type"] == "response"
+                && l["request"]["path"] == "auth/jwt/login"
+                && l["error"].is_null()
+        })
+        .expect("the login response is audited");
+    assert_eq!(
+        login_entry["response"]["auth"]["metadata"]["git_ref"],
+        "refs/heads/main"
+    );
+    assert_eq!(
+        login_entry["response"]["auth"]["metadata"]["role"],
+        "deploy"
+    );
 }
