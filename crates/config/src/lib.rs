@@ -21,6 +21,7 @@
 //!
 //! API Boundary: `server` and `cli` call [`load`]; nothing here opens storage or sockets.
 
+pub mod agent;
 mod de;
 mod error;
 mod lease_revocation;
