@@ -3,12 +3,13 @@
 //! [`Client::request`] is the one place a request is sent: it adds `X-Vault-Token` and
 //! `X-Vault-Request`, maps `{"errors": [...]}` to [`ClientError`], and retries idempotent
 //! reads (GET, LIST) a bounded number of times. Everything else (`read`, `write`, the `sys`
-//! and `sys/leases` helpers) is a thin wrapper over it.
+//! and `sys/leases` helpers, KV mount detection) is a thin wrapper over it.
 //!
 //! API Boundary: paths are given without the `/v1/` prefix (`"secret/data/app"`), bodies and
 //! answers are Vault's JSON as `serde_json::Value`.
 
 mod error;
+mod kv;
 mod leases;
 mod sys;
 #[cfg(feature = "test-util")]
@@ -24,6 +25,7 @@ use secrethub_common::Sensitive;
 use serde_json::Value;
 
 pub use error::{ClientError, ClientErrorKind};
+pub use kv::{add_prefix_to_kv_path, KvTarget};
 pub use leases::RevokeTarget;
 pub use sys::{InitRequest, InitResponse, SealStatus};
 

@@ -47,7 +47,6 @@ mod client;
 mod iam_request;
 mod paths;
 mod records;
-pub mod sigv4;
 mod sts;
 
 use std::sync::Arc;
@@ -62,6 +61,8 @@ use secrethub_storage::Storage as _;
 
 pub use client::{signed_login_body, SignError, DEFAULT_REGION, DEFAULT_STS_URL};
 pub use iam_request::SERVER_ID_HEADER;
+/// The SigV4 signer (its own crate, shared with the `aws-sm` secret provider).
+pub use secrethub_aws_sigv4 as sigv4;
 pub use sigv4::AwsCredentials;
 
 use paths::{config, login, roles};

@@ -3,9 +3,9 @@
 //! mount holds the path and its `options.version`, then builds `secret/data/app` (v2) or uses
 //! the path as is (v1).
 
+use secrethub_client::KvTarget;
 use serde_json::{json, Map, Value};
 
-use super::sanitize_path;
 use crate::commands::generic::print_list_answer;
 use crate::input::{parse_kv_args, parse_string_pairs};
 use crate::output::{self, header_for_map, pad_equal_signs, Format};
@@ -131,88 +131,12 @@ pub(crate) async fn run(ctx: &Ctx, command: KvCommand) -> CmdResult {
     }
 }
 
-/// Where a KV secret lives: its mount, the engine version and the path as the user meant it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct KvTarget {
-    /// Mount path with a trailing slash (`secret/`), empty when the server did not say.
-    pub(crate) mount: String,
-    /// KV version 2 (versioned, `data/` and `metadata/` prefixes).
-    pub(crate) v2: bool,
-    /// Mount and secret path joined (`secret/app/db`).
-    pub(crate) partial: String,
-}
-
-impl KvTarget {
-    /// Reads the preflight answer (`None` for a 404: an older server, so KV v1).
-    pub(crate) fn from_preflight(answer: Option<&Value>, partial: String) -> KvTarget {
-        let data = answer.and_then(|a| a.get("data"));
-        let mount = data
-            .and_then(|d| d.get("path"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let version = data
-            .and_then(|d| d.get("options"))
-            .and_then(|o| o.get("version"))
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string())
-            });
-        KvTarget {
-            mount,
-            v2: version.as_deref() == Some("2"),
-            partial,
-        }
-    }
-
-    /// The API path for `prefix` (`data`, `metadata`, `delete`, ...) on v2; the path itself on v1.
-    pub(crate) fn api_path(&self, prefix: &str) -> String {
-        if self.v2 {
-            add_prefix_to_kv_path(&self.partial, &self.mount, prefix)
-        } else {
-            self.partial.clone()
-        }
-    }
-}
-
-/// Inserts `prefix` after the mount: (`secret/app`, `secret/`, `data`) gives `secret/data/app`.
-pub(crate) fn add_prefix_to_kv_path(path: &str, mount: &str, prefix: &str) -> String {
-    let mount_trimmed = mount.trim_end_matches('/');
-    let suffix = if path == mount || path == mount_trimmed {
-        ""
-    } else if let Some(rest) = path.strip_prefix(mount).filter(|_| !mount.is_empty()) {
-        rest
-    } else {
-        path
-    };
-    [mount_trimmed, prefix, suffix]
-        .iter()
-        .flat_map(|part| part.split('/'))
-        .filter(|segment| !segment.is_empty())
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// Finds the mount and version of `path` (or of `-mount`) with the preflight request.
 async fn resolve(ctx: &Ctx, mount: Option<&str>, path: &str) -> Result<KvTarget, Failure> {
-    let (probe, partial) = match mount {
-        Some(mount) => {
-            let mount = sanitize_path(mount);
-            let partial = format!("{mount}/{}", sanitize_path(path));
-            (mount, partial)
-        }
-        None => {
-            let partial = sanitize_path(path);
-            (partial.clone(), partial)
-        }
-    };
-    let answer = ctx
-        .client
-        .read(&format!("sys/internal/ui/mounts/{probe}"))
+    ctx.client
+        .kv_target_in(mount, path)
         .await
-        .map_err(|e| Failure::remote(e.to_string()))?;
-    Ok(KvTarget::from_preflight(answer.as_ref(), partial))
+        .map_err(|e| Failure::remote(e.to_string()))
 }
 
 async fn get(ctx: &Ctx, args: GetArgs) -> CmdResult {
@@ -488,6 +412,9 @@ pub(crate) fn metadata_sections(full_path: &str, mut data: Map<String, Value>) -
     }
     text.trim_end_matches('\n').to_string()
 }
+
+#[cfg(test)]
+use secrethub_client::add_prefix_to_kv_path;
 
 #[cfg(test)]
 #[path = "kv_tests.rs"]

@@ -7,7 +7,7 @@ use secrethub_common::{now_unix, ErrorKind};
 use secrethub_engine::Operation;
 use serde_json::{json, Value};
 
-use crate::cluster::{cluster, Cluster};
+use crate::cluster::{cluster, Cluster, ClusterExt as _};
 use crate::harness::{unique, valid_until, Mount};
 
 const CREATE: &str =

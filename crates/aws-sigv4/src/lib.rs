@@ -2,10 +2,12 @@
 //! from AWS's published description of the algorithm: canonical request, string to sign, a
 //! signing key derived by an HMAC-SHA256 chain over date, region and service, and the signature.
 //!
-//! The client side of `login` ([`crate::signed_login_body`]) signs with it, the integration
-//! tests sign their IAM and STS calls to moto with it, and the server side reuses its parsers
-//! ([`parse_authorization`], [`parse_amz_date`]) to check a login request before forwarding it.
-//! Unit tests check it against vectors of AWS's SigV4 test suite.
+//! Its own crate so that everything that calls AWS shares one signer without pulling in an
+//! auth method: the aws auth method signs `sts:GetCallerIdentity` for logins and reuses the
+//! parsers ([`parse_authorization`], [`parse_amz_date`]) to check a login request before
+//! forwarding it; the `aws-sm` secret provider signs its Secrets Manager calls; integration
+//! tests sign their calls to moto. Unit tests check it against vectors of AWS's SigV4 test
+//! suite.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -188,7 +190,7 @@ fn uri_encode(input: &[u8], encode_slash: bool) -> String {
 }
 
 /// Decodes `%XX` escapes; anything malformed is kept as is.
-pub(crate) fn percent_decode(s: &str) -> Vec<u8> {
+pub fn percent_decode(s: &str) -> Vec<u8> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -260,18 +262,18 @@ fn canonical_headers(headers: &[(String, String)]) -> (String, String) {
 
 /// The parts of an `Authorization: AWS4-HMAC-SHA256 …` header the server checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Authorization {
+pub struct Authorization {
     /// `us-east-1` from the credential scope.
-    pub(crate) region: String,
+    pub region: String,
     /// `sts` from the credential scope.
-    pub(crate) service: String,
+    pub service: String,
     /// The signed header names, lower-case.
-    pub(crate) signed_headers: Vec<String>,
+    pub signed_headers: Vec<String>,
 }
 
 /// Parses `AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sts/aws4_request,
 /// SignedHeaders=host;x-amz-date, Signature=…`. `None` when it is not that shape.
-pub(crate) fn parse_authorization(value: &str) -> Option<Authorization> {
+pub fn parse_authorization(value: &str) -> Option<Authorization> {
     let rest = value.trim().strip_prefix(ALGORITHM)?;
     if !rest.starts_with(' ') {
         return None;
