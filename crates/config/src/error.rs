@@ -21,7 +21,7 @@ pub enum ConfigError {
         #[source]
         source: io::Error,
     },
-    /// The text is not valid HCL, or not a valid server config.
+    /// The text is not valid HCL, or not a valid server or agent config.
     #[error("{at}{problem}")]
     Invalid {
         /// Where the problem is (boxed to keep `Result`s small).
@@ -139,6 +139,15 @@ pub enum Problem {
         /// How many labels it has.
         found: usize,
     },
+    /// A stanza whose one label is a name, written without it or with more, such as
+    /// `provider {}`.
+    #[error("expected one label after {stanza}, naming it as in {stanza} \"<name>\" {{ ... }}; found {found}")]
+    StanzaNameLabel {
+        /// The stanza, such as `provider`.
+        stanza: String,
+        /// How many labels it has.
+        found: usize,
+    },
     /// A stanza that takes no label written with some, such as `lease_revocation "x" {}`.
     #[error("{stanza} takes no label, as in {stanza} {{ ... }}; found {found}")]
     StanzaTakesNoLabel {
@@ -191,6 +200,73 @@ pub enum Problem {
         /// Why; quotes the value only when it can't be a secret.
         reason: String,
     },
+    /// A stanza that must be given is absent, such as the `method` of `auto_auth`.
+    #[error("missing {stanza} stanza, such as {example}")]
+    MissingStanza {
+        /// The stanza, such as `method`.
+        stanza: String,
+        /// What one looks like.
+        example: String,
+    },
+    /// A key of a typed stanza that belongs to another type, such as `vault_url` in a
+    /// provider of type `aws-sm`.
+    #[error("key \"{key}\" does not belong to type \"{kind}\"")]
+    KeyNotForType {
+        /// The key as written.
+        key: String,
+        /// The stanza's type.
+        kind: String,
+    },
+    /// A key that the stanza's type requires is absent.
+    #[error("missing key \"{key}\", required for type \"{kind}\"")]
+    MissingKeyForType {
+        /// The key that must be given.
+        key: String,
+        /// The stanza's type.
+        kind: String,
+    },
+    /// A stanza's name label that is not acceptable, such as a reserved provider name.
+    #[error("invalid {stanza} name \"{name}\": {reason}")]
+    InvalidName {
+        /// The stanza, such as `provider`.
+        stanza: String,
+        /// The name as written.
+        name: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// Two stanzas with the same name label, such as two `provider "aws"`.
+    #[error("only one {stanza} may be named \"{name}\"{}", on_line("; the first is on", *first_line))]
+    DuplicateName {
+        /// The stanza, such as `provider`.
+        stanza: String,
+        /// The name both use.
+        name: String,
+        /// Where the first one is.
+        first_line: Option<usize>,
+    },
+    /// Two keys of a stanza whose values are in the wrong order, such as a first retry delay
+    /// above the cap.
+    #[error("{lower_key} ({lower}) must not exceed {upper_key} ({upper})")]
+    ValueOrder {
+        /// The key that must be the smaller.
+        lower_key: String,
+        /// Its value, formatted.
+        lower: String,
+        /// The key that must be the larger.
+        upper_key: String,
+        /// Its value, formatted.
+        upper: String,
+    },
+    /// Keys of which exactly one must be given, with none or several given, such as a
+    /// template's `source` and `contents`.
+    #[error("{}", one_of(keys, *found))]
+    OneOf {
+        /// The alternatives.
+        keys: Vec<&'static str>,
+        /// How many of them are given.
+        found: usize,
+    },
     /// More than one storage stanza.
     #[error("only one storage stanza is allowed{}", on_line("; the first is on", *first_line))]
     DuplicateStorage {
@@ -232,6 +308,15 @@ pub enum Problem {
         /// The cap between retries, Vault-formatted.
         max_delay: String,
     },
+}
+
+fn one_of(keys: &[&str], found: usize) -> String {
+    let quoted: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
+    if found == 0 {
+        format!("one of {} is required", quoted.join(" or "))
+    } else {
+        format!("only one of {} may be given", quoted.join(" and "))
+    }
 }
 
 fn on_line(prefix: &str, line: Option<usize>) -> String {

@@ -19,7 +19,11 @@
 //! lease_revocation { max_attempts = 12 }  # optional: how failed revocations are retried
 //! ```
 //!
-//! API Boundary: `server` and `cli` call [`load`]; nothing here opens storage or sockets.
+//! The agent's `agent.hcl` goes through the same two layers into an [`AgentConfig`]
+//! ([`load_agent`]; see [`agent`]).
+//!
+//! API Boundary: `server` and `cli` call [`load`], `agent` and `cli` call [`load_agent`];
+//! nothing here opens storage or sockets.
 
 pub mod agent;
 mod de;
@@ -30,6 +34,7 @@ mod server_config;
 
 use std::path::Path;
 
+pub use agent::AgentConfig;
 pub use error::{ConfigError, Location, Problem};
 pub use lease_revocation::{LeaseRevocationConfig, MAX_REVOCATION_DELAY, MAX_REVOCATION_WORKERS};
 pub use raw::{
@@ -56,6 +61,23 @@ pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
 /// Parses and validates config text; `base_dir` anchors relative paths.
 pub fn parse(text: &str, base_dir: &Path) -> Result<ServerConfig, ConfigError> {
     ServerConfig::from_raw(parse_raw(text)?, base_dir)
+}
+
+/// Reads and validates the agent config file at `path` (`agent.hcl`). Relative paths in it
+/// are resolved against the file's directory; errors name the file as given and the line:
+/// `agent.hcl:7: unknown key "listner"`.
+pub fn load_agent(path: &Path) -> Result<AgentConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let base_dir = path.parent().unwrap_or(Path::new(""));
+    parse_agent(&text, base_dir).map_err(|err| err.in_file(path))
+}
+
+/// Parses and validates agent config text; `base_dir` anchors relative paths.
+pub fn parse_agent(text: &str, base_dir: &Path) -> Result<AgentConfig, ConfigError> {
+    agent::parse(text, base_dir)
 }
 
 /// Parses config text into the raw layer only: the shape is checked (unknown keys, wrong

@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeSeed, EnumAccess, SeqAccess, Unexpected, Varian
 use serde::forward_to_deserialize_any;
 
 use super::error::{DeError, DeProblem, STANZA};
-use super::{visit_spanned, BodyDe, Lines, SPANNED_NAME};
+use super::{visit_spanned, BodyDe, Lines, NAMED_BLOCK_NAME, SPANNED_NAME};
 
 /// All blocks of one identifier in one body.
 pub(super) struct BlockGroupDe<'a> {
@@ -176,13 +176,18 @@ impl<'de> de::Deserializer<'de> for BlockDe<'_> {
 
     fn deserialize_enum<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
         if self.block.labels.len() != 1 {
             let found = self.block.labels.len();
-            return Err(self.locate(DeError::new(DeProblem::Labels { found })));
+            let problem = if name == NAMED_BLOCK_NAME {
+                DeProblem::NameLabel { found }
+            } else {
+                DeProblem::Labels { found }
+            };
+            return Err(self.locate(DeError::new(problem)));
         }
         visitor.visit_enum(self)
     }

@@ -26,6 +26,9 @@ pub(super) enum DeProblem {
     Labels {
         found: usize,
     },
+    NameLabel {
+        found: usize,
+    },
     UnexpectedLabels {
         found: usize,
     },
@@ -79,6 +82,7 @@ impl DeError {
                 supported,
             },
             DeProblem::Labels { found } => Problem::StanzaLabels { stanza: key, found },
+            DeProblem::NameLabel { found } => Problem::StanzaNameLabel { stanza: key, found },
             DeProblem::UnexpectedLabels { found } => {
                 Problem::StanzaTakesNoLabel { stanza: key, found }
             }

@@ -1,5 +1,6 @@
-//! Attribute values: literals only (null, boolean, number, string without interpolation,
-//! list, object); Vault's configs need nothing more and expressions are not evaluated.
+//! Attribute values: literals only (null, boolean, number, string or heredoc without
+//! interpolation, list, object); Vault's configs need nothing more and expressions are not
+//! evaluated.
 
 use hcl::edit::expr::{Expression, ObjectKey};
 use hcl::edit::template::Element;
@@ -9,7 +10,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::forward_to_deserialize_any;
 
 use super::error::{DeError, DeProblem, STANZA};
-use super::{visit_spanned, Lines, SPANNED_NAME};
+use super::{visit_spanned, Lines, LEADING_ZERO_TEXT_NAME, SPANNED_NAME};
 
 /// A literal value: null, boolean, number, string (without interpolation), list or object.
 pub(super) struct ExprDe<'a> {
@@ -39,6 +40,17 @@ fn expr_kind(expr: &Expression) -> &'static str {
         Expression::Object(_) => "an object",
         _ => "an expression",
     }
+}
+
+/// The source text of an integer literal written with a leading zero, such as `0600`.
+fn leading_zero_text(expr: &Expression) -> Option<&str> {
+    let Expression::Number(n) = expr else {
+        return None;
+    };
+    // The parser keeps each number's text as its representation.
+    let text: &str = n.as_repr()?;
+    let leading_zero = text.len() > 1 && text.starts_with('0');
+    (leading_zero && text.bytes().all(|b| b.is_ascii_digit())).then_some(text)
 }
 
 /// A string template made of literal parts only, such as `"a$${b}"`, as one string.
@@ -79,6 +91,12 @@ impl<'de> de::Deserializer<'de> for ExprDe<'_> {
                 Some(s) => visitor.visit_string(s),
                 None => Err(not_literal()),
             },
+            // `<<EOT` and `<<-EOT` (the parser has already stripped the latter's indent), for
+            // multi-line values such as a template's `contents`.
+            Expression::HeredocTemplate(h) => match literal_template(h.template.iter()) {
+                Some(s) => visitor.visit_string(s),
+                None => Err(not_literal()),
+            },
             Expression::Array(items) => visitor.visit_seq(ExprSeq {
                 items: Box::new(items.iter()),
                 lines: self.lines,
@@ -100,6 +118,11 @@ impl<'de> de::Deserializer<'de> for ExprDe<'_> {
     ) -> Result<V::Value, DeError> {
         if name == SPANNED_NAME {
             visit_spanned(self.line(), self, visitor)
+        } else if name == LEADING_ZERO_TEXT_NAME {
+            match leading_zero_text(self.expr) {
+                Some(text) => visitor.visit_str(text),
+                None => self.deserialize_any(visitor),
+            }
         } else {
             self.deserialize_any(visitor)
         }
@@ -161,9 +184,11 @@ impl<'de> SeqAccess<'de> for ExprSeq<'_> {
     }
 }
 
+/// An object's entries. Each error is stamped with its own entry's line and key, so an unknown
+/// key inside `config = { ... }` is reported where it is written, under its own name.
 struct ExprMap<'a> {
     entries: hcl::edit::expr::ObjectIter<'a>,
-    pending: Option<&'a Expression>,
+    pending: Option<(&'a str, Option<usize>, &'a Expression)>,
     lines: &'a Lines,
 }
 
@@ -177,18 +202,25 @@ impl<'de> MapAccess<'de> for ExprMap<'_> {
         let Some((key, value)) = self.entries.next() else {
             return Ok(None);
         };
+        let line = self.lines.of(key.span());
         let key = match key {
             ObjectKey::Ident(ident) => ident.as_str(),
             ObjectKey::Expression(Expression::String(s)) => s.value().as_str(),
-            ObjectKey::Expression(_) => return Err(DeError::new(DeProblem::NotLiteral)),
+            ObjectKey::Expression(_) => {
+                return Err(DeError::new(DeProblem::NotLiteral).at(line, None, None))
+            }
         };
-        self.pending = Some(value.expr());
-        seed.deserialize(StrDeserializer::new(key)).map(Some)
+        self.pending = Some((key, line, value.expr()));
+        seed.deserialize(StrDeserializer::new(key))
+            .map(Some)
+            .map_err(|e: DeError| e.at(line, Some(key), None))
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         match self.pending.take() {
-            Some(expr) => seed.deserialize(ExprDe::new(expr, self.lines)),
+            Some((key, line, expr)) => seed
+                .deserialize(ExprDe::new(expr, self.lines))
+                .map_err(|e| e.at(line, Some(key), None)),
             None => Err(de::Error::custom("value requested before its key")),
         }
     }

@@ -9,7 +9,8 @@
 //! second `storage` reaches validation); a labelled block is an externally tagged enum whose
 //! variant is the label, an unlabelled block (`lease_revocation { ... }`) a struct, and a
 //! field that is not a list takes one block only; values are literals only (HCL expressions
-//! are not evaluated).
+//! are not evaluated). Object values (`config = { path = "x" }`) are maps too, whose keys and
+//! values name their own lines.
 
 mod block;
 mod error;
@@ -35,6 +36,16 @@ use expr::ExprDe;
 pub(crate) const SPANNED_NAME: &str = "$__secrethub_config_spanned";
 pub(crate) const SPANNED_FIELDS: &[&str] = &["line", "value"];
 
+/// The struct name by which a value asks to get a number literal written with a leading zero
+/// (`0600`) as its source text rather than as a number. HCL 1, which Vault's configs are
+/// written in, reads such a literal as octal, and file modes are written that way; hcl-edit
+/// reads it as decimal 600. Other values are deserialized as usual.
+pub(crate) const LEADING_ZERO_TEXT_NAME: &str = "$__secrethub_config_leading_zero_text";
+
+/// The enum name by which a value asks for a block whose one label is a free name (such as
+/// `provider "aws"`) rather than a type; it only changes the message when the label is missing.
+pub(crate) const NAMED_BLOCK_NAME: &str = "$__secrethub_config_named_block";
+
 /// Parses `text` as HCL and deserializes it into `T`, with errors located by line.
 pub(crate) fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
     let body = hcl::edit::parser::parse_body(text).map_err(|e| syntax_error(text, e))?;
@@ -56,10 +67,19 @@ fn syntax_error(text: &str, err: hcl::edit::parser::Error) -> ConfigError {
             return ConfigError::at(Some(line), None, Problem::DuplicateKey { key });
         }
     }
+    // A literal `${` (a template's `${secret:…}` reference) reads as an interpolation in HCL
+    // strings; the parser then fails inside it without saying why.
+    let before_error = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .map(|l| l.chars().take(column.saturating_sub(1)).collect::<String>())
+        .unwrap_or_default();
     // HCL 2 (unlike Vault's HCL 1) wants one attribute per line inside a block; say so, since
     // configs copied from Vault's one-line examples hit exactly this.
     let hint = if err.message().starts_with("invalid block body") {
         "; HCL needs each attribute of a stanza on its own line"
+    } else if before_error.contains("${") {
+        "; HCL reads ${ in a string as an interpolation: write $${ for a literal ${"
     } else {
         ""
     };

@@ -1,6 +1,10 @@
 //! Integration tests of the config crate: valid configs are snapshotted as the `ServerConfig`
-//! the server would get, invalid ones as the exact message an operator would read.
+//! the server would get (or compared with the expected `AgentConfig`), invalid ones as the
+//! exact message an operator would read.
 
+mod agent_defaults;
+mod agent_errors;
+mod agent_valid;
 mod errors;
 mod lease_revocation;
 mod valid;
