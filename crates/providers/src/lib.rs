@@ -10,12 +10,28 @@
 //! API Boundary: the agent, `secrethub run` and `secrethub template render` read secrets only
 //! through [`Providers`]; values travel as [`Secret`], whose `Debug` shows field names only.
 
+mod aws_sm;
+mod azure_kv;
+mod cache;
+mod file;
+mod file_format;
+mod from_config;
+mod http;
+mod secrethub;
+mod set;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use secrethub_common::Sensitive;
+
+pub use aws_sm::AwsSmProvider;
+pub use azure_kv::AzureKvProvider;
+pub use file::FileProvider;
+pub use secrethub::SecretHubProvider;
+pub use set::{ProviderOptions, Providers, DEFAULT_PROVIDER};
 
 /// A secret as read: its fields, and its lease when the server attached one.
 #[derive(Clone, Default)]
@@ -55,6 +71,30 @@ pub struct ProviderError {
     /// The provider's name.
     pub provider: String,
     pub message: String,
+}
+
+impl ProviderError {
+    /// An error of `kind` from `provider`; `message` names paths and fields, never values.
+    pub fn new(
+        kind: ProviderErrorKind,
+        provider: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ProviderError {
+        ProviderError {
+            kind,
+            provider: provider.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The secret does not exist at `path`.
+    pub fn not_found(provider: &str, path: &str) -> ProviderError {
+        Self::new(
+            ProviderErrorKind::NotFound,
+            provider,
+            format!("no secret at {path}"),
+        )
+    }
 }
 
 /// How a caller should react to a [`ProviderError`].
@@ -109,4 +149,27 @@ pub trait Provider: Send + Sync + 'static {
             message: format!("this provider has no {what}"),
         }
     }
+}
+
+/// A JSON value as a field value: strings as they are, anything else as its JSON text.
+pub(crate) fn field_text(value: &serde_json::Value) -> Sensitive<String> {
+    match value {
+        serde_json::Value::String(text) => Sensitive::new(text.clone()),
+        other => Sensitive::new(other.to_string()),
+    }
+}
+
+/// The fields of a JSON object, each through [`field_text`].
+pub(crate) fn object_fields(
+    object: &serde_json::Map<String, serde_json::Value>,
+) -> BTreeMap<String, Sensitive<String>> {
+    object
+        .iter()
+        .map(|(key, value)| (key.clone(), field_text(value)))
+        .collect()
+}
+
+/// `{"value": text}`: the shape of a secret that is one string.
+pub(crate) fn single_value(text: String) -> BTreeMap<String, Sensitive<String>> {
+    BTreeMap::from([("value".to_string(), Sensitive::new(text))])
 }
