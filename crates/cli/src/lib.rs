@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use secrethub_client::{Client, ClientError};
 
-use commands::{audit, generic, kv, lease, login, operator, policy, secrets, token};
+use commands::{agent, audit, generic, kv, lease, login, operator, policy, secrets, token};
 use output::Format;
 use settings::{Env, GlobalArgs};
 
@@ -121,6 +121,13 @@ async fn dispatch(global: GlobalArgs, command: Command, env: Env) -> CmdResult {
         return audit::verify(format, args);
     }
     let config = settings::client_config(&global, &env).map_err(Failure::local)?;
+    // The client-side commands build their own clients (auto-auth, providers).
+    let command = match command {
+        Command::Agent(args) => return agent::agent(config, args).await,
+        Command::Run(args) => return agent::run(config, args).await,
+        Command::Template { command } => return agent::template(config, command).await,
+        other => other,
+    };
     let client = Client::new(config).map_err(|e| Failure::api("Error creating the client", &e))?;
     let ctx = Ctx {
         client,
@@ -128,9 +135,9 @@ async fn dispatch(global: GlobalArgs, command: Command, env: Env) -> CmdResult {
         env,
     };
     match command {
-        Command::Server(_) => Err(Failure::local(
-            "the server command is handled before dispatch",
-        )),
+        Command::Server(_) | Command::Agent(_) | Command::Run(_) | Command::Template { .. } => {
+            Err(Failure::local("this command is handled before dispatch"))
+        }
         Command::Operator { command } => operator::run(&ctx, command).await,
         Command::Status => operator::status(&ctx).await,
         Command::Login(args) => login::run(&ctx, args).await,
@@ -260,6 +267,15 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
+    },
+    /// Run the agent: auto-auth, caching proxy, lease renewal, templates
+    Agent(agent::AgentArgs),
+    /// Run a command with ${secret:...} references resolved into its environment
+    Run(agent::RunArgs),
+    /// Render ${secret:...} references in files
+    Template {
+        #[command(subcommand)]
+        command: agent::TemplateCommand,
     },
 }
 

@@ -3,6 +3,7 @@
 //! would. Needs the machine's PostgreSQL on 127.0.0.1:5432 and the `bao` binary
 //! (`SECRETHUB_TEST_BAO`, or `scripts/test`, which installs it).
 
+mod agent;
 mod audit;
 mod auth_cli;
 mod bao_cli;

@@ -1,0 +1,357 @@
+//! The lease keeper (the seed guide's `LeaseRenewer`): every leased secret the agent or
+//! `secrethub run` holds is renewed when its remaining TTL falls below a fraction of its lease
+//! (`renew_at`, default a third), and replaced by a fresh one before it dies.
+//!
+//! One task per held lease runs the lease's life:
+//! 1. sleep until `remaining < renew_at × duration`, then renew with the lease's own duration
+//!    as the increment;
+//! 2. a failed renewal is retried after `backoff_initial`, doubling up to `backoff_max`, at most
+//!    `max_attempts` times; after that the failure is logged (never a value), `on_failed` runs
+//!    with `SECRETHUB_LEASE_ID` and `SECRETHUB_LEASE_PATH`, and fresh credentials are fetched;
+//! 3. a renewal granted less than it asked for has reached its max TTL: fresh credentials are
+//!    fetched `grace` before it expires (at most half the time left), so nobody holds expired
+//!    credentials.
+//!
+//! A replacement is announced as a [`Rotation`] so templates re-render. The replaced lease is
+//! left to expire on the server (it revokes it then): revoking it at once would break a process
+//! that has not reloaded yet.
+//!
+//! Secrets without a lease are not held: they pass through to the providers (and their cache).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use secrethub_config::agent::LeaseRenewalConfig;
+use secrethub_providers::{Lease, ProviderError, Providers, Secret};
+use tokio::sync::{broadcast, Mutex};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::render::{Fetched, SecretSource};
+
+/// Which secret: the reference's provider (as written, `None` for routed ones) and path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SecretKey {
+    pub provider: Option<String>,
+    pub path: String,
+}
+
+/// Why a held secret was replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationReason {
+    /// The lease reached its max TTL (or was never renewable) and is about to expire.
+    Expiring,
+    /// Renewal failed `max_attempts` times.
+    RenewalFailed,
+    /// The agent authenticated again: leases of the old token die with it.
+    NewToken,
+}
+
+/// A held secret was replaced by a fresh one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    pub key: SecretKey,
+    pub reason: RotationReason,
+}
+
+/// A leased secret held by the keeper.
+struct Held {
+    fetched: Fetched,
+    /// Stops this lease's renewal task (on replacement or shutdown).
+    stop: CancellationToken,
+}
+
+/// Holds leased secrets and keeps them alive. Cheap to clone.
+#[derive(Clone)]
+pub struct LeaseKeeper {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    providers: Arc<Providers>,
+    policy: LeaseRenewalConfig,
+    /// Held across a fetch, so two renders asking for the same `database/creds/…` at once
+    /// share one credential instead of creating two.
+    held: Mutex<HashMap<SecretKey, Held>>,
+    rotations: broadcast::Sender<Rotation>,
+    shutdown: CancellationToken,
+}
+
+impl LeaseKeeper {
+    /// A keeper reading through `providers` and renewing by `policy`; its tasks stop when
+    /// `shutdown` is cancelled.
+    pub fn new(
+        providers: Arc<Providers>,
+        policy: LeaseRenewalConfig,
+        shutdown: CancellationToken,
+    ) -> LeaseKeeper {
+        let (rotations, _) = broadcast::channel(256);
+        LeaseKeeper {
+            inner: Arc::new(Inner {
+                providers,
+                policy,
+                held: Mutex::new(HashMap::new()),
+                rotations,
+                shutdown,
+            }),
+        }
+    }
+
+    /// Replacements from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Rotation> {
+        self.inner.rotations.subscribe()
+    }
+
+    /// The lease IDs held now, with their paths.
+    pub async fn leases(&self) -> Vec<(SecretKey, String)> {
+        let held = self.inner.held.lock().await;
+        held.iter()
+            .filter_map(|(key, h)| {
+                let lease = h.fetched.secret.lease.as_ref()?;
+                Some((key.clone(), lease.id.clone()))
+            })
+            .collect()
+    }
+
+    /// Replaces every held secret (the agent logged in again: the old token's leases will be
+    /// revoked with it).
+    pub async fn rotate_all(&self, reason: RotationReason) {
+        let keys: Vec<SecretKey> = self.inner.held.lock().await.keys().cloned().collect();
+        for key in keys {
+            rotate(&self.inner, key, reason).await;
+        }
+    }
+
+    /// Stops renewing and revokes every held lease (`secrethub run` when its child exits).
+    /// Answers how many revocations failed; each failure is logged.
+    pub async fn revoke_all(&self) -> usize {
+        let drained: Vec<(SecretKey, Held)> = self.inner.held.lock().await.drain().collect();
+        let mut failed = 0;
+        for (key, held) in drained {
+            held.stop.cancel();
+            let Some(lease) = held.fetched.secret.lease.as_ref() else {
+                continue;
+            };
+            let outcome = match self.inner.providers.get(&held.fetched.provider) {
+                Some(provider) => provider.revoke(&lease.id).await,
+                None => continue,
+            };
+            if let Err(err) = outcome {
+                failed += 1;
+                tracing::error!(lease_id = %lease.id, path = %key.path, error = %err, "revoking a lease failed");
+            } else {
+                tracing::info!(lease_id = %lease.id, path = %key.path, "lease revoked");
+            }
+        }
+        failed
+    }
+}
+
+#[async_trait]
+impl SecretSource for LeaseKeeper {
+    async fn fetch(&self, provider: Option<&str>, path: &str) -> Result<Fetched, ProviderError> {
+        let key = SecretKey {
+            provider: provider.map(str::to_string),
+            path: path.to_string(),
+        };
+        let mut held = self.inner.held.lock().await;
+        if let Some(h) = held.get(&key) {
+            return Ok(h.fetched.clone());
+        }
+        let fetched = read(&self.inner.providers, &key).await?;
+        if fetched.secret.lease.is_some() {
+            let stop = start_keeping(&self.inner, key.clone(), &fetched, Instant::now());
+            held.insert(
+                key,
+                Held {
+                    fetched: fetched.clone(),
+                    stop,
+                },
+            );
+        }
+        Ok(fetched)
+    }
+
+    /// A failed render hands its leases back here: they stay held (renewed, and reused by the
+    /// next render instead of creating new credentials) until `revoke_all` or expiry.
+    async fn revoke(&self, _provider: &str, _lease_id: &str) -> Result<(), ProviderError> {
+        Ok(())
+    }
+}
+
+async fn read(providers: &Providers, key: &SecretKey) -> Result<Fetched, ProviderError> {
+    let started = Instant::now();
+    let (provider, secret) = providers.read(key.provider.as_deref(), &key.path).await?;
+    tracing::debug!(path = %key.path, provider = %provider, elapsed_ms = started.elapsed().as_millis() as u64, "secret read");
+    Ok(Fetched { provider, secret })
+}
+
+/// Spawns the renewal task of a freshly fetched lease; answers the token that stops it.
+fn start_keeping(
+    inner: &Arc<Inner>,
+    key: SecretKey,
+    fetched: &Fetched,
+    fetched_at: Instant,
+) -> CancellationToken {
+    let stop = inner.shutdown.child_token();
+    let Some(lease) = fetched.secret.lease.clone() else {
+        return stop;
+    };
+    let task = keep(
+        Arc::clone(inner),
+        key,
+        fetched.provider.clone(),
+        lease,
+        fetched_at,
+    );
+    let stop_task = stop.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = stop_task.cancelled() => {}
+            _ = task => {}
+        }
+    });
+    stop
+}
+
+/// What ended a lease's renewal loop.
+enum End {
+    Expiring,
+    Failed,
+}
+
+/// The life of one lease: renew on time, and replace it when it can't be renewed any more.
+async fn keep(inner: Arc<Inner>, key: SecretKey, provider: String, lease: Lease, at: Instant) {
+    let end = renew_until_done(&inner, &key, &provider, &lease, at).await;
+    let reason = match end {
+        End::Expiring => RotationReason::Expiring,
+        End::Failed => {
+            tracing::error!(lease_id = %lease.id, path = %key.path, attempts = inner.policy.max_attempts, "lease renewal failed; fetching fresh credentials");
+            if let Some(command) = &inner.policy.on_failed {
+                run_on_failed(command, &lease.id, &key.path).await;
+            }
+            RotationReason::RenewalFailed
+        }
+    };
+    rotate(&inner, key, reason).await;
+}
+
+async fn renew_until_done(
+    inner: &Inner,
+    key: &SecretKey,
+    provider_name: &str,
+    lease: &Lease,
+    at: Instant,
+) -> End {
+    let policy = &inner.policy;
+    let duration = lease.duration;
+    let mut expires = at + duration;
+    if !lease.renewable || duration.is_zero() {
+        tokio::time::sleep_until(replace_at(expires, Instant::now(), policy.grace)).await;
+        return End::Expiring;
+    }
+    let Some(provider) = inner.providers.get(provider_name) else {
+        tokio::time::sleep_until(replace_at(expires, Instant::now(), policy.grace)).await;
+        return End::Expiring;
+    };
+    loop {
+        let renew_at = expires
+            .checked_sub(duration.mul_f64(policy.renew_at))
+            .unwrap_or(expires);
+        tokio::time::sleep_until(renew_at).await;
+        let mut delay = policy.backoff_initial;
+        let mut granted = None;
+        for attempt in 1..=policy.max_attempts {
+            let asked_at = Instant::now();
+            match provider.renew(&lease.id, duration).await {
+                Ok(renewed) => {
+                    granted = Some((asked_at, renewed));
+                    break;
+                }
+                Err(err) => {
+                    tracing::warn!(lease_id = %lease.id, path = %key.path, attempt, error = %err, "lease renewal failed");
+                    if attempt < policy.max_attempts {
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(policy.backoff_max);
+                    }
+                }
+            }
+        }
+        let Some((asked_at, renewed)) = granted else {
+            return End::Failed;
+        };
+        tracing::info!(lease_id = %lease.id, path = %key.path, ttl_secs = renewed.duration.as_secs(), "lease renewed");
+        expires = asked_at + renewed.duration;
+        if renewed.duration < duration {
+            // Capped: the lease reached its max TTL and will not be extended again.
+            tokio::time::sleep_until(replace_at(expires, Instant::now(), policy.grace)).await;
+            return End::Expiring;
+        }
+    }
+}
+
+/// When to fetch the replacement of a lease that ends at `expires`: `grace` before it, but no
+/// earlier than halfway through the time left.
+fn replace_at(expires: Instant, now: Instant, grace: Duration) -> Instant {
+    let left = expires.saturating_duration_since(now);
+    expires - grace.min(left / 2)
+}
+
+/// Fetches fresh credentials for `key` and announces them. A failed fetch is retried with the
+/// renewal backoff until it works or the keeper shuts down; meanwhile the old secret is served.
+async fn rotate(inner: &Arc<Inner>, key: SecretKey, reason: RotationReason) {
+    let mut delay = inner.policy.backoff_initial;
+    loop {
+        if inner.shutdown.is_cancelled() {
+            return;
+        }
+        let mut held = inner.held.lock().await;
+        match read(&inner.providers, &key).await {
+            Ok(fetched) => {
+                let stop = start_keeping(inner, key.clone(), &fetched, Instant::now());
+                let old = held.insert(key.clone(), Held { fetched, stop });
+                drop(held);
+                tracing::info!(path = %key.path, ?reason, "fresh credentials fetched");
+                // Nobody listening is fine: `secrethub run` does not re-render.
+                let _ = inner.rotations.send(Rotation { key, reason });
+                // Last: when the caller is the old lease's own task, this ends it.
+                if let Some(old) = old {
+                    old.stop.cancel();
+                }
+                return;
+            }
+            Err(err) => {
+                drop(held);
+                tracing::error!(path = %key.path, error = %err, retry_in_ms = delay.as_millis() as u64, "fetching fresh credentials failed");
+                tokio::select! {
+                    _ = inner.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(inner.policy.backoff_max);
+            }
+        }
+    }
+}
+
+/// Runs the `on_failed` command; its failure is logged, never fatal.
+async fn run_on_failed(command: &str, lease_id: &str, path: &str) {
+    let env = [
+        ("SECRETHUB_LEASE_ID".to_string(), lease_id.to_string()),
+        ("SECRETHUB_LEASE_PATH".to_string(), path.to_string()),
+    ];
+    match crate::template::run_command(command, &env).await {
+        Ok(status) if status.success() => {}
+        Ok(status) => tracing::warn!(%status, "the on_failed command failed"),
+        Err(err) => tracing::warn!(error = %err, "the on_failed command could not run"),
+    }
+}
+
+impl LeaseKeeper {
+    /// The secret held for `key`, if any.
+    pub async fn held(&self, key: &SecretKey) -> Option<Secret> {
+        let held = self.inner.held.lock().await;
+        held.get(key).map(|h| h.fetched.secret.clone())
+    }
+}

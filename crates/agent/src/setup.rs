@@ -1,0 +1,72 @@
+//! What `secrethub run` and `secrethub template render` read secrets with: a client for the
+//! server (the CLI's address and token, or the config's `vault {}` and one auto-auth login),
+//! and the providers of the config around the built-in `secrethub` provider.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use secrethub_client::{Client, ClientConfig};
+use secrethub_config::agent::{AgentConfig, LeaseRenewalConfig, ServerConnection};
+use secrethub_providers::{Providers, SecretHubProvider, DEFAULT_PROVIDER};
+
+use crate::auto_auth::AutoAuth;
+
+/// A connected set of providers.
+pub struct Setup {
+    pub providers: Arc<Providers>,
+    /// The built-in provider, whose token changes when the agent logs in again.
+    pub secrethub: Arc<SecretHubProvider>,
+    /// How leases are renewed (the config's `lease_renewal {}`, or the defaults).
+    pub renewal: LeaseRenewalConfig,
+}
+
+impl Setup {
+    /// Connects with `base` (the CLI's address and token), overridden by the config's
+    /// `vault {}`; with an `auto_auth` stanza, logs in once and uses that token.
+    pub async fn connect(
+        base: ClientConfig,
+        config: Option<&AgentConfig>,
+    ) -> anyhow::Result<Setup> {
+        let base = match config {
+            Some(config) => with_server(base, &config.server),
+            None => base,
+        };
+        let client = Client::new(base).context("creating the client")?;
+        let client = match config.and_then(|c| c.auto_auth.as_ref()) {
+            Some(auto_auth) => {
+                let auth = AutoAuth::new(client.without_token(), auto_auth.clone());
+                let info = auth.login_once().await.context("auto-auth login")?;
+                client.with_token(info.token)
+            }
+            None => client,
+        };
+        Setup::with_client(client, config)
+    }
+
+    /// The providers around an already authenticated client.
+    pub fn with_client(client: Client, config: Option<&AgentConfig>) -> anyhow::Result<Setup> {
+        let secrethub = Arc::new(SecretHubProvider::new(DEFAULT_PROVIDER, client));
+        let configured = config.map(|c| c.providers.as_slice()).unwrap_or_default();
+        let providers = Providers::from_config(secrethub.clone(), configured)
+            .context("configuring the providers")?;
+        Ok(Setup {
+            providers: Arc::new(providers),
+            secrethub,
+            renewal: config.map(|c| c.lease_renewal.clone()).unwrap_or_default(),
+        })
+    }
+}
+
+/// `base` with the address and TLS settings of a `vault {}` stanza, where it sets them.
+pub fn with_server(mut base: ClientConfig, server: &ServerConnection) -> ClientConfig {
+    if let Some(address) = &server.address {
+        base.addr = address.clone();
+    }
+    if let Some(ca) = &server.ca_cert {
+        base.ca_cert = Some(ca.clone());
+    }
+    if server.tls_skip_verify {
+        base.insecure_skip_verify = true;
+    }
+    base
+}

@@ -1,0 +1,10 @@
+//! The agent's one integration test binary; each area is a module.
+
+mod auto_auth;
+mod child_process;
+mod fake_source;
+mod proxy;
+mod render_refs;
+mod run_prepare;
+mod server;
+mod template_write;

@@ -1,0 +1,420 @@
+//! The cache listener against a real server, over TCP and a Unix socket: the agent's token
+//! fills in for requests without one, KV reads and leased credentials are served again from
+//! the cache (`X-Cache: HIT`), revocations and writes through the proxy evict, errors are
+//! never cached, and a revoked agent token leads to a new login.
+//! Leased answers come from the database engine against the machine's PostgreSQL.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::TokioIo;
+use secrethub_agent::auto_auth::{AutoAuth, AutoAuthHandle};
+use secrethub_agent::proxy::{serve, ProxyConfig, ProxyListener, ProxyState};
+use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
+
+use crate::server::{approle_config, eventually, unique, TestServer};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+const AGENT_POLICY: &str = r#"
+path "secret/*" { capabilities = ["create", "read", "update", "delete", "list", "patch"] }
+path "database/creds/*" { capabilities = ["read", "update"] }
+path "sys/leases/*" { capabilities = ["update", "sudo"] }
+"#;
+
+/// Where the proxy listens.
+enum Target {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+/// One answer of the proxy.
+struct Answer {
+    status: u16,
+    hit: bool,
+    body: Value,
+}
+
+/// A server, an agent authenticated by AppRole, and its proxy.
+struct Agent {
+    server: TestServer,
+    _dir: tempfile::TempDir,
+    auth: AutoAuthHandle,
+    state: Arc<ProxyState>,
+    target: Target,
+    shutdown: CancellationToken,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl Agent {
+    async fn start(unix: bool) -> Agent {
+        let server = TestServer::start().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let policy = unique("agent");
+        server.policy(&policy, AGENT_POLICY).await;
+        let creds = server
+            .approle(
+                &unique("proxy"),
+                json!({"token_ttl": "1h", "token_policies": [policy]}),
+            )
+            .await;
+        let shutdown = CancellationToken::new();
+        let (auth, _task) =
+            AutoAuth::new(server.client(), approle_config(dir.path(), &creds, false))
+                .spawn(shutdown.clone());
+        let config = ProxyConfig {
+            use_auto_auth_token: true,
+            cache: true,
+            kv_ttl: Duration::from_secs(30),
+        };
+        let state = Arc::new(ProxyState::with_auto_auth(
+            server.client(),
+            auth.clone(),
+            config,
+        ));
+        let (listener, target) = if unix {
+            let path = dir.path().join("agent.sock");
+            let l = ProxyListener::bind_unix(&path).expect("bind unix");
+            (l, Target::Unix(path))
+        } else {
+            let l = ProxyListener::bind_tcp("127.0.0.1:0".parse().expect("addr"))
+                .await
+                .expect("bind tcp");
+            let addr = l.local_addr().expect("tcp address");
+            (l, Target::Tcp(addr))
+        };
+        tokio::spawn(serve(listener, state.clone(), shutdown.clone()));
+        auth.wait_for_token().await.expect("agent token");
+        Agent {
+            server,
+            _dir: dir,
+            auth,
+            state,
+            target,
+            shutdown,
+        }
+    }
+
+    /// `method /v1/path` through the proxy, with `token` as `X-Vault-Token` if given.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = hyper::Request::builder()
+            .method(hyper::Method::from_bytes(method.as_bytes()).expect("method"))
+            .uri(format!("/v1/{path}"))
+            .header("host", "agent");
+        if let Some(t) = token {
+            req = req.header("x-vault-token", t);
+        }
+        let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        let req = req.body(Full::new(body)).expect("request");
+        match &self.target {
+            Target::Tcp(addr) => {
+                let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+                exchange(stream, req).await
+            }
+            Target::Unix(path) => {
+                let stream = tokio::net::UnixStream::connect(path)
+                    .await
+                    .expect("connect");
+                exchange(stream, req).await
+            }
+        }
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.send("GET", path, None, None).await
+    }
+}
+
+async fn exchange<S>(stream: S, req: hyper::Request<Full<Bytes>>) -> Answer
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let resp = sender.send_request(req).await.expect("response");
+    let status = resp.status().as_u16();
+    let hit = resp
+        .headers()
+        .get("x-cache")
+        .is_some_and(|v| v.as_bytes() == b"HIT");
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("JSON answer")
+    };
+    Answer { status, hit, body }
+}
+
+#[tokio::test]
+async fn over_tcp_kv_reads_use_the_agents_token_and_are_cached_until_a_write() {
+    let agent = Agent::start(false).await;
+    let path = format!("secret/data/{}", unique("app"));
+    let root = agent.server.root_client();
+    root.write(&path, &json!({"data": {"v": "one"}}))
+        .await
+        .expect("write");
+
+    let first = agent.get(&path).await;
+    assert_eq!((first.status, first.hit), (200, false), "{}", first.body);
+    assert_eq!(first.body["data"]["data"], json!({"v": "one"}));
+    let again = agent.get(&path).await;
+    assert_eq!((again.status, again.hit), (200, true));
+    assert_eq!(again.body["data"]["data"], json!({"v": "one"}));
+
+    // A write that bypasses the proxy is not seen while the read is cached ...
+    root.write(&path, &json!({"data": {"v": "two"}}))
+        .await
+        .expect("write");
+    assert_eq!(
+        agent.get(&path).await.body["data"]["data"],
+        json!({"v": "one"})
+    );
+    // ... a write through the proxy evicts it.
+    let wrote = agent
+        .send("PUT", &path, None, Some(json!({"data": {"v": "three"}})))
+        .await;
+    assert_eq!(wrote.status, 200, "{}", wrote.body);
+    let fresh = agent.get(&path).await;
+    assert_eq!(
+        (fresh.hit, fresh.body["data"]["data"].clone()),
+        (false, json!({"v": "three"}))
+    );
+
+    // LIST goes through too, and a request's own token is used as is.
+    let listed = agent.send("LIST", "secret/metadata/", None, None).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let mine = agent.send("GET", "sys/mounts", None, None).await;
+    assert_eq!(mine.status, 403, "the agent's policy has no sys/mounts");
+    let root_token = agent
+        .server
+        .root_client()
+        .token()
+        .expect("root")
+        .expose()
+        .clone();
+    let as_root = agent
+        .send("GET", "sys/mounts", Some(&root_token), None)
+        .await;
+    assert_eq!(as_root.status, 200, "{}", as_root.body);
+}
+
+#[tokio::test]
+async fn over_a_unix_socket_with_mode_0600_requests_carry_the_agents_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A stale socket file left by a dead agent is replaced.
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).expect("stale socket"));
+    let rebound = ProxyListener::bind_unix(&stale).expect("stale socket replaced");
+    drop(rebound);
+
+    let agent = Agent::start(true).await;
+    let Target::Unix(path) = &agent.target else {
+        panic!("unix target");
+    };
+    let meta = std::fs::metadata(path).expect("socket metadata");
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(
+        ProxyListener::bind_unix(path).is_err(),
+        "a live socket is not taken over"
+    );
+
+    let me = agent.get("auth/token/lookup-self").await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    let agent_token = agent.auth.current().expect("token");
+    assert_eq!(me.body["data"]["id"], json!(agent_token.expose()));
+
+    let missing = agent.get("secret/data/nothing-here").await;
+    assert_eq!(missing.status, 404);
+}
+
+#[tokio::test]
+async fn errors_are_not_cached() {
+    let agent = Agent::start(false).await;
+    let path = format!("secret/data/{}", unique("later"));
+    let absent = agent.get(&path).await;
+    assert_eq!(absent.status, 404);
+    agent
+        .server
+        .root_client()
+        .write(&path, &json!({"data": {"k": "v"}}))
+        .await
+        .expect("write");
+    let present = agent.get(&path).await;
+    assert_eq!(
+        (present.status, present.hit),
+        (200, false),
+        "{}",
+        present.body
+    );
+    let bad = agent.send("PUT", &path, None, None).await;
+    assert!(bad.status >= 400, "{}", bad.body);
+    assert_eq!(
+        agent.send("PUT", &path, None, None).await.status,
+        bad.status
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_agent_token_is_replaced_after_a_403() {
+    let agent = Agent::start(false).await;
+    let old = agent.auth.current().expect("token");
+    agent
+        .server
+        .root_client()
+        .write("auth/token/revoke", &json!({"token": old.expose()}))
+        .await
+        .expect("revoke");
+    let refused = agent.get("auth/token/lookup-self").await;
+    assert_eq!(refused.status, 403);
+    let mut rx = agent.auth.token();
+    tokio::time::timeout(
+        DEADLINE,
+        rx.wait_for(|t| t.as_ref().is_some_and(|t| t != &old)),
+    )
+    .await
+    .expect("a new login after the 403")
+    .expect("auto-auth running");
+    let ok = agent.get("auth/token/lookup-self").await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+}
+
+/// `database/` configured against the machine's PostgreSQL with one role; answers its name.
+async fn database_role(server: &TestServer) -> String {
+    let root = server.root_client();
+    root.write("sys/mounts/database", &json!({"type": "database"}))
+        .await
+        .expect("mount database");
+    let role = unique("agentro");
+    root.write(
+        "database/config/pg",
+        &json!({
+            "plugin_name": "postgresql-database-plugin",
+            "connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable",
+            "username": "postgres",
+            "password": "trust-ignores-it",
+            "allowed_roles": role,
+        }),
+    )
+    .await
+    .expect("database config (is PostgreSQL running on 127.0.0.1:5432?)");
+    root.write(
+        &format!("database/roles/{role}"),
+        &json!({
+            "db_name": "pg",
+            "default_ttl": "1h",
+            "max_ttl": "2h",
+            "creation_statements": "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';",
+        }),
+    )
+    .await
+    .expect("database role");
+    role
+}
+
+fn lease_of(a: &Answer) -> String {
+    assert_eq!(a.status, 200, "{}", a.body);
+    a.body["lease_id"].as_str().expect("lease_id").to_string()
+}
+
+#[tokio::test]
+async fn leased_credentials_are_reused_until_revoked_through_the_proxy() {
+    let agent = Agent::start(false).await;
+    let role = database_role(&agent.server).await;
+    let creds = format!("database/creds/{role}");
+
+    let first = agent.get(&creds).await;
+    let lease = lease_of(&first);
+    let second = agent.get(&creds).await;
+    assert!(second.hit, "served from the cache");
+    assert_eq!(lease_of(&second), lease);
+    assert_eq!(
+        second.body["data"], first.body["data"],
+        "the same credentials"
+    );
+    let left = second.body["lease_duration"]
+        .as_u64()
+        .expect("lease_duration");
+    assert!(left > 3500 && left <= 3600, "{left}");
+
+    // Revoking through the proxy evicts: the next request gets new credentials.
+    let revoked = agent
+        .send(
+            "PUT",
+            "sys/leases/revoke",
+            None,
+            Some(json!({"lease_id": lease})),
+        )
+        .await;
+    assert_eq!(revoked.status, 204, "{}", revoked.body);
+    let third = agent.get(&creds).await;
+    assert!(!third.hit);
+    let lease3 = lease_of(&third);
+    assert_ne!(lease3, lease);
+    assert!(agent.get(&creds).await.hit);
+
+    // The renewer's eviction API, and revoke-prefix through the proxy.
+    assert_eq!(agent.state.evict_lease(&lease3), 1);
+    let fourth = agent.get(&creds).await;
+    let lease4 = lease_of(&fourth);
+    assert_ne!(lease4, lease3);
+    let prefix = agent
+        .send(
+            "PUT",
+            &format!("sys/leases/revoke-prefix/{creds}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(prefix.status, 204, "{}", prefix.body);
+    let fifth = agent.get(&creds).await;
+    assert!(!fifth.hit);
+    assert_ne!(lease_of(&fifth), lease4);
+
+    // Concurrent identical requests share one lease.
+    agent.state.clear_cache();
+    let (a, b) = tokio::join!(agent.get(&creds), agent.get(&creds));
+    assert_eq!(lease_of(&a), lease_of(&b));
+
+    // Drop the PostgreSQL roles this test made.
+    agent
+        .server
+        .root_client()
+        .write(
+            &format!("sys/leases/revoke-prefix/{creds}"),
+            &json!({"sync": true}),
+        )
+        .await
+        .expect("cleanup");
+    let gone = eventually(DEADLINE, "the leases to be revoked", || async {
+        let left = agent
+            .server
+            .root_client()
+            .list(&format!("sys/leases/lookup/{creds}/"))
+            .await
+            .expect("list leases");
+        left.is_none().then_some(())
+    });
+    gone.await;
+}

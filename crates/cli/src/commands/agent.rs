@@ -1,0 +1,124 @@
+//! `agent`, `run` and `template render`: the client-side commands, thin over
+//! `secrethub_agent`. The CLI's own address and token (flags, `SECRETHUB_*`/`VAULT_*`, the
+//! token helper) are the defaults; `-config agent.hcl` adds providers, auto-auth and, for the
+//! agent, everything else.
+
+use std::path::{Path, PathBuf};
+
+use secrethub_agent::{ExecOptions, Setup};
+use secrethub_client::ClientConfig;
+use secrethub_config::agent::AgentConfig;
+
+use crate::output;
+use crate::{CmdResult, Failure};
+
+#[derive(clap::Args)]
+pub(crate) struct AgentArgs {
+    /// The agent's configuration file (HCL, Vault Agent's shape)
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RunArgs {
+    /// NAME=VALUE for the child's environment; VALUE may hold ${secret:PATH#FIELD} references
+    #[arg(long = "env", short = 'e', value_name = "NAME=VALUE")]
+    env: Vec<String>,
+    /// A dotenv file whose values may hold references; later files and --env win
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_files: Vec<PathBuf>,
+    /// Replace secret values in the child's stdout and stderr with *****
+    #[arg(long)]
+    mask: bool,
+    /// Leave the leases alive when the child exits (they expire on their own)
+    #[arg(long = "keep-leases")]
+    keep_leases: bool,
+    /// Agent-style configuration for providers and auto-auth (HCL)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The command and its arguments, after --
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+#[derive(clap::Subcommand)]
+pub(crate) enum TemplateCommand {
+    /// Resolve the ${secret:...} references of a file once and print the result
+    Render(RenderArgs),
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RenderArgs {
+    /// Agent-style configuration for providers and auto-auth (HCL)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Write here (atomically, mode 0600) instead of standard output
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The template file
+    file: PathBuf,
+}
+
+fn load(path: &Path) -> Result<AgentConfig, Failure> {
+    secrethub_config::load_agent(path).map_err(|e| Failure::local(format!("Error: {e}")))
+}
+
+/// `secrethub agent -config FILE`: runs until SIGINT or SIGTERM.
+pub(crate) async fn agent(base: ClientConfig, args: AgentArgs) -> CmdResult {
+    let config = load(&args.config)?;
+    secrethub_agent::run_agent(config, base)
+        .await
+        .map_err(|e| Failure::remote(format!("Error: {e:#}")))?;
+    Ok(0)
+}
+
+/// `secrethub run [-env K=V]... [-env-file F]... -- COMMAND...`: the child's exit code.
+pub(crate) async fn run(base: ClientConfig, args: RunArgs) -> CmdResult {
+    let config = args.config.as_deref().map(load).transpose()?;
+    let mut env = Vec::with_capacity(args.env.len());
+    for pair in &args.env {
+        let Some((name, value)) = pair.split_once('=') else {
+            return Err(Failure::local(format!(
+                "Error: --env {name:?} is not NAME=VALUE",
+                name = pair.split('=').next().unwrap_or_default()
+            )));
+        };
+        env.push((name.to_string(), value.to_string()));
+    }
+    let setup = Setup::connect(base, config.as_ref())
+        .await
+        .map_err(|e| Failure::remote(format!("Error: {e:#}")))?;
+    let options = ExecOptions {
+        env,
+        env_files: args.env_files,
+        command: args.command,
+        mask: args.mask,
+        keep_leases: args.keep_leases,
+    };
+    let code = secrethub_agent::exec(&setup, options)
+        .await
+        .map_err(|e| Failure::remote(format!("Error: {e:#}")))?;
+    Ok(u8::try_from(code).unwrap_or(1))
+}
+
+/// `secrethub template render FILE`: prints (or writes) the rendered text.
+pub(crate) async fn template(base: ClientConfig, command: TemplateCommand) -> CmdResult {
+    let TemplateCommand::Render(args) = command;
+    let config = args.config.as_deref().map(load).transpose()?;
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| Failure::local(format!("Error reading {}: {e}", args.file.display())))?;
+    let setup = Setup::connect(base, config.as_ref())
+        .await
+        .map_err(|e| Failure::remote(format!("Error: {e:#}")))?;
+    let rendered = secrethub_agent::render_once(&setup, &text)
+        .await
+        .map_err(|e| Failure::remote(format!("Error: {}: {e}", args.file.display())))?;
+    match &args.output {
+        Some(path) => {
+            secrethub_agent::write_atomically(path, rendered.expose().as_bytes(), 0o600)
+                .map_err(|e| Failure::local(format!("Error writing {}: {e}", path.display())))?;
+        }
+        None => output::out_raw(rendered.expose()),
+    }
+    Ok(0)
+}

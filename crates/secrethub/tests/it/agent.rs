@@ -1,0 +1,447 @@
+//! The agent and `secrethub run` end to end, with the real binary, a real server and the
+//! private password-checking PostgreSQL cluster: the agent logs in with AppRole, renders a
+//! file with short-lived database credentials, keeps them alive across renewals, replaces them
+//! before their max TTL (the old user is then dropped by the server), and `secrethub run`
+//! hands credentials to a child that connects with them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use secrethub_testkit::pg_cluster::{self, Cluster};
+
+use crate::harness::{self, Cli, ServerProcess, POLL_INTERVAL, SECRETHUB};
+
+/// What the application may do: read its credentials, renew and revoke their leases.
+const APP_POLICY: &str = r#"
+path "database/creds/*" { capabilities = ["read"] }
+path "sys/leases/renew" { capabilities = ["update"] }
+path "sys/leases/revoke" { capabilities = ["update"] }
+path "secret/data/app/*" { capabilities = ["read"] }
+"#;
+
+async fn private_cluster() -> &'static Cluster {
+    tokio::task::spawn_blocking(pg_cluster::cluster)
+        .await
+        .expect("cluster start-up thread")
+}
+
+/// A server with the database engine pointed at the private cluster, a role `role` with the
+/// given TTLs, and AppRole login for an app whose policy is [`APP_POLICY`].
+struct Fixture {
+    server: ServerProcess,
+    admin: Cli,
+    role: String,
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn new(default_ttl: &str, max_ttl: &str) -> Fixture {
+        let cluster = private_cluster().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = harness::unique_name("root");
+        let server = ServerProcess::dev(dir.path(), &root, &[]).await;
+        let admin =
+            Cli::secrethub(server.addr(), &dir.path().join("admin")).env("SECRETHUB_TOKEN", &root);
+        let role = format!("ag{}", secrethub_common::random_alnum(6).to_lowercase());
+        admin.ok(&["secrets", "enable", "database"]);
+        admin.ok(&[
+            "write",
+            "database/config/pg",
+            "plugin_name=postgresql-database-plugin",
+            &format!("connection_url={}", cluster.url()),
+            "username=postgres",
+            &format!("password={}", cluster.password),
+            &format!("allowed_roles={role}"),
+            "verify_connection=true",
+        ]);
+        let create = harness::write_file(
+            dir.path(),
+            "create.sql",
+            "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';",
+        );
+        admin.ok(&[
+            "write",
+            &format!("database/roles/{role}"),
+            "db_name=pg",
+            &format!("default_ttl={default_ttl}"),
+            &format!("max_ttl={max_ttl}"),
+            &format!("creation_statements=@{}", create.display()),
+        ]);
+        let policy = harness::write_file(dir.path(), "app.hcl", APP_POLICY);
+        admin.ok(&["policy", "write", "app", policy.to_str().unwrap()]);
+        Fixture {
+            server,
+            admin,
+            role,
+            dir,
+        }
+    }
+
+    /// Enables AppRole and writes the app's role ID and a secret ID to files.
+    fn approle_files(&self) -> (PathBuf, PathBuf) {
+        self.admin.ok(&["auth", "enable", "approle"]);
+        self.admin.ok(&[
+            "write",
+            "auth/approle/role/app",
+            "token_policies=app",
+            "token_ttl=1h",
+        ]);
+        let role_id = self
+            .admin
+            .ok(&["read", "-field=role_id", "auth/approle/role/app/role-id"])
+            .stdout;
+        let secret_id = self
+            .admin
+            .ok(&[
+                "write",
+                "-f",
+                "-field=secret_id",
+                "auth/approle/role/app/secret-id",
+            ])
+            .stdout;
+        (
+            harness::write_file(self.dir.path(), "role-id", role_id.trim()),
+            harness::write_file(self.dir.path(), "secret-id", secret_id.trim()),
+        )
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// A running `secrethub agent`, stopped with SIGTERM when dropped.
+struct AgentProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl AgentProcess {
+    fn start(config: &Path, log: PathBuf) -> AgentProcess {
+        let stderr = std::fs::File::create(&log).expect("creating the agent log");
+        let child = Command::new(SECRETHUB)
+            .args(["agent", "-config", config.to_str().unwrap()])
+            .env_clear()
+            .env("SECRETHUB_LOG", "trace")
+            .env("HOME", config.parent().unwrap())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawning secrethub agent");
+        AgentProcess { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the agent") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the agent ignored SIGTERM");
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it answers `Some`, failing after `limit` with `what` and the agent log.
+async fn wait_for<T>(
+    what: &str,
+    limit: Duration,
+    agent: &AgentProcess,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; agent log:\n{}",
+            agent.log()
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// `user=…` and `password=…` lines of the rendered file.
+fn credentials(path: &Path) -> Option<(String, String)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+    };
+    Some((field("user")?, field("password")?))
+}
+
+fn role_exists(cluster: &Cluster, name: &str) -> bool {
+    cluster.admin_psql(&format!(
+        "SELECT count(*) FROM pg_roles WHERE rolname = '{name}'"
+    )) == "1"
+}
+
+fn valid_until(cluster: &Cluster, name: &str) -> String {
+    cluster.admin_psql(&format!(
+        "SELECT extract(epoch FROM rolvaliduntil)::bigint FROM pg_roles WHERE rolname = '{name}'"
+    ))
+}
+
+#[tokio::test]
+async fn agent_renews_database_credentials_and_replaces_them_before_max_ttl() {
+    let cluster = private_cluster().await;
+    // A short lease (8 s) that may live 24 s: several renewals, then a replacement.
+    let fx = Fixture::new("8s", "24s").await;
+    let (role_id, secret_id) = fx.approle_files();
+    let rendered = fx.path("db.conf");
+    let renders = fx.path("renders.log");
+    let sink = fx.path("agent-token");
+    let config = harness::write_file(
+        fx.dir.path(),
+        "agent.hcl",
+        &format!(
+            r#"
+vault {{ address = "{addr}" }}
+auto_auth {{
+  method "approle" {{
+    config = {{
+      role_id_file_path   = "{role_id}"
+      secret_id_file_path = "{secret_id}"
+      remove_secret_id_file_after_reading = false
+    }}
+  }}
+  sink "file" {{ config = {{ path = "{sink}" }} }}
+}}
+lease_renewal {{
+  renew_at = 0.5
+  grace    = "6s"
+}}
+template {{
+  # HCL interpolates $${{...}}: $$${{ is a literal $${{.
+  contents    = "user=$${{secret:database/creds/{role}#username}}\npassword=$${{secret:database/creds/{role}#password}}\n"
+  destination = "{rendered}"
+  perms       = "0600"
+  command     = "echo rendered >> {renders}"
+}}
+"#,
+            addr = fx.server.addr(),
+            role_id = role_id.display(),
+            secret_id = secret_id.display(),
+            sink = sink.display(),
+            role = fx.role,
+            rendered = rendered.display(),
+            renders = renders.display(),
+        ),
+    );
+    let mut agent = AgentProcess::start(&config, fx.path("agent.log"));
+
+    let (user, password) = wait_for("the first render", Duration::from_secs(30), &agent, || {
+        credentials(&rendered)
+    })
+    .await;
+    let first_seen = Instant::now();
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&rendered).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "rendered file mode");
+    let sink_mode = std::fs::metadata(&sink).unwrap().permissions().mode() & 0o777;
+    assert_eq!(sink_mode, 0o600, "token sink mode");
+    assert!(user.starts_with(&format!("shub_{}_", fx.role)), "{user}");
+    let me = cluster.psql_as(&user, &password, "SELECT current_user");
+    assert_eq!(me.as_deref(), Ok(user.as_str()));
+    let initial_valid_until = valid_until(cluster, &user);
+
+    // Renewals move VALID UNTIL forward, and the credentials outlive their first 8 s.
+    wait_for("a renewal", Duration::from_secs(15), &agent, || {
+        (valid_until(cluster, &user) != initial_valid_until).then_some(())
+    })
+    .await;
+    wait_for(
+        "the first lease TTL to pass",
+        Duration::from_secs(15),
+        &agent,
+        || (first_seen.elapsed() > Duration::from_secs(10)).then_some(()),
+    )
+    .await;
+    let still = cluster.psql_as(&user, &password, "SELECT 1");
+    assert_eq!(still.as_deref(), Ok("1"), "credentials after renewals");
+    assert_eq!(credentials(&rendered).unwrap().0, user, "no early rotation");
+
+    // Before the max TTL (24 s after issue), fresh credentials replace them.
+    let (new_user, new_password) = wait_for(
+        "fresh credentials before the max TTL",
+        Duration::from_secs(30),
+        &agent,
+        || credentials(&rendered).filter(|(u, _)| *u != user),
+    )
+    .await;
+    assert!(
+        first_seen.elapsed() < Duration::from_secs(24),
+        "replaced only after {:?}",
+        first_seen.elapsed()
+    );
+    assert!(
+        role_exists(cluster, &user),
+        "the old user is kept until its lease ends"
+    );
+    let me = cluster.psql_as(&new_user, &new_password, "SELECT current_user");
+    assert_eq!(me.as_deref(), Ok(new_user.as_str()));
+    let render_count = std::fs::read_to_string(&renders).unwrap().lines().count();
+    assert_eq!(render_count, 2, "the command ran once per render");
+
+    // The server revokes the old lease at its max TTL: the old user is dropped.
+    wait_for(
+        "the old user to be dropped",
+        Duration::from_secs(30),
+        &agent,
+        || (!role_exists(cluster, &user)).then_some(()),
+    )
+    .await;
+
+    let status = agent.stop();
+    assert!(status.success(), "agent exit: {status:?}");
+    let log = agent.log();
+    for secret in [&password, &new_password] {
+        assert!(
+            !log.contains(secret.as_str()),
+            "a password is in the agent's log"
+        );
+    }
+    let token = std::fs::read_to_string(&sink).unwrap();
+    assert!(
+        !log.contains(token.trim()),
+        "the token is in the agent's log"
+    );
+}
+
+#[tokio::test]
+async fn run_injects_credentials_into_a_child_that_connects_and_revokes_them_after() {
+    let cluster = private_cluster().await;
+    let fx = Fixture::new("1m", "10m").await;
+    let (role_id, secret_id) = fx.approle_files();
+    let config = harness::write_file(
+        fx.dir.path(),
+        "run.hcl",
+        &format!(
+            r#"
+auto_auth {{
+  method "approle" {{
+    config = {{
+      role_id_file_path   = "{}"
+      secret_id_file_path = "{}"
+      remove_secret_id_file_after_reading = false
+    }}
+  }}
+}}
+"#,
+            role_id.display(),
+            secret_id.display()
+        ),
+    );
+    let psql = cluster.bin.join("psql");
+    let cli = Cli::secrethub(fx.server.addr(), &fx.path("app"));
+    let creds = format!("database/creds/{}", fx.role);
+    let url = format!(
+        "DB_URL=postgresql://${{secret:{creds}#username}}:${{secret:{creds}#password}}@127.0.0.1:{}/postgres",
+        cluster.port
+    );
+    let out = cli.run(&[
+        "run",
+        "-config",
+        config.to_str().unwrap(),
+        "--env",
+        &url,
+        "--",
+        "sh",
+        "-c",
+        &format!(
+            "{} -X -A -t \"$DB_URL\" -c 'SELECT current_user'",
+            psql.display()
+        ),
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let user = out.stdout.trim().to_string();
+    assert!(user.starts_with(&format!("shub_{}_", fx.role)), "{out:?}");
+    // The child has exited: its lease was revoked and the user dropped.
+    assert!(!role_exists(cluster, &user), "the user outlived the child");
+
+    // The child's exit code comes back; --keep-leases leaves the user alive.
+    let out = cli.run(&[
+        "run",
+        "-config",
+        config.to_str().unwrap(),
+        "--keep-leases",
+        "--env",
+        &format!("U=${{secret:{creds}#username}}"),
+        "--",
+        "sh",
+        "-c",
+        "echo \"$U\"; exit 3",
+    ]);
+    assert_eq!(out.code, 3, "{out:?}");
+    let kept = out.stdout.trim().to_string();
+    assert!(role_exists(cluster, &kept), "--keep-leases revoked {kept}");
+    fx.admin.ok(&[
+        "lease",
+        "revoke",
+        "-prefix",
+        &format!("database/creds/{}", fx.role),
+    ]);
+
+    // --mask hides the values in the child's output.
+    let out = cli.run(&[
+        "run",
+        "-config",
+        config.to_str().unwrap(),
+        "--mask",
+        "--env",
+        &format!("P=${{secret:{creds}#password}}"),
+        "--",
+        "sh",
+        "-c",
+        "echo \"password is $P\"",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.trim(), "password is *****", "{out:?}");
+
+    // A missing field: a clear error naming the reference, and the command never runs.
+    let marker = fx.path("ran");
+    let out = cli.run(&[
+        "run",
+        "-config",
+        config.to_str().unwrap(),
+        "--env",
+        &format!("X=${{secret:{creds}#nope}}"),
+        "--",
+        "touch",
+        marker.to_str().unwrap(),
+    ]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains(&format!("${{secret:{creds}#nope}}")),
+        "{out:?}"
+    );
+    assert!(!marker.exists(), "the command ran despite the error");
+    // ...and the credentials created for it were revoked.
+    let left = cluster.admin_psql(&format!(
+        "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'shub_{}_%'",
+        fx.role
+    ));
+    assert_eq!(left, "0", "credentials left behind by a failed run");
+}
