@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use secrethub_client::{Client, ClientConfig};
+use secrethub_client::ClientConfig;
 use secrethub_common::Sensitive;
 use secrethub_config::agent::AgentConfig;
 use tokio::sync::watch;
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auto_auth::{AutoAuth, AutoAuthHandle};
 use crate::proxy::{ProxyConfig, ProxyListener, ProxyState};
 use crate::renewer::{LeaseKeeper, RotationReason};
-use crate::setup::{with_server, Setup};
+use crate::setup::{server_client, Setup};
 use crate::template_runner::TemplateRunner;
 
 /// Runs the agent until SIGINT/SIGTERM (or, with `exit_after_auth`, until the templates are
@@ -56,9 +56,8 @@ pub async fn serve(
     base: ClientConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let base = with_server(base, &config.server);
     let static_token = base.token.clone();
-    let client = Client::new(base).context("creating the client")?;
+    let client = server_client(base, &config.server)?;
     let mut tasks = JoinSet::new();
     let mut auth_handle: Option<AutoAuthHandle> = None;
 

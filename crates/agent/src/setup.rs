@@ -27,11 +27,10 @@ impl Setup {
         base: ClientConfig,
         config: Option<&AgentConfig>,
     ) -> anyhow::Result<Setup> {
-        let base = match config {
-            Some(config) => with_server(base, &config.server),
-            None => base,
+        let client = match config {
+            Some(config) => server_client(base, &config.server)?,
+            None => Client::new(base).context("creating the client")?,
         };
-        let client = Client::new(base).context("creating the client")?;
         let client = match config.and_then(|c| c.auto_auth.as_ref()) {
             Some(auto_auth) => {
                 let auth = AutoAuth::new(client.without_token(), auto_auth.clone());
@@ -55,6 +54,13 @@ impl Setup {
             renewal: config.map(|c| c.lease_renewal.clone()).unwrap_or_default(),
         })
     }
+}
+
+/// A client for the server of a `vault {}` stanza: its address, TLS settings and retries
+/// over `base`.
+pub fn server_client(base: ClientConfig, server: &ServerConnection) -> anyhow::Result<Client> {
+    let client = Client::new(with_server(base, server)).context("creating the client")?;
+    Ok(client.with_max_retries(server.num_retries))
 }
 
 /// `base` with the address and TLS settings of a `vault {}` stanza, where it sets them.

@@ -44,6 +44,9 @@ pub(crate) struct ErrorContext {
     raw_message: Option<String>,
     /// Cause for connection, decode and config errors, already flattened to text.
     detail: Option<String>,
+    /// The connection could not be made, so the request never reached the server: safe to
+    /// send again whatever its method.
+    not_sent: bool,
 }
 
 /// The most of a non-JSON error body that is kept for display.
@@ -73,12 +76,21 @@ impl ClientError {
                 url: url.to_string(),
                 raw_message,
                 detail: None,
+                not_sent: false,
             }),
         }
     }
 
     pub(crate) fn connection(method: &str, url: &str, err: &reqwest::Error) -> Self {
-        Self::with_detail(ClientErrorKind::Connection, method, url, error_chain(err))
+        let mut error =
+            Self::with_detail(ClientErrorKind::Connection, method, url, error_chain(err));
+        error.context.not_sent = err.is_connect();
+        error
+    }
+
+    /// The request never reached the server (connection refused, DNS, TLS handshake).
+    pub(crate) fn was_not_sent(&self) -> bool {
+        self.context.not_sent
     }
 
     pub(crate) fn decode(method: &str, url: &str, status: u16, detail: String) -> Self {
@@ -101,6 +113,7 @@ impl ClientError {
                 url: url.to_string(),
                 raw_message: None,
                 detail: Some(detail),
+                not_sent: false,
             }),
         }
     }

@@ -1,8 +1,9 @@
 //! Typed HTTP client for the Vault-compatible API, used by the CLI, the agent and tests.
 //!
 //! [`Client::request`] is the one place a request is sent: it adds `X-Vault-Token` and
-//! `X-Vault-Request`, maps `{"errors": [...]}` to [`ClientError`], and retries idempotent
-//! reads (GET, LIST) a bounded number of times. Everything else (`read`, `write`, the `sys`
+//! `X-Vault-Request`, maps `{"errors": [...]}` to [`ClientError`], and retries with
+//! exponential backoff: idempotent reads (GET, LIST) on connection errors and 5xx answers,
+//! every other method only when the connection could not be made (the request never left). Everything else (`read`, `write`, the `sys`
 //! and `sys/leases` helpers, KV mount detection) is a thin wrapper over it.
 //!
 //! API Boundary: paths are given without the `/v1/` prefix (`"secret/data/app"`), bodies and
@@ -29,10 +30,13 @@ pub use kv::{add_prefix_to_kv_path, KvTarget};
 pub use leases::RevokeTarget;
 pub use sys::{InitRequest, InitResponse, SealStatus};
 
-/// How many times a failed GET or LIST is sent again (so at most three attempts, as Vault's client).
-const MAX_RETRIES: u32 = 2;
-/// The first pause before a retry; it doubles after each attempt.
+/// How many times a failed request is sent again by default (so at most three attempts, as
+/// Vault's client); [`Client::with_max_retries`] changes it (Vault Agent's `num_retries`).
+pub const DEFAULT_MAX_RETRIES: u32 = 2;
+/// The first pause before a retry; it doubles after each attempt up to [`RETRY_MAX_DELAY`].
 const RETRY_BASE_DELAY: Duration = Duration::from_millis(100);
+/// The longest pause between two attempts.
+const RETRY_MAX_DELAY: Duration = Duration::from_secs(2);
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -67,6 +71,7 @@ pub struct Client {
     http: reqwest::Client,
     addr: String,
     token: Option<Sensitive<String>>,
+    max_retries: u32,
 }
 
 impl fmt::Debug for Client {
@@ -122,7 +127,16 @@ impl Client {
             http,
             addr,
             token: config.token,
+            max_retries: DEFAULT_MAX_RETRIES,
         })
+    }
+
+    /// The same client sending a failed request again up to `max_retries` times.
+    pub fn with_max_retries(self, max_retries: u32) -> Client {
+        Client {
+            max_retries,
+            ..self
+        }
     }
 
     /// The same client (sharing its connection pool) presenting another token.
@@ -153,7 +167,8 @@ impl Client {
 
     /// Sends `method` (`GET PUT POST DELETE LIST PATCH`) to `/v1/<path>`; `path` may carry a
     /// query string. Answers `None` for an empty body (204), the JSON body otherwise.
-    /// GET and LIST are retried on connection errors and 5xx answers, up to twice.
+    /// GET and LIST are retried on connection errors and 5xx answers; every method is retried
+    /// when the connection could not be made.
     pub async fn request(
         &self,
         method: &str,
@@ -206,11 +221,8 @@ impl Client {
             .map_err(|_| ClientError::config(format!("invalid HTTP method {method:?}")))?;
         let url = format!("{}/v1/{}", self.addr, path.trim_start_matches('/'));
         let header_map = self.headers(headers)?;
-        let attempts = if matches!(method_name.as_str(), "GET" | "LIST") {
-            1 + MAX_RETRIES
-        } else {
-            1
-        };
+        let idempotent = matches!(method_name.as_str(), "GET" | "LIST");
+        let attempts = 1 + self.max_retries;
         let mut delay = RETRY_BASE_DELAY;
         let mut attempt = 1;
         loop {
@@ -218,14 +230,15 @@ impl Client {
                 .send_once(&http_method, &url, body, header_map.clone())
                 .await;
             let retryable = match &result {
-                Err(err) => err.is_retryable(),
-                Ok(raw) => raw.status >= 500 && raw.status != 501,
+                Err(err) if idempotent => err.is_retryable(),
+                Err(err) => err.was_not_sent(),
+                Ok(raw) => idempotent && raw.status >= 500 && raw.status != 501,
             };
             if attempt >= attempts || !retryable {
                 return result;
             }
             tokio::time::sleep(delay).await;
-            delay *= 2;
+            delay = (delay * 2).min(RETRY_MAX_DELAY);
             attempt += 1;
         }
     }

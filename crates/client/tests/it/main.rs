@@ -229,3 +229,38 @@ fn bad_address_and_missing_ca_file_are_config_errors() {
     assert_eq!(err.kind, ClientErrorKind::Config);
     assert!(err.to_string().contains("nope.pem"), "{err}");
 }
+
+#[tokio::test]
+async fn max_retries_is_configurable() {
+    let mut script = vec![(502, "{}"); 5];
+    script.push((200, r#"{"data":{"v":2}}"#));
+    let server = MockServer::start(script).await;
+    let c = client(&server.addr, None).with_max_retries(5);
+    let answer = c.read("kv/x").await.unwrap().unwrap();
+    assert_eq!(answer["data"]["v"], json!(2));
+    assert_eq!(server.request_count(), 6);
+}
+
+#[tokio::test]
+async fn a_write_is_retried_only_when_it_never_reached_the_server() {
+    // Refused connections: the write never left, so it is sent again after 100, 200 and
+    // 400 ms before the error comes back.
+    let addr = MockServer::closed_port_addr().await;
+    let c = client(&addr, None).with_max_retries(3);
+    let started = std::time::Instant::now();
+    let err = c.write("kv/x", &json!({"a": 1})).await.unwrap_err();
+    assert_eq!(err.kind, ClientErrorKind::Connection);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(700),
+        "gave up after {:?}",
+        started.elapsed()
+    );
+    // An answered write is never repeated, even a 5xx with retries to spare.
+    let server = MockServer::start(vec![(500, "{}"), (200, "{}")]).await;
+    let c = client(&server.addr, None).with_max_retries(3);
+    assert_eq!(
+        c.write("kv/x", &json!({})).await.unwrap_err().status,
+        Some(500)
+    );
+    assert_eq!(server.request_count(), 1);
+}

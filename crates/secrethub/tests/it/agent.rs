@@ -445,3 +445,82 @@ auto_auth {{
     ));
     assert_eq!(left, "0", "credentials left behind by a failed run");
 }
+
+#[tokio::test]
+async fn run_renews_the_leases_of_a_long_running_child() {
+    let cluster = private_cluster().await;
+    // A 3 s lease: without renewal the server drops the user before the child connects.
+    let fx = Fixture::new("3s", "1m").await;
+    let (role_id, secret_id) = fx.approle_files();
+    let config = harness::write_file(
+        fx.dir.path(),
+        "run.hcl",
+        &format!(
+            r#"
+auto_auth {{
+  method "approle" {{
+    config = {{
+      role_id_file_path   = "{}"
+      secret_id_file_path = "{}"
+      remove_secret_id_file_after_reading = false
+    }}
+  }}
+}}
+lease_renewal {{ renew_at = 0.5 }}
+"#,
+            role_id.display(),
+            secret_id.display()
+        ),
+    );
+    let creds = format!("database/creds/{}", fx.role);
+    let url = format!(
+        "DB_URL=postgresql://${{secret:{creds}#username}}:${{secret:{creds}#password}}@127.0.0.1:{}/postgres",
+        cluster.port
+    );
+    let cli = Cli::secrethub(fx.server.addr(), &fx.path("app"));
+    // The child works for twice the lease's TTL before it connects.
+    let out = cli.run(&[
+        "run",
+        "-config",
+        config.to_str().unwrap(),
+        "--env",
+        &url,
+        "--",
+        "sh",
+        "-c",
+        &format!(
+            "sleep 6; {} -X -A -t \"$DB_URL\" -c 'SELECT current_user'",
+            cluster.bin.join("psql").display()
+        ),
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.trim().starts_with(&format!("shub_{}_", fx.role)),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn run_with_the_server_down_fails_clearly_and_runs_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let marker = dir.path().join("ran");
+    let cli = Cli::secrethub(&closed, &dir.path().join("home")).env("SECRETHUB_TOKEN", "t");
+    let out = cli.run(&[
+        "run",
+        "--env",
+        "X=${secret:secret/app#key}",
+        "--",
+        "touch",
+        marker.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains(&closed) && out.stderr.contains("${secret:secret/app#key}"),
+        "{out:?}"
+    );
+    assert!(!marker.exists(), "the command ran without its secrets");
+}
