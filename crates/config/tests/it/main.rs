@@ -4,6 +4,7 @@
 
 mod agent_defaults;
 mod agent_errors;
+mod agent_readme;
 mod agent_valid;
 mod errors;
 mod lease_revocation;
