@@ -3,6 +3,7 @@
 mod auto_auth;
 mod child_process;
 mod fake_source;
+mod jwt_auth;
 mod proxy;
 mod render_refs;
 mod run_prepare;

@@ -2,7 +2,8 @@
 //! initialised and unsealed with a random root token, `secret/` as KV v2, AppRole and
 //! userpass enabled, served by `secrethub_server` on a real socket at 127.0.0.1:0.
 //! The database engine is registered too (for leased answers against the machine's
-//! PostgreSQL); it is mounted only by the tests that need it.
+//! PostgreSQL), and so are the jwt and kubernetes auth methods; those are mounted only by
+//! the tests that need them.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ fn registry() -> EngineRegistry {
         .register("database", secrethub_database::factory)
         .register_auth("approle", secrethub_auth_approle::factory)
         .register_auth("userpass", secrethub_auth_userpass::factory)
+        .register_auth("jwt", secrethub_auth_jwt::factory)
+        .register_auth("kubernetes", secrethub_auth_kubernetes::factory)
 }
 
 /// A running server; stops when dropped.
