@@ -6,8 +6,10 @@
 //! 1. sleep until `remaining < renew_at × duration`, then renew with the lease's own duration
 //!    as the increment;
 //! 2. a failed renewal is retried after `backoff_initial`, doubling up to `backoff_max`, at most
-//!    `max_attempts` times; after that the failure is logged (never a value), `on_failed` runs
-//!    with `SECRETHUB_LEASE_ID` and `SECRETHUB_LEASE_PATH`, and fresh credentials are fetched;
+//!    `max_attempts` times, and never past the point where a replacement must be fetched (as
+//!    in 3: the retries must not outlive the lease); after that the failure is logged (never a
+//!    value), `on_failed` runs with `SECRETHUB_LEASE_ID` and `SECRETHUB_LEASE_PATH`, and fresh
+//!    credentials are fetched;
 //! 3. a renewal granted less than it asked for has reached its max TTL: fresh credentials are
 //!    fetched `grace` before it expires (at most half the time left), so nobody holds expired
 //!    credentials.
@@ -219,7 +221,10 @@ fn start_keeping(
 /// What ended a lease's renewal loop.
 enum End {
     Expiring,
-    Failed,
+    /// Renewal failed this many times in a row.
+    Failed {
+        attempts: u32,
+    },
 }
 
 /// The life of one lease: renew on time, and replace it when it can't be renewed any more.
@@ -227,8 +232,8 @@ async fn keep(inner: Arc<Inner>, key: SecretKey, provider: String, lease: Lease,
     let end = renew_until_done(&inner, &key, &provider, &lease, at).await;
     let reason = match end {
         End::Expiring => RotationReason::Expiring,
-        End::Failed => {
-            tracing::error!(lease_id = %lease.id, path = %key.path, attempts = inner.policy.max_attempts, "lease renewal failed; fetching fresh credentials");
+        End::Failed { attempts } => {
+            tracing::error!(lease_id = %lease.id, path = %key.path, attempts, "lease renewal failed; fetching fresh credentials");
             if let Some(command) = &inner.policy.on_failed {
                 run_on_failed(command, &lease.id, &key.path).await;
             }
@@ -248,7 +253,12 @@ async fn renew_until_done(
     let policy = &inner.policy;
     let duration = lease.duration;
     let mut expires = at + duration;
-    if !lease.renewable || duration.is_zero() {
+    if duration.is_zero() {
+        // A lease without a duration does not expire: nothing to renew or replace (and
+        // replacing it "before it ends" would loop).
+        return std::future::pending().await;
+    }
+    if !lease.renewable {
         tokio::time::sleep_until(replace_at(expires, Instant::now(), policy.grace)).await;
         return End::Expiring;
     }
@@ -261,9 +271,15 @@ async fn renew_until_done(
             .checked_sub(duration.mul_f64(policy.renew_at))
             .unwrap_or(expires);
         tokio::time::sleep_until(renew_at).await;
+        // A retry after this would leave too little time to fetch a replacement before the
+        // lease dies (with the defaults, a 30 s lease's fifth attempt would come 5 s after
+        // it expired): give up then, even with attempts left.
+        let give_up_at = replace_at(expires, Instant::now(), policy.grace);
         let mut delay = policy.backoff_initial;
         let mut granted = None;
-        for attempt in 1..=policy.max_attempts {
+        let mut attempts = 0;
+        while attempts < policy.max_attempts {
+            attempts += 1;
             let asked_at = Instant::now();
             match provider.renew(&lease.id, duration).await {
                 Ok(renewed) => {
@@ -271,16 +287,17 @@ async fn renew_until_done(
                     break;
                 }
                 Err(err) => {
-                    tracing::warn!(lease_id = %lease.id, path = %key.path, attempt, error = %err, "lease renewal failed");
-                    if attempt < policy.max_attempts {
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(policy.backoff_max);
+                    tracing::warn!(lease_id = %lease.id, path = %key.path, attempt = attempts, error = %err, "lease renewal failed");
+                    if attempts >= policy.max_attempts || Instant::now() + delay > give_up_at {
+                        break;
                     }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(policy.backoff_max);
                 }
             }
         }
         let Some((asked_at, renewed)) = granted else {
-            return End::Failed;
+            return End::Failed { attempts };
         };
         tracing::info!(lease_id = %lease.id, path = %key.path, ttl_secs = renewed.duration.as_secs(), "lease renewed");
         expires = asked_at + renewed.duration;

@@ -1,6 +1,8 @@
 //! One agent `template {}`: render, write atomically, run the command when the file changed,
 //! then wait for a reason to render again: a leased secret it used was replaced (rotation or
-//! renewal failure), or the static-secret interval passed (a new KV version).
+//! renewal failure), or the static-secret interval passed (a new KV version, or a secret that
+//! did not exist and took its default). Each render reads every secret afresh, past the
+//! providers' cache.
 //!
 //! A failed render leaves the destination as it was (never half-rendered) and is retried with
 //! backoff; with `exit_on_retry_failure` the agent stops after the retries.
@@ -14,6 +16,7 @@ use secrethub_providers::Providers;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
+use crate::reference::{self, Segment};
 use crate::render::{render, Used};
 use crate::renewer::LeaseKeeper;
 use crate::template::{run_command, write_atomically};
@@ -40,7 +43,7 @@ impl TemplateRunner {
         keeper: &LeaseKeeper,
         providers: &Providers,
     ) -> anyhow::Result<()> {
-        self.render(keeper, providers, &[]).await.map(|_| ())
+        self.render(keeper, providers).await.map(|_| ())
     }
 
     /// Keeps the destination current until `shutdown`.
@@ -51,17 +54,16 @@ impl TemplateRunner {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let dest = self.config.destination.display().to_string();
-        let mut used: Vec<Used> = Vec::new();
         let mut failures = 0u32;
         let mut retry = RETRY_INITIAL;
         loop {
             // Subscribe before rendering, so a rotation during the render is not missed.
             let mut rotations = keeper.subscribe();
-            match self.render(&keeper, &providers, &used).await {
-                Ok(now_used) => {
-                    used = now_used;
+            let (used, has_static) = match self.render(&keeper, &providers).await {
+                Ok(rendered) => {
                     failures = 0;
                     retry = RETRY_INITIAL;
+                    rendered
                 }
                 Err(err) => {
                     failures += 1;
@@ -76,9 +78,8 @@ impl TemplateRunner {
                     retry = (retry * 2).min(RETRY_MAX);
                     continue;
                 }
-            }
+            };
             let interval = self.settings.static_secret_render_interval;
-            let has_static = used.iter().any(|u| u.lease.is_none());
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
@@ -95,24 +96,43 @@ impl TemplateRunner {
         }
     }
 
-    /// One render: the static secrets used last time are read afresh (not from the provider
-    /// cache), so a new KV version shows.
+    /// One render: every secret the template names is read afresh (not from the provider
+    /// cache), so a new KV version shows. Answers the secrets used, and whether any reference
+    /// is not a held lease (a KV secret, or one that did not exist and took its default):
+    /// those are only noticed by rendering again after the static-secret interval.
     async fn render(
         &self,
         keeper: &LeaseKeeper,
         providers: &Providers,
-        previously_used: &[Used],
-    ) -> anyhow::Result<Vec<Used>> {
-        for used in previously_used.iter().filter(|u| u.lease.is_none()) {
-            providers.invalidate(used.requested.as_deref(), &used.path);
-        }
+    ) -> anyhow::Result<(Vec<Used>, bool)> {
         let text = match &self.config.source {
             TemplateSource::Inline(text) => text.clone(),
             TemplateSource::File(path) => tokio::fs::read_to_string(path)
                 .await
                 .with_context(|| format!("reading {}", path.display()))?,
         };
+        // From the text, not from the last render's secrets: a render that failed reported
+        // none, and its retry must still not be answered from the cache (for up to its TTL)
+        // with the very answer that failed. Leased secrets are never cached; for them this
+        // costs nothing. A text that does not parse fails in `render` below.
+        let segments = reference::parse(&text).unwrap_or_default();
+        let references: Vec<_> = segments
+            .iter()
+            .filter_map(|segment| match segment {
+                Segment::Reference(r) => Some(r),
+                Segment::Literal(_) => None,
+            })
+            .collect();
+        for r in &references {
+            providers.invalidate(r.provider.as_deref(), &r.path);
+        }
         let rendered = render(keeper, &text).await?;
+        let has_static = references.iter().any(|r| {
+            !rendered
+                .used
+                .iter()
+                .any(|u| u.lease.is_some() && u.path == r.path && u.requested == r.provider)
+        });
         let changed = write_atomically(
             &self.config.destination,
             rendered.text.expose().as_bytes(),
@@ -133,6 +153,6 @@ impl TemplateRunner {
                 }
             }
         }
-        Ok(rendered.used)
+        Ok((rendered.used, has_static))
     }
 }

@@ -3,9 +3,12 @@
 mod auto_auth;
 mod child_process;
 mod fake_source;
+mod faults;
 mod jwt_auth;
 mod proxy;
 mod render_refs;
+mod renewer;
 mod run_prepare;
 mod server;
+mod template_runner;
 mod template_write;
