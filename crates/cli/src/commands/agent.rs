@@ -59,12 +59,25 @@ pub(crate) struct RenderArgs {
     file: PathBuf,
 }
 
+/// Logs to stderr at `default` (`info` for the agent, `warn` for commands whose stdout and
+/// stderr belong to someone else), or at what `SECRETHUB_LOG` says.
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SECRETHUB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
 fn load(path: &Path) -> Result<AgentConfig, Failure> {
     secrethub_config::load_agent(path).map_err(|e| Failure::local(format!("Error: {e}")))
 }
 
 /// `secrethub agent -config FILE`: runs until SIGINT or SIGTERM.
 pub(crate) async fn agent(base: ClientConfig, args: AgentArgs) -> CmdResult {
+    init_tracing("info");
     let config = load(&args.config)?;
     secrethub_agent::run_agent(config, base)
         .await
@@ -74,6 +87,7 @@ pub(crate) async fn agent(base: ClientConfig, args: AgentArgs) -> CmdResult {
 
 /// `secrethub run [-env K=V]... [-env-file F]... -- COMMAND...`: the child's exit code.
 pub(crate) async fn run(base: ClientConfig, args: RunArgs) -> CmdResult {
+    init_tracing("warn");
     let config = args.config.as_deref().map(load).transpose()?;
     let mut env = Vec::with_capacity(args.env.len());
     for pair in &args.env {
@@ -103,6 +117,7 @@ pub(crate) async fn run(base: ClientConfig, args: RunArgs) -> CmdResult {
 
 /// `secrethub template render FILE`: prints (or writes) the rendered text.
 pub(crate) async fn template(base: ClientConfig, command: TemplateCommand) -> CmdResult {
+    init_tracing("warn");
     let TemplateCommand::Render(args) = command;
     let config = args.config.as_deref().map(load).transpose()?;
     let text = std::fs::read_to_string(&args.file)

@@ -317,6 +317,11 @@ template {{
     let status = agent.stop();
     assert!(status.success(), "agent exit: {status:?}");
     let log = agent.log();
+    // The log is there (at trace level) and tells the story...
+    for event in ["authenticated", "lease renewed", "fresh credentials fetched"] {
+        assert!(log.contains(event), "no {event:?} in the agent log:\n{log}");
+    }
+    // ...without a secret in it.
     for secret in [&password, &new_password] {
         assert!(
             !log.contains(secret.as_str()),
@@ -523,4 +528,98 @@ async fn run_with_the_server_down_fails_clearly_and_runs_nothing() {
         "{out:?}"
     );
     assert!(!marker.exists(), "the command ran without its secrets");
+}
+
+#[tokio::test]
+async fn agent_started_before_its_server_keeps_trying_then_renders_and_proxies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let root = harness::unique_name("root");
+    let token_file = harness::write_file(dir.path(), "token", &root);
+    let socket = dir.path().join("agent.sock");
+    let rendered = dir.path().join("app.conf");
+    let config = harness::write_file(
+        dir.path(),
+        "agent.hcl",
+        &format!(
+            r#"
+vault {{
+  address = "http://{addr}"
+  retry {{ num_retries = 1 }}
+}}
+auto_auth {{
+  method "token_file" {{
+    config = {{ token_file_path = "{token}" }}
+  }}
+}}
+cache {{}}
+api_proxy {{ use_auto_auth_token = true }}
+listener "unix" {{ address = "{socket}" }}
+template {{
+  contents    = "key=$${{secret:secret/app#key}}\n"
+  destination = "{rendered}"
+}}
+template_config {{ static_secret_render_interval = "1s" }}
+"#,
+            token = token_file.display(),
+            socket = socket.display(),
+            rendered = rendered.display(),
+        ),
+    );
+    let mut agent = AgentProcess::start(&config, dir.path().join("agent.log"));
+
+    // No server yet: the agent says why it is waiting (naming the address) and keeps going.
+    wait_for(
+        "a clear login error",
+        Duration::from_secs(30),
+        &agent,
+        || {
+            let log = agent.log();
+            (log.contains("auto-auth login failed") && log.contains(&addr)).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        agent.child.try_wait().unwrap().is_none(),
+        "the agent gave up"
+    );
+
+    let server = ServerProcess::dev_on(dir.path(), &root, &addr).await;
+    let admin =
+        Cli::secrethub(server.addr(), &dir.path().join("admin")).env("SECRETHUB_TOKEN", &root);
+    admin.ok(&["kv", "put", "secret/app", "key=first-value"]);
+    wait_for("the first render", Duration::from_secs(60), &agent, || {
+        (std::fs::read_to_string(&rendered).ok()? == "key=first-value\n").then_some(())
+    })
+    .await;
+    // A new KV version is picked up by the static-secret interval.
+    admin.ok(&["kv", "put", "secret/app", "key=second-value"]);
+    wait_for("the new version", Duration::from_secs(30), &agent, || {
+        (std::fs::read_to_string(&rendered).ok()? == "key=second-value\n").then_some(())
+    })
+    .await;
+
+    // The Unix socket listener proxies with the agent's token (the request carries none).
+    let out = Command::new("curl")
+        .args(["-sS", "--unix-socket", socket.to_str().unwrap()])
+        .arg("http://agent/v1/secret/data/app")
+        .output()
+        .expect("running curl");
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("proxy answer is not JSON ({e}): {out:?}"));
+    assert_eq!(body["data"]["data"]["key"], "second-value", "{body}");
+
+    // `template render` resolves a file once with the CLI's own token.
+    let template = harness::write_file(dir.path(), "t.tmpl", "k: ${secret:secret/app#key}\n");
+    let out = admin.ok(&["template", "render", template.to_str().unwrap()]);
+    assert_eq!(out.stdout.trim_end(), "k: second-value");
+
+    assert!(agent.stop().success());
+    assert!(
+        !agent.log().contains(&root),
+        "the token is in the agent's log"
+    );
 }

@@ -69,13 +69,23 @@ impl ServerProcess {
 
     /// `secrethub server -dev` on an ephemeral port with the given root token.
     pub(crate) async fn dev(dir: &Path, root_token: &str, env: &[(&str, &str)]) -> ServerProcess {
+        Self::dev_with(dir, root_token, "127.0.0.1:0", env).await
+    }
+
+    /// `secrethub server -dev` listening on `listen` (for a client started before its server).
+    pub(crate) async fn dev_on(dir: &Path, root_token: &str, listen: &str) -> ServerProcess {
+        Self::dev_with(dir, root_token, listen, &[]).await
+    }
+
+    async fn dev_with(
+        dir: &Path,
+        root_token: &str,
+        listen: &str,
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
         let token_flag = format!("-dev-root-token-id={root_token}");
-        let args = [
-            "server",
-            "-dev",
-            "-dev-listen-address=127.0.0.1:0",
-            token_flag.as_str(),
-        ];
+        let listen_flag = format!("-dev-listen-address={listen}");
+        let args = ["server", "-dev", listen_flag.as_str(), token_flag.as_str()];
         Self::spawn(dir, &args, env, None).await
     }
 
