@@ -121,12 +121,13 @@ pub async fn serve(
     }
     if !config.listeners.is_empty() {
         let proxy_config = ProxyConfig::from_agent(&config);
-        let state = Arc::new(match &auth_handle {
+        let state = match &auth_handle {
             Some(handle) => {
                 ProxyState::with_auto_auth(client.without_token(), handle.clone(), proxy_config)
             }
             None => ProxyState::new(client.without_token(), tokens.clone(), proxy_config),
-        });
+        };
+        let state = Arc::new(state.with_providers(setup.providers.clone()));
         for listener in &config.listeners {
             let bound = ProxyListener::bind(listener)
                 .await

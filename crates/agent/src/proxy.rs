@@ -37,11 +37,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use secrethub_client::Client;
 use secrethub_common::Sensitive;
 use secrethub_config::AgentConfig;
+use secrethub_providers::Providers;
 use tokio::sync::watch;
 
 use crate::auto_auth::AutoAuthHandle;
@@ -97,6 +98,8 @@ pub struct ProxyState {
     auth: Option<AutoAuthHandle>,
     /// Set while a 403 is being checked, so a burst of them costs one `lookup-self`.
     checking_token: AtomicBool,
+    /// The secret providers whose health `GET /agent/v1/health` reports.
+    providers: Option<Arc<Providers>>,
 }
 
 impl ProxyState {
@@ -113,6 +116,15 @@ impl ProxyState {
             cache: cache::Cache::default(),
             auth: None,
             checking_token: AtomicBool::new(false),
+            providers: None,
+        }
+    }
+
+    /// Reports the health of `providers` at `GET /agent/v1/health`.
+    pub fn with_providers(self, providers: Arc<Providers>) -> ProxyState {
+        ProxyState {
+            providers: Some(providers),
+            ..self
         }
     }
 
@@ -140,11 +152,13 @@ impl ProxyState {
         self.cache.len()
     }
 
-    /// The HTTP app: `/v1/*` forwarded, `/agent/v1/cache-clear`, 32 MiB body limit.
+    /// The HTTP app: `/v1/*` forwarded, `/agent/v1/cache-clear`, `/agent/v1/health`,
+    /// 32 MiB body limit.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/v1/{*path}", any(forward::handle))
             .route("/agent/v1/cache-clear", post(forward::cache_clear))
+            .route("/agent/v1/health", get(forward::health))
             .fallback(forward::not_found)
             .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
             .with_state(self.clone())

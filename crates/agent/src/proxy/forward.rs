@@ -169,6 +169,34 @@ pub(super) async fn cache_clear(State(state): State<Arc<ProxyState>>, body: Byte
     StatusCode::OK.into_response()
 }
 
+/// `GET /agent/v1/health`: each provider's health, probed now. 200 when all are healthy,
+/// 503 otherwise, so a load balancer or a readiness probe can use it as is.
+pub(super) async fn health(State(state): State<Arc<ProxyState>>) -> Response {
+    let Some(providers) = &state.providers else {
+        return (
+            StatusCode::OK,
+            Json(json!({ "healthy": true, "providers": {} })),
+        )
+            .into_response();
+    };
+    let report = providers.health().await;
+    let healthy = report.iter().all(|(_, h)| h.healthy);
+    let providers: serde_json::Map<String, Value> = report
+        .into_iter()
+        .map(|(name, h)| (name, json!({ "healthy": h.healthy, "detail": h.detail })))
+        .collect();
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({ "healthy": healthy, "providers": providers })),
+    )
+        .into_response()
+}
+
 /// Anything outside `/v1/` and `/agent/v1/`.
 pub(super) async fn not_found() -> Response {
     errors(StatusCode::NOT_FOUND, Vec::new())

@@ -318,7 +318,11 @@ template {{
     assert!(status.success(), "agent exit: {status:?}");
     let log = agent.log();
     // The log is there (at trace level) and tells the story...
-    for event in ["authenticated", "lease renewed", "fresh credentials fetched"] {
+    for event in [
+        "authenticated",
+        "lease renewed",
+        "fresh credentials fetched",
+    ] {
         assert!(log.contains(event), "no {event:?} in the agent log:\n{log}");
     }
     // ...without a secret in it.
@@ -563,7 +567,12 @@ template {{
   destination = "{rendered}"
 }}
 template_config {{ static_secret_render_interval = "1s" }}
+provider "dev" {{
+  type = "file"
+  path = "{missing}"
+}}
 "#,
+            missing = dir.path().join("not-written-yet.yaml").display(),
             token = token_file.display(),
             socket = socket.display(),
             rendered = rendered.display(),
@@ -611,6 +620,32 @@ template_config {{ static_secret_render_interval = "1s" }}
     let body: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("proxy answer is not JSON ({e}): {out:?}"));
     assert_eq!(body["data"]["data"]["key"], "second-value", "{body}");
+
+    // The listener reports the providers' health: 503 while the dev file is missing...
+    let health = || {
+        let out = Command::new("curl")
+            .args(["-sS", "-w", "\n%{http_code}", "--unix-socket"])
+            .arg(&socket)
+            .arg("http://agent/agent/v1/health")
+            .output()
+            .expect("running curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').expect("curl printed the status");
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        (status.to_string(), body)
+    };
+    let (status, body) = health();
+    assert_eq!(status, "503", "{body}");
+    assert_eq!(body["providers"]["secrethub"]["healthy"], true, "{body}");
+    assert_eq!(body["providers"]["dev"]["healthy"], false, "{body}");
+    // ...and 200 once it exists.
+    harness::write_file(
+        dir.path(),
+        "not-written-yet.yaml",
+        "app:\n  key: dev-value\n",
+    );
+    let (status, body) = health();
+    assert_eq!(status, "200", "{body}");
 
     // `template render` resolves a file once with the CLI's own token.
     let template = harness::write_file(dir.path(), "t.tmpl", "k: ${secret:secret/app#key}\n");
