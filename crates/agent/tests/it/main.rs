@@ -5,6 +5,7 @@ mod child_process;
 mod fake_source;
 mod faults;
 mod jwt_auth;
+mod kubernetes_auth;
 mod proxy;
 mod render_refs;
 mod renewer;

@@ -31,6 +31,7 @@ async fn private_cluster() -> &'static Cluster {
 struct Fixture {
     server: ServerProcess,
     admin: Cli,
+    root: String,
     role: String,
     dir: tempfile::TempDir,
 }
@@ -73,6 +74,7 @@ impl Fixture {
         Fixture {
             server,
             admin,
+            root,
             role,
             dir,
         }
@@ -657,4 +659,52 @@ provider "dev" {{
         !agent.log().contains(&root),
         "the token is in the agent's log"
     );
+}
+
+#[tokio::test]
+async fn run_forwards_sigterm_to_the_child_and_still_revokes_its_leases() {
+    use std::io::BufRead as _;
+    let cluster = private_cluster().await;
+    let fx = Fixture::new("1m", "10m").await;
+    let creds = format!("database/creds/{}", fx.role);
+    let mut child = Command::new(SECRETHUB)
+        .args([
+            "run",
+            "--env",
+            &format!("U=${{secret:{creds}#username}}"),
+            "--",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 42' TERM; echo \"ready $U\"; while :; do sleep 0.05; done",
+        ])
+        .env_clear()
+        .env("HOME", fx.dir.path())
+        .env("SECRETHUB_ADDR", fx.server.addr())
+        .env("SECRETHUB_TOKEN", &fx.root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning secrethub run");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = lines.next().expect("a first line").expect("stdout");
+    let user = ready
+        .strip_prefix("ready ")
+        .expect("the ready line")
+        .to_string();
+    assert!(
+        role_exists(cluster, &user),
+        "{user} exists while the child runs"
+    );
+
+    let signalled = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let status = child.wait().expect("waiting for secrethub run");
+    assert_eq!(status.code(), Some(42), "the child's own exit code");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(rest, ["got-term"], "the child saw SIGTERM");
+    assert!(!role_exists(cluster, &user), "the lease outlived the run");
 }
