@@ -14,5 +14,6 @@ mod dynamic;
 mod file_storage;
 mod harness;
 mod postgres;
+mod run_cmd;
 mod secrets_in_logs;
 mod tls;
