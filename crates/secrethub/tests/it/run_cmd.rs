@@ -3,21 +3,17 @@
 //! them, renewed while it runs, revoked when it exits (also after SIGTERM), its exit code
 //! passed on, output masked, and clear errors that run nothing.
 
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::agent::{private_cluster, role_exists, Fixture};
 use crate::harness::{self, Cli, SECRETHUB};
 
-#[tokio::test]
-async fn run_injects_credentials_into_a_child_that_connects_and_revokes_them_after() {
-    let cluster = private_cluster().await;
-    let fx = Fixture::new("1m", "10m").await;
+/// A `run.hcl` that logs in with the fixture's AppRole, plus `extra` stanzas.
+fn approle_run_config(fx: &Fixture, extra: &str) -> PathBuf {
     let (role_id, secret_id) = fx.approle_files();
-    let config = harness::write_file(
-        fx.dir.path(),
-        "run.hcl",
-        &format!(
-            r#"
+    let auto_auth = format!(
+        r#"
 auto_auth {{
   method "approle" {{
     config = {{
@@ -28,10 +24,17 @@ auto_auth {{
   }}
 }}
 "#,
-            role_id.display(),
-            secret_id.display()
-        ),
+        role_id.display(),
+        secret_id.display()
     );
+    harness::write_file(fx.dir.path(), "run.hcl", &(auto_auth + extra))
+}
+
+#[tokio::test]
+async fn run_injects_credentials_into_a_child_that_connects_and_revokes_them_after() {
+    let cluster = private_cluster().await;
+    let fx = Fixture::new("1m", "10m").await;
+    let config = approle_run_config(&fx, "");
     let psql = cluster.bin.join("psql");
     let cli = Cli::secrethub(fx.server.addr(), &fx.path("app"));
     let creds = format!("database/creds/{}", fx.role);
@@ -129,27 +132,7 @@ async fn run_renews_the_leases_of_a_long_running_child() {
     let cluster = private_cluster().await;
     // A 3 s lease: without renewal the server drops the user before the child connects.
     let fx = Fixture::new("3s", "1m").await;
-    let (role_id, secret_id) = fx.approle_files();
-    let config = harness::write_file(
-        fx.dir.path(),
-        "run.hcl",
-        &format!(
-            r#"
-auto_auth {{
-  method "approle" {{
-    config = {{
-      role_id_file_path   = "{}"
-      secret_id_file_path = "{}"
-      remove_secret_id_file_after_reading = false
-    }}
-  }}
-}}
-lease_renewal {{ renew_at = 0.5 }}
-"#,
-            role_id.display(),
-            secret_id.display()
-        ),
-    );
+    let config = approle_run_config(&fx, "lease_renewal { renew_at = 0.5 }");
     let creds = format!("database/creds/{}", fx.role);
     let url = format!(
         "DB_URL=postgresql://${{secret:{creds}#username}}:${{secret:{creds}#password}}@127.0.0.1:{}/postgres",
