@@ -182,11 +182,16 @@ async fn follow_tokens(
     provider: Arc<secrethub_providers::SecretHubProvider>,
     keeper: LeaseKeeper,
 ) -> anyhow::Result<()> {
-    tokens.borrow_and_update();
+    let mut current = tokens.borrow_and_update().clone();
     while tokens.changed().await.is_ok() {
         let Some(token) = tokens.borrow_and_update().clone() else {
             continue;
         };
+        // A re-login may hand back the same token (a token file nobody rotated).
+        if current.as_ref() == Some(&token) {
+            continue;
+        }
+        current = Some(token.clone());
         provider.set_token(token);
         keeper.rotate_all(RotationReason::NewToken).await;
     }

@@ -1,4 +1,4 @@
-//! The agent's cache listener: a local HTTP endpoint (TCP on loopback, or a Unix socket with
+//! The agent's cache listener: a local HTTP endpoint (TCP, with TLS when the stanza has a certificate and key, or a Unix socket with
 //! mode 0600) that forwards `/v1/...` to the server, as Vault Agent's `api_proxy` + `cache`.
 //!
 //! - **Token.** A request's own `X-Vault-Token` (or `X-Agent-Token`, or
@@ -6,16 +6,21 @@
 //!   token when [`ProxyConfig::use_auto_auth_token`] is on, and is forwarded without a token
 //!   otherwise. When a request made with the agent's token answers 403, the proxy checks the
 //!   token (`lookup-self`) and, if it is dead, asks auto-auth for a fresh login.
-//! - **Forwarding.** Method (LIST too), path, query, JSON body and `X-Vault-*` headers go
-//!   through [`secrethub_client::Client`]; the answer comes back as the server's JSON with its
-//!   status, or `{"errors": [...]}` (502 when the server cannot be reached). Non-JSON error
-//!   bodies and response headers are not relayed.
+//! - **Forwarding.** Method (LIST too), path, query, the body's bytes, its `Content-Type` and
+//!   the `X-Vault-*` headers go through [`secrethub_client::Client::request_raw`] (its retry
+//!   rules apply). The server's answer is relayed as it came: its status, its body bytes
+//!   (error bodies, a 404 with a deleted KV v2 version's metadata, `sys/health` on 429/503
+//!   alike) and its `Content-Type`, `Cache-Control`, `Retry-After`, `Location` and
+//!   `X-Vault-*` headers; hop-by-hop headers stay behind and `Content-Length` is recomputed.
+//!   Only when the server cannot be reached does the proxy answer itself:
+//!   502 `{"errors": [...]}`.
 //! - **Cache** (when [`ProxyConfig::cache`] is on). An answer with a non-empty `lease_id`
 //!   (outside `sys/` and `auth/`) is cached under (token hash, method, path and query, body)
 //!   for 90% of its `lease_duration`, so repeated requests get the same credentials instead
 //!   of new ones; a KV v2 read (`data.data` + `data.metadata.version`) is cached for
 //!   [`ProxyConfig::kv_ttl`] and dropped when a write, patch or delete of that path passes
-//!   through the proxy. Only 200 answers are cached; answers to wrapped requests never are.
+//!   through the proxy. Only 200 answers are cached (their body is read as JSON only to
+//!   decide that); answers to wrapped requests never are.
 //!   A cached answer carries `X-Cache: HIT` (Vault Agent sends no such header; it is there for
 //!   operators and tests) and its `lease_duration` is the time left on the lease.
 //! - **Eviction.** After the server accepted them, `sys/leases/revoke[/<id>]`,
@@ -31,6 +36,7 @@
 mod cache;
 mod forward;
 mod listener;
+mod tls;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;

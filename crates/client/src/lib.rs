@@ -1,17 +1,21 @@
 //! Typed HTTP client for the Vault-compatible API, used by the CLI, the agent and tests.
 //!
-//! [`Client::request`] is the one place a request is sent: it adds `X-Vault-Token` and
+//! [`Client::request`] is the one place a JSON request is sent: it adds `X-Vault-Token` and
 //! `X-Vault-Request`, maps `{"errors": [...]}` to [`ClientError`], and retries with
 //! exponential backoff: idempotent reads (GET, LIST) on connection errors and 5xx answers,
-//! every other method only when the connection could not be made (the request never left). Everything else (`read`, `write`, the `sys`
-//! and `sys/leases` helpers, KV mount detection) is a thin wrapper over it.
+//! every other method only when the connection could not be made (the request never left).
+//! Everything else (`read`, `write`, the `sys` and `sys/leases` helpers, KV mount detection)
+//! is a thin wrapper over it. [`Client::request_raw`] sends bytes through the same path
+//! (token, headers, retries) and hands back status, headers and body untouched, for the
+//! agent's proxy.
 //!
 //! API Boundary: paths are given without the `/v1/` prefix (`"secret/data/app"`), bodies and
-//! answers are Vault's JSON as `serde_json::Value`.
+//! answers are Vault's JSON as `serde_json::Value` (raw bytes for `request_raw`).
 
 mod error;
 mod kv;
 mod leases;
+mod raw;
 mod sys;
 #[cfg(feature = "test-util")]
 pub mod testing;
@@ -20,7 +24,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
 use secrethub_common::Sensitive;
 use serde_json::Value;
@@ -28,6 +33,7 @@ use serde_json::Value;
 pub use error::{ClientError, ClientErrorKind};
 pub use kv::{add_prefix_to_kv_path, KvTarget};
 pub use leases::RevokeTarget;
+pub use raw::RawAnswer;
 pub use sys::{InitRequest, InitResponse, SealStatus};
 
 /// How many times a failed request is sent again by default (so at most three attempts, as
@@ -208,7 +214,7 @@ impl Client {
         self.request("PATCH", path, Some(body), &content_type).await
     }
 
-    /// Sends the request, retrying GET and LIST; any answer (even 4xx) is returned as is.
+    /// Sends a JSON request, retrying GET and LIST; any answer (even 4xx) is returned as is.
     async fn send(
         &self,
         method: &str,
@@ -216,18 +222,44 @@ impl Client {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<RawResponse, ClientError> {
+        let mut header_map = self.headers(headers)?;
+        let body = match body {
+            Some(value) => {
+                let bytes = serde_json::to_vec(value).map_err(|e| {
+                    ClientError::config(format!("error encoding the request body: {e}"))
+                })?;
+                // A Content-Type set by the caller (merge patch) wins.
+                if !header_map.contains_key(CONTENT_TYPE) {
+                    header_map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                }
+                Some(Bytes::from(bytes))
+            }
+            None => None,
+        };
+        self.send_bytes(method, path, body, header_map).await
+    }
+
+    /// Sends `body` as is with `header_map` (token included), retrying GET and LIST on
+    /// connection errors and 5xx, any method when the connection was never made; the last
+    /// answer, whatever its status, is returned as is.
+    async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Bytes>,
+        header_map: HeaderMap,
+    ) -> Result<RawResponse, ClientError> {
         let method_name = method.to_ascii_uppercase();
         let http_method = Method::from_bytes(method_name.as_bytes())
             .map_err(|_| ClientError::config(format!("invalid HTTP method {method:?}")))?;
         let url = format!("{}/v1/{}", self.addr, path.trim_start_matches('/'));
-        let header_map = self.headers(headers)?;
         let idempotent = matches!(method_name.as_str(), "GET" | "LIST");
         let attempts = 1 + self.max_retries;
         let mut delay = RETRY_BASE_DELAY;
         let mut attempt = 1;
         loop {
             let result = self
-                .send_once(&http_method, &url, body, header_map.clone())
+                .send_once(&http_method, &url, body.clone(), header_map.clone())
                 .await;
             let retryable = match &result {
                 Err(err) if idempotent => err.is_retryable(),
@@ -267,20 +299,20 @@ impl Client {
         &self,
         method: &Method,
         url: &str,
-        body: Option<&Value>,
+        body: Option<Bytes>,
         headers: HeaderMap,
     ) -> Result<RawResponse, ClientError> {
         let method_name = method.as_str();
         let mut builder = self.http.request(method.clone(), url).headers(headers);
         if let Some(body) = body {
-            // `json` keeps a Content-Type already set by the caller (merge patch).
-            builder = builder.json(body);
+            builder = builder.body(body);
         }
         let response = builder
             .send()
             .await
             .map_err(|e| ClientError::connection(method_name, url, &e))?;
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let bytes = response
             .bytes()
             .await
@@ -289,6 +321,7 @@ impl Client {
             method: method_name.to_string(),
             url: url.to_string(),
             status,
+            headers,
             bytes,
         })
     }
@@ -299,7 +332,8 @@ struct RawResponse {
     method: String,
     url: String,
     status: u16,
-    bytes: bytes::Bytes,
+    headers: HeaderMap,
+    bytes: Bytes,
 }
 
 impl RawResponse {

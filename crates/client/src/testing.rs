@@ -1,6 +1,7 @@
 //! A scripted HTTP/1.1 responder for tests (feature `test-util`): answers each request with the
-//! next canned `(status, body)` and records what it received, so tests of this crate and of its
-//! users (the CLI) can assert on the wire format without a real server.
+//! next canned `(status, body)` (or [`Reply`], with headers of its choosing) and records what
+//! it received, so tests of this crate and of its users (the CLI) can assert on the wire
+//! format without a real server.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,39 @@ impl Recorded {
     }
 }
 
+/// One canned answer: a status, a body and its headers (`Content-Type: application/json`
+/// unless another content type is given). `Content-Length` and `Connection: close` are added.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The status sent.
+    pub status: u16,
+    /// Headers sent besides `Content-Length` and `Connection`.
+    pub headers: Vec<(&'static str, &'static str)>,
+    /// The body sent, byte for byte.
+    pub body: &'static str,
+}
+
+impl Reply {
+    /// A JSON answer.
+    pub fn new(status: u16, body: &'static str) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Content-Type", "application/json")],
+            body,
+        }
+    }
+
+    /// Adds a header; a `Content-Type` replaces the default one.
+    pub fn header(mut self, name: &'static str, value: &'static str) -> Reply {
+        if name.eq_ignore_ascii_case("content-type") {
+            self.headers
+                .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+        }
+        self.headers.push((name, value));
+        self
+    }
+}
+
 /// A responder on 127.0.0.1; it stops when the test's runtime does.
 pub struct MockServer {
     /// `http://127.0.0.1:PORT`.
@@ -41,8 +75,17 @@ pub struct MockServer {
 }
 
 impl MockServer {
-    /// Starts answering with `responses` in order; past the end it answers 599.
+    /// Starts answering with `responses` (JSON bodies) in order; past the end it answers 599.
     pub async fn start(responses: Vec<(u16, &'static str)>) -> MockServer {
+        let replies = responses
+            .into_iter()
+            .map(|(status, body)| Reply::new(status, body))
+            .collect();
+        MockServer::start_replies(replies).await
+    }
+
+    /// Starts answering with `replies` in order; past the end it answers 599.
+    pub async fn start_replies(replies: Vec<Reply>) -> MockServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -52,7 +95,7 @@ impl MockServer {
         );
         let (tx, rx) = mpsc::unbounded_channel();
         let count = Arc::new(AtomicUsize::new(0));
-        let script = Arc::new(Mutex::new(responses.into_iter()));
+        let script = Arc::new(Mutex::new(replies.into_iter()));
         let counter = count.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -105,7 +148,7 @@ impl MockServer {
     }
 }
 
-type Script = Arc<Mutex<std::vec::IntoIter<(u16, &'static str)>>>;
+type Script = Arc<Mutex<std::vec::IntoIter<Reply>>>;
 
 async fn serve_one(
     mut stream: TcpStream,
@@ -148,7 +191,7 @@ async fn serve_one(
     }
     let body = String::from_utf8_lossy(&buf[header_end..]).to_string();
     let next = script.lock().expect("script lock is never poisoned").next();
-    let (status, reply) = next.unwrap_or((599, r#"{"errors":["mock script exhausted"]}"#));
+    let reply = next.unwrap_or_else(|| Reply::new(599, r#"{"errors":["mock script exhausted"]}"#));
     // Record before answering, so a test that saw the answer also sees the request.
     counter.fetch_add(1, Ordering::SeqCst);
     let _ = tx.send(Recorded {
@@ -157,10 +200,15 @@ async fn serve_one(
         headers,
         body,
     });
-    let response = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
-        reply.len()
-    );
+    let mut response = format!("HTTP/1.1 {} X\r\n", reply.status);
+    for (name, value) in &reply.headers {
+        response.push_str(&format!("{name}: {value}\r\n"));
+    }
+    response.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+        reply.body.len(),
+        reply.body
+    ));
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await
 }

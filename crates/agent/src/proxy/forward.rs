@@ -1,16 +1,18 @@
 //! The proxy's request handler: pick the token, answer from the cache or forward to the
-//! server, cache the answer when it qualifies, and apply the evictions a request implies.
+//! server, relay its answer as it came (status, body bytes, the headers that matter), cache
+//! it when it qualifies, and apply the evictions a request implies.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
+use axum::http::header::CONNECTION;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use secrethub_client::{ClientError, ClientErrorKind};
+use secrethub_client::{ClientErrorKind, RawAnswer};
 use secrethub_common::Sensitive;
 use serde_json::{json, Value};
 use tracing::{debug, warn};
@@ -51,19 +53,6 @@ pub(super) async fn handle(
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    let json_body: Option<Value> = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                return errors(
-                    StatusCode::BAD_REQUEST,
-                    vec![format!("failed to parse JSON input: {e}")],
-                )
-            }
-        }
-    };
     let token_hash = cache::token_hash(token.as_ref().map(|t| t.expose().as_str()));
     let wrapped = headers.contains_key("x-vault-wrap-ttl");
     let cacheable = state.config.cache
@@ -91,24 +80,30 @@ pub(super) async fn handle(
         Some(t) => state.client.with_token(t.clone()),
         None => state.client.clone(),
     };
-    let forwarded = forwarded_headers(&headers, &method_name);
+    let forwarded = forwarded_headers(&headers);
     let header_refs: Vec<(&str, &str)> = forwarded
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
+    // The body goes as it came: the server judges it (and answers a malformed one itself).
+    let upstream_body = (!body.is_empty()).then(|| body.clone());
     let result = client
-        .request(
-            &method_name,
-            &path_and_query,
-            json_body.as_ref(),
-            &header_refs,
-        )
+        .request_raw(&method_name, &path_and_query, upstream_body, &header_refs)
         .await;
-    let status = match &result {
-        Ok(Some(_)) => StatusCode::OK,
-        Ok(None) => StatusCode::NO_CONTENT,
-        Err(e) => error_status(e),
+    let answer = match result {
+        Ok(answer) => answer,
+        Err(e) => {
+            warn!(method = %method_name, path = %path, error = %e, "server unreachable");
+            if state.config.cache {
+                apply_evictions(&state, &method_name, &path, &body, &token_hash, None);
+            }
+            return errors(
+                StatusCode::BAD_GATEWAY,
+                vec![format!("error forwarding the request: {e}")],
+            );
+        }
     };
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
     debug!(method = %method_name, path = %path, status = status.as_u16(), "proxied");
 
     if state.config.cache {
@@ -116,9 +111,9 @@ pub(super) async fn handle(
             &state,
             &method_name,
             &path,
-            json_body.as_ref(),
+            &body,
             &token_hash,
-            &result,
+            Some(&answer),
         );
     }
     if status == StatusCode::FORBIDDEN && source == TokenSource::Agent {
@@ -126,25 +121,51 @@ pub(super) async fn handle(
             check_agent_token(&state, t);
         }
     }
-    if source == TokenSource::Agent && result.is_ok() && path == "auth/token/revoke-self" {
+    if source == TokenSource::Agent && accepted(&answer) && path == "auth/token/revoke-self" {
         if let Some(auth) = &state.auth {
             auth.reauthenticate();
         }
     }
-    match result {
-        Ok(Some(answer)) => {
-            if cacheable {
-                store(&state, key, &method_name, &path, &token_hash, &answer);
-            }
-            Json(answer).into_response()
-        }
-        Ok(None) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) if e.kind == ClientErrorKind::Api => errors(status, e.errors),
-        Err(e) => {
-            warn!(method = %method_name, path = %path, error = %e, "server unreachable");
-            errors(status, vec![format!("error forwarding the request: {e}")])
+    // Only a 200 is worth caching, and only then is the body read as JSON.
+    if cacheable && answer.status == 200 {
+        if let Ok(parsed) = serde_json::from_slice::<Value>(&answer.body) {
+            store(&state, key, &method_name, &path, &token_hash, &parsed);
         }
     }
+    relay(status, answer)
+}
+
+/// Response headers passed back to the caller; the rest (hop-by-hop headers, the length,
+/// which is recomputed for the body we send, the server's `Date`, ...) stays behind.
+const RELAYED_HEADERS: [&str; 4] = ["content-type", "cache-control", "retry-after", "location"];
+
+/// The server's answer as the caller gets it: same status, same body bytes, the headers of
+/// [`RELAYED_HEADERS`] and every `X-Vault-*` one, unless `Connection` names it hop-by-hop.
+fn relay(status: StatusCode, answer: RawAnswer) -> Response {
+    let hop_by_hop: Vec<String> = answer
+        .headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .collect();
+    let mut resp = Response::new(Body::from(answer.body));
+    *resp.status_mut() = status;
+    let out = resp.headers_mut();
+    for (name, value) in &answer.headers {
+        let n = name.as_str();
+        let relayed = RELAYED_HEADERS.contains(&n) || n.starts_with("x-vault-");
+        if relayed && !hop_by_hop.iter().any(|h| h == n) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    resp
+}
+
+/// The server accepted the request (Vault's clients treat 2xx and 3xx so).
+fn accepted(answer: &RawAnswer) -> bool {
+    (200..400).contains(&answer.status)
 }
 
 /// `POST /agent/v1/cache-clear {"type", "value"}`, Vault Agent's manual eviction.
@@ -206,15 +227,6 @@ fn errors(status: StatusCode, errors: Vec<String>) -> Response {
     (status, Json(json!({ "errors": errors }))).into_response()
 }
 
-fn error_status(e: &ClientError) -> StatusCode {
-    match (e.kind, e.status) {
-        (ClientErrorKind::Api, Some(s)) => {
-            StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_GATEWAY)
-        }
-        _ => StatusCode::BAD_GATEWAY,
-    }
-}
-
 /// The request's own token, else the agent's (waiting for its first login), else none.
 async fn request_token(
     state: &ProxyState,
@@ -250,15 +262,14 @@ async fn request_token(
     }
 }
 
-/// `X-Vault-*` headers but the token (the client sets it), plus the content type of a PATCH
-/// (JSON merge patch).
-fn forwarded_headers(headers: &HeaderMap, method: &str) -> Vec<(String, String)> {
+/// `X-Vault-*` headers but the token (the client sets it), and the body's `Content-Type`
+/// (a PATCH must say it is a JSON merge patch).
+fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .filter(|(name, _)| {
             let n = name.as_str();
-            (n.starts_with("x-vault-") && n != "x-vault-token")
-                || (n == "content-type" && method == "PATCH")
+            (n.starts_with("x-vault-") && n != "x-vault-token") || n == "content-type"
         })
         .filter_map(|(name, value)| {
             Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
@@ -303,27 +314,31 @@ fn store(
 }
 
 /// Drops what a request made stale: KV reads of a path written, leases revoked, a token's
-/// answers when the token is revoked; moves a lease renewed through the proxy.
+/// answers when the token is revoked; moves a lease renewed through the proxy. `answer` is
+/// `None` when the server could not be reached.
 fn apply_evictions(
     state: &ProxyState,
     method: &str,
     path: &str,
-    body: Option<&Value>,
+    request_body: &[u8],
     token_hash: &str,
-    result: &Result<Option<Value>, ClientError>,
+    answer: Option<&RawAnswer>,
 ) {
     if matches!(method, "PUT" | "POST" | "PATCH" | "DELETE") {
         // Dropped whatever the server said: a failed write may still have changed the secret.
         state.cache.evict_kv(&cache::kv_paths_touched_by(path));
     }
-    let Ok(answer) = result else {
+    let Some(answer) = answer.filter(|a| accepted(a)) else {
         return;
     };
     if !matches!(method, "PUT" | "POST") {
         return;
     }
+    // The server accepted the body, so it was JSON (or empty); only revocations read it.
+    let body: Option<Value> = serde_json::from_slice(request_body).ok();
     let field = |name: &str| {
-        body.and_then(|b| b.get(name))
+        body.as_ref()
+            .and_then(|b| b.get(name))
             .and_then(Value::as_str)
             .unwrap_or_default()
     };
@@ -355,7 +370,7 @@ fn apply_evictions(
         state.cache.evict_token(token_hash)
     } else {
         if path == "sys/leases/renew" || path == "sys/renew" {
-            let renewed = answer.as_ref().map(|a| {
+            let renewed = serde_json::from_slice::<Value>(&answer.body).ok().map(|a| {
                 (
                     a["lease_id"].as_str().unwrap_or_default().to_string(),
                     a["lease_duration"].as_u64().unwrap_or(0),
@@ -399,4 +414,54 @@ fn check_agent_token(state: &Arc<ProxyState>, token: &Sensitive<String>) {
         }
         state.checking_token.store(false, Ordering::Release);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_keeps_status_body_and_the_headers_that_matter() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("content-type", "text/plain"),
+            ("content-length", "999"),
+            ("retry-after", "3"),
+            ("cache-control", "no-store"),
+            ("location", "/v1/elsewhere"),
+            ("x-vault-warning", "one"),
+            ("x-vault-hop", "dropped"),
+            ("connection", "keep-alive, X-Vault-Hop"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("date", "Mon, 01 Jan 2024 00:00:00 GMT"),
+        ] {
+            headers.append(name, HeaderValue::from_static(value));
+        }
+        headers.append("x-vault-warning", HeaderValue::from_static("two"));
+        let answer = RawAnswer {
+            status: 429,
+            headers,
+            body: Bytes::from_static(b"slow down"),
+        };
+        let resp = relay(StatusCode::TOO_MANY_REQUESTS, answer);
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        let mut kept: Vec<String> = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| format!("{n}: {}", v.to_str().unwrap_or("?")))
+            .collect();
+        kept.sort();
+        assert_eq!(
+            kept,
+            [
+                "cache-control: no-store",
+                "content-type: text/plain",
+                "location: /v1/elsewhere",
+                "retry-after: 3",
+                "x-vault-warning: one",
+                "x-vault-warning: two",
+            ]
+        );
+    }
 }

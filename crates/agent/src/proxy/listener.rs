@@ -1,5 +1,6 @@
-//! The proxy's listeners: TCP, or a Unix socket whose file gets mode 0600 right after bind
-//! (a stale socket left by a dead agent is removed first; a live one is an error).
+//! The proxy's listeners: TCP, TCP with TLS (certificate and key loaded at bind, see
+//! `tls.rs`), or a Unix socket whose file gets mode 0600 right after bind (a stale
+//! socket left by a dead agent is removed first; a live one is an error).
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,6 +13,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use super::tls;
 use super::ProxyState;
 
 /// Permission bits of the Unix socket: only the agent's user may connect.
@@ -21,6 +23,11 @@ const SOCKET_MODE: u32 = 0o600;
 #[derive(Debug)]
 pub enum ProxyListener {
     Tcp(TcpListener),
+    /// TCP with TLS: the certificate and key were loaded at bind.
+    Tls {
+        listener: TcpListener,
+        config: Arc<rustls::ServerConfig>,
+    },
     Unix {
         listener: UnixListener,
         path: PathBuf,
@@ -28,23 +35,34 @@ pub enum ProxyListener {
 }
 
 impl ProxyListener {
-    /// Binds a `listener` stanza. TLS on the agent's own listener is not supported yet.
+    /// Binds a `listener` stanza; a `tcp` one with `tls_cert_file` and `tls_key_file`
+    /// serves TLS.
     pub async fn bind(config: &AgentListener) -> io::Result<ProxyListener> {
         match config {
-            AgentListener::Tcp { tls: Some(_), .. } => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "TLS on agent listeners is not supported yet: set tls_disable = true",
-            )),
+            AgentListener::Tcp {
+                address,
+                tls: Some((cert_file, key_file)),
+            } => Self::bind_tls(*address, cert_file, key_file).await,
             AgentListener::Tcp { address, tls: None } => Self::bind_tcp(*address).await,
             AgentListener::Unix { path } => Self::bind_unix(path),
         }
     }
 
     pub async fn bind_tcp(addr: SocketAddr) -> io::Result<ProxyListener> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
-        Ok(ProxyListener::Tcp(listener))
+        Ok(ProxyListener::Tcp(tcp_socket(addr).await?))
+    }
+
+    /// Loads the PEM certificate chain and private key (errors name the file), then binds
+    /// `addr` to serve TLS 1.2+ with HTTP/1.1 and h2.
+    pub async fn bind_tls(
+        addr: SocketAddr,
+        cert_file: &Path,
+        key_file: &Path,
+    ) -> io::Result<ProxyListener> {
+        // The files first: a bad certificate should not leave a port bound behind it.
+        let config = tls::load_server_config(cert_file, key_file)?;
+        let listener = tcp_socket(addr).await?;
+        Ok(ProxyListener::Tls { listener, config })
     }
 
     /// Binds a Unix socket at `path` with mode 0600.
@@ -68,21 +86,32 @@ impl ProxyListener {
     /// The bound TCP address (useful with port 0); `None` for a Unix socket.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         match self {
-            ProxyListener::Tcp(l) => l.local_addr().ok(),
+            ProxyListener::Tcp(l) | ProxyListener::Tls { listener: l, .. } => l.local_addr().ok(),
             ProxyListener::Unix { .. } => None,
         }
     }
 
-    /// `http://127.0.0.1:8100` or `unix:/run/agent.sock`, for banners and logs.
+    /// `http://127.0.0.1:8100`, `https://127.0.0.1:8100` or `unix:/run/agent.sock`, for
+    /// banners and logs.
     pub fn describe(&self) -> String {
         match self {
             ProxyListener::Tcp(l) => match l.local_addr() {
                 Ok(a) => format!("http://{a}"),
                 Err(_) => "tcp".to_string(),
             },
+            ProxyListener::Tls { listener, .. } => match listener.local_addr() {
+                Ok(a) => format!("https://{a}"),
+                Err(_) => "tcp with tls".to_string(),
+            },
             ProxyListener::Unix { path, .. } => format!("unix:{}", path.display()),
         }
     }
+}
+
+async fn tcp_socket(addr: SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
 /// A socket file left by an agent that died is removed; a socket someone still answers on,
@@ -123,6 +152,9 @@ pub async fn serve(
             axum::serve(l, app)
                 .with_graceful_shutdown(shutdown.cancelled_owned())
                 .await
+        }
+        ProxyListener::Tls { listener, config } => {
+            tls::serve_tls(listener, config, app, shutdown).await
         }
         ProxyListener::Unix { listener, path } => {
             let result = axum::serve(listener, app)

@@ -13,3 +13,4 @@ mod run_prepare;
 mod server;
 mod template_runner;
 mod template_write;
+mod tls_listener;

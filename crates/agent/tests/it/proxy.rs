@@ -1,7 +1,9 @@
 //! The cache listener against a real server, over TCP and a Unix socket: the agent's token
 //! fills in for requests without one, KV reads and leased credentials are served again from
 //! the cache (`X-Cache: HIT`), revocations and writes through the proxy evict, errors are
-//! never cached, and a revoked agent token leads to a new login.
+//! never cached, and a revoked agent token leads to a new login. What is not cached is relayed
+//! as the server sent it: `sys/health` on any status, a deleted KV v2 version's 404 with its
+//! metadata, the server's own 400 for a malformed body, and the JSON content type.
 //! Leased answers come from the database engine against the machine's PostgreSQL.
 
 use std::net::SocketAddr;
@@ -39,6 +41,11 @@ enum Target {
 struct Answer {
     status: u16,
     hit: bool,
+    /// The `Content-Type` header, if any.
+    content_type: Option<String>,
+    /// The body as received.
+    raw: Bytes,
+    /// The body as JSON (`Null` when empty).
     body: Value,
 }
 
@@ -123,6 +130,19 @@ impl Agent {
             req = req.header("x-vault-token", t);
         }
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        self.send_bytes(req, body).await
+    }
+
+    /// `method /v1/path` through the proxy with `body` as is, and no token of its own.
+    async fn send_raw(&self, method: &str, path: &str, body: &'static [u8]) -> Answer {
+        let req = hyper::Request::builder()
+            .method(hyper::Method::from_bytes(method.as_bytes()).expect("method"))
+            .uri(format!("/v1/{path}"))
+            .header("host", "agent");
+        self.send_bytes(req, Bytes::from_static(body)).await
+    }
+
+    async fn send_bytes(&self, req: hyper::http::request::Builder, body: Bytes) -> Answer {
         let req = req.body(Full::new(body)).expect("request");
         match &self.target {
             Target::Tcp(addr) => {
@@ -157,13 +177,24 @@ where
         .headers()
         .get("x-cache")
         .is_some_and(|v| v.as_bytes() == b"HIT");
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    let body = if bytes.is_empty() {
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let raw = resp.into_body().collect().await.expect("body").to_bytes();
+    let body = if raw.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).expect("JSON answer")
+        serde_json::from_slice(&raw).expect("JSON answer")
     };
-    Answer { status, hit, body }
+    Answer {
+        status,
+        hit,
+        content_type,
+        raw,
+        body,
+    }
 }
 
 #[tokio::test]
@@ -178,9 +209,11 @@ async fn over_tcp_kv_reads_use_the_agents_token_and_are_cached_until_a_write() {
     let first = agent.get(&path).await;
     assert_eq!((first.status, first.hit), (200, false), "{}", first.body);
     assert_eq!(first.body["data"]["data"], json!({"v": "one"}));
+    assert_eq!(first.content_type.as_deref(), Some("application/json"));
     let again = agent.get(&path).await;
     assert_eq!((again.status, again.hit), (200, true));
     assert_eq!(again.body["data"]["data"], json!({"v": "one"}));
+    assert_eq!(again.content_type.as_deref(), Some("application/json"));
 
     // A write that bypasses the proxy is not seen while the read is cached ...
     root.write(&path, &json!({"data": {"v": "two"}}))
@@ -417,4 +450,117 @@ async fn leased_credentials_are_reused_until_revoked_through_the_proxy() {
         left.is_none().then_some(())
     });
     gone.await;
+}
+
+/// `path` straight from the server, without the proxy: status and body as sent.
+async fn direct(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    body: &'static [u8],
+) -> (u16, Bytes) {
+    let body = (!body.is_empty()).then(|| Bytes::from_static(body));
+    let answer = server
+        .root_client()
+        .request_raw(method, path, body, &[])
+        .await
+        .expect("the server answers");
+    (answer.status, answer.body)
+}
+
+/// A `sys/health` body without its clock, which moves between two requests.
+fn without_time(mut body: Value) -> Value {
+    let time = body
+        .as_object_mut()
+        .and_then(|o| o.remove("server_time_utc"));
+    assert!(
+        time.as_ref().is_some_and(Value::is_u64),
+        "server_time_utc: {time:?}"
+    );
+    body
+}
+
+#[tokio::test]
+async fn sys_health_keeps_the_servers_status_and_body_on_any_code() {
+    let agent = Agent::start(false).await;
+    for path in ["sys/health", "sys/health?activecode=473"] {
+        let through = agent.get(path).await;
+        let (status, body) = direct(&agent.server, "GET", path, b"").await;
+        assert_eq!(through.status, status, "{path}: {}", through.body);
+        assert_eq!(
+            through.content_type.as_deref(),
+            Some("application/json"),
+            "{path}"
+        );
+        let direct_body: Value = serde_json::from_slice(&body).expect("JSON health");
+        assert_eq!(
+            without_time(through.body),
+            without_time(direct_body),
+            "{path}"
+        );
+    }
+    assert_eq!(agent.get("sys/health?activecode=473").await.status, 473);
+
+    // Sealed: 503 with the health body, not an `{"errors": []}` made up by the proxy.
+    agent
+        .server
+        .root_client()
+        .write("sys/seal", &json!({}))
+        .await
+        .expect("seal");
+    let sealed = agent.get("sys/health").await;
+    assert_eq!(sealed.status, 503, "{}", sealed.body);
+    assert_eq!(sealed.body["sealed"], json!(true), "{}", sealed.body);
+    assert_eq!(sealed.body["initialized"], json!(true));
+    assert!(sealed.body.get("errors").is_none(), "{}", sealed.body);
+}
+
+#[tokio::test]
+async fn a_deleted_kv_v2_version_is_a_404_that_carries_its_metadata() {
+    let agent = Agent::start(false).await;
+    let path = format!("secret/data/{}", unique("deleted"));
+    let root = agent.server.root_client();
+    root.write(&path, &json!({"data": {"k": "v"}}))
+        .await
+        .expect("write");
+    root.delete(&path).await.expect("soft delete");
+
+    let read = agent.get(&path).await;
+    assert_eq!(read.status, 404, "{}", read.body);
+    assert_eq!(read.content_type.as_deref(), Some("application/json"));
+    let metadata = &read.body["data"]["metadata"];
+    assert_eq!(metadata["version"], json!(1), "{}", read.body);
+    assert!(
+        metadata["deletion_time"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "{}",
+        read.body
+    );
+    assert_eq!(read.body["data"]["data"], Value::Null);
+    let (status, body) = direct(&agent.server, "GET", &path, b"").await;
+    let direct_body: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(status, 404);
+    assert_eq!(read.body["data"], direct_body["data"]);
+    assert!(!agent.get(&path).await.hit, "a 404 is never cached");
+}
+
+#[tokio::test]
+async fn a_malformed_body_gets_the_servers_own_400() {
+    let agent = Agent::start(false).await;
+    let path = format!("secret/data/{}", unique("malformed"));
+    let body: &'static [u8] = br#"{"data": {"k": "#;
+    let through = agent.send_raw("PUT", &path, body).await;
+    let (status, direct_body) = direct(&agent.server, "PUT", &path, body).await;
+    assert_eq!((through.status, status), (400, 400), "{}", through.body);
+    assert_eq!(through.raw, direct_body, "byte for byte");
+    let errors = through.body["errors"].as_array().expect("errors");
+    assert!(
+        errors.iter().any(|e| e
+            .as_str()
+            .is_some_and(|e| e.contains("failed to parse JSON input"))),
+        "{}",
+        through.body
+    );
+    assert_eq!(through.content_type.as_deref(), Some("application/json"));
 }

@@ -8,8 +8,9 @@ use serde_json::json;
 use secrethub_client::testing::MockServer;
 
 mod leases;
+mod raw;
 
-fn client(addr: &str, token: Option<&str>) -> Client {
+pub(crate) fn client(addr: &str, token: Option<&str>) -> Client {
     Client::new(ClientConfig {
         addr: addr.to_string(),
         token: token.map(|t| Sensitive::new(t.to_string())),
