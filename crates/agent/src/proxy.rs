@@ -1,5 +1,6 @@
-//! The agent's cache listener: a local HTTP endpoint (TCP, with TLS when the stanza has a certificate and key, or a Unix socket with
-//! mode 0600) that forwards `/v1/...` to the server, as Vault Agent's `api_proxy` + `cache`.
+//! The agent's cache listener: a local HTTP endpoint (TCP, with TLS when the stanza names a
+//! certificate and key, or a Unix socket with mode 0600) that forwards `/v1/...` to the
+//! server, as Vault Agent's `api_proxy` + `cache`.
 //!
 //! - **Token.** A request's own `X-Vault-Token` (or `X-Agent-Token`, or
 //!   `Authorization: Bearer`) is forwarded; a request without one gets the agent's auto-auth
