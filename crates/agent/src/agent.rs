@@ -193,7 +193,9 @@ async fn follow_tokens(
         }
         current = Some(token.clone());
         provider.set_token(token);
-        keeper.rotate_all(RotationReason::NewToken).await;
+        // In the background: a replacement that keeps failing must not hold up the next token.
+        let keeper = keeper.clone();
+        tokio::spawn(async move { keeper.rotate_all(RotationReason::NewToken).await });
     }
     Ok(())
 }

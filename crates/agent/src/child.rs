@@ -10,16 +10,22 @@
 //!
 //! Our stdin is inherited by the child and never read here, so closing it does not end the
 //! child.
+//!
+//! Once the child exits, its masked output gets [`DRAIN_AFTER_EXIT`] to come through: a
+//! background process it left behind may hold the pipes open indefinitely, and `secrethub run`
+//! must end with its child, not with its grandchildren.
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
 
 use secrethub_common::Sensitive;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use zeroize::{Zeroize, Zeroizing};
 
 /// What a masked secret becomes in the child's output.
@@ -27,6 +33,11 @@ pub const MASK: &str = "*****";
 /// Values shorter than this are not masked: masking `ab` would garble ordinary output and
 /// hide nothing worth hiding.
 pub const MIN_MASKED_LEN: usize = 4;
+/// How long after the child exits its output may still be copied, while anything else holding
+/// the pipes (a grandchild in the background) keeps writing.
+pub const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+/// How long the pumps, once told to stop, get to write out what they hold.
+const STOP_GRACE: Duration = Duration::from_millis(500);
 
 /// A signal we pass on to the child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +145,8 @@ impl OutputSinks {
 pub struct RunningChild {
     child: tokio::process::Child,
     pumps: Vec<JoinHandle<()>>,
+    /// Tells the pumps to stop reading and flush what they hold.
+    stop_pumps: CancellationToken,
 }
 
 impl RunningChild {
@@ -150,15 +163,24 @@ impl RunningChild {
             .spawn()
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", command.program)))?;
         let mut pumps = Vec::new();
+        let stop_pumps = CancellationToken::new();
         if let Some(values) = &command.mask {
             if let Some(out) = child.stdout.take() {
-                pumps.push(tokio::spawn(pump(out, sinks.stdout, Masker::new(values))));
+                let masker = Masker::new(values);
+                let stop = stop_pumps.clone();
+                pumps.push(tokio::spawn(pump(out, sinks.stdout, masker, stop)));
             }
             if let Some(err) = child.stderr.take() {
-                pumps.push(tokio::spawn(pump(err, sinks.stderr, Masker::new(values))));
+                let masker = Masker::new(values);
+                let stop = stop_pumps.clone();
+                pumps.push(tokio::spawn(pump(err, sinks.stderr, masker, stop)));
             }
         }
-        Ok(RunningChild { child, pumps })
+        Ok(RunningChild {
+            child,
+            pumps,
+            stop_pumps,
+        })
     }
 
     /// The child's process id while it has not been reaped.
@@ -186,7 +208,8 @@ impl RunningChild {
     }
 
     /// Waits for the child to exit, forwarding every signal that arrives on `signals`
-    /// meanwhile, then for its output to be copied out in full.
+    /// meanwhile, then for its output to be copied out: in full, or what came within
+    /// [`DRAIN_AFTER_EXIT`] when something else still holds the pipes.
     pub async fn wait(
         mut self,
         signals: &mut mpsc::UnboundedReceiver<ForwardedSignal>,
@@ -205,9 +228,26 @@ impl RunningChild {
                 },
             }
         };
-        for pump in self.pumps {
-            // A pump only ends early if it panicked; the exit status still stands.
-            let _ = pump.await;
+        // A pump only ends early if it panicked; the exit status still stands.
+        let drained = tokio::time::timeout(
+            DRAIN_AFTER_EXIT,
+            futures::future::join_all(self.pumps.iter_mut()),
+        )
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "the child exited but its output is still open (a process it left running?); not waiting for it"
+            );
+            self.stop_pumps.cancel();
+            // A handle that already gave its result must not be polled again.
+            self.pumps.retain(|p| !p.is_finished());
+            let stopped =
+                tokio::time::timeout(STOP_GRACE, futures::future::join_all(self.pumps.iter_mut()))
+                    .await;
+            if stopped.is_err() {
+                // Blocked writing to our own output: give up on the rest.
+                self.pumps.iter().for_each(JoinHandle::abort);
+            }
         }
         Ok(status)
     }
@@ -230,17 +270,23 @@ pub fn exit_code(status: ExitStatus) -> i32 {
     }
 }
 
-/// Copies `from` to `to` through `masker` until EOF. It keeps draining the child's output even
-/// when `to` fails, so the child never blocks on a full pipe.
+/// Copies `from` to `to` through `masker` until EOF or `stop`, then writes out what the masker
+/// held back. It keeps draining the child's output even when `to` fails, so the child never
+/// blocks on a full pipe.
 async fn pump(
     mut from: impl AsyncRead + Unpin,
     mut to: Box<dyn AsyncWrite + Send + Unpin>,
     mut masker: Masker,
+    stop: CancellationToken,
 ) {
     let mut buf = Zeroizing::new(vec![0u8; 8192]);
     let mut writable = true;
     loop {
-        let n = match from.read(&mut buf).await {
+        let read = tokio::select! {
+            read = from.read(&mut buf) => read,
+            _ = stop.cancelled() => break,
+        };
+        let n = match read {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };

@@ -45,13 +45,25 @@ pub async fn exec(setup: &Setup, options: ExecOptions) -> anyhow::Result<i32> {
         mask: options.mask,
         keep_leases: options.keep_leases,
     };
-    let outcome = match prepare(&keeper, &run_options).await {
-        Ok(prepared) => prepared.spawn_and_wait().await.map_err(anyhow::Error::from),
-        Err(err) => Err(anyhow::Error::from(err)),
+    // A signal while the secrets are being read (before the child exists to receive it)
+    // stops the run cleanly: whatever was already created is revoked.
+    let outcome = tokio::select! {
+        prepared = prepare(&keeper, &run_options) => match prepared {
+            Ok(prepared) => match prepared.spawn_and_wait().await {
+                Ok(code) => Ok(Ran::Child(code)),
+                // The child never ran: nothing to keep.
+                Err(err) => Err(anyhow::Error::from(err).context("starting the command")),
+            },
+            Err(err) => Err(anyhow::Error::from(err)),
+        },
+        signal = first_signal() => Ok(Ran::Interrupted(signal?)),
     };
     renewals.cancel();
     warn_rotations.abort();
-    if !options.keep_leases {
+    // --keep-leases keeps the credentials of a child that ran, never those of a run that
+    // stopped before its child could use them.
+    let child_ran = matches!(outcome, Ok(Ran::Child(_)));
+    if !(options.keep_leases && child_ran) {
         let failed = keeper.revoke_all().await;
         if failed > 0 {
             tracing::error!(
@@ -60,5 +72,29 @@ pub async fn exec(setup: &Setup, options: ExecOptions) -> anyhow::Result<i32> {
             );
         }
     }
-    outcome
+    outcome.map(|ran| match ran {
+        Ran::Child(code) => code,
+        Ran::Interrupted(signal) => 128 + signal,
+    })
+}
+
+/// How a run ended.
+enum Ran {
+    /// The child ran and exited with this code.
+    Child(i32),
+    /// A signal (its number) arrived before the child started.
+    Interrupted(i32),
+}
+
+/// Waits for SIGINT, SIGTERM or SIGHUP; answers its number.
+async fn first_signal() -> anyhow::Result<i32> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    Ok(tokio::select! {
+        _ = int.recv() => 2,
+        _ = term.recv() => 15,
+        _ = hup.recv() => 1,
+    })
 }

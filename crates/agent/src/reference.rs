@@ -17,8 +17,8 @@ use std::fmt;
 const OPEN: &str = "${secret:";
 /// The escape producing a literal [`OPEN`].
 const ESCAPED_OPEN: &str = "$${secret:";
-/// How much of a malformed reference an error quotes; the rest is elided.
-const MAX_QUOTED_CHARS: usize = 80;
+/// How many characters after [`OPEN`] an error about a malformed reference quotes at most.
+const MAX_QUOTED_CHARS: usize = 60;
 
 /// One `${secret:…}` reference.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -33,7 +33,8 @@ pub struct Reference {
 }
 
 impl fmt::Display for Reference {
-    /// The reference as it would be written; it holds no secret, so errors may quote it.
+    /// The reference as it would be written, but with a `|DEFAULT` shown as `|…`: a default
+    /// may be a real fallback password, and errors quote references.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(OPEN)?;
         if let Some(provider) = &self.provider {
@@ -43,8 +44,8 @@ impl fmt::Display for Reference {
         if let Some(field) = &self.field {
             write!(f, "#{field}")?;
         }
-        if let Some(default) = &self.default {
-            write!(f, "|{default}")?;
+        if self.default.is_some() {
+            f.write_str("|…")?;
         }
         f.write_str("}")
     }
@@ -58,7 +59,7 @@ pub enum Segment {
     Reference(Reference),
 }
 
-/// A malformed reference: where it starts and what it says (a reference holds no secret).
+/// A malformed reference: where it starts and the start of what it says (see [`quote`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{line}:{column}: malformed reference {reference}: {problem}")]
 pub struct ReferenceError {
@@ -66,7 +67,7 @@ pub struct ReferenceError {
     pub line: usize,
     /// 1-based column, in characters.
     pub column: usize,
-    /// The reference's text, cut at its line's end (and shortened when very long).
+    /// The reference's opening, cut where it stops looking like a name (see [`quote`]).
     pub reference: String,
     pub problem: String,
 }
@@ -167,19 +168,34 @@ fn error_at(text: &str, offset: usize, raw: &str, problem: &str) -> ReferenceErr
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = before[line_start..].chars().count() + 1;
-    let reference = if raw.chars().count() > MAX_QUOTED_CHARS {
-        let mut short: String = raw.chars().take(MAX_QUOTED_CHARS).collect();
-        short.push('…');
-        short
-    } else {
-        raw.to_string()
-    };
     ReferenceError {
         line,
         column,
-        reference,
+        reference: quote(raw),
         problem: problem.to_string(),
     }
+}
+
+/// What an error may show of the malformed reference `raw` (which starts with [`OPEN`]): a
+/// malformed reference can run into text that is a literal secret (`${secret:db#u:pa55@h`),
+/// so only [`OPEN`] and the characters a provider, path or field name is made of follow, at
+/// most [`MAX_QUOTED_CHARS`] of them, and `…` marks anything cut. After a `#` a field name
+/// follows, which never holds `:`, `/` or `#`: a `user:password` is cut at the `:`.
+fn quote(raw: &str) -> String {
+    let body = raw.strip_prefix(OPEN).unwrap_or(raw);
+    let mut quoted = String::from(OPEN);
+    let mut in_field = false;
+    for (taken, c) in body.chars().enumerate() {
+        let name_char = c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+        let allowed = name_char || (!in_field && matches!(c, '/' | '#' | ':'));
+        if !allowed || taken == MAX_QUOTED_CHARS {
+            quoted.push('…');
+            return quoted;
+        }
+        in_field |= c == '#';
+        quoted.push(c);
+    }
+    quoted
 }
 
 #[cfg(test)]
@@ -205,18 +221,27 @@ mod tests {
     }
 
     #[test]
-    fn display_gives_back_the_reference_text() {
-        for text in [
-            "${secret:secret/app}",
-            "${secret:vault:secret/data/app#password}",
-            "${secret:aws-sm:prod/db#user|}",
-            "${secret:database/creds/ro#username|nobody here}",
+    fn display_gives_back_the_reference_text_but_no_default() {
+        for (text, shown) in [
+            ("${secret:secret/app}", "${secret:secret/app}"),
+            (
+                "${secret:vault:secret/data/app#password}",
+                "${secret:vault:secret/data/app#password}",
+            ),
+            (
+                "${secret:aws-sm:prod/db#user|}",
+                "${secret:aws-sm:prod/db#user|…}",
+            ),
+            (
+                "${secret:database/creds/ro#username|fallback-pa55}",
+                "${secret:database/creds/ro#username|…}",
+            ),
         ] {
             let segments = parse(text).unwrap();
             let [Segment::Reference(r)] = segments.as_slice() else {
                 panic!("{text}: {segments:?}");
             };
-            assert_eq!(r.to_string(), text);
+            assert_eq!(r.to_string(), shown);
         }
     }
 
@@ -300,15 +325,15 @@ mod tests {
         let cases = [
             (
                 "${secret:}",
-                "1:1: malformed reference ${secret:}: empty path",
+                "1:1: malformed reference ${secret:…: empty path",
             ),
             (
                 "a\nbé ${secret:#f}",
-                "2:4: malformed reference ${secret:#f}: empty path",
+                "2:4: malformed reference ${secret:#f…: empty path",
             ),
             (
                 "x ${secret:vault:|d}",
-                "1:3: malformed reference ${secret:vault:|d}: empty path",
+                "1:3: malformed reference ${secret:vault:…: empty path",
             ),
             (
                 "one\ntwo\n  ${secret:a/b\n}",
@@ -316,11 +341,11 @@ mod tests {
             ),
             (
                 "${secret:a b}",
-                "1:1: malformed reference ${secret:a b}: whitespace in path",
+                "1:1: malformed reference ${secret:a…: whitespace in path",
             ),
             (
                 "${secret:a#|x}",
-                "1:1: malformed reference ${secret:a#|x}: empty field after `#`",
+                "1:1: malformed reference ${secret:a#…: empty field after `#`",
             ),
         ];
         for (text, expected) in cases {
@@ -332,7 +357,25 @@ mod tests {
     fn long_malformed_references_are_shortened() {
         let text = format!("${{secret:{}", "a".repeat(200));
         let err = parse(&text).unwrap_err();
-        assert_eq!(err.reference.chars().count(), MAX_QUOTED_CHARS + 1);
+        assert_eq!(
+            err.reference.chars().count(),
+            OPEN.len() + MAX_QUOTED_CHARS + 1
+        );
         assert!(err.reference.ends_with('…'));
+    }
+
+    #[test]
+    fn malformed_references_quote_no_text_that_may_be_a_secret() {
+        for (text, quoted) in [
+            ("URL=${secret:db#user:pa55w0rd@h/db", "${secret:db#user…"),
+            ("${secret:db pa55w0rd}", "${secret:db…"),
+            ("${secret:a/b|pa55w0rd", "${secret:a/b…"),
+            ("${secret:vault:kv/x#f pa55w0rd", "${secret:vault:kv/x#f…"),
+            ("${secret:kv/x#pass=pa55w0rd", "${secret:kv/x#pass…"),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert_eq!(err.reference, quoted, "{text}");
+            assert!(!err.to_string().contains("pa55w0rd"), "{err}");
+        }
     }
 }

@@ -21,12 +21,12 @@
 //! Secrets without a lease are not held: they pass through to the providers (and their cache).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use secrethub_config::agent::LeaseRenewalConfig;
-use secrethub_providers::{Lease, ProviderError, Providers, Secret};
+use secrethub_providers::{Lease, ProviderError, ProviderErrorKind, Providers, Secret};
 use tokio::sync::{broadcast, Mutex};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -74,11 +74,68 @@ pub struct LeaseKeeper {
 struct Inner {
     providers: Arc<Providers>,
     policy: LeaseRenewalConfig,
-    /// Held across a fetch, so two renders asking for the same `database/creds/…` at once
-    /// share one credential instead of creating two.
-    held: Mutex<HashMap<SecretKey, Held>>,
+    /// What is held now. Locked only to look up or swap an entry, never across a read.
+    held: StdMutex<HashMap<SecretKey, Held>>,
+    /// One lock per secret, held across its read, so two renders asking for the same
+    /// `database/creds/…` at once share one credential instead of creating two, while reads
+    /// of different secrets go on in parallel.
+    reading: StdMutex<HashMap<SecretKey, Arc<Mutex<()>>>>,
+    /// Leases that were replaced: no longer renewed, still alive until they expire.
+    /// `revoke_all` revokes them too, so `secrethub run` leaves nothing behind.
+    retired: StdMutex<Vec<Retired>>,
     rotations: broadcast::Sender<Rotation>,
     shutdown: CancellationToken,
+}
+
+/// How many replaced leases are remembered for `revoke_all`.
+const MAX_RETIRED: usize = 1024;
+
+/// A replaced lease.
+struct Retired {
+    provider: String,
+    lease_id: String,
+    path: String,
+}
+
+impl Inner {
+    /// The read lock of `key`.
+    fn read_lock(&self, key: &SecretKey) -> Arc<Mutex<()>> {
+        let mut locks = lock(&self.reading);
+        Arc::clone(locks.entry(key.clone()).or_default())
+    }
+
+    /// Swaps `key`'s entry (`None` removes it) and retires the lease it held, if any.
+    fn replace(&self, key: &SecretKey, new: Option<Held>) -> Option<Held> {
+        let old = {
+            let mut held = lock(&self.held);
+            match new {
+                Some(new) => held.insert(key.clone(), new),
+                None => held.remove(key),
+            }
+        };
+        if let Some(lease) = old.as_ref().and_then(|o| o.fetched.secret.lease.as_ref()) {
+            let provider = old.as_ref().map(|o| o.fetched.provider.clone());
+            let mut retired = lock(&self.retired);
+            // The oldest have long expired; a long-running agent must not grow without end.
+            if retired.len() >= MAX_RETIRED {
+                retired.remove(0);
+            }
+            retired.push(Retired {
+                provider: provider.unwrap_or_default(),
+                lease_id: lease.id.clone(),
+                path: key.path.clone(),
+            });
+        }
+        old
+    }
+}
+
+/// Locks a std mutex, recovering from poisoning (a panicked holder cannot leave the maps
+/// half-written: every critical section is a single insert, remove or read).
+fn lock<T>(mutex: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl LeaseKeeper {
@@ -94,7 +151,9 @@ impl LeaseKeeper {
             inner: Arc::new(Inner {
                 providers,
                 policy,
-                held: Mutex::new(HashMap::new()),
+                held: StdMutex::new(HashMap::new()),
+                reading: StdMutex::new(HashMap::new()),
+                retired: StdMutex::new(Vec::new()),
                 rotations,
                 shutdown,
             }),
@@ -108,7 +167,7 @@ impl LeaseKeeper {
 
     /// The lease IDs held now, with their paths.
     pub async fn leases(&self) -> Vec<(SecretKey, String)> {
-        let held = self.inner.held.lock().await;
+        let held = lock(&self.inner.held);
         held.iter()
             .filter_map(|(key, h)| {
                 let lease = h.fetched.secret.lease.as_ref()?;
@@ -120,31 +179,40 @@ impl LeaseKeeper {
     /// Replaces every held secret (the agent logged in again: the old token's leases will be
     /// revoked with it).
     pub async fn rotate_all(&self, reason: RotationReason) {
-        let keys: Vec<SecretKey> = self.inner.held.lock().await.keys().cloned().collect();
-        for key in keys {
-            rotate(&self.inner, key, reason).await;
-        }
+        let keys: Vec<SecretKey> = lock(&self.inner.held).keys().cloned().collect();
+        futures::future::join_all(keys.into_iter().map(|key| rotate(&self.inner, key, reason)))
+            .await;
     }
 
     /// Stops renewing and revokes every held lease (`secrethub run` when its child exits).
     /// Answers how many revocations failed; each failure is logged.
+    /// Replaced leases, still alive until they expire, are revoked as well.
     pub async fn revoke_all(&self) -> usize {
-        let drained: Vec<(SecretKey, Held)> = self.inner.held.lock().await.drain().collect();
-        let mut failed = 0;
+        let drained: Vec<(SecretKey, Held)> = lock(&self.inner.held).drain().collect();
+        let mut leases: Vec<Retired> = std::mem::take(&mut *lock(&self.inner.retired));
         for (key, held) in drained {
             held.stop.cancel();
-            let Some(lease) = held.fetched.secret.lease.as_ref() else {
+            if let Some(lease) = held.fetched.secret.lease.as_ref() {
+                leases.push(Retired {
+                    provider: held.fetched.provider.clone(),
+                    lease_id: lease.id.clone(),
+                    path: key.path.clone(),
+                });
+            }
+        }
+        let mut failed = 0;
+        for lease in leases {
+            let Some(provider) = self.inner.providers.get(&lease.provider) else {
                 continue;
             };
-            let outcome = match self.inner.providers.get(&held.fetched.provider) {
-                Some(provider) => provider.revoke(&lease.id).await,
-                None => continue,
-            };
-            if let Err(err) = outcome {
-                failed += 1;
-                tracing::error!(lease_id = %lease.id, path = %key.path, error = %err, "revoking a lease failed");
-            } else {
-                tracing::info!(lease_id = %lease.id, path = %key.path, "lease revoked");
+            match provider.revoke(&lease.lease_id).await {
+                Err(err) => {
+                    failed += 1;
+                    tracing::error!(lease_id = %lease.lease_id, path = %lease.path, error = %err, "revoking a lease failed");
+                }
+                Ok(()) => {
+                    tracing::info!(lease_id = %lease.lease_id, path = %lease.path, "lease revoked")
+                }
             }
         }
         failed
@@ -158,20 +226,19 @@ impl SecretSource for LeaseKeeper {
             provider: provider.map(str::to_string),
             path: path.to_string(),
         };
-        let mut held = self.inner.held.lock().await;
-        if let Some(h) = held.get(&key) {
+        let read_lock = self.inner.read_lock(&key);
+        let _reading = read_lock.lock().await;
+        if let Some(h) = lock(&self.inner.held).get(&key) {
             return Ok(h.fetched.clone());
         }
         let fetched = read(&self.inner.providers, &key).await?;
         if fetched.secret.lease.is_some() {
             let stop = start_keeping(&self.inner, key.clone(), &fetched, Instant::now());
-            held.insert(
-                key,
-                Held {
-                    fetched: fetched.clone(),
-                    stop,
-                },
-            );
+            let held = Held {
+                fetched: fetched.clone(),
+                stop,
+            };
+            lock(&self.inner.held).insert(key, held);
         }
         Ok(fetched)
     }
@@ -234,8 +301,10 @@ async fn keep(inner: Arc<Inner>, key: SecretKey, provider: String, lease: Lease,
         End::Expiring => RotationReason::Expiring,
         End::Failed { attempts } => {
             tracing::error!(lease_id = %lease.id, path = %key.path, attempts, "lease renewal failed; fetching fresh credentials");
-            if let Some(command) = &inner.policy.on_failed {
-                run_on_failed(command, &lease.id, &key.path).await;
+            if let Some(command) = inner.policy.on_failed.clone() {
+                // Not awaited: a slow command must not delay the replacement.
+                let (lease_id, path) = (lease.id.clone(), key.path.clone());
+                tokio::spawn(async move { run_on_failed(&command, &lease_id, &path).await });
             }
             RotationReason::RenewalFailed
         }
@@ -316,20 +385,23 @@ fn replace_at(expires: Instant, now: Instant, grace: Duration) -> Instant {
     expires - grace.min(left / 2)
 }
 
-/// Fetches fresh credentials for `key` and announces them. A failed fetch is retried with the
-/// renewal backoff until it works or the keeper shuts down; meanwhile the old secret is served.
+/// Fetches fresh credentials for `key` and announces them. A fetch that failed for a passing
+/// reason (unreachable, timeout) is retried with the renewal backoff until it works or the
+/// keeper shuts down, while the old secret is served. One that cannot work (the secret is
+/// gone, access denied) gives the secret up: the next render reads it again and reports why.
 async fn rotate(inner: &Arc<Inner>, key: SecretKey, reason: RotationReason) {
     let mut delay = inner.policy.backoff_initial;
     loop {
         if inner.shutdown.is_cancelled() {
             return;
         }
-        let mut held = inner.held.lock().await;
+        let read_lock = inner.read_lock(&key);
+        let reading = read_lock.lock().await;
         match read(&inner.providers, &key).await {
             Ok(fetched) => {
                 let stop = start_keeping(inner, key.clone(), &fetched, Instant::now());
-                let old = held.insert(key.clone(), Held { fetched, stop });
-                drop(held);
+                let old = inner.replace(&key, Some(Held { fetched, stop }));
+                drop(reading);
                 tracing::info!(path = %key.path, ?reason, "fresh credentials fetched");
                 // Nobody listening is fine: `secrethub run` does not re-render.
                 let _ = inner.rotations.send(Rotation { key, reason });
@@ -339,8 +411,25 @@ async fn rotate(inner: &Arc<Inner>, key: SecretKey, reason: RotationReason) {
                 }
                 return;
             }
+            Err(err)
+                if matches!(
+                    err.kind,
+                    ProviderErrorKind::NotFound
+                        | ProviderErrorKind::Denied
+                        | ProviderErrorKind::Invalid
+                ) =>
+            {
+                let old = inner.replace(&key, None);
+                drop(reading);
+                tracing::error!(path = %key.path, error = %err, "fresh credentials cannot be fetched; the secret is given up");
+                let _ = inner.rotations.send(Rotation { key, reason });
+                if let Some(old) = old {
+                    old.stop.cancel();
+                }
+                return;
+            }
             Err(err) => {
-                drop(held);
+                drop(reading);
                 tracing::error!(path = %key.path, error = %err, retry_in_ms = delay.as_millis() as u64, "fetching fresh credentials failed");
                 tokio::select! {
                     _ = inner.shutdown.cancelled() => return,
@@ -368,7 +457,7 @@ async fn run_on_failed(command: &str, lease_id: &str, path: &str) {
 impl LeaseKeeper {
     /// The secret held for `key`, if any.
     pub async fn held(&self, key: &SecretKey) -> Option<Secret> {
-        let held = self.inner.held.lock().await;
+        let held = lock(&self.inner.held);
         held.get(key).map(|h| h.fetched.secret.clone())
     }
 }

@@ -6,7 +6,13 @@
 //!
 //! A failed render leaves the destination as it was (never half-rendered) and is retried with
 //! backoff; with `exit_on_retry_failure` the agent stops after the retries.
+//!
+//! The template's command runs in its own process group, for at most [`COMMAND_TIMEOUT`] and
+//! never past shutdown: then the whole group is killed, so a hung command neither wedges the
+//! runner nor keeps the agent from stopping.
 
+use std::io;
+use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,12 +25,14 @@ use tokio_util::sync::CancellationToken;
 use crate::reference::{self, Segment};
 use crate::render::{render, Used};
 use crate::renewer::LeaseKeeper;
-use crate::template::{run_command, write_atomically};
+use crate::template::write_atomically;
 
 /// Attempts of one render before `exit_on_retry_failure` stops the agent.
 const RENDER_ATTEMPTS: u32 = 5;
 const RETRY_INITIAL: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(60);
+/// How long a template's command may run before it is killed.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A template and how it is kept up to date.
 pub struct TemplateRunner {
@@ -43,7 +51,9 @@ impl TemplateRunner {
         keeper: &LeaseKeeper,
         providers: &Providers,
     ) -> anyhow::Result<()> {
-        self.render(keeper, providers).await.map(|_| ())
+        // Nothing stops a one-shot render but the command's own timeout.
+        let never = CancellationToken::new();
+        self.render(keeper, providers, &never).await.map(|_| ())
     }
 
     /// Keeps the destination current until `shutdown`.
@@ -59,7 +69,7 @@ impl TemplateRunner {
         loop {
             // Subscribe before rendering, so a rotation during the render is not missed.
             let mut rotations = keeper.subscribe();
-            let (used, has_static) = match self.render(&keeper, &providers).await {
+            let (used, has_static) = match self.render(&keeper, &providers, &shutdown).await {
                 Ok(rendered) => {
                     failures = 0;
                     retry = RETRY_INITIAL;
@@ -104,6 +114,7 @@ impl TemplateRunner {
         &self,
         keeper: &LeaseKeeper,
         providers: &Providers,
+        shutdown: &CancellationToken,
     ) -> anyhow::Result<(Vec<Used>, bool)> {
         let text = match &self.config.source {
             TemplateSource::Inline(text) => text.clone(),
@@ -133,26 +144,132 @@ impl TemplateRunner {
                 .iter()
                 .any(|u| u.lease.is_some() && u.path == r.path && u.requested == r.provider)
         });
-        let changed = write_atomically(
-            &self.config.destination,
-            rendered.text.expose().as_bytes(),
+        // The write fsyncs: off the async workers.
+        let (dest, perms, text) = (
+            self.config.destination.clone(),
             self.config.perms,
-        )
+            rendered.text,
+        );
+        let changed = tokio::task::spawn_blocking(move || {
+            write_atomically(&dest, text.expose().as_bytes(), perms)
+        })
+        .await
+        .context("the template writer panicked")?
         .with_context(|| format!("writing {}", self.config.destination.display()))?;
         if changed {
-            tracing::info!(destination = %self.config.destination.display(), "template rendered");
+            let dest = self.config.destination.display();
+            tracing::info!(destination = %dest, "template rendered");
             if let Some(command) = &self.config.command {
-                match run_command(command, &[]).await {
-                    Ok(status) if status.success() => {}
-                    Ok(status) => {
-                        tracing::warn!(destination = %self.config.destination.display(), %status, "the template's command failed")
+                match run_bounded(command, COMMAND_TIMEOUT, shutdown).await {
+                    Ok(CommandOutcome::Exited(status)) if status.success() => {}
+                    Ok(CommandOutcome::Exited(status)) => {
+                        tracing::warn!(destination = %dest, %status, "the template's command failed")
                     }
+                    Ok(CommandOutcome::TimedOut) => {
+                        tracing::warn!(destination = %dest, timeout_secs = COMMAND_TIMEOUT.as_secs(), "the template's command timed out and was killed")
+                    }
+                    Ok(CommandOutcome::ShutDown) => {}
                     Err(err) => {
-                        tracing::warn!(destination = %self.config.destination.display(), error = %err, "the template's command could not run")
+                        tracing::warn!(destination = %dest, error = %err, "the template's command could not run")
                     }
                 }
             }
         }
         Ok((rendered.used, has_static))
+    }
+}
+
+/// How a template's command ended.
+#[derive(Debug)]
+pub enum CommandOutcome {
+    Exited(ExitStatus),
+    /// It ran past its time limit and was killed.
+    TimedOut,
+    /// The agent is stopping; the command was killed.
+    ShutDown,
+}
+
+/// Runs `command` with `sh -c` in a process group of its own, killing the group when it
+/// outlives `limit` or `shutdown` fires.
+pub async fn run_bounded(
+    command: &str,
+    limit: Duration,
+    shutdown: &CancellationToken,
+) -> io::Result<CommandOutcome> {
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()?;
+    let outcome = tokio::select! {
+        status = child.wait() => return Ok(CommandOutcome::Exited(status?)),
+        _ = tokio::time::sleep(limit) => CommandOutcome::TimedOut,
+        _ = shutdown.cancelled() => CommandOutcome::ShutDown,
+    };
+    // The group (pgid = the shell's pid) also holds whatever the shell started.
+    if let Some(pgid) = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+    }
+    // Kills the shell if the group kill missed it, and reaps it.
+    child.kill().await?;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[tokio::test]
+    async fn a_command_that_ends_gives_its_status() {
+        let never = CancellationToken::new();
+        let outcome = run_bounded("exit 3", Duration::from_secs(30), &never)
+            .await
+            .unwrap();
+        let CommandOutcome::Exited(status) = outcome else {
+            panic!("{outcome:?}");
+        };
+        assert_eq!(status.code(), Some(3));
+    }
+
+    #[tokio::test]
+    async fn a_command_past_its_limit_is_killed_with_what_it_started() {
+        let dir = std::env::temp_dir().join(format!(
+            "secrethub-template-timeout-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let marker = dir.display().to_string();
+        let never = CancellationToken::new();
+        let started = Instant::now();
+        // The background `sleep` must die with the group, or it would touch the marker.
+        let script = format!("(sleep 1; touch '{marker}') & sleep 30");
+        let outcome = run_bounded(&script, Duration::from_millis(200), &never)
+            .await
+            .unwrap();
+        assert!(matches!(outcome, CommandOutcome::TimedOut), "{outcome:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        // Not synchronisation: the job, had it survived, would have touched the marker by now.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(!dir.exists(), "the command's background job survived");
+    }
+
+    #[tokio::test]
+    async fn shutdown_kills_a_running_command() {
+        let shutdown = CancellationToken::new();
+        let started = Instant::now();
+        let run = run_bounded("sleep 30", Duration::from_secs(60), &shutdown);
+        let cancel = async {
+            shutdown.cancel();
+        };
+        let (outcome, ()) = tokio::join!(run, cancel);
+        let outcome = outcome.unwrap();
+        assert!(matches!(outcome, CommandOutcome::ShutDown), "{outcome:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }

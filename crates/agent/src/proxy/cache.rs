@@ -2,9 +2,11 @@
 //! prefix, token or KV path when they must go.
 //!
 //! One std mutex guards the map; it is never held across an `.await`. Expired entries are
-//! dropped when looked up and swept whenever the map has grown by `SWEEP_EVERY` entries.
-//! Identical requests are serialised through per-key async locks ([`Cache::lock_key`]) so
-//! that two clients asking for the same credentials at once get one lease, not two.
+//! dropped when looked up and swept whenever the map has grown by `SWEEP_EVERY` entries. The
+//! map holds at most `MAX_ENTRIES`: when full, expired entries go first, then those closest
+//! to expiry. Identical requests are serialised through per-key async locks
+//! ([`Cache::lock_key`]) so that two clients asking for the same credentials at once get one
+//! lease, not two.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -16,6 +18,8 @@ use sha2::{Digest as _, Sha256};
 
 /// Sweep expired entries each time the map grows by this many.
 const SWEEP_EVERY: usize = 256;
+/// The most answers kept; a client sending endless distinct requests must not exhaust memory.
+const MAX_ENTRIES: usize = 10_000;
 
 /// A cached answer. No `Debug`: the body holds credentials.
 #[derive(Clone)]
@@ -35,10 +39,24 @@ pub(crate) struct Entry {
 }
 
 /// See the module doc.
-#[derive(Default)]
 pub(crate) struct Cache {
     inner: Mutex<Inner>,
-    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    inflight: Mutex<HashMap<String, InFlight>>,
+    max_entries: usize,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache::with_max_entries(MAX_ENTRIES)
+    }
+}
+
+/// The lock of one key and how many [`KeyGuard`]s (holding or waiting) use it. Counted
+/// explicitly rather than read off `Arc::strong_count`, so a waiter cancelled at any point
+/// still lets the entry go.
+struct InFlight {
+    mutex: Arc<tokio::sync::Mutex<()>>,
+    users: usize,
 }
 
 /// Shows how many answers are cached, never what they hold.
@@ -59,21 +77,26 @@ struct Inner {
 
 /// Held while one request of a key is in flight; identical requests wait for it.
 pub(crate) struct KeyGuard<'a> {
-    cache: &'a Cache,
-    key: String,
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    // Fields drop in order: the lock is released before the use is counted off.
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+    _use: KeyUse<'a>,
 }
 
-impl Drop for KeyGuard<'_> {
+/// One use of an in-flight key, counted off on drop, also when a waiter is cancelled.
+struct KeyUse<'a> {
+    cache: &'a Cache,
+    key: String,
+}
+
+impl Drop for KeyUse<'_> {
     fn drop(&mut self) {
-        self.guard.take();
         let mut inflight = lock(&self.cache.inflight);
-        // Only the map still refers to the lock: nobody waits, forget it.
-        if inflight
-            .get(&self.key)
-            .is_some_and(|m| Arc::strong_count(m) == 1)
-        {
-            inflight.remove(&self.key);
+        if let Some(entry) = inflight.get_mut(&self.key) {
+            entry.users = entry.users.saturating_sub(1);
+            // Nobody holds or waits for the lock: forget it.
+            if entry.users == 0 {
+                inflight.remove(&self.key);
+            }
         }
     }
 }
@@ -112,17 +135,35 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Cache {
+    /// A cache keeping at most `max_entries` answers.
+    pub(crate) fn with_max_entries(max_entries: usize) -> Cache {
+        Cache {
+            inner: Mutex::default(),
+            inflight: Mutex::default(),
+            max_entries: max_entries.max(1),
+        }
+    }
+
     /// Waits until no identical request is in flight, and holds the key until dropped.
     pub(crate) async fn lock_key(&self, key: &str) -> KeyGuard<'_> {
-        let mutex = lock(&self.inflight)
-            .entry(key.to_string())
-            .or_default()
-            .clone();
-        let guard = mutex.lock_owned().await;
-        KeyGuard {
+        let mutex = {
+            let mut inflight = lock(&self.inflight);
+            let entry = inflight.entry(key.to_string()).or_insert_with(|| InFlight {
+                mutex: Arc::default(),
+                users: 0,
+            });
+            entry.users += 1;
+            entry.mutex.clone()
+        };
+        // Counted before the wait, so dropping this future while it waits counts it off.
+        let key_use = KeyUse {
             cache: self,
             key: key.to_string(),
-            guard: Some(guard),
+        };
+        let guard = mutex.lock_owned().await;
+        KeyGuard {
+            _guard: guard,
+            _use: key_use,
         }
     }
 
@@ -145,6 +186,9 @@ impl Cache {
 
     pub(crate) fn insert(&self, key: String, entry: Entry, now: Instant) {
         let mut inner = lock(&self.inner);
+        if inner.entries.len() >= self.max_entries && !inner.entries.contains_key(&key) {
+            inner.make_room(self.max_entries, now);
+        }
         inner.entries.insert(key, entry);
         if inner.entries.len() >= inner.swept_at + SWEEP_EVERY {
             inner.entries.retain(|_, e| e.fresh_until > now);
@@ -215,6 +259,29 @@ impl Cache {
     }
 }
 
+impl Inner {
+    /// Frees room for one entry under `max`: drops the expired entries, then, if that was
+    /// not enough, the ones closest to expiry down to 90% of `max`, so a full cache is not
+    /// scanned again on every insert.
+    fn make_room(&mut self, max: usize, now: Instant) {
+        self.entries.retain(|_, e| e.fresh_until > now);
+        if self.entries.len() >= max {
+            let keep = (max - max / 10).min(max - 1);
+            let mut by_expiry: Vec<(Instant, String)> = self
+                .entries
+                .iter()
+                .map(|(k, e)| (e.fresh_until, k.clone()))
+                .collect();
+            by_expiry.sort_unstable();
+            let excess = by_expiry.len() - keep;
+            for (_, key) in by_expiry.into_iter().take(excess) {
+                self.entries.remove(&key);
+            }
+        }
+        self.swept_at = self.entries.len();
+    }
+}
+
 /// How long a leased answer is served: 90% of the lease, so a client never receives
 /// credentials in their last moments.
 pub(crate) fn lease_margin(lease_duration: Duration) -> Duration {
@@ -256,6 +323,7 @@ pub(crate) fn is_kv_v2_read(body: &Value) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::future::Future as _;
 
     fn entry(lease: Option<&str>, kv: bool, path: &str, now: Instant) -> Entry {
         Entry {
@@ -344,6 +412,80 @@ mod tests {
         cache.insert("k".into(), e, now);
         let shown = format!("{cache:?}");
         assert_eq!(shown, "Cache { entries: 1, .. }");
+    }
+
+    #[test]
+    fn a_full_cache_drops_expired_then_soonest_to_expire() {
+        let cache = Cache::with_max_entries(10);
+        let now = Instant::now();
+        let at = |secs: u64, name: &str| {
+            let mut e = entry(None, false, name, now);
+            e.fresh_until = now + Duration::from_secs(secs);
+            e
+        };
+        // Two expire at `now + 5`; the rest live 100 s and longer.
+        cache.insert("old-1".into(), at(5, "old-1"), now);
+        cache.insert("old-2".into(), at(5, "old-2"), now);
+        for i in 0..8u64 {
+            cache.insert(format!("k{i}"), at(100 + i, "k"), now);
+        }
+        assert_eq!(cache.len(), 10);
+        // Full, with expired entries: only they go.
+        let later = now + Duration::from_secs(10);
+        cache.insert("new-1".into(), at(500, "n"), later);
+        assert_eq!(cache.len(), 9);
+        assert!(cache.get("old-1", later).is_none());
+        assert!(cache.get("k0", later).is_some());
+        cache.insert("new-2".into(), at(500, "n"), later);
+        assert_eq!(cache.len(), 10);
+        // Full, nothing expired: the soonest to expire go, down to 90%, then the new one.
+        cache.insert("new-3".into(), at(500, "n"), later);
+        assert_eq!(cache.len(), 10);
+        assert!(cache.get("k0", later).is_none());
+        assert!(cache.get("k1", later).is_some());
+        for key in ["new-1", "new-2", "new-3", "k7"] {
+            assert!(cache.get(key, later).is_some(), "{key}");
+        }
+        // Replacing an existing key of a full cache drops nothing.
+        cache.insert("k7".into(), at(600, "k"), later);
+        assert_eq!(cache.len(), 10);
+    }
+
+    #[test]
+    fn the_default_cache_is_bounded() {
+        let cache = Cache::default();
+        let now = Instant::now();
+        for i in 0..MAX_ENTRIES + 50 {
+            cache.insert(format!("k{i}"), entry(None, false, "p", now), now);
+        }
+        assert!(cache.len() <= MAX_ENTRIES, "{}", cache.len());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_waiter_does_not_leave_its_key_behind() {
+        let cache = Cache::default();
+        let holder = cache.lock_key("k").await;
+        let mut waiter = Box::pin(cache.lock_key("k"));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(waiter.as_mut().poll(&mut cx).is_pending());
+        // The holder finishes while the waiter still waits; then the waiter's client leaves.
+        drop(holder);
+        drop(waiter);
+        assert_eq!(lock(&cache.inflight).len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_gets_the_key_after_the_holder() {
+        let cache = Cache::default();
+        let holder = cache.lock_key("k").await;
+        let mut waiter = Box::pin(cache.lock_key("k"));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(waiter.as_mut().poll(&mut cx).is_pending());
+        drop(holder);
+        let guard = waiter.await;
+        assert_eq!(lock(&cache.inflight).len(), 1);
+        drop(guard);
+        assert_eq!(lock(&cache.inflight).len(), 0);
     }
 
     #[tokio::test]

@@ -1,10 +1,15 @@
 //! The proxy's listeners: TCP, TCP with TLS (certificate and key loaded at bind, see
-//! `tls.rs`), or a Unix socket whose file gets mode 0600 right after bind (a stale
-//! socket left by a dead agent is removed first; a live one is an error).
+//! `tls.rs`), or a Unix socket with mode 0600 (a stale socket left by a dead agent is removed
+//! first; a live one is an error).
+//!
+//! The socket listens from the moment it is bound, with the mode the umask gives it, so it is
+//! bound inside a fresh 0700 directory next to `path`, chmod'ed, and only then renamed into
+//! place: nobody else can connect in between. (Setting the umask around the bind would be
+//! process-wide, racing every other thread that creates files.)
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, FileTypeExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -74,9 +79,7 @@ impl ProxyListener {
             )
         };
         remove_stale_socket(path).map_err(context)?;
-        let listener = UnixListener::bind(path).map_err(context)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(SOCKET_MODE))
-            .map_err(context)?;
+        let listener = bind_private(path).map_err(context)?;
         Ok(ProxyListener::Unix {
             listener,
             path: path.to_path_buf(),
@@ -112,6 +115,27 @@ async fn tcp_socket(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
+}
+
+/// Binds a socket that only its owner can reach, then moves it to `path` (see the module doc).
+fn bind_private(path: &Path) -> io::Result<UnixListener> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // Short names: a socket path is limited to about 100 bytes.
+    let private = parent.join(format!(".sh-{:08x}", rand::random::<u32>()));
+    std::fs::DirBuilder::new().mode(0o700).create(&private)?;
+    let staged = private.join("s");
+    let bound = UnixListener::bind(&staged).and_then(|listener| {
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(SOCKET_MODE))?;
+        std::fs::rename(&staged, path)?;
+        Ok(listener)
+    });
+    // Empty once the rename succeeded; on an error the staged socket goes with it.
+    let _ = std::fs::remove_file(&staged);
+    let _ = std::fs::remove_dir(&private);
+    bound
 }
 
 /// A socket file left by an agent that died is removed; a socket someone still answers on,

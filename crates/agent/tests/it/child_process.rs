@@ -143,3 +143,28 @@ async fn secrets_in_the_child_output_are_masked() {
     assert_eq!(stdout, "token=*****\n***** and more\nshort: abc\n");
     assert_eq!(stderr, "on stderr: *****");
 }
+
+#[tokio::test]
+async fn a_background_grandchild_holding_the_output_does_not_keep_us_waiting() {
+    let (_tx, mut signals) = mpsc::unbounded_channel();
+    let (sinks, mut out, _err) = captured();
+    // The `sleep` inherits the masked pipes and keeps them open after `sh` exits.
+    let cmd = sh(
+        "sleep 30 & echo hi-from-child-s3cr3t",
+        &[],
+        Some(&["s3cr3t"]),
+    );
+    let child = RunningChild::spawn(cmd, sinks).unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait(&mut signals))
+        .await
+        .expect("waited for the grandchild, not the child")
+        .unwrap();
+    assert_eq!(exit_code(status), 0);
+    // The pump ended, so its sink is closed and the output reads to its end.
+    let mut stdout = String::new();
+    tokio::time::timeout(Duration::from_secs(5), out.read_to_string(&mut stdout))
+        .await
+        .expect("the output was closed")
+        .unwrap();
+    assert_eq!(stdout, "hi-from-child-*****\n");
+}

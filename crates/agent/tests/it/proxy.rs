@@ -252,6 +252,53 @@ async fn over_tcp_kv_reads_use_the_agents_token_and_are_cached_until_a_write() {
     assert_eq!(as_root.status, 200, "{}", as_root.body);
 }
 
+/// Sets the process umask while alive and restores the previous one on drop (also when the
+/// test fails).
+struct UmaskSet(rustix::fs::Mode);
+
+impl UmaskSet {
+    fn to(mask: u32) -> UmaskSet {
+        UmaskSet(rustix::process::umask(rustix::fs::Mode::from_raw_mode(
+            mask,
+        )))
+    }
+}
+
+impl Drop for UmaskSet {
+    fn drop(&mut self) {
+        rustix::process::umask(self.0);
+    }
+}
+
+#[test]
+fn a_unix_socket_is_0600_from_its_bind_even_under_umask_000() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("umask-000.sock");
+    let listener = {
+        let _umask = UmaskSet::to(0o000);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let _entered = rt.enter();
+        let listener = ProxyListener::bind_unix(&path).expect("bind unix");
+        let mode = std::fs::metadata(&path)
+            .expect("socket")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        (listener, rt)
+    };
+    // The staging directory is gone: only the socket is left.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("umask-000.sock")]);
+    assert!(std::os::unix::net::UnixStream::connect(&path).is_ok());
+    drop(listener);
+}
+
 #[tokio::test]
 async fn over_a_unix_socket_with_mode_0600_requests_carry_the_agents_token() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -54,6 +54,8 @@ struct State {
     failing: bool,
     /// Revocations of these lease IDs fail.
     revoke_fails: Vec<String>,
+    /// Reads answer "not found" while this is on (the role was deleted).
+    gone: bool,
 }
 
 /// A provider whose every read hands out a new lease `"<path>/<n>"` of `duration`; renewals
@@ -130,6 +132,9 @@ impl Provider for Script {
 
     async fn read(&self, path: &str) -> Result<Secret, ProviderError> {
         tokio::time::sleep(self.read_delay).await;
+        if self.state().gone {
+            return Err(ProviderError::not_found("secrethub", path));
+        }
         let lease_id = {
             let mut state = self.state();
             let n = state.reads.len() + 1;
@@ -616,11 +621,63 @@ async fn on_failed_runs_with_the_lease_id_and_path_then_a_fresh_secret_is_fetche
         .expect("rotations open");
     assert_eq!(rotation.reason, RotationReason::RenewalFailed);
     assert_eq!(script.renewals().len(), 4);
-    // The command ran (and finished) before the fresh fetch.
-    let written = std::fs::read_to_string(&out).expect("on_failed wrote its file");
-    assert_eq!(written, format!("{old} database/creds/onfail"));
+    // The command runs beside the replacement (a slow one must not delay it): wait for its
+    // output, bounded.
+    let expected = format!("{old} database/creds/onfail");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if std::fs::read_to_string(&out).ok().as_deref() == Some(expected.as_str()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "on_failed never wrote {expected:?} to its file"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let new = lease_of(&keeper, "database/creds/onfail").await;
     assert_ne!(new, old);
     assert_eq!(new, script.reads()[1].lease_id);
     stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn revoke_all_also_revokes_the_leases_that_were_replaced() {
+    // `secrethub run`: a replaced lease may still be in the child's hands; at exit it goes too.
+    let script = Arc::new(Script::new(secs(3600.0)));
+    let (keeper, _stop) = keeper(&script, LeaseRenewalConfig::default());
+    let old = lease_of(&keeper, "database/creds/x").await;
+    keeper.rotate_all(RotationReason::NewToken).await;
+    let new = lease_of(&keeper, "database/creds/x").await;
+    assert_ne!(old, new);
+
+    assert_eq!(keeper.revoke_all().await, 0);
+    let mut revoked = script.revoked();
+    revoked.sort();
+    let mut expected = vec![old, new];
+    expected.sort();
+    assert_eq!(revoked, expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_secret_that_is_gone_is_given_up_instead_of_retried_forever() {
+    let script = Arc::new(Script::new(secs(3600.0)));
+    let (keeper, _stop) = keeper(&script, LeaseRenewalConfig::default());
+    lease_of(&keeper, "database/creds/gone").await;
+    let mut rotations = keeper.subscribe();
+    script.state().gone = true;
+
+    // Returns (no endless retry loop) and tells the templates, which will report the error.
+    keeper.rotate_all(RotationReason::NewToken).await;
+    assert_eq!(
+        rotations.try_recv().expect("a rotation").key,
+        key("database/creds/gone")
+    );
+    assert!(
+        keeper.leases().await.is_empty(),
+        "the secret is no longer held"
+    );
+    let reads = script.reads().len();
+    tokio::time::sleep(secs(600.0)).await;
+    assert_eq!(script.reads().len(), reads, "no retries after giving up");
 }

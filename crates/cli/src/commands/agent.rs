@@ -89,16 +89,7 @@ pub(crate) async fn agent(base: ClientConfig, args: AgentArgs) -> CmdResult {
 pub(crate) async fn run(base: ClientConfig, args: RunArgs) -> CmdResult {
     init_tracing("warn");
     let config = args.config.as_deref().map(load).transpose()?;
-    let mut env = Vec::with_capacity(args.env.len());
-    for pair in &args.env {
-        let Some((name, value)) = pair.split_once('=') else {
-            return Err(Failure::local(format!(
-                "Error: --env {name:?} is not NAME=VALUE",
-                name = pair.split('=').next().unwrap_or_default()
-            )));
-        };
-        env.push((name.to_string(), value.to_string()));
-    }
+    let env = parse_env_args(&args.env)?;
     let setup = Setup::connect(base, config.as_ref())
         .await
         .map_err(|e| Failure::remote(format!("Error: {e:#}")))?;
@@ -113,6 +104,21 @@ pub(crate) async fn run(base: ClientConfig, args: RunArgs) -> CmdResult {
         .await
         .map_err(|e| Failure::remote(format!("Error: {e:#}")))?;
     Ok(u8::try_from(code).unwrap_or(1))
+}
+
+/// Splits each `--env NAME=VALUE`. A malformed one is named by its position only: it may be a
+/// secret passed without its `NAME=` (`--env "$PASSWORD"`).
+fn parse_env_args(args: &[String]) -> Result<Vec<(String, String)>, Failure> {
+    args.iter()
+        .enumerate()
+        .map(|(i, pair)| match pair.split_once('=') {
+            Some((name, value)) => Ok((name.to_string(), value.to_string())),
+            None => Err(Failure::local(format!(
+                "Error: --env argument {} is not NAME=VALUE",
+                i + 1
+            ))),
+        })
+        .collect()
 }
 
 /// `secrethub template render FILE`: prints (or writes) the rendered text.
@@ -136,4 +142,32 @@ pub(crate) async fn template(base: ClientConfig, command: TemplateCommand) -> Cm
         None => output::out_raw(rendered.expose()),
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_env_argument_is_named_by_position_not_value() {
+        let args = ["A=1".to_string(), "hunter2-secret".to_string()];
+        let Err(failure) = parse_env_args(&args) else {
+            panic!("accepted an --env without `=`");
+        };
+        assert_eq!(failure.message, "Error: --env argument 2 is not NAME=VALUE");
+        assert_eq!(failure.code, 1);
+    }
+
+    #[test]
+    fn env_arguments_split_at_the_first_equals() {
+        let args = ["A=x=y".to_string(), "B=".to_string()];
+        let env = parse_env_args(&args).map_err(|f| f.message).unwrap();
+        assert_eq!(
+            env,
+            vec![
+                ("A".to_string(), "x=y".to_string()),
+                ("B".to_string(), String::new())
+            ]
+        );
+    }
 }

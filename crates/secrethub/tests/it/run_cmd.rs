@@ -101,12 +101,16 @@ async fn run_injects_credentials_into_a_child_that_connects_and_revokes_them_aft
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout.trim(), "password is *****", "{out:?}");
 
-    // A missing field: a clear error naming the reference, and the command never runs.
+    // A missing field: a clear error naming the reference, and the command never runs; the
+    // credentials already created for it are revoked, --keep-leases or not.
     let marker = fx.path("ran");
     let out = cli.run(&[
         "run",
         "-config",
         config.to_str().unwrap(),
+        "--keep-leases",
+        "--env",
+        &format!("U=${{secret:{creds}#username}}"),
         "--env",
         &format!("X=${{secret:{creds}#nope}}"),
         "--",
