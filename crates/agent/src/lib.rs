@@ -21,7 +21,6 @@
 pub mod agent;
 pub mod auto_auth;
 pub mod child;
-pub mod envfile;
 pub mod exec;
 pub mod proxy;
 pub mod reference;
@@ -35,6 +34,8 @@ pub mod template_runner;
 
 pub use agent::run_agent;
 pub use exec::{exec, ExecOptions};
+/// `--env-file` parsing lives with the `file` provider's dotenv reader: one parser for both.
+pub use secrethub_providers::dotenv as envfile;
 pub use setup::Setup;
 pub use template::write_atomically;
 

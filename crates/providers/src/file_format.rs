@@ -3,8 +3,9 @@
 //! - YAML: nested maps; keys of any scalar type are read as text, scalars as their text
 //!   (`null` as empty), sequences as their JSON text.
 //! - dotenv: `KEY=VALUE` lines, blank lines and `#` comments skipped, an optional `export `
-//!   prefix, values optionally in single quotes (literal) or double quotes (with `\n`, `\t`,
-//!   `\"` and `\\` escapes); an unquoted value ends at ` #`.
+//!   prefix, values optionally in single quotes (literal) or double quotes (with `\n`, `\"`
+//!   and `\\` escapes, spanning lines); an unquoted value ends at ` #`. The parser is
+//!   [`crate::dotenv`], shared with `secrethub run --env-file`.
 //!
 //! Parse errors name a line, never its text: the file holds secrets.
 
@@ -80,64 +81,19 @@ fn json(yaml: &Yaml) -> Value {
     }
 }
 
-/// Parses a dotenv file into a flat map (a later line wins over an earlier one).
+/// Parses a dotenv file into a flat map (a later line wins over an earlier one), with the
+/// parser `secrethub run --env-file` uses.
 pub(crate) fn parse_dotenv(text: &str) -> Result<Node, String> {
-    let mut map = BTreeMap::new();
-    for (index, raw) in text.lines().enumerate() {
-        let line_no = index + 1;
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
-        let (key, value) = line
-            .split_once('=')
-            .ok_or_else(|| format!("line {line_no}: expected KEY=VALUE"))?;
-        let key = key.trim();
-        let key_ok = !key.is_empty()
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-        if !key_ok {
-            return Err(format!(
-                "line {line_no}: a key is letters, digits, '_', '.' or '-'"
-            ));
-        }
-        let value = dotenv_value(value.trim())
-            .ok_or_else(|| format!("line {line_no}: the quoted value of {key} is not closed"))?;
-        map.insert(key.to_string(), Node::Value(Sensitive::new(value)));
-    }
+    use crate::dotenv::EnvFileError;
+    let entries = crate::dotenv::parse_secrets("", text).map_err(|e| match e {
+        EnvFileError::Syntax { line, problem, .. } => format!("line {line}: {problem}"),
+        other => other.to_string(),
+    })?;
+    let map = entries
+        .into_iter()
+        .map(|(key, value)| (key, Node::Value(Sensitive::new(value))))
+        .collect();
     Ok(Node::Map(map))
-}
-
-/// The value of one line: quoted, or bare up to a ` #` comment. `None` for an open quote.
-fn dotenv_value(raw: &str) -> Option<String> {
-    if let Some(rest) = raw.strip_prefix('\'') {
-        let end = rest.find('\'')?;
-        return Some(rest[..end].to_string());
-    }
-    if let Some(rest) = raw.strip_prefix('"') {
-        let mut out = String::new();
-        let mut chars = rest.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '"' => return Some(out),
-                '\\' => match chars.next()? {
-                    'n' => out.push('\n'),
-                    't' => out.push('\t'),
-                    'r' => out.push('\r'),
-                    other => out.push(other),
-                },
-                other => out.push(other),
-            }
-        }
-        return None;
-    }
-    let bare = match raw.find(" #") {
-        Some(at) => &raw[..at],
-        None => raw,
-    };
-    Some(bare.trim_end().to_string())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 mod aws_sm;
 mod azure_kv;
 mod cache;
+pub mod dotenv;
 mod file;
 mod file_format;
 mod from_config;

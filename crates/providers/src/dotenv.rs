@@ -1,7 +1,9 @@
-//! Env files for `secrethub run --env-file`: `KEY=VALUE` lines in the dotenv style.
+//! dotenv files: `KEY=VALUE` lines, read by `secrethub run --env-file` ([`parse_env`]) and by
+//! the `file` provider ([`parse_secrets`]); one parser, so both read the same files alike.
 //!
 //! - Blank lines and lines starting with `#` are skipped; `export KEY=VALUE` is accepted.
-//! - Keys match `[A-Za-z_][A-Za-z0-9_]*`; whitespace around `=` is ignored.
+//! - Keys match `[A-Za-z_][A-Za-z0-9_]*` (environment variables); the `file` provider also
+//!   allows `.` and `-` (`db.password`); whitespace around `=` is ignored.
 //! - `'single quotes'` are literal; `"double quotes"` understand `\n`, `\"` and `\\` (any
 //!   other backslash stays as written). Quoted values may span lines; after the closing quote
 //!   only a `# comment` may follow.
@@ -50,8 +52,47 @@ pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, EnvFileError>
     parse_env(&path.display().to_string(), &text)
 }
 
-/// Parses env file `text`; `file` names it in errors.
+/// Parses env file `text` (keys are variable names); `file` names it in errors.
 pub fn parse_env(file: &str, text: &str) -> Result<Vec<(String, String)>, EnvFileError> {
+    parse(file, text, KeyRule::Variable)
+}
+
+/// Parses a dotenv file of secrets (keys may also hold `.` and `-`); `file` names it in errors.
+pub fn parse_secrets(file: &str, text: &str) -> Result<Vec<(String, String)>, EnvFileError> {
+    parse(file, text, KeyRule::SecretName)
+}
+
+/// Which keys a file may have.
+#[derive(Clone, Copy)]
+enum KeyRule {
+    /// An environment variable: `[A-Za-z_][A-Za-z0-9_]*`.
+    Variable,
+    /// A secret's name in a development file: letters, digits, `_`, `.`, `-`.
+    SecretName,
+}
+
+impl KeyRule {
+    fn allows(self, key: &str) -> bool {
+        match self {
+            KeyRule::Variable => is_valid_key(key),
+            KeyRule::SecretName => {
+                !key.is_empty()
+                    && key
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+            }
+        }
+    }
+
+    fn problem(self) -> &'static str {
+        match self {
+            KeyRule::Variable => "invalid variable name (expected [A-Za-z_][A-Za-z0-9_]*)",
+            KeyRule::SecretName => "invalid key (expected letters, digits, '_', '.' or '-')",
+        }
+    }
+}
+
+fn parse(file: &str, text: &str, keys: KeyRule) -> Result<Vec<(String, String)>, EnvFileError> {
     let lines: Vec<&str> = text
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
@@ -78,10 +119,8 @@ pub fn parse_env(file: &str, text: &str) -> Result<Vec<(String, String)>, EnvFil
             .split_once('=')
             .ok_or_else(|| error("expected KEY=VALUE"))?;
         let key = key.trim_end();
-        if !is_valid_key(key) {
-            return Err(error(
-                "invalid variable name (expected [A-Za-z_][A-Za-z0-9_]*)",
-            ));
+        if !keys.allows(key) {
+            return Err(error(keys.problem()));
         }
         let value = value.trim_start();
         let value = match value.chars().next() {
@@ -98,7 +137,8 @@ pub fn parse_env(file: &str, text: &str) -> Result<Vec<(String, String)>, EnvFil
     Ok(entries)
 }
 
-pub(crate) fn is_valid_key(key: &str) -> bool {
+/// Whether `key` is a valid environment variable name.
+pub fn is_valid_key(key: &str) -> bool {
     let mut chars = key.chars();
     chars
         .next()
