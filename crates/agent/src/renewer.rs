@@ -32,6 +32,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::render::{Fetched, SecretSource};
+use crate::template::{run_bounded, CommandOutcome, COMMAND_TIMEOUT};
 
 /// Which secret: the reference's provider (as written, `None` for routed ones) and path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -304,7 +305,10 @@ async fn keep(inner: Arc<Inner>, key: SecretKey, provider: String, lease: Lease,
             if let Some(command) = inner.policy.on_failed.clone() {
                 // Not awaited: a slow command must not delay the replacement.
                 let (lease_id, path) = (lease.id.clone(), key.path.clone());
-                tokio::spawn(async move { run_on_failed(&command, &lease_id, &path).await });
+                let shutdown = inner.shutdown.clone();
+                tokio::spawn(
+                    async move { run_on_failed(&command, &lease_id, &path, &shutdown).await },
+                );
             }
             RotationReason::RenewalFailed
         }
@@ -442,14 +446,21 @@ async fn rotate(inner: &Arc<Inner>, key: SecretKey, reason: RotationReason) {
 }
 
 /// Runs the `on_failed` command; its failure is logged, never fatal.
-async fn run_on_failed(command: &str, lease_id: &str, path: &str) {
+async fn run_on_failed(command: &str, lease_id: &str, path: &str, shutdown: &CancellationToken) {
     let env = [
         ("SECRETHUB_LEASE_ID".to_string(), lease_id.to_string()),
         ("SECRETHUB_LEASE_PATH".to_string(), path.to_string()),
     ];
-    match crate::template::run_command(command, &env).await {
-        Ok(status) if status.success() => {}
-        Ok(status) => tracing::warn!(%status, "the on_failed command failed"),
+    let outcome = run_bounded(command, &env, COMMAND_TIMEOUT, shutdown).await;
+    match outcome {
+        Ok(CommandOutcome::Exited(status)) if status.success() => {}
+        Ok(CommandOutcome::Exited(status)) => {
+            tracing::warn!(%status, "the on_failed command failed")
+        }
+        Ok(CommandOutcome::TimedOut) => {
+            tracing::warn!("the on_failed command timed out and was killed")
+        }
+        Ok(CommandOutcome::ShutDown) => {}
         Err(err) => tracing::warn!(error = %err, "the on_failed command could not run"),
     }
 }

@@ -1,12 +1,15 @@
 //! Template output: [`write_atomically`] puts a rendered file in place (readers see the old or
 //! the new file, never half of one, and never a moment of wider permissions), and
-//! [`run_command`] runs the `command` a template names after its file changed.
+//! [`run_bounded`] runs a template's `command` (and `on_failed`) with a time limit.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::process::ExitStatus;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 /// Permission bits a mode may carry (rwx for all three classes, setuid, setgid, sticky).
 const MODE_BITS: u32 = 0o7777;
@@ -93,12 +96,49 @@ fn write_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     file.sync_all()
 }
 
-/// Runs `cmd` with `sh -c`, with `env` added to the inherited environment, and waits for it.
-pub async fn run_command(cmd: &str, env: &[(String, String)]) -> io::Result<ExitStatus> {
-    tokio::process::Command::new("sh")
+/// How long a template's command may run before it is killed.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How a command ended.
+#[derive(Debug)]
+pub enum CommandOutcome {
+    Exited(ExitStatus),
+    /// It ran past its time limit and was killed.
+    TimedOut,
+    /// The agent is stopping; the command was killed.
+    ShutDown,
+}
+
+/// Runs `command` with `sh -c` (with `env` added to the inherited environment) in a process
+/// group of its own, killing the group when it outlives `limit` or `shutdown` fires. Used for
+/// a template's `command` and for `on_failed`.
+pub async fn run_bounded(
+    command: &str,
+    env: &[(String, String)],
+    limit: Duration,
+    shutdown: &CancellationToken,
+) -> io::Result<CommandOutcome> {
+    let mut child = tokio::process::Command::new("sh")
         .arg("-c")
-        .arg(cmd)
+        .arg(command)
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .status()
-        .await
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()?;
+    let outcome = tokio::select! {
+        status = child.wait() => return Ok(CommandOutcome::Exited(status?)),
+        _ = tokio::time::sleep(limit) => CommandOutcome::TimedOut,
+        _ = shutdown.cancelled() => CommandOutcome::ShutDown,
+    };
+    // The group (pgid = the shell's pid) also holds whatever the shell started.
+    if let Some(pgid) = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+    }
+    // Kills the shell if the group kill missed it, and reaps it.
+    child.kill().await?;
+    Ok(outcome)
 }

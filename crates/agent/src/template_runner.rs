@@ -11,8 +11,6 @@
 //! never past shutdown: then the whole group is killed, so a hung command neither wedges the
 //! runner nor keeps the agent from stopping.
 
-use std::io;
-use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,14 +23,12 @@ use tokio_util::sync::CancellationToken;
 use crate::reference::{self, Segment};
 use crate::render::{render, Used};
 use crate::renewer::LeaseKeeper;
-use crate::template::write_atomically;
+use crate::template::{run_bounded, write_atomically, CommandOutcome, COMMAND_TIMEOUT};
 
 /// Attempts of one render before `exit_on_retry_failure` stops the agent.
 const RENDER_ATTEMPTS: u32 = 5;
 const RETRY_INITIAL: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(60);
-/// How long a template's command may run before it is killed.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A template and how it is kept up to date.
 pub struct TemplateRunner {
@@ -160,7 +156,7 @@ impl TemplateRunner {
             let dest = self.config.destination.display();
             tracing::info!(destination = %dest, "template rendered");
             if let Some(command) = &self.config.command {
-                match run_bounded(command, COMMAND_TIMEOUT, shutdown).await {
+                match run_bounded(command, &[], COMMAND_TIMEOUT, shutdown).await {
                     Ok(CommandOutcome::Exited(status)) if status.success() => {}
                     Ok(CommandOutcome::Exited(status)) => {
                         tracing::warn!(destination = %dest, %status, "the template's command failed")
@@ -179,47 +175,6 @@ impl TemplateRunner {
     }
 }
 
-/// How a template's command ended.
-#[derive(Debug)]
-pub enum CommandOutcome {
-    Exited(ExitStatus),
-    /// It ran past its time limit and was killed.
-    TimedOut,
-    /// The agent is stopping; the command was killed.
-    ShutDown,
-}
-
-/// Runs `command` with `sh -c` in a process group of its own, killing the group when it
-/// outlives `limit` or `shutdown` fires.
-pub async fn run_bounded(
-    command: &str,
-    limit: Duration,
-    shutdown: &CancellationToken,
-) -> io::Result<CommandOutcome> {
-    let mut child = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()?;
-    let outcome = tokio::select! {
-        status = child.wait() => return Ok(CommandOutcome::Exited(status?)),
-        _ = tokio::time::sleep(limit) => CommandOutcome::TimedOut,
-        _ = shutdown.cancelled() => CommandOutcome::ShutDown,
-    };
-    // The group (pgid = the shell's pid) also holds whatever the shell started.
-    if let Some(pgid) = child
-        .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .and_then(rustix::process::Pid::from_raw)
-    {
-        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
-    }
-    // Kills the shell if the group kill missed it, and reaps it.
-    child.kill().await?;
-    Ok(outcome)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,7 +183,7 @@ mod tests {
     #[tokio::test]
     async fn a_command_that_ends_gives_its_status() {
         let never = CancellationToken::new();
-        let outcome = run_bounded("exit 3", Duration::from_secs(30), &never)
+        let outcome = run_bounded("exit 3", &[], Duration::from_secs(30), &never)
             .await
             .unwrap();
         let CommandOutcome::Exited(status) = outcome else {
@@ -249,7 +204,7 @@ mod tests {
         let started = Instant::now();
         // The background `sleep` must die with the group, or it would touch the marker.
         let script = format!("(sleep 1; touch '{marker}') & sleep 30");
-        let outcome = run_bounded(&script, Duration::from_millis(200), &never)
+        let outcome = run_bounded(&script, &[], Duration::from_millis(200), &never)
             .await
             .unwrap();
         assert!(matches!(outcome, CommandOutcome::TimedOut), "{outcome:?}");
@@ -263,7 +218,7 @@ mod tests {
     async fn shutdown_kills_a_running_command() {
         let shutdown = CancellationToken::new();
         let started = Instant::now();
-        let run = run_bounded("sleep 30", Duration::from_secs(60), &shutdown);
+        let run = run_bounded("sleep 30", &[], Duration::from_secs(60), &shutdown);
         let cancel = async {
             shutdown.cancel();
         };

@@ -1,11 +1,13 @@
 //! `write_atomically` (exact mode, no rewrite of unchanged files, no temporary files left) and
-//! `run_command`.
+//! `run_bounded`.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::time::Duration;
 
-use secrethub_agent::template::{run_command, write_atomically};
+use secrethub_agent::template::{run_bounded, write_atomically, CommandOutcome};
+use tokio_util::sync::CancellationToken;
 
 fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o7777
@@ -88,15 +90,23 @@ fn a_failed_write_leaves_nothing_behind() {
 }
 
 #[tokio::test]
-async fn run_command_passes_env_and_reports_the_status() {
+async fn a_command_gets_its_env_and_reports_the_status() {
     let env = vec![(
         "SECRETHUB_TEST_TEMPLATE_VAR".to_string(),
         "bar baz".to_string(),
     )];
-    let status = run_command(r#"test "$SECRETHUB_TEST_TEMPLATE_VAR" = "bar baz""#, &env)
-        .await
-        .unwrap();
+    let never = CancellationToken::new();
+    let run = |command: &'static str, env: Vec<(String, String)>| {
+        let never = never.clone();
+        async move {
+            match run_bounded(command, &env, Duration::from_secs(30), &never).await {
+                Ok(CommandOutcome::Exited(status)) => status,
+                other => panic!("{command}: {other:?}"),
+            }
+        }
+    };
+    let status = run(r#"test "$SECRETHUB_TEST_TEMPLATE_VAR" = "bar baz""#, env).await;
     assert!(status.success());
-    let status = run_command("exit 3", &[]).await.unwrap();
+    let status = run("exit 3", Vec::new()).await;
     assert_eq!(status.code(), Some(3));
 }
