@@ -380,39 +380,6 @@ async fn a_revoked_agent_token_is_replaced_after_a_403() {
     assert_eq!(ok.status, 200, "{}", ok.body);
 }
 
-/// `database/` configured against the machine's PostgreSQL with one role; answers its name.
-async fn database_role(server: &TestServer) -> String {
-    let root = server.root_client();
-    root.write("sys/mounts/database", &json!({"type": "database"}))
-        .await
-        .expect("mount database");
-    let role = unique("agentro");
-    root.write(
-        "database/config/pg",
-        &json!({
-            "plugin_name": "postgresql-database-plugin",
-            "connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable",
-            "username": "postgres",
-            "password": "trust-ignores-it",
-            "allowed_roles": role,
-        }),
-    )
-    .await
-    .expect("database config (is PostgreSQL running on 127.0.0.1:5432?)");
-    root.write(
-        &format!("database/roles/{role}"),
-        &json!({
-            "db_name": "pg",
-            "default_ttl": "1h",
-            "max_ttl": "2h",
-            "creation_statements": "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';",
-        }),
-    )
-    .await
-    .expect("database role");
-    role
-}
-
 fn lease_of(a: &Answer) -> String {
     assert_eq!(a.status, 200, "{}", a.body);
     a.body["lease_id"].as_str().expect("lease_id").to_string()
@@ -421,7 +388,7 @@ fn lease_of(a: &Answer) -> String {
 #[tokio::test]
 async fn leased_credentials_are_reused_until_revoked_through_the_proxy() {
     let agent = Agent::start(false).await;
-    let role = database_role(&agent.server).await;
+    let role = agent.server.database_role("1h", "2h").await;
     let creds = format!("database/creds/{role}");
 
     let first = agent.get(&creds).await;
