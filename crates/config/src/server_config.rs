@@ -331,33 +331,16 @@ fn listeners(
             Some(value) => boolean(value, "tls_disable", Some(name))?,
             None => false,
         };
-        // Like Vault, an empty file name counts as not given.
-        let given = |file: &Option<Spanned<String>>| {
-            file.as_ref()
-                .map(|f| f.value.trim())
-                .filter(|f| !f.is_empty())
-                .map(|f| base_dir.join(f))
-        };
         let tls = if tls_disable {
             None
         } else {
-            match (given(&tcp.tls_cert_file), given(&tcp.tls_key_file)) {
-                (Some(cert_file), Some(key_file)) => Some(TlsFiles {
-                    cert_file,
-                    key_file,
-                }),
-                (cert, key) => {
-                    let missing = [
-                        (cert.is_none(), "tls_cert_file"),
-                        (key.is_none(), "tls_key_file"),
-                    ]
-                    .into_iter()
-                    .filter_map(|(missing, key)| missing.then_some(key))
-                    .collect();
-                    let problem = Problem::TlsFilesMissing { missing };
-                    return Err(ConfigError::at(stanza.line, Some(name), problem));
-                }
-            }
+            let (cert_file, key_file) =
+                tls_file_pair(&tcp.tls_cert_file, &tcp.tls_key_file, base_dir)
+                    .map_err(|problem| ConfigError::at(stanza.line, Some(name), problem))?;
+            Some(TlsFiles {
+                cert_file,
+                key_file,
+            })
         };
         listeners.push((ListenerConfig { address, tls }, stanza.line));
     }
@@ -365,6 +348,35 @@ fn listeners(
         .into_iter()
         .map(|(listener, _)| listener)
         .collect())
+}
+
+/// A TCP listener's `tls_cert_file` and `tls_key_file`, resolved against `base_dir`; both are
+/// required unless TLS is disabled. Like Vault, an empty file name counts as not given.
+/// Shared by the server's and the agent's listeners.
+pub(crate) fn tls_file_pair(
+    cert: &Option<Spanned<String>>,
+    key: &Option<Spanned<String>>,
+    base_dir: &Path,
+) -> Result<(PathBuf, PathBuf), Problem> {
+    let given = |file: &Option<Spanned<String>>| {
+        file.as_ref()
+            .map(|f| f.value.trim())
+            .filter(|f| !f.is_empty())
+            .map(|f| base_dir.join(f))
+    };
+    match (given(cert), given(key)) {
+        (Some(cert), Some(key)) => Ok((cert, key)),
+        (cert, key) => {
+            let missing = [
+                (cert.is_none(), "tls_cert_file"),
+                (key.is_none(), "tls_key_file"),
+            ]
+            .into_iter()
+            .filter_map(|(missing, key)| missing.then_some(key))
+            .collect();
+            Err(Problem::TlsFilesMissing { missing })
+        }
+    }
 }
 
 fn boolean(raw: &Spanned<Value>, key: &str, stanza: Option<&str>) -> Result<bool, ConfigError> {

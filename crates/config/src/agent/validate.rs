@@ -25,6 +25,7 @@ use super::values::{boolean, delay, http_url, integer, line_of, mode, path, text
 use crate::error::{ConfigError, Problem};
 use crate::raw::Spanned;
 use crate::server_config::invalid;
+use crate::server_config::tls_file_pair;
 
 /// Vault Agent's default for `vault { retry { num_retries } }`.
 pub const DEFAULT_NUM_RETRIES: u32 = 12;
@@ -160,30 +161,12 @@ fn listeners(
                 })?;
                 let tls_disable =
                     boolean(&tcp.tls_disable, Some(name), "tls_disable")?.unwrap_or(false);
-                // Like Vault, an empty file name counts as not given.
-                let given = |file: &Option<Spanned<String>>| {
-                    file.as_ref()
-                        .map(|f| f.value.trim())
-                        .filter(|f| !f.is_empty())
-                        .map(|f| base_dir.join(f))
-                };
                 let tls = if tls_disable {
                     None
                 } else {
-                    match (given(&tcp.tls_cert_file), given(&tcp.tls_key_file)) {
-                        (Some(cert), Some(key)) => Some((cert, key)),
-                        (cert, key) => {
-                            let missing = [
-                                (cert.is_none(), "tls_cert_file"),
-                                (key.is_none(), "tls_key_file"),
-                            ]
-                            .into_iter()
-                            .filter_map(|(missing, key)| missing.then_some(key))
-                            .collect();
-                            let problem = Problem::TlsFilesMissing { missing };
-                            return Err(ConfigError::at(stanza.line, Some(name), problem));
-                        }
-                    }
+                    let pair = tls_file_pair(&tcp.tls_cert_file, &tcp.tls_key_file, base_dir)
+                        .map_err(|problem| ConfigError::at(stanza.line, Some(name), problem))?;
+                    Some(pair)
                 };
                 let listener = AgentListener::Tcp { address, tls };
                 (listener, name, tcp.address.line)
