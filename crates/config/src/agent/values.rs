@@ -99,6 +99,12 @@ pub(super) fn text(
     stanza: Option<&str>,
     key: &str,
 ) -> Result<String, ConfigError> {
+    non_blank(&raw, stanza, key)?;
+    Ok(raw.value)
+}
+
+/// Refuses blank text, naming the key and its line.
+fn non_blank(raw: &Spanned<String>, stanza: Option<&str>, key: &str) -> Result<(), ConfigError> {
     if raw.value.trim().is_empty() {
         return Err(invalid(
             raw.line,
@@ -107,7 +113,7 @@ pub(super) fn text(
             "must not be empty".to_owned(),
         ));
     }
-    Ok(raw.value)
+    Ok(())
 }
 
 /// A file path, relative ones anchored at `base_dir` (`join` keeps an absolute one as it is).
@@ -117,14 +123,7 @@ pub(super) fn path(
     stanza: Option<&str>,
     key: &str,
 ) -> Result<PathBuf, ConfigError> {
-    if raw.value.trim().is_empty() {
-        return Err(invalid(
-            raw.line,
-            stanza,
-            key,
-            "must not be empty".to_owned(),
-        ));
-    }
+    non_blank(raw, stanza, key)?;
     Ok(base_dir.join(&raw.value))
 }
 
