@@ -64,7 +64,7 @@ pub fn server_client(base: ClientConfig, server: &ServerConnection) -> anyhow::R
 }
 
 /// `base` with the address and TLS settings of a `vault {}` stanza, where it sets them.
-pub fn with_server(mut base: ClientConfig, server: &ServerConnection) -> ClientConfig {
+fn with_server(mut base: ClientConfig, server: &ServerConnection) -> ClientConfig {
     if let Some(address) = &server.address {
         base.addr = address.clone();
     }
