@@ -9,6 +9,22 @@ use std::process::{Command, Stdio};
 use crate::agent::{private_cluster, role_exists, Fixture};
 use crate::harness::{self, Cli, SECRETHUB};
 
+/// `DB_URL=postgresql://…` for the private cluster, its user and password references to
+/// `creds`.
+fn db_url_env(creds: &str, port: u16) -> String {
+    format!(
+        "DB_URL=postgresql://${{secret:{creds}#username}}:${{secret:{creds}#password}}@127.0.0.1:{port}/postgres"
+    )
+}
+
+/// A shell command that (after `before`) prints `current_user` as `$DB_URL` logs in.
+fn psql_current_user(psql: &std::path::Path, before: &str) -> String {
+    format!(
+        "{before}{} -X -A -t \"$DB_URL\" -c 'SELECT current_user'",
+        psql.display()
+    )
+}
+
 /// A `run.hcl` that logs in with the fixture's AppRole, plus `extra` stanzas.
 fn approle_run_config(fx: &Fixture, extra: &str) -> PathBuf {
     let (role_id, secret_id) = fx.approle_files();
@@ -38,10 +54,7 @@ async fn run_injects_credentials_into_a_child_that_connects_and_revokes_them_aft
     let psql = cluster.bin.join("psql");
     let cli = Cli::secrethub(fx.server.addr(), &fx.path("app"));
     let creds = format!("database/creds/{}", fx.role);
-    let url = format!(
-        "DB_URL=postgresql://${{secret:{creds}#username}}:${{secret:{creds}#password}}@127.0.0.1:{}/postgres",
-        cluster.port
-    );
+    let url = db_url_env(&creds, cluster.port);
     let out = cli.run(&[
         "run",
         "-config",
@@ -51,10 +64,7 @@ async fn run_injects_credentials_into_a_child_that_connects_and_revokes_them_aft
         "--",
         "sh",
         "-c",
-        &format!(
-            "{} -X -A -t \"$DB_URL\" -c 'SELECT current_user'",
-            psql.display()
-        ),
+        &psql_current_user(&psql, ""),
     ]);
     assert_eq!(out.code, 0, "{out:?}");
     let user = out.stdout.trim().to_string();
@@ -138,10 +148,7 @@ async fn run_renews_the_leases_of_a_long_running_child() {
     let fx = Fixture::new("3s", "1m").await;
     let config = approle_run_config(&fx, "lease_renewal { renew_at = 0.5 }");
     let creds = format!("database/creds/{}", fx.role);
-    let url = format!(
-        "DB_URL=postgresql://${{secret:{creds}#username}}:${{secret:{creds}#password}}@127.0.0.1:{}/postgres",
-        cluster.port
-    );
+    let url = db_url_env(&creds, cluster.port);
     let cli = Cli::secrethub(fx.server.addr(), &fx.path("app"));
     // The child works for twice the lease's TTL before it connects.
     let out = cli.run(&[
@@ -153,10 +160,7 @@ async fn run_renews_the_leases_of_a_long_running_child() {
         "--",
         "sh",
         "-c",
-        &format!(
-            "sleep 6; {} -X -A -t \"$DB_URL\" -c 'SELECT current_user'",
-            cluster.bin.join("psql").display()
-        ),
+        &psql_current_user(&cluster.bin.join("psql"), "sleep 6; "),
     ]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
