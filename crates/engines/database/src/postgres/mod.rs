@@ -15,13 +15,16 @@
 //! server does no hashing. PBKDF2 with 4096 rounds costs a millisecond or two, so it runs on
 //! the blocking pool.
 //!
-//! Default revocation, one round trip: a `DO` block that, if the role exists, terminates its
-//! sessions, drops what it owns in this database (`DROP OWNED`, which also revokes its
-//! privileges) and drops it. Sessions are found with `pg_stat_get_backend_idset()` rather
-//! than the `pg_stat_activity` view, which joins catalogs for every backend: measured
-//! interleaved on this machine, 2.2 ms instead of 3.3 ms per revocation (1.7 ms without
-//! terminating anything). Like Vault, objects in other databases are not touched, so a
-//! role owning some there fails to drop and the lease is retried.
+//! Default revocation, one round trip and one transaction: terminate the user's sessions,
+//! `DROP OWNED` (which also revokes its privileges in this database) and `DROP ROLE`.
+//! Sessions are found with `pg_stat_get_backend_idset()` rather than the `pg_stat_activity`
+//! view, which joins catalogs for every backend. The statements are plain SQL rather than a
+//! `DO` block that first checks the role exists: PL/pgSQL compiles and plans a `DO` block on
+//! every call, which cost 0.4–0.7 ms of a 2.5 ms revocation measured interleaved on this
+//! machine. A user that is already gone makes the statements fail; like custom statements,
+//! that failure counts as revoked once the user is confirmed missing. Like Vault, objects in
+//! other databases are not touched, so a role owning some there fails to drop and the lease
+//! is retried.
 
 mod connect;
 
@@ -89,18 +92,16 @@ fn quote_literal(s: &str) -> String {
 
 /// The default revocation: see the module docs.
 fn default_revocation(username: &str) -> String {
-    let (ident, literal) = (quote_ident(username), quote_literal(username));
+    let ident = quote_ident(username);
+    // `regrole` parses its input as an identifier, so the literal holds the quoted name.
+    let role = quote_literal(&ident);
     format!(
-        "DO $secrethub$\nDECLARE r oid;\nBEGIN\n\
-         SELECT oid INTO r FROM pg_catalog.pg_roles WHERE rolname = {literal};\n\
-         IF r IS NOT NULL THEN\n\
-         PERFORM pg_catalog.pg_terminate_backend(pg_catalog.pg_stat_get_backend_pid(b)) \
+        "SELECT pg_catalog.pg_terminate_backend(pg_catalog.pg_stat_get_backend_pid(b)) \
          FROM pg_catalog.pg_stat_get_backend_idset() b \
-         WHERE pg_catalog.pg_stat_get_backend_userid(b) = r \
+         WHERE pg_catalog.pg_stat_get_backend_userid(b) = {role}::pg_catalog.regrole \
          AND pg_catalog.pg_stat_get_backend_pid(b) <> pg_catalog.pg_backend_pid();\n\
          DROP OWNED BY {ident};\n\
-         DROP ROLE {ident};\n\
-         END IF;\nEND\n$secrethub$"
+         DROP ROLE {ident}"
     )
 }
 
@@ -207,12 +208,25 @@ impl Postgres {
     }
 
     async fn role_exists(&self, username: &str) -> Result<bool, DatabaseError> {
+        Ok(!self.existing_roles(&[username]).await?.is_empty())
+    }
+
+    /// Which of `usernames` exist as roles.
+    async fn existing_roles(&self, usernames: &[&str]) -> Result<Vec<String>, DatabaseError> {
         let client = self.client(&self.revoke).await?;
-        let sql = "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1";
-        match client.query_opt(sql, &[&username]).await {
-            Ok(row) => Ok(row.is_some()),
-            Err(e) => Err(self.failure("checking the user", client, e, &[]).await),
+        let sql = "SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY($1)";
+        match client.query(sql, &[&usernames]).await {
+            Ok(rows) => Ok(rows.iter().map(|r| r.get(0)).collect()),
+            Err(e) => Err(self.failure("checking the users", client, e, &[]).await),
         }
+    }
+
+    /// Default revocation of several users as one multi-statement text, which is one implicit
+    /// transaction: every user goes, or none.
+    async fn revoke_all_default(&self, usernames: &[&str]) -> Result<(), DatabaseError> {
+        let sql: Vec<String> = usernames.iter().map(|u| default_revocation(u)).collect();
+        self.run_idempotent(&self.revoke, "revoking users", &sql.join(";\n"))
+            .await
     }
 }
 
@@ -299,23 +313,21 @@ impl DatabasePlugin for Postgres {
         statements: &[String],
         username: &str,
     ) -> Result<(), DatabaseError> {
-        if statements.is_empty() {
-            let sql = default_revocation(username);
-            return self
-                .run_idempotent(&self.revoke, "revoking user", &sql)
-                .await;
-        }
-        let vars = Vars {
-            name: username,
-            ..Vars::default()
+        let sql = if statements.is_empty() {
+            default_revocation(username)
+        } else {
+            let vars = Vars {
+                name: username,
+                ..Vars::default()
+            };
+            template::render_all("revocation_statements", statements, &vars)?
         };
-        let sql = template::render_all("revocation_statements", statements, &vars)?;
         match self
             .run_idempotent(&self.revoke, "revoking user", &sql)
             .await
         {
-            // Custom statements need not be idempotent: whatever failed, a user that no longer
-            // exists is revoked.
+            // Revocation statements need not be idempotent: whatever failed, a user that no
+            // longer exists is revoked.
             Err(e @ DatabaseError::Rejected { .. }) => match self.role_exists(username).await {
                 Ok(false) => Ok(()),
                 _ => Err(e),
@@ -325,10 +337,22 @@ impl DatabasePlugin for Postgres {
     }
 
     async fn revoke_users_default(&self, usernames: &[&str]) -> Result<(), DatabaseError> {
-        // One multi-statement text is one implicit transaction: every user goes, or none.
-        let sql: Vec<String> = usernames.iter().map(|u| default_revocation(u)).collect();
-        self.run_idempotent(&self.revoke, "revoking users", &sql.join(";\n"))
-            .await
+        match self.revoke_all_default(usernames).await {
+            // Users already gone (dropped by hand, or intents never created) fail the batch:
+            // once more with the ones that still exist.
+            Err(e @ DatabaseError::Rejected { .. }) => {
+                let existing = self.existing_roles(usernames).await?;
+                if existing.len() == usernames.len() {
+                    return Err(e);
+                }
+                if existing.is_empty() {
+                    return Ok(());
+                }
+                let existing: Vec<&str> = existing.iter().map(String::as_str).collect();
+                self.revoke_all_default(&existing).await
+            }
+            other => other,
+        }
     }
 
     async fn rotate_root(
@@ -396,7 +420,11 @@ mod tests {
     #[test]
     fn default_revocation_quotes_the_name() {
         let sql = default_revocation("shub_a\"b'c");
-        assert!(sql.contains("rolname = 'shub_a\"b''c'"), "{sql}");
-        assert!(sql.contains("DROP ROLE \"shub_a\"\"b'c\";"), "{sql}");
+        assert!(
+            sql.contains("= '\"shub_a\"\"b''c\"'::pg_catalog.regrole"),
+            "{sql}"
+        );
+        assert!(sql.contains("DROP OWNED BY \"shub_a\"\"b'c\";"), "{sql}");
+        assert!(sql.ends_with("DROP ROLE \"shub_a\"\"b'c\""), "{sql}");
     }
 }
