@@ -111,8 +111,14 @@ impl IdentityStore {
     }
 
     /// The entity of `alias` on `mount`, created with the alias on first login; the alias's
-    /// metadata and last login time are refreshed.
-    pub(crate) async fn login(&self, mount: &AliasMount<'_>, alias: &Alias) -> CoreResult<Entity> {
+    /// metadata and last login time are refreshed. The flag says whether what policy templates
+    /// read from the entity changed (a new alias or new alias metadata), so ACLs merged for it
+    /// must be forgotten.
+    pub(crate) async fn login(
+        &self,
+        mount: &AliasMount<'_>,
+        alias: &Alias,
+    ) -> CoreResult<(Entity, bool)> {
         let _guard = self.create.lock().await;
         let akey = alias_key(mount.accessor, &alias.name);
         let now = now_unix();
@@ -137,14 +143,21 @@ impl IdentityStore {
             metadata: alias.metadata.clone(),
             last_login: now,
         };
-        match entity
+        let changed = match entity
             .aliases
             .iter_mut()
             .find(|a| a.mount_accessor == mount.accessor && a.name == alias.name)
         {
-            Some(a) => *a = fresh,
-            None => entity.aliases.push(fresh),
-        }
+            Some(a) => {
+                let changed = a.metadata != fresh.metadata;
+                *a = fresh;
+                changed
+            }
+            None => {
+                entity.aliases.push(fresh);
+                true
+            }
+        };
         self.view
             .apply(vec![
                 WriteOp::Put {
@@ -158,7 +171,7 @@ impl IdentityStore {
                 },
             ])
             .await?;
-        Ok(entity)
+        Ok((entity, changed))
     }
 
     /// Forgets the aliases of a disabled auth mount (entities stay, as in Vault).
@@ -251,11 +264,21 @@ mod tests {
             name: "alice".into(),
             metadata: BTreeMap::new(),
         };
-        let first = store.login(&mount(), &alice).await.unwrap();
-        let again = store.login(&mount(), &alice).await.unwrap();
+        let (first, new) = store.login(&mount(), &alice).await.unwrap();
+        assert!(new, "a first login adds an alias");
+        let (again, changed) = store.login(&mount(), &alice).await.unwrap();
         assert_eq!(first.id, again.id);
         assert_eq!(again.aliases.len(), 1);
-        let bob = store
+        assert!(
+            !changed,
+            "the same alias with the same metadata changes nothing"
+        );
+        let team = Alias {
+            name: "alice".into(),
+            metadata: [("team".to_string(), "red".to_string())].into(),
+        };
+        assert!(store.login(&mount(), &team).await.unwrap().1);
+        let (bob, _) = store
             .login(
                 &mount(),
                 &Alias {

@@ -114,7 +114,7 @@ pub(crate) async fn mint(
     let (t, w) = terms(params, mount_default, mount_max);
     warnings.extend(w);
 
-    let entity = ctx
+    let (entity, entity_changed) = ctx
         .u
         .identity
         .login(
@@ -126,6 +126,9 @@ pub(crate) async fn mint(
             &auth.alias,
         )
         .await?;
+    if entity_changed {
+        ctx.u.policies.forget_entity(&entity.id);
+    }
 
     let now = now_unix();
     let mut rec = TokenRecord {

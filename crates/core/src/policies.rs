@@ -1,5 +1,6 @@
 //! The policy store: ACL policies behind the barrier at `sys/policy/<name>`, parsed once and
-//! cached, plus a cache of merged ACLs per policy set (cleared whenever a policy changes).
+//! cached, plus a cache of merged ACLs per policy set and entity (cleared whenever a policy
+//! changes, and per entity when a login changes its aliases).
 //! `root` is built in and immutable; `default` is created on first unseal and editable.
 
 use std::collections::HashMap;
@@ -183,6 +184,12 @@ impl PolicyStore {
         }
         cache.insert(key, acl.clone());
         Ok(acl)
+    }
+
+    /// Drops the ACLs merged for `entity_id`: its aliases changed, so templated rules may
+    /// render differently.
+    pub(crate) fn forget_entity(&self, entity_id: &str) {
+        write_lock(&self.acls).retain(|(_, entity), _| entity != entity_id);
     }
 }
 

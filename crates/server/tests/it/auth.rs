@@ -35,6 +35,21 @@ async fn with_alice(params: Value) -> TestServer {
     t
 }
 
+/// Writes policy `name`: create/read/update under `prefix` + the value of `field` (`name`,
+/// `metadata.<key>`) of the caller's alias on `userpass/`.
+async fn put_alias_policy(t: &TestServer, name: &str, prefix: &str, field: &str) {
+    let (_, v) = t.root("GET", "sys/auth", None).await;
+    let accessor = v["data"]["userpass/"]["accessor"].as_str().unwrap();
+    let policy = format!(
+        "path \"{prefix}{{{{identity.entity.aliases.{accessor}.{field}}}}}/*\" {{\n  capabilities = [\"create\", \"read\", \"update\"]\n}}\n"
+    );
+    let path = format!("sys/policies/acl/{name}");
+    let (s, v) = t
+        .root("PUT", &path, Some(json!({ "policy": policy })))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+}
+
 async fn login_from(t: &TestServer, addr: Option<&str>, password: &str) -> (StatusCode, Value) {
     let mut b = Request::builder()
         .method("POST")
@@ -133,22 +148,7 @@ async fn login_mints_a_token_for_the_alias_entity() {
 #[tokio::test]
 async fn policies_are_templated_with_the_alias_name() {
     let t = with_alice(json!({"token_policies": "per-user"})).await;
-    let (_, v) = t.root("GET", "sys/auth", None).await;
-    let accessor = v["data"]["userpass/"]["accessor"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let policy = format!(
-        "path \"secret/data/users/{{{{identity.entity.aliases.{accessor}.name}}}}/*\" {{\n  capabilities = [\"create\", \"read\", \"update\"]\n}}\n"
-    );
-    let (s, v) = t
-        .root(
-            "PUT",
-            "sys/policies/acl/per-user",
-            Some(json!({ "policy": policy })),
-        )
-        .await;
-    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    put_alias_policy(&t, "per-user", "secret/data/users/", "name").await;
     let (_, v) = login_from(&t, None, "correct horse").await;
     let token = v["auth"]["client_token"].as_str().unwrap().to_string();
     let body = json!({"data": {"k": "v"}});
@@ -181,6 +181,40 @@ async fn policies_are_templated_with_the_alias_name() {
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_login_with_new_alias_metadata_changes_what_templated_policies_allow() {
+    let t = with_alice(json!({"token_policies": "per-team"})).await;
+    put_alias_policy(&t, "per-team", "secret/data/teams/", "metadata.team").await;
+    let login = |team: &'static str| {
+        let t = &t;
+        async move {
+            let body = json!({"password": "correct horse", "alias_metadata": {"team": team}});
+            let (s, v) = t
+                .req("POST", "auth/userpass/login/alice", None, Some(body))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            v["auth"]["client_token"].as_str().unwrap().to_string()
+        }
+    };
+    let write = |token: String, team: &'static str| {
+        let t = &t;
+        async move {
+            let path = format!("secret/data/teams/{team}/app");
+            let body = json!({"data": {"k": "v"}});
+            t.req("POST", &path, Some(&token), Some(body)).await.0
+        }
+    };
+
+    let red = login("red").await;
+    assert_eq!(write(red.clone(), "red").await, StatusCode::OK);
+    assert_eq!(write(red.clone(), "blue").await, StatusCode::FORBIDDEN);
+    // Alice moved team: the policy follows her entity's alias, for new and old tokens alike.
+    let blue = login("blue").await;
+    assert_eq!(write(blue.clone(), "blue").await, StatusCode::OK);
+    assert_eq!(write(blue, "red").await, StatusCode::FORBIDDEN);
+    assert_eq!(write(red, "blue").await, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! A minimal auth method for core's login tests: `users/:name` holds a password and token
-//! parameters, `login/:name` checks the password. Plain-text passwords: the real methods
+//! parameters, `login/:name` checks the password (its optional `alias_metadata` object becomes
+//! the alias's metadata, as a claim mapping would). Plain-text passwords: the real methods
 //! (userpass, approle, ...) have their own crates and tests; this one exists so core's part
 //! of a login (token minting, renewal re-check, identity, rate limits) is tested alone.
 
@@ -68,11 +69,15 @@ impl Engine for TestLogin {
                 match user {
                     Some(u) if !u.password.is_empty() && u.password == given => {
                         let name = args.get("name").to_string();
+                        let alias_metadata = serde_json::from_value(
+                            req.body.get("alias_metadata").cloned().unwrap_or(json!({})),
+                        )
+                        .map_err(|e| EngineError::bad_request(e.to_string()))?;
                         Ok(Response::login(LoginAuth {
                             display_name: name.clone(),
                             alias: Alias {
                                 name: name.clone(),
-                                metadata: Default::default(),
+                                metadata: alias_metadata,
                             },
                             metadata: [("username".to_string(), name.clone())].into(),
                             token: u.token,
