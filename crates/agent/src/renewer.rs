@@ -19,8 +19,13 @@
 //! that has not reloaded yet.
 //!
 //! Secrets without a lease are not held: they pass through to the providers (and their cache).
+//!
+//! Templates read through a [`Claimant`]: each records what its renders read, so a leased
+//! secret that no template reads any more (its template file was edited) stops being renewed
+//! and replaced, and is left to expire like a replaced one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
@@ -39,6 +44,15 @@ use crate::template::{run_bounded, CommandOutcome, COMMAND_TIMEOUT};
 pub struct SecretKey {
     pub provider: Option<String>,
     pub path: String,
+}
+
+impl SecretKey {
+    pub fn new(provider: Option<&str>, path: &str) -> SecretKey {
+        SecretKey {
+            provider: provider.map(str::to_string),
+            path: path.to_string(),
+        }
+    }
 }
 
 /// Why a held secret was replaced.
@@ -84,6 +98,9 @@ struct Inner {
     /// Leases that were replaced: no longer renewed, still alive until they expire.
     /// `revoke_all` revokes them too, so `secrethub run` leaves nothing behind.
     retired: StdMutex<Vec<Retired>>,
+    /// Which claimants read each secret. Locked before `held` when both are.
+    claims: StdMutex<HashMap<SecretKey, HashSet<u64>>>,
+    next_claimant: AtomicU64,
     rotations: broadcast::Sender<Rotation>,
     shutdown: CancellationToken,
 }
@@ -155,9 +172,19 @@ impl LeaseKeeper {
                 held: StdMutex::new(HashMap::new()),
                 reading: StdMutex::new(HashMap::new()),
                 retired: StdMutex::new(Vec::new()),
+                claims: StdMutex::new(HashMap::new()),
+                next_claimant: AtomicU64::new(0),
                 rotations,
                 shutdown,
             }),
+        }
+    }
+
+    /// A new reader whose secrets are kept only while it reads them (see [`Claimant`]).
+    pub fn claimant(&self) -> Claimant {
+        Claimant {
+            keeper: self.clone(),
+            id: self.inner.next_claimant.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -223,10 +250,7 @@ impl LeaseKeeper {
 #[async_trait]
 impl SecretSource for LeaseKeeper {
     async fn fetch(&self, provider: Option<&str>, path: &str) -> Result<Fetched, ProviderError> {
-        let key = SecretKey {
-            provider: provider.map(str::to_string),
-            path: path.to_string(),
-        };
+        let key = SecretKey::new(provider, path);
         let read_lock = self.inner.read_lock(&key);
         let _reading = read_lock.lock().await;
         if let Some(h) = lock(&self.inner.held).get(&key) {
@@ -248,6 +272,59 @@ impl SecretSource for LeaseKeeper {
     /// next render instead of creating new credentials) until `revoke_all` or expiry.
     async fn revoke(&self, _provider: &str, _lease_id: &str) -> Result<(), ProviderError> {
         Ok(())
+    }
+}
+
+/// One reader of the keeper (a template): what it fetches is claimed for it, and after each
+/// successful render [`Claimant::settle`] gives up the claims it no longer needs. A secret
+/// whose last claim goes is released: no longer renewed or replaced, left to expire (and still
+/// revoked by `revoke_all`). Secrets fetched from the keeper directly are never released.
+pub struct Claimant {
+    keeper: LeaseKeeper,
+    id: u64,
+}
+
+impl Claimant {
+    /// Keeps the claims on `read` (the secrets the last render used) and drops the others.
+    pub fn settle(&self, read: impl IntoIterator<Item = SecretKey>) {
+        let read: HashSet<SecretKey> = read.into_iter().collect();
+        let inner = &self.keeper.inner;
+        // Released under the claims lock: a claimant fetching the secret at this moment either
+        // claimed it first (so it is kept) or finds it no longer held and reads it afresh.
+        let mut claims = lock(&inner.claims);
+        let mut released = Vec::new();
+        claims.retain(|key, claimants| {
+            if !read.contains(key) {
+                claimants.remove(&self.id);
+            }
+            if claimants.is_empty() {
+                released.push(key.clone());
+                return false;
+            }
+            true
+        });
+        for key in released {
+            if let Some(old) = inner.replace(&key, None) {
+                old.stop.cancel();
+                tracing::info!(path = %key.path, "no template reads this secret any more; its lease is no longer renewed");
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl SecretSource for Claimant {
+    async fn fetch(&self, provider: Option<&str>, path: &str) -> Result<Fetched, ProviderError> {
+        let key = SecretKey::new(provider, path);
+        lock(&self.keeper.inner.claims)
+            .entry(key)
+            .or_default()
+            .insert(self.id);
+        self.keeper.fetch(provider, path).await
+    }
+
+    async fn revoke(&self, provider: &str, lease_id: &str) -> Result<(), ProviderError> {
+        self.keeper.revoke(provider, lease_id).await
     }
 }
 

@@ -5,7 +5,9 @@
 //! providers' cache.
 //!
 //! A failed render leaves the destination as it was (never half-rendered) and is retried with
-//! backoff; with `exit_on_retry_failure` the agent stops after the retries.
+//! backoff; with `exit_on_retry_failure` the agent stops after the retries. After a render
+//! the runner settles its claims with the lease keeper, so a leased secret an edited template
+//! no longer names stops being renewed.
 //!
 //! The template's command runs in its own process group, for at most [`COMMAND_TIMEOUT`] and
 //! never past shutdown: then the whole group is killed, so a hung command neither wedges the
@@ -21,8 +23,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use crate::reference::{self, Segment};
-use crate::render::{render, Used};
-use crate::renewer::LeaseKeeper;
+use crate::render::{render, SecretSource, Used};
+use crate::renewer::{LeaseKeeper, SecretKey};
 use crate::template::{run_bounded, write_atomically, CommandOutcome, COMMAND_TIMEOUT};
 
 /// Attempts of one render before `exit_on_retry_failure` stops the agent.
@@ -60,15 +62,22 @@ impl TemplateRunner {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let dest = self.config.destination.display().to_string();
+        let claimant = keeper.claimant();
         let mut failures = 0u32;
         let mut retry = RETRY_INITIAL;
         loop {
             // Subscribe before rendering, so a rotation during the render is not missed.
             let mut rotations = keeper.subscribe();
-            let (used, has_static) = match self.render(&keeper, &providers, &shutdown).await {
+            let (used, has_static) = match self.render(&claimant, &providers, &shutdown).await {
                 Ok(rendered) => {
                     failures = 0;
                     retry = RETRY_INITIAL;
+                    claimant.settle(
+                        rendered
+                            .0
+                            .iter()
+                            .map(|u| SecretKey::new(u.requested.as_deref(), &u.path)),
+                    );
                     rendered
                 }
                 Err(err) => {
@@ -108,7 +117,7 @@ impl TemplateRunner {
     /// those are only noticed by rendering again after the static-secret interval.
     async fn render(
         &self,
-        keeper: &LeaseKeeper,
+        source: &dyn SecretSource,
         providers: &Providers,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<(Vec<Used>, bool)> {
@@ -133,7 +142,7 @@ impl TemplateRunner {
         for r in &references {
             providers.invalidate(r.provider.as_deref(), &r.path);
         }
-        let rendered = render(keeper, &text).await?;
+        let rendered = render(source, &text).await?;
         let has_static = references.iter().any(|r| {
             !rendered
                 .used

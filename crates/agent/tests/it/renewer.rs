@@ -425,3 +425,71 @@ async fn a_secret_that_is_gone_is_given_up_instead_of_retried_forever() {
     tokio::time::sleep(secs(600.0)).await;
     assert_eq!(script.reads().len(), reads, "no retries after giving up");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_secret_no_template_reads_any_more_stops_being_renewed() {
+    let script = Arc::new(Script::new(secs(30.0)));
+    let (keeper, _stop) = keeper(&script, LeaseRenewalConfig::default());
+    let (a, b) = (keeper.claimant(), keeper.claimant());
+    let x = a
+        .fetch(None, "database/creds/x")
+        .await
+        .expect("x")
+        .secret
+        .lease;
+    let x = x.expect("leased").id;
+    a.fetch(None, "database/creds/shared")
+        .await
+        .expect("shared");
+    b.fetch(None, "database/creds/shared")
+        .await
+        .expect("shared");
+    let direct = lease_of(&keeper, "database/creds/direct").await;
+    let held = |keeper: &secrethub_agent::renewer::LeaseKeeper| {
+        let keeper = keeper.clone();
+        async move {
+            let mut paths: Vec<String> = keeper
+                .leases()
+                .await
+                .into_iter()
+                .map(|(k, _)| k.path)
+                .collect();
+            paths.sort();
+            paths
+        }
+    };
+
+    // Template a was edited: it reads only the shared secret now.
+    a.settle([key("database/creds/shared")]);
+    assert_eq!(
+        held(&keeper).await,
+        ["database/creds/direct", "database/creds/shared"]
+    );
+    let renewals_of_x = || script.renewals().iter().filter(|r| r.lease_id == x).count();
+    script.until_renewals(2).await;
+    let before = renewals_of_x();
+    tokio::time::sleep(secs(600.0)).await;
+    assert_eq!(renewals_of_x(), before, "x is no longer renewed");
+    assert_eq!(
+        script
+            .reads()
+            .iter()
+            .filter(|r| r.lease_id.starts_with("database/creds/x"))
+            .count(),
+        1,
+        "nor replaced"
+    );
+
+    // The shared secret stays while b still reads it; direct fetches are never released.
+    a.settle([]);
+    assert_eq!(
+        held(&keeper).await,
+        ["database/creds/direct", "database/creds/shared"]
+    );
+    b.settle([]);
+    assert_eq!(held(&keeper).await, ["database/creds/direct"]);
+    // What was released is still revoked at the end, like a replaced lease.
+    keeper.revoke_all().await;
+    assert!(script.revoked().contains(&x));
+    assert!(script.revoked().contains(&direct));
+}

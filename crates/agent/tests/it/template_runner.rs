@@ -1,8 +1,9 @@
 //! One agent template kept current against the in-process server: a new KV version is
 //! rendered within the static-secret interval, database credentials are rendered again when
 //! the keeper replaces them (by `rotate_all`, or at their max TTL), the command runs once per
-//! change and never for an unchanged render, and a render error leaves the file as it was
-//! while the runner keeps trying.
+//! change and never for an unchanged render, a render error leaves the file as it was
+//! while the runner keeps trying, and credentials an edited template no longer names stop
+//! being renewed.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -71,8 +72,12 @@ impl Fixture {
 
     /// Runs a template rendering `text` to `out` whose command appends one byte to `runs`.
     fn run(&self, text: &str) -> JoinHandle<anyhow::Result<()>> {
+        self.run_source(TemplateSource::Inline(text.to_string()))
+    }
+
+    fn run_source(&self, source: TemplateSource) -> JoinHandle<anyhow::Result<()>> {
         let config = TemplateConfig {
-            source: TemplateSource::Inline(text.to_string()),
+            source,
             destination: self.path("out"),
             perms: 0o600,
             command: Some(format!("printf x >> '{}'", self.path("runs").display())),
@@ -286,5 +291,30 @@ async fn database_credentials_at_their_max_ttl_are_replaced_and_rendered_again()
     );
 
     f.shutdown.cancel();
+    f.server.revoke_prefix(&creds).await;
+}
+
+#[tokio::test]
+async fn credentials_an_edited_template_no_longer_names_stop_being_kept() {
+    let f = Fixture::start(LeaseRenewalConfig::default()).await;
+    let role = f.server.database_role("1h", "2h").await;
+    let creds = format!("database/creds/{role}");
+    let name = unique("kept");
+    f.put(&name, json!({"k": "v"})).await;
+    let file = f.path("template");
+    let kv = format!("k=${{secret:secret/{name}#k}}\n");
+    std::fs::write(&file, format!("user=${{secret:{creds}#username}}\n{kv}")).expect("write");
+    let _task = f.run_source(TemplateSource::File(file.clone()));
+    username(&f, None).await;
+    held_lease(&f.keeper).await;
+
+    // The next render (the KV secret's interval) reads the edited file; the runner settles
+    // its claims right after writing it.
+    std::fs::write(&file, &kv).expect("edit");
+    f.until_out("k=v\n").await;
+    eventually(DEADLINE, "the credentials no longer kept", || async {
+        f.keeper.leases().await.is_empty().then_some(())
+    })
+    .await;
     f.server.revoke_prefix(&creds).await;
 }
