@@ -32,7 +32,7 @@ pub use aws_sm::AwsSmProvider;
 pub use azure_kv::AzureKvProvider;
 pub use file::FileProvider;
 pub use secrethub::SecretHubProvider;
-pub use set::{ProviderOptions, Providers, DEFAULT_PROVIDER};
+pub use set::{ProviderOptions, Providers, BREAKER_OPEN, BREAKER_THRESHOLD, DEFAULT_PROVIDER};
 
 /// A secret as read: its fields, and its lease when the server attached one.
 #[derive(Clone, Default)]

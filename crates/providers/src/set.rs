@@ -5,9 +5,15 @@
 //! longest configured `prefix` that starts the path wins and is stripped; otherwise the default
 //! provider (`secrethub`) gets the path as written. A fallback provider is asked the same
 //! (stripped) path as the provider it stands in for.
+//!
+//! A provider with a fallback that was unavailable [`BREAKER_THRESHOLD`] times in a row is
+//! skipped for [`BREAKER_OPEN`] (its fallback answers at once instead of after its timeout);
+//! then reads try it again: one more failure skips it again, one success ends the skipping.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use secrethub_config::agent::{
     DEFAULT_PROVIDER_CACHE_MAX_ENTRIES, DEFAULT_PROVIDER_CACHE_TTL, DEFAULT_PROVIDER_TIMEOUT,
@@ -47,11 +53,26 @@ impl Default for ProviderOptions {
     }
 }
 
+/// Unavailable answers in a row after which a provider with a fallback is skipped.
+pub const BREAKER_THRESHOLD: u32 = 3;
+/// How long such a provider is skipped before a read tries it again.
+pub const BREAKER_OPEN: Duration = Duration::from_secs(30);
+
 /// One provider with its options and its cache.
 struct Member {
     provider: Arc<dyn Provider>,
     options: ProviderOptions,
     cache: Mutex<ReadCache>,
+    breaker: Mutex<Breaker>,
+}
+
+/// A provider's recent unavailability.
+#[derive(Default)]
+struct Breaker {
+    /// Unavailable answers in a row.
+    failures: u32,
+    /// Skipped until then.
+    open_until: Option<Instant>,
 }
 
 impl Member {
@@ -61,6 +82,7 @@ impl Member {
             provider,
             options,
             cache: Mutex::new(cache),
+            breaker: Mutex::default(),
         }
     }
 
@@ -73,24 +95,53 @@ impl Member {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
+        self.breaker.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How much longer the provider is skipped, if it is.
+    fn skipped_for(&self) -> Option<Duration> {
+        let until = self.breaker().open_until?;
+        until
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    }
+
     /// Reads through the cache, bounded by the provider's timeout.
     async fn read(&self, path: &str) -> Result<Secret, ProviderError> {
         if let Some(hit) = self.cache().get(path) {
             return Ok(hit);
         }
         let timeout = self.options.timeout;
-        let secret = match tokio::time::timeout(timeout, self.provider.read(path)).await {
-            Ok(answer) => answer?,
-            Err(_) => {
-                return Err(ProviderError::new(
-                    ProviderErrorKind::Unavailable,
-                    self.name(),
-                    format!("reading {path} timed out after {timeout:?}"),
-                ))
-            }
+        let answer = match tokio::time::timeout(timeout, self.provider.read(path)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(ProviderError::new(
+                ProviderErrorKind::Unavailable,
+                self.name(),
+                format!("reading {path} timed out after {timeout:?}"),
+            )),
         };
+        self.record(answer.as_ref().err().map(|e| e.kind));
+        let secret = answer?;
         self.cache().insert(path, secret.clone());
         Ok(secret)
+    }
+
+    /// Counts an answer: only unavailability counts against the provider (not found or
+    /// denied came from a provider that is up).
+    fn record(&self, error: Option<ProviderErrorKind>) {
+        let mut breaker = self.breaker();
+        if error != Some(ProviderErrorKind::Unavailable) {
+            *breaker = Breaker::default();
+            return;
+        }
+        breaker.failures += 1;
+        if breaker.failures >= BREAKER_THRESHOLD {
+            breaker.open_until = Some(Instant::now() + BREAKER_OPEN);
+            if self.options.fallback.is_some() {
+                tracing::warn!(provider = %self.name(), failures = breaker.failures, skip_secs = BREAKER_OPEN.as_secs(), "secret provider keeps failing; its fallback answers for a while");
+            }
+        }
     }
 }
 
@@ -204,15 +255,23 @@ impl Providers {
     ) -> Result<(String, Secret), ProviderError> {
         let (mut member, path) = self.route_member(provider, path)?;
         loop {
-            let err = match member.read(&path).await {
-                Ok(secret) => return Ok((member.name().to_string(), secret)),
-                Err(err) => err,
-            };
             let fallback = member
                 .options
                 .fallback
                 .as_deref()
                 .and_then(|name| self.member(name));
+            if let (Some(next), Some(left)) = (fallback, member.skipped_for()) {
+                if let Some(hit) = member.cache().get(&path) {
+                    return Ok((member.name().to_string(), hit));
+                }
+                tracing::debug!(provider = %member.name(), fallback = %next.name(), skipped_for_ms = left.as_millis() as u64, "secret provider skipped after failing repeatedly");
+                member = next;
+                continue;
+            }
+            let err = match member.read(&path).await {
+                Ok(secret) => return Ok((member.name().to_string(), secret)),
+                Err(err) => err,
+            };
             let Some(next) = fallback.filter(|_| err.kind == ProviderErrorKind::Unavailable) else {
                 return Err(err);
             };

@@ -1,5 +1,6 @@
 //! [`Providers`]' own behaviour, with scripted providers that count their reads: routing,
-//! the cache (hits, TTL, size bound, leases, invalidation), fallbacks and timeouts, health.
+//! the cache (hits, TTL, size bound, leases, invalidation), fallbacks and timeouts, skipping a
+//! provider that keeps failing, health.
 //! Time is tokio's paused clock: TTLs and timeouts pass by `advance`, never by sleeping.
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use async_trait::async_trait;
 use secrethub_common::Sensitive;
 use secrethub_providers::{
     Health, Lease, Provider, ProviderError, ProviderErrorKind, ProviderOptions, Providers, Secret,
+    BREAKER_OPEN, BREAKER_THRESHOLD,
 };
 
 /// What a scripted provider does on a read.
@@ -273,21 +275,28 @@ async fn the_cache_keeps_at_most_max_entries_and_never_a_lease() {
     assert_ne!(one.lease, two.lease);
 }
 
-#[tokio::test]
-async fn an_unavailable_provider_falls_back_but_not_found_and_denied_do_not() {
+/// The default provider, a `backup` and `primary` (routed by `prefix`) falling back to it,
+/// none of them caching. Answers the set, the default and the backup.
+fn with_backup(primary: &Arc<Scripted>, prefix: &str) -> (Providers, Arc<Scripted>, Arc<Scripted>) {
     let default = Scripted::new("secrethub", Mode::Answer);
     let mut set = Providers::with_default_options(default.clone(), no_cache());
     let backup = Scripted::new("backup", Mode::Answer);
-    let primary = Scripted::new("primary", Mode::Unavailable);
     set.add(backup.clone(), no_cache()).expect("add backup");
     set.add(
         primary.clone(),
         ProviderOptions {
             cache_ttl: Duration::ZERO,
-            ..options(Some("p/"), Some("backup"))
+            ..options(Some(prefix), Some("backup"))
         },
     )
     .expect("add primary");
+    (set, default, backup)
+}
+
+#[tokio::test]
+async fn an_unavailable_provider_falls_back_but_not_found_and_denied_do_not() {
+    let primary = Scripted::new("primary", Mode::Unavailable);
+    let (set, default, backup) = with_backup(&primary, "p/");
 
     let (name, secret) = set.read(None, "p/app/db").await.expect("fallback answers");
     assert_eq!(name, "backup");
@@ -366,6 +375,44 @@ async fn a_timeout_falls_back() {
     let err = set.read(Some("alone"), "y").await.expect_err("times out");
     assert_eq!(err.kind, ProviderErrorKind::Unavailable);
     assert!(err.to_string().contains("timed out"), "{err}");
+}
+
+/// Who answered `slow/x`, and how long it took on the paused clock.
+async fn timed(set: &Providers) -> (String, Duration) {
+    let started = tokio::time::Instant::now();
+    let (name, _) = set.read(None, "slow/x").await.expect("an answer");
+    (name, started.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_provider_that_keeps_timing_out_is_skipped_for_a_while() {
+    let slow = Scripted::new("slow", Mode::Hang);
+    let (mut set, _, _) = with_backup(&slow, "slow/");
+    for _ in 0..BREAKER_THRESHOLD {
+        assert_eq!(timed(&set).await, ("backup".into(), Duration::from_secs(5)));
+    }
+    // Skipped: the fallback answers at once, and the provider is not asked.
+    assert_eq!(timed(&set).await, ("backup".into(), Duration::ZERO));
+    assert_eq!(slow.reads(), BREAKER_THRESHOLD as usize);
+
+    // After the pause it is asked again; still hanging, it is skipped again at once.
+    tokio::time::advance(BREAKER_OPEN).await;
+    assert_eq!(timed(&set).await, ("backup".into(), Duration::from_secs(5)));
+    assert_eq!(timed(&set).await, ("backup".into(), Duration::ZERO));
+    assert_eq!(slow.reads(), BREAKER_THRESHOLD as usize + 1);
+
+    // Once it answers again it is the first choice again.
+    slow.set(Mode::Answer);
+    tokio::time::advance(BREAKER_OPEN).await;
+    assert_eq!(timed(&set).await, ("slow".into(), Duration::ZERO));
+    assert_eq!(timed(&set).await, ("slow".into(), Duration::ZERO));
+    // A provider without a fallback is never skipped: its reads fail on their own.
+    set.add(Scripted::new("alone", Mode::Unavailable), no_cache())
+        .expect("add");
+    for _ in 0..=BREAKER_THRESHOLD {
+        let err = set.read(Some("alone"), "y").await.expect_err("unavailable");
+        assert!(err.to_string().contains("Unavailable at y"), "{err}");
+    }
 }
 
 #[tokio::test(start_paused = true)]
