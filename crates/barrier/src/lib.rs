@@ -13,11 +13,13 @@ mod envelope;
 mod error;
 mod keyring;
 mod root_key;
+mod secret_box;
 pub mod shamir;
 
 pub use barrier::{Barrier, KeyStatus};
 pub use error::BarrierError;
 pub use root_key::{RootKey, KEY_LEN};
+pub use secret_box::SecretBox;
 
 /// Physical key of the keyring, sealed under the root key.
 pub const KEYRING_PATH: &str = "core/keyring";

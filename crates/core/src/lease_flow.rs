@@ -3,9 +3,13 @@
 //! before the response leaves, and revoke a recorded intent at once if the request fails.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrethub_engine::{Engine, Request};
 
+use secrethub_common::now_unix;
+
+use crate::batch_tokens::BATCH;
 use crate::error::{CoreError, CoreResult};
 use crate::leases::{LeaseManager, PendingIntent};
 use crate::mounts::{MountClass, Mounted};
@@ -25,7 +29,13 @@ pub(crate) async fn handle_with_leases(
         .reserve(&ctx.u.leases, &api_path, ctx.op)
         .await?;
     let lease_id = LeaseManager::new_lease_id(&mounted.entry.api_path(), &ctx.rel);
-    let token_hash = ctx.token.as_ref().map(|t| t.hash.clone());
+    // A batch token is not stored: its leases belong to its parent (an orphan's to nobody)
+    // and end with the token at the latest.
+    let batch = ctx.token.as_ref().filter(|t| t.token_type == BATCH);
+    let token_hash = match batch {
+        Some(t) => t.parent.clone(),
+        None => ctx.token.as_ref().map(|t| t.hash.clone()),
+    };
     let intent = Arc::new(PendingIntent::new(
         ctx.u.leases.clone(),
         lease_id.clone(),
@@ -35,10 +45,14 @@ pub(crate) async fn handle_with_leases(
         ctx.lease_metadata.clone(),
     ));
     r.intents = Some(intent.clone());
-    let ttls = mounted.entry.ttls(
+    let mut ttls = mounted.entry.ttls(
         ctx.core.config().default_lease_ttl,
         ctx.core.config().max_lease_ttl,
     );
+    if let Some(t) = batch.filter(|t| t.expire_time != 0) {
+        let left = Duration::from_secs(t.ttl(now_unix()));
+        ttls = (ttls.0.min(left), ttls.1.min(left));
+    }
 
     let result = engine.handle(r).await;
     let resp = match result {

@@ -4,6 +4,7 @@
 //! [`secrethub_engine::Engine`] trait, built from the [`EngineRegistry`].
 
 mod audit_broker;
+mod batch_tokens;
 mod cubbyhole;
 mod error;
 mod identity;

@@ -85,11 +85,6 @@ pub(crate) async fn mint(
     mut warnings: Vec<String>,
 ) -> CoreResult<CoreResponse> {
     let params = &auth.token;
-    if params.token_type == "batch" {
-        return Err(CoreError::bad_request(
-            "batch tokens are not supported; use token_type=service",
-        ));
-    }
     let bound = secrethub_common::parse_cidrs(&params.token_bound_cidrs)
         .map_err(|e| CoreError::bad_request(e.to_string()))?;
     if !secrethub_common::cidrs_allow(&bound, ctx.remote_addr) {
@@ -159,7 +154,11 @@ pub(crate) async fn mint(
             token_policies,
         }),
     };
-    let token = ctx.u.tokens.create(&mut rec, None).await?;
+    let token = if params.is_batch() {
+        ctx.u.tokens.create_batch(&mut rec).await?
+    } else {
+        ctx.u.tokens.create(&mut rec, None).await?
+    };
     tracing::debug!(mount = %mounted.entry.api_path(), accessor = %rec.accessor, "login");
     Ok(CoreResponse {
         auth: Some(auth_block(&rec, token.expose().clone(), now)),

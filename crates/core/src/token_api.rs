@@ -10,6 +10,7 @@ use secrethub_engine::Operation;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::batch_tokens::BATCH;
 use crate::error::{CoreError, CoreResult};
 use crate::pipeline::Ctx;
 use crate::request::{AuthBlock, CoreResponse};
@@ -88,11 +89,13 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
         }
         "revoke-self" if write => {
             let rec = ctx.caller()?;
+            revocable(rec)?;
             ctx.u.tokens.revoke_tree(&rec.hash).await?;
             Ok(CoreResponse::default())
         }
         "revoke" if write => {
             let (_, rec) = by_token(ctx).await?;
+            revocable(&rec)?;
             ctx.u.tokens.revoke_tree(&rec.hash).await?;
             Ok(CoreResponse::default())
         }
@@ -103,6 +106,7 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
         }
         "revoke-orphan" if write => {
             let (_, rec) = by_token(ctx).await?;
+            revocable(&rec)?;
             ctx.u.tokens.revoke_orphan(&rec.hash).await?;
             Ok(CoreResponse::default())
         }
@@ -121,6 +125,16 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
             secrethub_engine::EngineError::UnsupportedPath,
         )),
     }
+}
+
+/// Batch tokens are not stored, so there is nothing to revoke: they end with their TTL.
+fn revocable(rec: &TokenRecord) -> CoreResult<()> {
+    if rec.token_type == BATCH {
+        return Err(CoreError::bad_request(
+            "batch tokens cannot be revoked; they expire with their TTL",
+        ));
+    }
+    Ok(())
 }
 
 async fn by_token(ctx: &Ctx<'_>) -> CoreResult<(String, TokenRecord)> {
@@ -182,6 +196,9 @@ fn sanitize_display_name(name: &str) -> String {
 
 async fn create(ctx: &Ctx<'_>, orphan_path: bool) -> CoreResult<CoreResponse> {
     let parent = ctx.caller()?.clone();
+    if parent.token_type == BATCH {
+        return Err(CoreError::bad_request("batch tokens cannot create tokens"));
+    }
     let input: CreateInput = parse(&ctx.body)?;
     let parent_is_root = parent.is_root();
     let path_sudo = ctx
@@ -204,12 +221,19 @@ async fn create(ctx: &Ctx<'_>, orphan_path: bool) -> CoreResult<CoreResponse> {
             "root or sudo privileges required to create orphan token",
         ));
     }
-    if let Some(t) = input.token_type.as_deref() {
-        if !matches!(t, "" | "service" | "default") {
+    let batch = match input.token_type.as_deref().unwrap_or_default() {
+        "" | "service" | "default" => false,
+        "batch" => true,
+        t => {
             return Err(CoreError::bad_request(format!(
-                "unsupported token type {t:?}; only service tokens are supported"
-            )));
+                "unsupported token type {t:?}; expected service or batch"
+            )))
         }
+    };
+    if batch && input.id.is_some() {
+        return Err(CoreError::bad_request(
+            "a batch token cannot have a chosen id",
+        ));
     }
     let _ = (&input.lease, &input.entity_alias);
 
@@ -295,7 +319,11 @@ async fn create(ctx: &Ctx<'_>, orphan_path: bool) -> CoreResult<CoreResponse> {
         bound_cidrs: Vec::new(),
         login: None,
     };
-    let token = ctx.u.tokens.create(&mut rec, input.id.as_deref()).await?;
+    let token = if batch {
+        ctx.u.tokens.create_batch(&mut rec).await?
+    } else {
+        ctx.u.tokens.create(&mut rec, input.id.as_deref()).await?
+    };
     Ok(CoreResponse {
         auth: Some(auth_block(&rec, token.expose().clone(), now)),
         warnings,
@@ -325,6 +353,9 @@ pub(crate) async fn renew(
     mut rec: TokenRecord,
     token: String,
 ) -> CoreResult<CoreResponse> {
+    if rec.token_type == BATCH {
+        return Err(CoreError::bad_request("batch tokens cannot be renewed"));
+    }
     if !rec.renewable || rec.expire_time == 0 {
         return Err(CoreError::bad_request("lease is not renewable"));
     }

@@ -15,6 +15,7 @@ use secrethub_storage::{Storage, StorageView, WriteOp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::batch_tokens::{BatchTokens, BATCH_PREFIX};
 use crate::error::{CoreError, CoreResult};
 
 /// Prefix of service tokens, as Vault's `hvs.`.
@@ -121,6 +122,7 @@ impl TokenRecord {
 #[derive(Clone)]
 pub(crate) struct TokenStore {
     view: StorageView,
+    batch: Arc<BatchTokens>,
     barrier: Arc<dyn Storage>,
     /// Revoking a token revokes the leases it created.
     leases: Arc<crate::leases::LeaseManager>,
@@ -142,8 +144,10 @@ fn expiry_key(expire_time: UnixTime, hash: &str) -> String {
 
 impl TokenStore {
     pub(crate) fn new(barrier: Arc<dyn Storage>, leases: Arc<crate::leases::LeaseManager>) -> Self {
+        let view = StorageView::new(barrier.clone(), "sys/token/");
         TokenStore {
-            view: StorageView::new(barrier.clone(), "sys/token/"),
+            batch: Arc::new(BatchTokens::new(view.clone())),
+            view,
             barrier,
             leases,
         }
@@ -200,7 +204,39 @@ impl TokenStore {
 
     /// The live record for a token; expired tokens are revoked on the spot and read as None.
     pub(crate) async fn lookup(&self, token: &str) -> CoreResult<Option<TokenRecord>> {
+        if token.starts_with(BATCH_PREFIX) {
+            return self.lookup_batch(token).await;
+        }
         self.lookup_hash(&hash_token(token)).await
+    }
+
+    /// A batch token's record while it is unexpired and its parent, if any, lives.
+    async fn lookup_batch(&self, token: &str) -> CoreResult<Option<TokenRecord>> {
+        let Some(rec) = self.batch.open(token).await? else {
+            return Ok(None);
+        };
+        if rec.is_expired(now_unix()) {
+            return Ok(None);
+        }
+        if let Some(parent) = &rec.parent {
+            if self.lookup_hash(parent).await?.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(rec))
+    }
+
+    /// Mints a batch token carrying `record` (nothing is stored); sets its hash.
+    pub(crate) async fn create_batch(
+        &self,
+        record: &mut TokenRecord,
+    ) -> CoreResult<Sensitive<String>> {
+        if record.num_uses != 0 || record.period != 0 {
+            return Err(CoreError::bad_request(
+                "batch tokens cannot be periodic or have a use limit",
+            ));
+        }
+        self.batch.mint(record).await
     }
 
     pub(crate) async fn lookup_hash(&self, hash: &str) -> CoreResult<Option<TokenRecord>> {

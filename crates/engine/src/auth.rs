@@ -96,7 +96,10 @@ impl TokenParams {
                 }
                 "token_type" => {
                     let t = v.as_str().unwrap_or_default().to_string();
-                    if !matches!(t.as_str(), "" | "default" | "service" | "batch") {
+                    if !matches!(
+                        t.as_str(),
+                        "" | "default" | "service" | "batch" | "default-service" | "default-batch"
+                    ) {
                         return Err(field_err(
                             key,
                             format!("{t:?} (expected service, batch or default)"),
@@ -116,8 +119,18 @@ impl TokenParams {
                 "token_ttl cannot be greater than token_max_ttl",
             ));
         }
+        if next.is_batch() && (next.token_period != 0 || next.token_num_uses != 0) {
+            return Err(EngineError::bad_request(
+                "batch tokens cannot be periodic or have a use limit (token_period, token_num_uses)",
+            ));
+        }
         *self = next;
         Ok(())
+    }
+
+    /// Whether logins get batch tokens (`batch`, or `default-batch` as Vault's mounts name it).
+    pub fn is_batch(&self) -> bool {
+        matches!(self.token_type.as_str(), "batch" | "default-batch")
     }
 
     /// Writes the fields in Vault's read shape (durations as seconds).

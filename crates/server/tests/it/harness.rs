@@ -154,3 +154,19 @@ pub(crate) fn unique(prefix: &str) -> String {
         secrethub_common::random_alnum(8).to_lowercase()
     )
 }
+
+/// Polls `cond` until it holds (expiry is real time passing; the deadline bounds the test).
+pub(crate) async fn eventually<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !cond().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -3,13 +3,13 @@
 //! token, retries into the irrevocable state, failed creations leaving nothing behind,
 //! unconfirmed intents revoked on unseal, lease-count quotas, and the seed endpoints.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{unique, TestServer};
+use crate::harness::{eventually, unique, TestServer};
 
 async fn with_engine() -> TestServer {
     let t = TestServer::dev().await;
@@ -54,19 +54,6 @@ async fn creds(t: &TestServer, token: &str, role: &str, query: Value) -> (String
     let (s, v) = t.raw(req).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     (v["lease_id"].as_str().unwrap().to_string(), v)
-}
-
-/// Polls `cond` until it holds (expiry is real time passing; the deadline bounds the test).
-async fn eventually<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !cond().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod batch_tokens;
 mod errors;
 mod harness;
 mod kv;
