@@ -1,5 +1,5 @@
 //! OpenBao's own CLI (`bao`, 2.7.2) against a dev-mode SecretHub: the commands people type
-//! every day must work unchanged. Every command is checked and all problems are reported
+//! every day must work unchanged (batch tokens included). Every command is checked and all problems are reported
 //! together, so one run shows the whole compatibility picture.
 
 use std::path::PathBuf;
@@ -124,6 +124,29 @@ async fn bao_cli_works_against_secrethub() {
             "lookup policies",
             &out,
         );
+    }
+
+    // A batch token works with the CLI as it does against OpenBao.
+    let out = bao.run(&[
+        "token",
+        "create",
+        "-type=batch",
+        "-policy=p",
+        "-format=json",
+    ]);
+    let created = problems.json("bao token create -type=batch", &out);
+    if let Some(batch) = created["auth"]["client_token"].as_str() {
+        problems.check(batch.starts_with("hvb."), "a batch token is hvb.", &out);
+        let as_batch = bao.clone().env("VAULT_TOKEN", batch);
+        let out = as_batch.run(&["kv", "get", "-field=password", "secret/app/db"]);
+        problems.check(
+            out.code == 0 && out.stdout == "s3cret",
+            "bao kv get with a batch token",
+            &out,
+        );
+        let out = as_batch.run(&["token", "lookup", "-format=json"]);
+        let looked = problems.json("bao token lookup (batch token)", &out);
+        problems.check(looked["data"]["type"] == "batch", "lookup type batch", &out);
     }
 
     let out = bao.run(&["secrets", "list"]);
