@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""AppRole and userpass login throughput, OpenBao and SecretHub side by side in one run.
+"""AppRole (service and batch tokens) and userpass login throughput, OpenBao and SecretHub
+side by side in one run.
 
   benchmarks/auth_login.py target/release/secrethub [--duration 10] [--out FILE]
 
@@ -59,17 +60,29 @@ def configure(addr):
           "secret_id_ttl": 0})
     role_id = call(addr, "GET", "auth/approle/role/bench/role-id", t)["data"]["role_id"]
     secret_id = call(addr, "POST", "auth/approle/role/bench/secret-id", t, {})["data"]["secret_id"]
+    # The same role handing out batch tokens (nothing stored per login).
+    call(addr, "POST", "auth/approle/role/bench-batch", t,
+         {"token_policies": "default", "token_ttl": "1h", "secret_id_num_uses": 0,
+          "secret_id_ttl": 0, "token_type": "batch"})
+    batch_role = call(addr, "GET", "auth/approle/role/bench-batch/role-id", t)["data"]["role_id"]
+    batch_secret = call(addr, "POST", "auth/approle/role/bench-batch/secret-id", t,
+                        {})["data"]["secret_id"]
     call(addr, "POST", "sys/auth/userpass", t, {"type": "userpass"})
     call(addr, "POST", "auth/userpass/users/bench", t,
          {"password": "bench-password-1", "token_policies": "default", "token_ttl": "1h"})
     # Both answer a token: prove it before measuring.
     assert call(addr, "POST", "auth/approle/login", None,
                 {"role_id": role_id, "secret_id": secret_id})["auth"]["client_token"]
+    batch = call(addr, "POST", "auth/approle/login", None,
+                 {"role_id": batch_role, "secret_id": batch_secret})["auth"]
+    assert batch["token_type"] == "batch", batch
     assert call(addr, "POST", "auth/userpass/login/bench", None,
                 {"password": "bench-password-1"})["auth"]["client_token"]
     return [
         ("approle", "/v1/auth/approle/login",
          json.dumps({"role_id": role_id, "secret_id": secret_id})),
+        ("approle-batch", "/v1/auth/approle/login",
+         json.dumps({"role_id": batch_role, "secret_id": batch_secret})),
         ("userpass", "/v1/auth/userpass/login/bench",
          json.dumps({"password": "bench-password-1"})),
     ]
@@ -105,7 +118,7 @@ def run_target(name, cmd, addr, duration, concs, logdir):
             for c in concs[method]:
                 r = wrk(addr, proc.pid, path, body, c, duration)
                 res[f"{method}_c{c}"] = r
-                print(f"  {name:9} {method:8} c={c:<3} {r['rate']:9.1f} logins/s  "
+                print(f"  {name:9} {method:13} c={c:<3} {r['rate']:9.1f} logins/s  "
                       f"p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
                       f"cpu/login {r['cpu_us_per_login']:8.0f} us  failed {r['failed']}",
                       flush=True)
@@ -126,7 +139,7 @@ def main():
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     logdir = f"/tmp/auth-bench-{stamp}"
     os.makedirs(logdir, exist_ok=True)
-    concs = {"approle": [1, 16], "userpass": [1, 4]}
+    concs = {"approle": [1, 16], "approle-batch": [1, 16], "userpass": [1, 4]}
     print(f"load average at start: {os.getloadavg()}")
     results = {
         "openbao": run_target(
