@@ -2,7 +2,7 @@
 //! under a key kept behind the barrier (`sys/token/batch-key`, made on first use). Nothing is
 //! stored per token, so minting one costs no storage write; in exchange a batch token cannot
 //! be renewed or revoked, has no accessor, no cubbyhole and no child tokens, and lives until
-//! its TTL ends or, if it has a parent, until the parent is revoked. Its leases belong to that
+//! its TTL ends, its parent (if any) is revoked, or the auth method that issued it is disabled. Its leases belong to that
 //! parent and never outlive the token's TTL.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -60,7 +60,11 @@ impl BatchTokens {
         rec.hash = String::new();
         rec.accessor = String::new();
         rec.renewable = false;
-        rec.login = None;
+        // Only which auth method issued it is needed (it must stay enabled), not what a
+        // renewal would re-check.
+        if let Some(login) = rec.login.as_mut() {
+            login.internal = serde_json::Value::Null;
+        }
         let plain = serde_json::to_vec(&*rec).map_err(|e| CoreError::Internal(e.into()))?;
         let sealed = self.key().await?.seal(AAD, &plain);
         let token = format!("{BATCH_PREFIX}{}", URL_SAFE_NO_PAD.encode(sealed));

@@ -124,7 +124,7 @@ impl Core {
             .filter(|_| !login);
         let unauth = login || is_unauthenticated(&path);
         let record = match &token_id {
-            Some(t) if !t.is_empty() => u.tokens.lookup(t).await?,
+            Some(t) if !t.is_empty() => u.lookup_token(t).await?,
             _ => None,
         };
         if record.is_none() && !unauth {

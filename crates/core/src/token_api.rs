@@ -145,8 +145,7 @@ async fn by_token(ctx: &Ctx<'_>) -> CoreResult<(String, TokenRecord)> {
         .ok_or_else(|| CoreError::bad_request("missing token"))?;
     let rec = ctx
         .u
-        .tokens
-        .lookup(&token)
+        .lookup_token(&token)
         .await?
         .ok_or_else(|| CoreError::bad_request("bad token"))?;
     Ok((token, rec))

@@ -12,6 +12,7 @@ use secrethub_storage::{Storage, StorageView};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit_broker::AuditBroker;
+use crate::batch_tokens::BATCH;
 use crate::error::{CoreError, CoreResult};
 use crate::leases::LeaseManager;
 use crate::mounts::{MountClass, MountConfig, MountEntry, Mounted, Router, RouterCell};
@@ -147,6 +148,22 @@ impl Unsealed {
     /// Stops background tasks.
     pub(crate) fn shutdown(&self) {
         self.cancel.cancel();
+    }
+
+    /// The live record of a token. A batch token from a login also needs its auth method
+    /// still enabled: disabling a method revokes the stored tokens it issued, and batch
+    /// tokens, never stored, are checked here instead.
+    pub(crate) async fn lookup_token(&self, token: &str) -> CoreResult<Option<TokenRecord>> {
+        let Some(rec) = self.tokens.lookup(token).await? else {
+            return Ok(None);
+        };
+        if let Some(login) = rec.login.as_ref().filter(|_| rec.token_type == BATCH) {
+            let issuer = login.mount_accessor.as_str();
+            if !self.router().all().any(|m| m.entry.accessor == issuer) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(rec))
     }
 
     pub(crate) fn router(&self) -> Arc<Router> {

@@ -1,7 +1,8 @@
 //! Batch tokens through the API: minted by a login (`token_type=batch`) or by
 //! `auth/token/create` (`type=batch`) without being stored, they authorize like service
 //! tokens but cannot be renewed, revoked, create tokens or use a cubbyhole; a tampered one is
-//! refused; one with a parent dies with it, and its leases belong to that parent and never
+//! refused; one from a login ends when its auth method is disabled; one with a parent dies
+//! with it, and its leases belong to that parent and never
 //! outlive the token.
 
 use axum::http::StatusCode;
@@ -148,6 +149,30 @@ async fn a_login_batch_token_authorizes_without_being_stored() {
         .req("GET", "auth/token/lookup-self", Some(&token), None)
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Disabling the auth method that issued it ends it, as it ends the stored tokens.
+    let (s, _) = t.root("DELETE", "sys/auth/userpass", None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = t
+        .req("GET", "auth/token/lookup-self", Some(&token), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "its auth method is gone");
+    let (s, _) = t
+        .root(
+            "POST",
+            "sys/auth/userpass",
+            Some(json!({"type": "test-login"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = t
+        .req("GET", "auth/token/lookup-self", Some(&token), None)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a new mount at the same path is another issuer"
+    );
 
     // A batch role cannot be periodic or limited in uses.
     let bad = json!({"token_type": "batch", "token_period": "1h"});
