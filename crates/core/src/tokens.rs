@@ -236,6 +236,13 @@ impl TokenStore {
                 "batch tokens cannot be periodic or have a use limit",
             ));
         }
+        // Nothing could revoke a batch token that never expires.
+        if record.is_root() {
+            return Err(CoreError::bad_request("batch tokens cannot be root tokens"));
+        }
+        if record.expire_time == 0 {
+            return Err(CoreError::bad_request("batch tokens must have a TTL"));
+        }
         self.batch.mint(record).await
     }
 

@@ -187,6 +187,17 @@ async fn a_login_batch_token_authorizes_without_being_stored() {
 #[tokio::test]
 async fn a_child_batch_token_dies_with_its_parent_and_so_do_its_leases() {
     let t = server_with("sys/mounts/database", "test-leases").await;
+    // Nothing could revoke a batch token that never expires: no root batch tokens.
+    let (s, v) = t
+        .root(
+            "POST",
+            "auth/token/create",
+            Some(json!({"type": "batch", "policies": ["root"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(error_of(&v).contains("cannot be root tokens"), "{v}");
+
     let parent = t.token_with(&["dev"]).await;
     let (s, v) = t
         .req(
