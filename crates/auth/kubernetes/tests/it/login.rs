@@ -36,9 +36,12 @@ async fn a_bound_service_account_logs_in() {
     let auth = m.login("app", WEB_JWT).await.expect("login");
 
     // Neither JWT reaches the log, even at trace level (hyper's connection logs included).
+    // The capture saw the HTTP client at work: which of its lines appear depends on whether
+    // the connection made when the mount was configured is idle, busy or gone, so only the
+    // client's target is certain (naming the cluster's address was not).
     let text = logs.text();
     assert!(
-        text.contains(&cluster.url[8..]),
+        text.contains("hyper_util::client"),
         "the capture saw the request:\n{text}"
     );
     assert!(
