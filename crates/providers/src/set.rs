@@ -6,8 +6,8 @@
 //! provider (`secrethub`) gets the path as written. A fallback provider is asked the same
 //! (stripped) path as the provider it stands in for.
 //!
-//! A provider with a fallback that was unavailable [`BREAKER_THRESHOLD`] times in a row is
-//! skipped for [`BREAKER_OPEN`] (its fallback answers at once instead of after its timeout);
+//! A provider with a fallback that timed out [`BREAKER_THRESHOLD`] times in a row is skipped
+//! for [`BREAKER_OPEN`] (its fallback answers at once instead of after its timeout);
 //! then reads try it again: one more failure skips it again, one success ends the skipping.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -53,7 +53,7 @@ impl Default for ProviderOptions {
     }
 }
 
-/// Unavailable answers in a row after which a provider with a fallback is skipped.
+/// Timeouts in a row after which a provider with a fallback is skipped.
 pub const BREAKER_THRESHOLD: u32 = 3;
 /// How long such a provider is skipped before a read tries it again.
 pub const BREAKER_OPEN: Duration = Duration::from_secs(30);
@@ -69,7 +69,7 @@ struct Member {
 /// A provider's recent unavailability.
 #[derive(Default)]
 struct Breaker {
-    /// Unavailable answers in a row.
+    /// Timeouts in a row.
     failures: u32,
     /// Skipped until then.
     open_until: Option<Instant>,
@@ -113,25 +113,28 @@ impl Member {
             return Ok(hit);
         }
         let timeout = self.options.timeout;
-        let answer = match tokio::time::timeout(timeout, self.provider.read(path)).await {
-            Ok(answer) => answer,
-            Err(_) => Err(ProviderError::new(
-                ProviderErrorKind::Unavailable,
-                self.name(),
-                format!("reading {path} timed out after {timeout:?}"),
-            )),
+        let answer = tokio::time::timeout(timeout, self.provider.read(path)).await;
+        self.record(answer.is_err());
+        let secret = match answer {
+            Ok(answer) => answer?,
+            Err(_) => {
+                return Err(ProviderError::new(
+                    ProviderErrorKind::Unavailable,
+                    self.name(),
+                    format!("reading {path} timed out after {timeout:?}"),
+                ))
+            }
         };
-        self.record(answer.as_ref().err().map(|e| e.kind));
-        let secret = answer?;
         self.cache().insert(path, secret.clone());
         Ok(secret)
     }
 
-    /// Counts an answer: only unavailability counts against the provider (not found or
-    /// denied came from a provider that is up).
-    fn record(&self, error: Option<ProviderErrorKind>) {
+    /// Counts a read: only a timeout counts against the provider. Any answer, even an error
+    /// (a 500 for one path, say), came from a provider that responds, so other paths on it
+    /// may well work.
+    fn record(&self, timed_out: bool) {
         let mut breaker = self.breaker();
-        if error != Some(ProviderErrorKind::Unavailable) {
+        if !timed_out {
             *breaker = Breaker::default();
             return;
         }
@@ -139,7 +142,7 @@ impl Member {
         if breaker.failures >= BREAKER_THRESHOLD {
             breaker.open_until = Some(Instant::now() + BREAKER_OPEN);
             if self.options.fallback.is_some() {
-                tracing::warn!(provider = %self.name(), failures = breaker.failures, skip_secs = BREAKER_OPEN.as_secs(), "secret provider keeps failing; its fallback answers for a while");
+                tracing::warn!(provider = %self.name(), failures = breaker.failures, skip_secs = BREAKER_OPEN.as_secs(), "secret provider keeps timing out; its fallback answers for a while");
             }
         }
     }

@@ -406,6 +406,17 @@ async fn a_provider_that_keeps_timing_out_is_skipped_for_a_while() {
     tokio::time::advance(BREAKER_OPEN).await;
     assert_eq!(timed(&set).await, ("slow".into(), Duration::ZERO));
     assert_eq!(timed(&set).await, ("slow".into(), Duration::ZERO));
+    // Errors it answers (a 500 for one path, say) do not count: it responds.
+    slow.set(Mode::Unavailable);
+    let asked = slow.reads();
+    for _ in 0..=BREAKER_THRESHOLD {
+        assert_eq!(timed(&set).await, ("backup".into(), Duration::ZERO));
+    }
+    assert_eq!(
+        slow.reads(),
+        asked + BREAKER_THRESHOLD as usize + 1,
+        "asked every time"
+    );
     // A provider without a fallback is never skipped: its reads fail on their own.
     set.add(Scripted::new("alone", Mode::Unavailable), no_cache())
         .expect("add");
