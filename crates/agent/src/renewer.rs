@@ -98,11 +98,19 @@ struct Inner {
     /// Leases that were replaced: no longer renewed, still alive until they expire.
     /// `revoke_all` revokes them too, so `secrethub run` leaves nothing behind.
     retired: StdMutex<Vec<Retired>>,
-    /// Which claimants read each secret. Locked before `held` when both are.
-    claims: StdMutex<HashMap<SecretKey, HashSet<u64>>>,
+    /// Who reads what, for [`Claimant`]s. Locked before `held` when both are.
+    claims: StdMutex<Claims>,
     next_claimant: AtomicU64,
     rotations: broadcast::Sender<Rotation>,
     shutdown: CancellationToken,
+}
+
+/// Which claimants read each secret, and the secrets released because none does any more.
+#[derive(Default)]
+struct Claims {
+    by_key: HashMap<SecretKey, HashSet<u64>>,
+    /// A replacement fetched while its secret was released is not kept (see `rotate`).
+    released: HashSet<SecretKey>,
 }
 
 /// How many replaced leases are remembered for `revoke_all`.
@@ -131,20 +139,27 @@ impl Inner {
                 None => held.remove(key),
             }
         };
-        if let Some(lease) = old.as_ref().and_then(|o| o.fetched.secret.lease.as_ref()) {
-            let provider = old.as_ref().map(|o| o.fetched.provider.clone());
-            let mut retired = lock(&self.retired);
-            // The oldest have long expired; a long-running agent must not grow without end.
-            if retired.len() >= MAX_RETIRED {
-                retired.remove(0);
-            }
-            retired.push(Retired {
-                provider: provider.unwrap_or_default(),
-                lease_id: lease.id.clone(),
-                path: key.path.clone(),
-            });
+        if let Some(old) = &old {
+            self.retire(key, &old.fetched);
         }
         old
+    }
+
+    /// Remembers a lease no longer kept, so `revoke_all` still revokes it.
+    fn retire(&self, key: &SecretKey, fetched: &Fetched) {
+        let Some(lease) = fetched.secret.lease.as_ref() else {
+            return;
+        };
+        let mut retired = lock(&self.retired);
+        // The oldest have long expired; a long-running agent must not grow without end.
+        if retired.len() >= MAX_RETIRED {
+            retired.remove(0);
+        }
+        retired.push(Retired {
+            provider: fetched.provider.clone(),
+            lease_id: lease.id.clone(),
+            path: key.path.clone(),
+        });
     }
 }
 
@@ -172,7 +187,7 @@ impl LeaseKeeper {
                 held: StdMutex::new(HashMap::new()),
                 reading: StdMutex::new(HashMap::new()),
                 retired: StdMutex::new(Vec::new()),
-                claims: StdMutex::new(HashMap::new()),
+                claims: StdMutex::new(Claims::default()),
                 next_claimant: AtomicU64::new(0),
                 rotations,
                 shutdown,
@@ -293,7 +308,7 @@ impl Claimant {
         // claimed it first (so it is kept) or finds it no longer held and reads it afresh.
         let mut claims = lock(&inner.claims);
         let mut released = Vec::new();
-        claims.retain(|key, claimants| {
+        claims.by_key.retain(|key, claimants| {
             if !read.contains(key) {
                 claimants.remove(&self.id);
             }
@@ -303,6 +318,7 @@ impl Claimant {
             }
             true
         });
+        claims.released.extend(released.iter().cloned());
         for key in released {
             if let Some(old) = inner.replace(&key, None) {
                 old.stop.cancel();
@@ -316,10 +332,11 @@ impl Claimant {
 impl SecretSource for Claimant {
     async fn fetch(&self, provider: Option<&str>, path: &str) -> Result<Fetched, ProviderError> {
         let key = SecretKey::new(provider, path);
-        lock(&self.keeper.inner.claims)
-            .entry(key)
-            .or_default()
-            .insert(self.id);
+        {
+            let mut claims = lock(&self.keeper.inner.claims);
+            claims.released.remove(&key);
+            claims.by_key.entry(key).or_default().insert(self.id);
+        }
         self.keeper.fetch(provider, path).await
     }
 
@@ -480,8 +497,19 @@ async fn rotate(inner: &Arc<Inner>, key: SecretKey, reason: RotationReason) {
         let reading = read_lock.lock().await;
         match read(&inner.providers, &key).await {
             Ok(fetched) => {
+                let claims = lock(&inner.claims);
+                if claims.released.contains(&key) {
+                    // No template reads it any more (released while this read ran): keep it
+                    // released; the fresh lease expires unused, or `revoke_all` revokes it.
+                    drop(claims);
+                    inner.retire(&key, &fetched);
+                    drop(reading);
+                    tracing::info!(path = %key.path, "fresh credentials not kept: no template reads them any more");
+                    return;
+                }
                 let stop = start_keeping(inner, key.clone(), &fetched, Instant::now());
                 let old = inner.replace(&key, Some(Held { fetched, stop }));
+                drop(claims);
                 drop(reading);
                 tracing::info!(path = %key.path, ?reason, "fresh credentials fetched");
                 // Nobody listening is fine: `secrethub run` does not re-render.

@@ -493,3 +493,35 @@ async fn a_secret_no_template_reads_any_more_stops_being_renewed() {
     assert!(script.revoked().contains(&x));
     assert!(script.revoked().contains(&direct));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_secret_released_while_its_replacement_is_read_stays_released() {
+    let mut script = Script::new(secs(3600.0));
+    script.read_delay = secs(1.0);
+    let script = Arc::new(script);
+    let (keeper, _stop) = keeper(&script, LeaseRenewalConfig::default());
+    let a = keeper.claimant();
+    let first = a.fetch(None, "database/creds/x").await.expect("x");
+    let first = first.secret.lease.expect("leased").id;
+
+    // A new token replaces every lease; half-way through the one-second read, the template
+    // that read x is edited and settles without it (the paused clock orders the two exactly).
+    let settle = async {
+        tokio::time::sleep(secs(0.5)).await;
+        a.settle([]);
+    };
+    tokio::join!(keeper.rotate_all(RotationReason::NewToken), settle);
+    assert!(keeper.leases().await.is_empty(), "x stays released");
+    assert_eq!(script.reads().len(), 2, "the replacement was read");
+    let renewals = script.renewals().len();
+    tokio::time::sleep(secs(7200.0)).await;
+    assert_eq!(script.renewals().len(), renewals, "and is not renewed");
+    keeper.revoke_all().await;
+    let revoked = script.revoked();
+    assert!(revoked.contains(&first), "{revoked:?}");
+    assert_eq!(
+        revoked.len(),
+        2,
+        "the replacement is revoked too: {revoked:?}"
+    );
+}
