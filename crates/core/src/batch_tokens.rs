@@ -2,7 +2,9 @@
 //! under a key kept behind the barrier (`sys/token/batch-key`, made on first use). Nothing is
 //! stored per token, so minting one costs no storage write; in exchange a batch token cannot
 //! be renewed or revoked, has no accessor, no cubbyhole and no child tokens, and lives until
-//! its TTL ends, its parent (if any) is revoked, or the auth method that issued it is disabled. Its leases belong to that
+//! its TTL ends, its parent (if any) is revoked, or the auth method that issued it is disabled.
+//! The leases of an orphan batch token belong to no token: they end with the token's TTL at
+//! the latest (their max TTL is capped at it), as in Vault. Its leases belong to that
 //! parent and never outlive the token's TTL.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,6 +25,16 @@ pub(crate) const BATCH: &str = "batch";
 const KEY_PATH: &str = "batch-key";
 /// Binds a sealed record to its use.
 const AAD: &[u8] = b"secrethub batch token v1";
+
+/// Refuses terms a batch token cannot have: nothing is stored to count uses or to renew.
+pub(crate) fn check_batch_terms(period: u64, num_uses: u64) -> CoreResult<()> {
+    if period != 0 || num_uses != 0 {
+        return Err(CoreError::bad_request(
+            "batch tokens cannot be periodic or have a use limit",
+        ));
+    }
+    Ok(())
+}
 
 /// Seals and opens batch tokens; the key is read (or made) once per unseal.
 pub(crate) struct BatchTokens {

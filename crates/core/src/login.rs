@@ -85,6 +85,10 @@ pub(crate) async fn mint(
     mut warnings: Vec<String>,
 ) -> CoreResult<CoreResponse> {
     let params = &auth.token;
+    // Before the identity step, so a refused login changes nothing.
+    if params.is_batch() {
+        crate::batch_tokens::check_batch_terms(params.token_period, params.token_num_uses)?;
+    }
     let bound = secrethub_common::parse_cidrs(&params.token_bound_cidrs)
         .map_err(|e| CoreError::bad_request(e.to_string()))?;
     if !secrethub_common::cidrs_allow(&bound, ctx.remote_addr) {

@@ -4,6 +4,7 @@
 //! `root` is built in and immutable; `default` is created on first unseal and editable.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use secrethub_policy::{Acl, Policy};
@@ -26,6 +27,9 @@ pub(crate) struct PolicyStore {
     parsed: RwLock<HashMap<String, Arc<Policy>>>,
     /// Merged ACLs by (policy set, entity ID): templated policies render per entity.
     acls: RwLock<HashMap<AclKey, Arc<Acl>>>,
+    /// Bumped, under the `acls` write lock, whenever cached ACLs are dropped: an ACL merged
+    /// from what was read before is then not cached.
+    generation: AtomicU64,
 }
 
 /// Names that cannot be written or deleted.
@@ -55,6 +59,7 @@ impl PolicyStore {
             view: StorageView::new(barrier, "sys/policy/"),
             parsed: RwLock::default(),
             acls: RwLock::default(),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -86,7 +91,7 @@ impl PolicyStore {
             )
             .await?;
         write_lock(&self.parsed).insert(name, Arc::new(parsed));
-        write_lock(&self.acls).clear();
+        self.forget_acls(|_| true);
         Ok(())
     }
 
@@ -113,7 +118,7 @@ impl PolicyStore {
         }
         self.view.delete(&name).await?;
         write_lock(&self.parsed).remove(&name);
-        write_lock(&self.acls).clear();
+        self.forget_acls(|_| true);
         Ok(())
     }
 
@@ -158,6 +163,7 @@ impl PolicyStore {
         if let Some(acl) = read_lock(&self.acls).get(&key) {
             return Ok(acl.clone());
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let mut loaded = Vec::new();
         let mut entity = None;
         for name in policies {
@@ -177,6 +183,10 @@ impl PolicyStore {
         let refs: Vec<&Policy> = loaded.iter().map(|p| p.as_ref()).collect();
         let acl = Arc::new(Acl::new(&refs));
         let mut cache = write_lock(&self.acls);
+        if self.generation.load(Ordering::Acquire) != generation {
+            // A policy or the entity changed while this was merged: use it once, don't keep it.
+            return Ok(acl);
+        }
         // One entry per (policy set, entity): bounded so a million distinct callers cannot
         // grow it without limit; a miss only costs re-merging.
         if cache.len() >= ACL_CACHE_MAX {
@@ -189,7 +199,14 @@ impl PolicyStore {
     /// Drops the ACLs merged for `entity_id`: its aliases changed, so templated rules may
     /// render differently.
     pub(crate) fn forget_entity(&self, entity_id: &str) {
-        write_lock(&self.acls).retain(|(_, entity), _| entity != entity_id);
+        self.forget_acls(|(_, entity)| entity == entity_id);
+    }
+
+    /// Drops the cached ACLs whose key matches.
+    fn forget_acls(&self, matches: impl Fn(&AclKey) -> bool) {
+        let mut cache = write_lock(&self.acls);
+        cache.retain(|key, _| !matches(key));
+        self.generation.fetch_add(1, Ordering::Release);
     }
 }
 

@@ -15,7 +15,7 @@ use secrethub_storage::{Storage, StorageView, WriteOp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::batch_tokens::{BatchTokens, BATCH_PREFIX};
+use crate::batch_tokens::{check_batch_terms, BatchTokens, BATCH_PREFIX};
 use crate::error::{CoreError, CoreResult};
 
 /// Prefix of service tokens, as Vault's `hvs.`.
@@ -161,6 +161,11 @@ impl TokenStore {
         token_id: Option<&str>,
     ) -> CoreResult<Sensitive<String>> {
         let token = match token_id {
+            Some(t) if t.starts_with(BATCH_PREFIX) => {
+                return Err(CoreError::bad_request(format!(
+                    "a chosen token id cannot start with {BATCH_PREFIX:?} (batch tokens)"
+                )))
+            }
             Some(t) => t.to_string(),
             None => format!("{TOKEN_PREFIX}{}", random_alnum(32)),
         };
@@ -231,11 +236,7 @@ impl TokenStore {
         &self,
         record: &mut TokenRecord,
     ) -> CoreResult<Sensitive<String>> {
-        if record.num_uses != 0 || record.period != 0 {
-            return Err(CoreError::bad_request(
-                "batch tokens cannot be periodic or have a use limit",
-            ));
-        }
+        check_batch_terms(record.period, record.num_uses)?;
         // Nothing could revoke a batch token that never expires.
         if record.is_root() {
             return Err(CoreError::bad_request("batch tokens cannot be root tokens"));

@@ -100,8 +100,7 @@ async fn target(ctx: &Ctx<'_>) -> CoreResult<(String, TokenRecord)> {
     };
     let rec = ctx
         .u
-        .tokens
-        .lookup(&token)
+        .lookup_token(&token)
         .await?
         .filter(|r| r.token_type == "wrapping")
         .ok_or_else(|| CoreError::bad_request("wrapping token is not valid or does not exist"))?;

@@ -40,8 +40,7 @@ pub(super) async fn handle(ctx: &Ctx<'_>, which: &str) -> CoreResult<CoreRespons
                 .ok_or_else(|| CoreError::bad_request("\"token\" must be given"))?;
             let rec = ctx
                 .u
-                .tokens
-                .lookup(&token)
+                .lookup_token(&token)
                 .await?
                 .ok_or_else(|| CoreError::bad_request("invalid token"))?;
             ctx.u

@@ -157,6 +157,18 @@ async fn a_login_batch_token_authorizes_without_being_stored() {
         .req("GET", "auth/token/lookup-self", Some(&token), None)
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "its auth method is gone");
+    let (s, v) = t
+        .root(
+            "POST",
+            "sys/capabilities",
+            Some(json!({"token": token, "path": "secret/data/bob"})),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "nor can its capabilities be read: {v}"
+    );
     let (s, _) = t
         .root(
             "POST",
@@ -197,6 +209,11 @@ async fn a_child_batch_token_dies_with_its_parent_and_so_do_its_leases() {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert!(error_of(&v).contains("cannot be root tokens"), "{v}");
+    // A chosen service token id cannot pass for a batch token.
+    let (s, v) = t
+        .root("POST", "auth/token/create", Some(json!({"id": "hvb.mine"})))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
 
     let parent = t.token_with(&["dev"]).await;
     let (s, v) = t
