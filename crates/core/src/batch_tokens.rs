@@ -3,9 +3,8 @@
 //! stored per token, so minting one costs no storage write; in exchange a batch token cannot
 //! be renewed or revoked, has no accessor, no cubbyhole and no child tokens, and lives until
 //! its TTL ends, its parent (if any) is revoked, or the auth method that issued it is disabled.
-//! The leases of an orphan batch token belong to no token: they end with the token's TTL at
-//! the latest (their max TTL is capped at it), as in Vault. Its leases belong to that
-//! parent and never outlive the token's TTL.
+//! Its leases belong to its parent (an orphan's to no token) and never outlive the token's
+//! TTL (their max TTL is capped at it), as in Vault.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

@@ -5,7 +5,6 @@ use secrethub_engine::Operation;
 use secrethub_storage::{list_children, Storage, StorageView};
 use serde_json::Value;
 
-use crate::batch_tokens::BATCH;
 use crate::error::{CoreError, CoreResult};
 use crate::pipeline::Ctx;
 use crate::request::CoreResponse;
@@ -13,7 +12,7 @@ use crate::tokens::cubbyhole_prefix;
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
     let token = ctx.caller()?;
-    if token.token_type == BATCH {
+    if token.is_batch() {
         return Err(CoreError::bad_request("batch tokens have no cubbyhole"));
     }
     let view = StorageView::new(ctx.u.barrier.clone(), cubbyhole_prefix(&token.hash));

@@ -5,11 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrethub_common::now_unix;
 use secrethub_engine::{Engine, Request};
 
-use secrethub_common::now_unix;
-
-use crate::batch_tokens::BATCH;
 use crate::error::{CoreError, CoreResult};
 use crate::leases::{LeaseManager, PendingIntent};
 use crate::mounts::{MountClass, Mounted};
@@ -31,7 +29,7 @@ pub(crate) async fn handle_with_leases(
     let lease_id = LeaseManager::new_lease_id(&mounted.entry.api_path(), &ctx.rel);
     // A batch token is not stored: its leases belong to its parent (an orphan's to nobody)
     // and end with the token at the latest.
-    let batch = ctx.token.as_ref().filter(|t| t.token_type == BATCH);
+    let batch = ctx.token.as_ref().filter(|t| t.is_batch());
     let token_hash = match batch {
         Some(t) => t.parent.clone(),
         None => ctx.token.as_ref().map(|t| t.hash.clone()),

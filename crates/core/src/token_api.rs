@@ -10,7 +10,6 @@ use secrethub_engine::Operation;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::batch_tokens::BATCH;
 use crate::error::{CoreError, CoreResult};
 use crate::pipeline::Ctx;
 use crate::request::{AuthBlock, CoreResponse};
@@ -129,7 +128,7 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
 
 /// Batch tokens are not stored, so there is nothing to revoke: they end with their TTL.
 fn revocable(rec: &TokenRecord) -> CoreResult<()> {
-    if rec.token_type == BATCH {
+    if rec.is_batch() {
         return Err(CoreError::bad_request(
             "batch tokens cannot be revoked; they expire with their TTL",
         ));
@@ -195,7 +194,7 @@ fn sanitize_display_name(name: &str) -> String {
 
 async fn create(ctx: &Ctx<'_>, orphan_path: bool) -> CoreResult<CoreResponse> {
     let parent = ctx.caller()?.clone();
-    if parent.token_type == BATCH {
+    if parent.is_batch() {
         return Err(CoreError::bad_request("batch tokens cannot create tokens"));
     }
     let input: CreateInput = parse(&ctx.body)?;
@@ -352,7 +351,7 @@ pub(crate) async fn renew(
     mut rec: TokenRecord,
     token: String,
 ) -> CoreResult<CoreResponse> {
-    if rec.token_type == BATCH {
+    if rec.is_batch() {
         return Err(CoreError::bad_request("batch tokens cannot be renewed"));
     }
     if !rec.renewable || rec.expire_time == 0 {

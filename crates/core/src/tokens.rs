@@ -112,6 +112,11 @@ impl TokenRecord {
         }
     }
 
+    /// Whether this is a batch token (see `batch_tokens`): never stored.
+    pub fn is_batch(&self) -> bool {
+        self.token_type == crate::batch_tokens::BATCH
+    }
+
     /// Whether this is the root-policy token.
     pub fn is_root(&self) -> bool {
         self.policies.iter().any(|p| p == "root")
@@ -208,6 +213,8 @@ impl TokenStore {
     }
 
     /// The live record for a token; expired tokens are revoked on the spot and read as None.
+    /// Requests look tokens up through `Unsealed::lookup_token`, which adds the issuer check
+    /// of batch tokens.
     pub(crate) async fn lookup(&self, token: &str) -> CoreResult<Option<TokenRecord>> {
         if token.starts_with(BATCH_PREFIX) {
             return self.lookup_batch(token).await;

@@ -12,7 +12,6 @@ use secrethub_storage::{Storage, StorageView};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit_broker::AuditBroker;
-use crate::batch_tokens::BATCH;
 use crate::error::{CoreError, CoreResult};
 use crate::leases::LeaseManager;
 use crate::mounts::{MountClass, MountConfig, MountEntry, Mounted, Router, RouterCell};
@@ -157,7 +156,7 @@ impl Unsealed {
         let Some(rec) = self.tokens.lookup(token).await? else {
             return Ok(None);
         };
-        if let Some(login) = rec.login.as_ref().filter(|_| rec.token_type == BATCH) {
+        if let Some(login) = rec.login.as_ref().filter(|_| rec.is_batch()) {
             let issuer = login.mount_accessor.as_str();
             if !self.router().all().any(|m| m.entry.accessor == issuer) {
                 return Ok(None);
