@@ -3,11 +3,11 @@
 //! them, renewed while it runs, revoked when it exits (also after SIGTERM), its exit code
 //! passed on, output masked, and clear errors that run nothing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::agent::{private_cluster, role_exists, Fixture};
-use crate::harness::{self, Cli, SECRETHUB};
+use crate::harness::{self, Cli, Outcome, SECRETHUB};
 
 /// `DB_URL=postgresql://…` for the private cluster, its user and password references to
 /// `creds`.
@@ -23,6 +23,15 @@ fn psql_current_user(psql: &std::path::Path, before: &str) -> String {
         "{before}{} -X -A -t \"$DB_URL\" -c 'SELECT current_user'",
         psql.display()
     )
+}
+
+/// `secrethub run -config CONFIG ARGS… -- sh -c SCRIPT`.
+fn run_sh(cli: &Cli, config: &Path, args: &[&str], script: &str) -> Outcome {
+    let config = config.to_str().unwrap();
+    let mut all = vec!["run", "-config", config];
+    all.extend_from_slice(args);
+    all.extend(["--", "sh", "-c", script]);
+    cli.run(&all)
 }
 
 /// A `run.hcl` that logs in with the fixture's AppRole, plus `extra` stanzas.
@@ -55,17 +64,12 @@ async fn run_injects_credentials_into_a_child_that_connects_and_revokes_them_aft
     let cli = Cli::secrethub(fx.server.addr(), &fx.path("app"));
     let creds = format!("database/creds/{}", fx.role);
     let url = db_url_env(&creds, cluster.port);
-    let out = cli.run(&[
-        "run",
-        "-config",
-        config.to_str().unwrap(),
-        "--env",
-        &url,
-        "--",
-        "sh",
-        "-c",
+    let out = run_sh(
+        &cli,
+        &config,
+        &["--env", &url],
         &psql_current_user(&psql, ""),
-    ]);
+    );
     assert_eq!(out.code, 0, "{out:?}");
     let user = out.stdout.trim().to_string();
     assert!(user.starts_with(&format!("shub_{}_", fx.role)), "{out:?}");
@@ -73,18 +77,13 @@ async fn run_injects_credentials_into_a_child_that_connects_and_revokes_them_aft
     assert!(!role_exists(cluster, &user), "the user outlived the child");
 
     // The child's exit code comes back; --keep-leases leaves the user alive.
-    let out = cli.run(&[
-        "run",
-        "-config",
-        config.to_str().unwrap(),
-        "--keep-leases",
-        "--env",
-        &format!("U=${{secret:{creds}#username}}"),
-        "--",
-        "sh",
-        "-c",
+    let user_env = format!("U=${{secret:{creds}#username}}");
+    let out = run_sh(
+        &cli,
+        &config,
+        &["--keep-leases", "--env", &user_env],
         "echo \"$U\"; exit 3",
-    ]);
+    );
     assert_eq!(out.code, 3, "{out:?}");
     let kept = out.stdout.trim().to_string();
     assert!(role_exists(cluster, &kept), "--keep-leases revoked {kept}");
@@ -96,18 +95,13 @@ async fn run_injects_credentials_into_a_child_that_connects_and_revokes_them_aft
     ]);
 
     // --mask hides the values in the child's output.
-    let out = cli.run(&[
-        "run",
-        "-config",
-        config.to_str().unwrap(),
-        "--mask",
-        "--env",
-        &format!("P=${{secret:{creds}#password}}"),
-        "--",
-        "sh",
-        "-c",
+    let password_env = format!("P=${{secret:{creds}#password}}");
+    let out = run_sh(
+        &cli,
+        &config,
+        &["--mask", "--env", &password_env],
         "echo \"password is $P\"",
-    ]);
+    );
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout.trim(), "password is *****", "{out:?}");
 
@@ -151,17 +145,8 @@ async fn run_renews_the_leases_of_a_long_running_child() {
     let url = db_url_env(&creds, cluster.port);
     let cli = Cli::secrethub(fx.server.addr(), &fx.path("app"));
     // The child works for twice the lease's TTL before it connects.
-    let out = cli.run(&[
-        "run",
-        "-config",
-        config.to_str().unwrap(),
-        "--env",
-        &url,
-        "--",
-        "sh",
-        "-c",
-        &psql_current_user(&cluster.bin.join("psql"), "sleep 6; "),
-    ]);
+    let script = psql_current_user(&cluster.bin.join("psql"), "sleep 6; ");
+    let out = run_sh(&cli, &config, &["--env", &url], &script);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
         out.stdout.trim().starts_with(&format!("shub_{}_", fx.role)),
