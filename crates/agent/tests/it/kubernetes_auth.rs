@@ -4,7 +4,6 @@
 //! the token file anew, and a refused login names the cause without the token.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,16 +12,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::service::TowerToHyperService;
 use secrethub_agent::auto_auth::AutoAuth;
 use secrethub_common::ErrorKind;
 use secrethub_config::agent::AuthMethodConfig;
+use secrethub_testkit::https::{serve_https, HttpsServer};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_rustls::TlsAcceptor;
 
 use crate::jwt_auth::{assert_no_token, config, lookup_self, replace_file};
 use crate::server::{unique, TestServer};
@@ -43,82 +37,18 @@ type Accounts = Arc<BTreeMap<String, Account>>;
 /// A local stand-in for the Kubernetes API server (no cluster runs here): HTTPS with a
 /// certificate for 127.0.0.1 signed by a CA made at test time, serving only
 /// `POST /apis/authentication.k8s.io/v1/tokenreviews` as documented.
-struct FakeCluster {
-    /// `https://127.0.0.1:<port>`.
-    url: String,
-    ca_pem: String,
-    task: JoinHandle<()>,
-}
-
-impl Drop for FakeCluster {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+struct FakeCluster(HttpsServer);
 
 impl FakeCluster {
     /// Serves TokenReviews for `accounts` (service account token → account).
     async fn start(accounts: BTreeMap<String, Account>) -> FakeCluster {
-        use rcgen::{
-            BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType,
-        };
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-        ca.distinguished_name
-            .push(DnType::CommonName, "agent test kubernetes ca");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_key = KeyPair::generate().expect("ca key");
-        let ca_cert = ca.self_signed(&ca_key).expect("ca certificate");
-        let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).expect("leaf");
-        leaf.subject_alt_names
-            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        let leaf_key = KeyPair::generate().expect("leaf key");
-        let leaf_cert = leaf
-            .signed_by(&leaf_key, &ca_cert, &ca_key)
-            .expect("leaf certificate");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf_cert.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
-            )
-            .expect("server certificate");
-        let acceptor = TlsAcceptor::from(Arc::new(tls));
         let app = Router::new()
             .route(
                 "/apis/authentication.k8s.io/v1/tokenreviews",
                 post(token_review),
             )
             .with_state(Arc::new(accounts));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = listener.local_addr().expect("local addr").port();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (acceptor, app) = (acceptor.clone(), app.clone());
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let _ = Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
-                        .await;
-                });
-            }
-        });
-        FakeCluster {
-            url: format!("https://127.0.0.1:{port}"),
-            ca_pem: ca_cert.pem(),
-            task,
-        }
+        FakeCluster(serve_https("agent test kubernetes ca", app).await)
     }
 }
 
@@ -209,8 +139,8 @@ async fn kubernetes_login_with_the_token_file_and_an_unknown_token_is_refused() 
     root.write(
         "auth/kubernetes/config",
         &json!({
-            "kubernetes_host": cluster.url,
-            "kubernetes_ca_cert": cluster.ca_pem,
+            "kubernetes_host": cluster.0.url,
+            "kubernetes_ca_cert": cluster.0.ca_pem,
             "token_reviewer_jwt": REVIEWER_JWT,
         }),
     )

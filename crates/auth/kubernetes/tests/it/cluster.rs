@@ -17,15 +17,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::service::TowerToHyperService;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use secrethub_testkit::https::{new_ca, serve_https, HttpsServer};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_rustls::rustls;
-use tokio_rustls::TlsAcceptor;
 
 /// The bearer token the cluster accepts for TokenReviews (`token_reviewer_jwt`).
 pub(crate) const REVIEWER_JWT: &str = "eyJhbGciOiJSUzI1NiJ9.reviewer-sa.signature";
@@ -110,39 +103,12 @@ pub(crate) struct FakeCluster {
     /// The CA that signed the server's certificate.
     pub(crate) ca_pem: String,
     state: Shared,
-    task: JoinHandle<()>,
-}
-
-impl Drop for FakeCluster {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// Serving while the cluster lives.
+    _server: HttpsServer,
 }
 
 impl FakeCluster {
     pub(crate) async fn start() -> Self {
-        let (ca_cert, ca_key) = new_ca("fake-kubernetes-ca");
-        let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()])
-            .expect("leaf params");
-        leaf.distinguished_name
-            .push(DnType::CommonName, "kube-apiserver");
-        let leaf_key = KeyPair::generate().expect("leaf key");
-        let leaf_cert = leaf
-            .signed_by(&leaf_key, &ca_cert, &ca_key)
-            .expect("signing the leaf");
-
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf_cert.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
-            )
-            .expect("server certificate");
-        let acceptor = TlsAcceptor::from(Arc::new(tls));
-
         let state: Shared = Arc::default();
         let app = Router::new()
             .route(
@@ -150,30 +116,12 @@ impl FakeCluster {
                 post(token_reviews),
             )
             .with_state(state.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = listener.local_addr().expect("local addr").port();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (acceptor, app) = (acceptor.clone(), app.clone());
-                tokio::spawn(async move {
-                    // Clients that do not trust the certificate end here.
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let _ = Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
-                        .await;
-                });
-            }
-        });
+        let server = serve_https("fake-kubernetes-ca", app).await;
         Self {
-            url: format!("https://127.0.0.1:{port}"),
-            ca_pem: ca_cert.pem(),
+            url: server.url.clone(),
+            ca_pem: server.ca_pem.clone(),
             state,
-            task,
+            _server: server,
         }
     }
 
@@ -205,22 +153,6 @@ impl FakeCluster {
 /// A CA certificate that did not sign the fake cluster's certificate.
 pub(crate) fn unrelated_ca_pem() -> String {
     new_ca("some-other-ca").0.pem()
-}
-
-fn new_ca(common_name: &str) -> (rcgen::Certificate, KeyPair) {
-    let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, common_name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let key = KeyPair::generate().expect("ca key");
-    let cert = params.self_signed(&key).expect("ca certificate");
-    (cert, key)
 }
 
 /// A Kubernetes `Status` error body.
