@@ -22,7 +22,8 @@ pub use auth::{
 pub use error::EngineError;
 pub use paths::{Args, PathEntry, PathTable};
 pub use request::{
-    Caller, LeaseInfo, LeaseTerms, MountInfo, NewLease, Operation, Request, Response,
+    Caller, LeaseInfo, LeaseTerms, MountInfo, NewLease, Operation, Request, Response, Revocation,
+    UnconfirmedRevocation,
 };
 pub use secrethub_common::JsonMap;
 pub use secrethub_storage::StorageView;
@@ -44,6 +45,33 @@ pub trait Engine: Send + Sync + 'static {
     /// happened: core calls this for confirmed leases and for unconfirmed intents alike.
     async fn revoke(&self, _lease: &LeaseInfo, _storage: &StorageView) -> Result<(), EngineError> {
         Ok(())
+    }
+
+    /// Revokes one lease for a caller who waits for the answer (`sys/leases/revoke`). The
+    /// default is [`Engine::revoke`], durable before it returns. An engine may instead make
+    /// the revocation take effect at once and durable upstream shortly after, answering
+    /// [`Revocation::Unconfirmed`]; core then confirms it with
+    /// [`Engine::confirm_revocations`].
+    async fn revoke_for_caller(
+        &self,
+        lease: &LeaseInfo,
+        storage: &StorageView,
+    ) -> Result<Revocation, EngineError> {
+        self.revoke(lease, storage)
+            .await
+            .map(|()| Revocation::Durable)
+    }
+
+    /// Confirms revocations this engine answered [`Revocation::Unconfirmed`]; one answer per
+    /// item, in order: `Ok(true)` once the revocation is durable upstream (redoing it,
+    /// durably, if the upstream lost it), `Ok(false)` while that is not known yet. Core asks
+    /// again later for every `Ok(false)` and error.
+    async fn confirm_revocations(
+        &self,
+        pending: &[UnconfirmedRevocation],
+        _storage: &StorageView,
+    ) -> Vec<Result<bool, EngineError>> {
+        pending.iter().map(|_| Ok(true)).collect()
     }
 
     /// Revokes several leases of this engine at once (core batches leases that fall due

@@ -206,6 +206,27 @@ pub struct LeaseTerms {
     pub renewable: bool,
 }
 
+/// How a revocation for a waiting caller ended ([`crate::Engine::revoke_for_caller`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Revocation {
+    /// Done, and durable upstream.
+    Durable,
+    /// In effect upstream already (the credential no longer works), durable there shortly
+    /// after: a database commit that did not wait for its disk flush, say. Core keeps this
+    /// receipt with the lease's data and calls [`crate::Engine::confirm_revocations`] until
+    /// the revocation is confirmed, across restarts.
+    Unconfirmed(serde_json::Value),
+}
+
+/// A revocation answered [`Revocation::Unconfirmed`], given back to its engine to confirm.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnconfirmedRevocation {
+    /// The revoked lease, as the engine saw it when revoking.
+    pub lease: LeaseInfo,
+    /// What the engine answered.
+    pub receipt: serde_json::Value,
+}
+
 /// A lease as given back to the engine that created it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LeaseInfo {

@@ -7,9 +7,12 @@
 //! - `sys/expire/token/<token hash>/<lease id>` → revoke a token's leases with it
 //! - `sys/expire/pending/<lease id>` → intents not confirmed yet (revoked on start-up)
 //! - `sys/expire/irrevocable/<lease id>` → leases that exhausted their fast retries
+//! - `sys/expire/confirm/<lease id>` → revoked leases whose revocation the engine has yet to
+//!   confirm durable upstream (`confirm.rs`)
 //!
 //! Every change to a record and its index entries is one atomic batch.
 
+mod confirm;
 mod expiry;
 mod intents;
 mod record;
@@ -20,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrethub_common::{format_duration, now_unix_nanos, random_alnum};
-use secrethub_engine::{Engine, NewLease};
+use secrethub_engine::{Engine, NewLease, Revocation};
 use secrethub_storage::{list_all, list_children, Storage, StorageView, WriteOp};
 
 use crate::error::{CoreError, CoreResult};
@@ -47,6 +50,7 @@ pub(crate) struct LeaseManager {
     router: RouterCell,
     pub(crate) stats: LeaseStats,
     scheduler: expiry::Scheduler,
+    confirmer: confirm::Confirmer,
 }
 
 /// What a renewal answers.
@@ -67,6 +71,7 @@ impl LeaseManager {
             router,
             stats: LeaseStats::default(),
             scheduler: expiry::Scheduler::new(retry),
+            confirmer: confirm::Confirmer::default(),
         })
     }
 
@@ -200,10 +205,14 @@ impl LeaseManager {
     }
 
     fn engine_for(&self, rec: &LeaseRecord) -> Option<(Arc<dyn Engine>, StorageView)> {
+        self.engine_for_accessor(&rec.mount_accessor)
+    }
+
+    fn engine_for_accessor(&self, accessor: &str) -> Option<(Arc<dyn Engine>, StorageView)> {
         let router = crate::mounts::current(&self.router);
         let found = router
             .all()
-            .find(|m| m.entry.accessor == rec.mount_accessor)
+            .find(|m| m.entry.accessor == accessor)
             .and_then(|m| {
                 let view = StorageView::new(self.barrier.clone(), m.entry.storage_prefix());
                 m.engine.clone().map(|e| (e, view))
@@ -285,10 +294,11 @@ impl LeaseManager {
         }
     }
 
-    /// Calls the engine and, on success, deletes the lease. Used by the API and the workers.
-    pub(crate) async fn revoke_record(&self, rec: &LeaseRecord) -> CoreResult<()> {
-        match self.engine_for(rec) {
-            Some((engine, storage)) => engine.revoke(&rec.info(), &storage).await?,
+    /// Calls the engine for a waiting caller and, on success, deletes the lease (keeping the
+    /// engine's receipt when the revocation is yet to be confirmed upstream).
+    async fn revoke_record(&self, rec: &LeaseRecord) -> CoreResult<()> {
+        let revocation = match self.engine_for(rec) {
+            Some((engine, storage)) => engine.revoke_for_caller(&rec.info(), &storage).await?,
             None => {
                 // Mounts revoke their leases before they are disabled, so this is an anomaly:
                 // keep the lease (retried, then irrevocable and visible) rather than drop it.
@@ -298,8 +308,15 @@ impl LeaseManager {
                     rec.lease_id
                 )));
             }
+        };
+        match revocation {
+            Revocation::Durable => self.delete_record(rec, None).await?,
+            Revocation::Unconfirmed(receipt) => {
+                let keep = self.receipt_op(rec, receipt)?;
+                self.delete_record(rec, Some(keep)).await?;
+                self.receipt_stored();
+            }
         }
-        self.delete_record(rec).await?;
         self.scheduler.breaker_success(&rec.mount_accessor);
         Ok(())
     }
@@ -333,7 +350,7 @@ impl LeaseManager {
             let results = engine.revoke_batch(&infos, &storage).await;
             for (rec, result) in group.into_iter().zip(results) {
                 let outcome = match result {
-                    Ok(()) => self.delete_record(&rec).await.map(|()| {
+                    Ok(()) => self.delete_record(&rec, None).await.map(|()| {
                         self.scheduler.breaker_success(&rec.mount_accessor);
                     }),
                     Err(e) => Err(e.into()),
@@ -344,7 +361,8 @@ impl LeaseManager {
         out
     }
 
-    async fn delete_record(&self, rec: &LeaseRecord) -> CoreResult<()> {
+    /// Deletes the lease and its index entries, and writes `also` in the same batch.
+    async fn delete_record(&self, rec: &LeaseRecord, also: Option<WriteOp>) -> CoreResult<()> {
         let id = &rec.lease_id;
         // A worker and an API call may revoke the same lease at once (both idempotent);
         // only the one that still finds the record counts it.
@@ -366,6 +384,7 @@ impl LeaseManager {
                 key: token_key(t, id),
             });
         }
+        batch.extend(also);
         self.view.apply(batch).await?;
         if existed && rec.confirmed {
             self.stats.on_revoked(rec.irrevocable);
@@ -392,7 +411,7 @@ impl LeaseManager {
         let ids = self.ids_under(prefix).await?;
         for id in &ids {
             if let Some(rec) = self.load(id).await? {
-                self.delete_record(&rec).await?;
+                self.delete_record(&rec, None).await?;
             }
         }
         Ok(ids.len())
@@ -531,6 +550,7 @@ impl LeaseManager {
             }
             tracing::info!("lease restore complete");
         });
+        confirm::spawn(self.clone(), cancel.clone());
         expiry::spawn(self.clone(), cancel);
     }
 

@@ -137,6 +137,10 @@ pub(crate) fn irrevocable_key(lease_id: &str) -> String {
     format!("irrevocable/{lease_id}")
 }
 
+pub(crate) fn confirm_key(lease_id: &str) -> String {
+    format!("confirm/{lease_id}")
+}
+
 /// Splits a `due/` listing entry (relative to `due/`) into its time and lease ID.
 pub(crate) fn parse_due(entry: &str) -> Option<(i64, &str)> {
     let (t, id) = entry.split_once('/')?;

@@ -122,6 +122,7 @@ pub(super) async fn handle(ctx: &Ctx<'_>, head: &str, tail: &str) -> CoreResult<
         ("stats", Operation::Read) => {
             let s = leases.stats.snapshot();
             let soon = leases.due_within(Duration::from_secs(300)).await?;
+            let unconfirmed = leases.unconfirmed_count().await?;
             Ok(CoreResponse::data(obj(json!({
                 "active": s.active,
                 "expiring_soon": soon,
@@ -129,6 +130,9 @@ pub(super) async fn handle(ctx: &Ctx<'_>, head: &str, tail: &str) -> CoreResult<
                 "created_total": s.created,
                 "renewed_total": s.renewed,
                 "revoked_total": s.revoked,
+                // Revoked, but not yet confirmed durable upstream (normally for well under a
+                // second after each revocation).
+                "unconfirmed_revocations": unconfirmed,
             }))))
         }
         ("", Operation::Read | Operation::List) if head == "leases" => list(ctx, &input).await,

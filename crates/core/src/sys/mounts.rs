@@ -249,6 +249,16 @@ async fn disable(ctx: &Ctx<'_>, raw_path: &str, class: MountClass) -> CoreResult
     ctx.u.leases.revoke_prefix(&api_path).await.map_err(|e| {
         CoreError::bad_request(format!("failed to revoke the leases of {api_path:?}: {e}"))
     })?;
+    // Only its engine can confirm a revocation that is not yet durable upstream.
+    ctx.u
+        .leases
+        .confirm_mount(&target.entry.accessor)
+        .await
+        .map_err(|e| {
+            CoreError::bad_request(format!(
+                "failed to confirm the revocations of {api_path:?}: {e}"
+            ))
+        })?;
     if class == MountClass::Auth {
         ctx.u
             .tokens

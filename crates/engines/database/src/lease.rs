@@ -8,10 +8,13 @@
 use std::time::Duration;
 
 use secrethub_common::format_duration;
-use secrethub_engine::{LeaseInfo, MountInfo, StorageView};
+use std::sync::Arc;
+
+use secrethub_engine::{LeaseInfo, MountInfo, Revocation, StorageView, UnconfirmedRevocation};
 
 use crate::error::DatabaseError;
 use crate::paths::load_role;
+use crate::plugin::DatabasePlugin;
 use crate::records::{LeaseData, RoleRecord};
 use crate::DatabaseEngine;
 
@@ -58,12 +61,20 @@ fn lease_data(lease: &LeaseInfo) -> Result<LeaseData, DatabaseError> {
     })
 }
 
+/// What revoking one lease needs: its data, its connection's plugin and the revocation
+/// statements (empty: the plugin's default).
+struct Target {
+    data: LeaseData,
+    plugin: Arc<dyn DatabasePlugin>,
+    statements: Vec<String>,
+}
+
 impl DatabaseEngine {
-    pub(crate) async fn revoke_lease(
+    async fn revocation_target(
         &self,
         lease: &LeaseInfo,
         storage: &StorageView,
-    ) -> Result<(), DatabaseError> {
+    ) -> Result<Target, DatabaseError> {
         let data = lease_data(lease)?;
         let (_, plugin) = self
             .connections
@@ -77,11 +88,102 @@ impl DatabaseEngine {
             })?;
         let statements = match load_role(storage, &data.role).await? {
             Some(role) => role.revocation_statements,
-            None => data.revocation_statements,
+            None => data.revocation_statements.clone(),
         };
-        plugin.revoke_user(&statements, &data.username).await?;
-        tracing::debug!(lease_id = %lease.lease_id, connection = %data.db_name, "database user revoked");
+        Ok(Target {
+            data,
+            plugin,
+            statements,
+        })
+    }
+
+    pub(crate) async fn revoke_lease(
+        &self,
+        lease: &LeaseInfo,
+        storage: &StorageView,
+    ) -> Result<(), DatabaseError> {
+        let t = self.revocation_target(lease, storage).await?;
+        t.plugin
+            .revoke_user(&t.statements, &t.data.username)
+            .await?;
+        tracing::debug!(lease_id = %lease.lease_id, connection = %t.data.db_name, "database user revoked");
         Ok(())
+    }
+
+    /// Revokes one lease for a waiting caller: the default revocation without waiting for the
+    /// database's disk flush where the plugin can; custom statements durably, as they may
+    /// not drop the user (whose absence is what confirms a revocation).
+    pub(crate) async fn revoke_lease_for_caller(
+        &self,
+        lease: &LeaseInfo,
+        storage: &StorageView,
+    ) -> Result<Revocation, DatabaseError> {
+        let t = self.revocation_target(lease, storage).await?;
+        let receipt = if t.statements.is_empty() {
+            t.plugin.revoke_user_unflushed(&t.data.username).await?
+        } else {
+            t.plugin
+                .revoke_user(&t.statements, &t.data.username)
+                .await?;
+            None
+        };
+        tracing::debug!(lease_id = %lease.lease_id, connection = %t.data.db_name, unconfirmed = receipt.is_some(), "database user revoked");
+        Ok(receipt.map_or(Revocation::Durable, Revocation::Unconfirmed))
+    }
+
+    /// Confirms revocations answered with a receipt, per connection in one round trip.
+    pub(crate) async fn confirm_lease_revocations(
+        &self,
+        pending: &[UnconfirmedRevocation],
+        storage: &StorageView,
+    ) -> Vec<Result<bool, DatabaseError>> {
+        let mut out: Vec<Option<Result<bool, DatabaseError>>> =
+            pending.iter().map(|_| None).collect();
+        // connection name -> (indexes, usernames)
+        let mut groups: std::collections::BTreeMap<String, (Vec<usize>, Vec<String>)> =
+            std::collections::BTreeMap::new();
+        for (i, p) in pending.iter().enumerate() {
+            match lease_data(&p.lease) {
+                Ok(data) => {
+                    let g = groups.entry(data.db_name).or_default();
+                    g.0.push(i);
+                    g.1.push(data.username);
+                }
+                Err(e) => out[i] = Some(Err(e)),
+            }
+        }
+        for (db_name, (indexes, users)) in groups {
+            let answers = match self.connections.load(storage, &db_name).await {
+                Ok(Some((_, plugin))) => {
+                    let revoked: Vec<(&str, &serde_json::Value)> = indexes
+                        .iter()
+                        .zip(&users)
+                        .map(|(&i, u)| (u.as_str(), &pending[i].receipt))
+                        .collect();
+                    plugin.confirm_revoked(&revoked).await
+                }
+                // The connection was deleted since: nothing is left to check against.
+                Ok(None) => Ok(vec![true; indexes.len()]),
+                Err(e) => Err(e),
+            };
+            match answers {
+                Ok(answers) => {
+                    for (i, a) in indexes.into_iter().zip(answers) {
+                        out[i] = Some(Ok(a));
+                    }
+                }
+                Err(e) => {
+                    let reason = e.to_string();
+                    for i in indexes {
+                        out[i] = Some(Err(DatabaseError::Unavailable {
+                            connection: db_name.clone(),
+                            reason: reason.clone(),
+                        }));
+                    }
+                }
+            }
+        }
+        out.into_iter().map(|o| o.unwrap_or(Ok(false))).collect()
     }
 
     /// Revokes many leases: those whose role uses the default revocation are dropped per

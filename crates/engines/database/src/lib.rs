@@ -49,7 +49,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use secrethub_engine::{
     Engine, EngineError, LeaseInfo, MountContext, Operation, PathTable, Request, Response,
-    StorageView,
+    Revocation, StorageView, UnconfirmedRevocation,
 };
 
 use crate::connections::Connections;
@@ -164,6 +164,28 @@ impl Engine for DatabaseEngine {
         self.revoke_lease(lease, storage)
             .await
             .map_err(EngineError::from)
+    }
+
+    async fn revoke_for_caller(
+        &self,
+        lease: &LeaseInfo,
+        storage: &StorageView,
+    ) -> Result<Revocation, EngineError> {
+        self.revoke_lease_for_caller(lease, storage)
+            .await
+            .map_err(EngineError::from)
+    }
+
+    async fn confirm_revocations(
+        &self,
+        pending: &[UnconfirmedRevocation],
+        storage: &StorageView,
+    ) -> Vec<Result<bool, EngineError>> {
+        self.confirm_lease_revocations(pending, storage)
+            .await
+            .into_iter()
+            .map(|r| r.map_err(EngineError::from))
+            .collect()
     }
 
     async fn revoke_batch(

@@ -69,6 +69,27 @@ pub(crate) trait DatabasePlugin: Send + Sync + 'static {
     async fn revoke_user(&self, statements: &[String], username: &str)
         -> Result<(), DatabaseError>;
 
+    /// The default revocation of one user, for a caller who waits: in effect when this
+    /// returns, but possibly not yet durable in the database. Returns a receipt for
+    /// [`DatabasePlugin::confirm_revoked`], or `None` when the revocation is durable already
+    /// (the default: `revoke_user` with the default statements).
+    async fn revoke_user_unflushed(
+        &self,
+        username: &str,
+    ) -> Result<Option<serde_json::Value>, DatabaseError> {
+        self.revoke_user(&[], username).await.map(|()| None)
+    }
+
+    /// Confirms revocations answered with a receipt, one answer per `(username, receipt)`:
+    /// true once the revocation is durable (a user the database lost the revocation of is
+    /// revoked again first, durably), false while that is not known yet.
+    async fn confirm_revoked(
+        &self,
+        revoked: &[(&str, &serde_json::Value)],
+    ) -> Result<Vec<bool>, DatabaseError> {
+        Ok(vec![true; revoked.len()])
+    }
+
     /// Removes several users with the plugin's default revocation, in one round trip and one
     /// transaction where the database allows. All or nothing: on error the caller falls back
     /// to revoking them one by one. The default loops over `revoke_user`.

@@ -1,6 +1,7 @@
 //! A small engine that hands out leased "credentials" whose upstream is its own storage
 //! (`upstream/<user>` exists while the credential does), so lease tests can see exactly what
-//! was created and revoked. `config` can make creation or revocation fail.
+//! was created and revoked. `config` can make creation or revocation fail, and make
+//! revocations for a waiting caller answer "unconfirmed" and hold their confirmation.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use async_trait::async_trait;
 use secrethub_common::serde_helpers as sh;
 use secrethub_engine::{
     Engine, EngineError, LeaseInfo, LeaseTerms, MountContext, NewLease, Operation, PathTable,
-    Request, Response, StorageView,
+    Request, Response, Revocation, StorageView, UnconfirmedRevocation,
 };
 use secrethub_storage::{list_children, Storage};
 use serde::Deserialize;
@@ -20,6 +21,7 @@ enum Route {
     Creds,
     Config,
     Upstream,
+    Confirmations,
 }
 
 #[derive(Deserialize, Default)]
@@ -27,6 +29,10 @@ enum Route {
 struct Config {
     fail_create: bool,
     fail_revoke: bool,
+    /// `revoke_for_caller` answers `Unconfirmed`.
+    unconfirmed_revoke: bool,
+    /// `confirm_revocations` answers "not yet".
+    hold_confirm: bool,
     #[serde(deserialize_with = "sh::duration")]
     max_ttl: Duration,
 }
@@ -62,6 +68,12 @@ pub(crate) fn factory(_: MountContext) -> Result<Arc<dyn Engine>, EngineError> {
                 Route::Upstream,
                 &[Operation::List],
                 "credentials that exist",
+            )
+            .add(
+                "confirmations",
+                Route::Confirmations,
+                &[Operation::Read],
+                "how often core asked to confirm revocations, and the users confirmed",
             ),
     }))
 }
@@ -83,6 +95,14 @@ impl Engine for TestLeases {
                 Ok(Response::empty())
             }
             Route::Upstream => Response::list(list_children(&req.storage, "upstream/").await?),
+            Route::Confirmations => {
+                let asked = req.storage.get_json::<u64>("asked").await?.unwrap_or(0);
+                let confirmed = list_children(&req.storage, "confirmed/").await?;
+                let mut data = secrethub_common::JsonMap::new();
+                data.insert("asked".into(), asked.into());
+                data.insert("confirmed".into(), confirmed.into());
+                Ok(Response::data(data))
+            }
             Route::Creds => {
                 let c = config(&req.storage).await?;
                 let input: CredsInput = req.body_as()?;
@@ -125,7 +145,50 @@ impl Engine for TestLeases {
         Ok(())
     }
 
+    async fn revoke_for_caller(
+        &self,
+        lease: &LeaseInfo,
+        storage: &StorageView,
+    ) -> Result<Revocation, EngineError> {
+        self.revoke(lease, storage).await?;
+        if config(storage).await?.unconfirmed_revoke {
+            return Ok(Revocation::Unconfirmed(json!({"receipt": "r1"})));
+        }
+        Ok(Revocation::Durable)
+    }
+
+    async fn confirm_revocations(
+        &self,
+        pending: &[UnconfirmedRevocation],
+        storage: &StorageView,
+    ) -> Vec<Result<bool, EngineError>> {
+        let mut out = Vec::new();
+        for p in pending {
+            out.push(confirm_one(p, storage).await);
+        }
+        out
+    }
+
     async fn renew(&self, _lease: &LeaseInfo, _storage: &StorageView) -> Result<(), EngineError> {
         Ok(())
     }
+}
+
+async fn confirm_one(
+    p: &UnconfirmedRevocation,
+    storage: &StorageView,
+) -> Result<bool, EngineError> {
+    assert_eq!(
+        p.receipt,
+        json!({"receipt": "r1"}),
+        "the receipt comes back as answered"
+    );
+    let asked = storage.get_json::<u64>("asked").await?.unwrap_or(0);
+    storage.put_json("asked", &(asked + 1)).await?;
+    if config(storage).await?.hold_confirm {
+        return Ok(false);
+    }
+    let user = p.lease.internal["user"].as_str().unwrap_or_default();
+    storage.put(&format!("confirmed/{user}"), b"x").await?;
+    Ok(true)
 }

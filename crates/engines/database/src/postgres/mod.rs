@@ -24,9 +24,11 @@
 //! machine. A user that is already gone makes the statements fail; like custom statements,
 //! that failure counts as revoked once the user is confirmed missing. Like Vault, objects in
 //! other databases are not touched, so a role owning some there fails to drop and the lease
-//! is retried.
+//! is retried. A caller waiting on one revocation gets it without waiting for the WAL flush,
+//! confirmed later (`unflushed.rs`).
 
 mod connect;
+mod unflushed;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +36,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool};
 use secrethub_common::{JsonMap, UnixTime};
+use tokio_postgres::SimpleQueryMessage;
 use zeroize::Zeroizing;
 
 use crate::error::DatabaseError;
@@ -177,14 +180,23 @@ impl Postgres {
         action: &'static str,
         sql: &str,
     ) -> Result<(), DatabaseError> {
+        self.query_idempotent(pool, action, sql).await.map(drop)
+    }
+
+    /// `run_idempotent` that answers what the statements returned.
+    async fn query_idempotent(
+        &self,
+        pool: &Pool,
+        action: &'static str,
+        sql: &str,
+    ) -> Result<Vec<SimpleQueryMessage>, DatabaseError> {
         let mut retried = false;
         let mut conflicts = 0;
         loop {
             let client = self.client(pool).await?;
-            let outcome =
-                tokio::time::timeout(MAINTENANCE_TIMEOUT, client.batch_execute(sql)).await;
+            let outcome = tokio::time::timeout(MAINTENANCE_TIMEOUT, client.simple_query(sql)).await;
             match outcome {
-                Ok(Ok(())) => return Ok(()),
+                Ok(Ok(messages)) => return Ok(messages),
                 Ok(Err(e)) if !retried && connect::is_connection_error(&e) => {
                     drop(Object::take(client));
                     retried = true;
@@ -193,6 +205,10 @@ impl Postgres {
                     if conflicts < CONFLICT_RETRIES && connect::is_transient_conflict(&e) =>
                 {
                     conflicts += 1;
+                    // Statements that opened a transaction left it aborted.
+                    if client.batch_execute("ROLLBACK").await.is_err() {
+                        drop(Object::take(client));
+                    }
                     conflict_backoff(conflicts).await;
                 }
                 Ok(Err(e)) => return Err(self.failure(action, client, e, &[]).await),
@@ -334,6 +350,71 @@ impl DatabasePlugin for Postgres {
             },
             other => other,
         }
+    }
+
+    async fn revoke_user_unflushed(
+        &self,
+        username: &str,
+    ) -> Result<Option<serde_json::Value>, DatabaseError> {
+        let sql = unflushed::statements(&default_revocation(username));
+        match self
+            .query_idempotent(&self.revoke, "revoking user", &sql)
+            .await
+        {
+            Ok(messages) => {
+                let lsn = messages.iter().rev().find_map(|m| match m {
+                    SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+                    _ => None,
+                });
+                let lsn = lsn.ok_or_else(|| {
+                    DatabaseError::Internal(anyhow::anyhow!(
+                        "the revocation answered no WAL position"
+                    ))
+                })?;
+                let receipt = unflushed::Receipt::new(lsn);
+                serde_json::to_value(receipt)
+                    .map(Some)
+                    .map_err(|e| DatabaseError::Internal(e.into()))
+            }
+            // A user already gone was revoked durably before (or never created).
+            Err(e @ DatabaseError::Rejected { .. }) => match self.role_exists(username).await {
+                Ok(false) => Ok(None),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn confirm_revoked(
+        &self,
+        revoked: &[(&str, &serde_json::Value)],
+    ) -> Result<Vec<bool>, DatabaseError> {
+        let names: Vec<&str> = revoked.iter().map(|(u, _)| *u).collect();
+        let client = self.client(&self.revoke).await?;
+        let row = match client.query_one(unflushed::CHECK, &[&names]).await {
+            Ok(row) => row,
+            Err(e) => return Err(self.failure("confirming revocations", client, e, &[]).await),
+        };
+        drop(client);
+        let flushed: String = row.get(0);
+        let back: Vec<String> = row.get(1);
+        if !back.is_empty() {
+            // The database lost these commits (it crashed, or failed over, before flushing
+            // them): revoke again, this time waiting for the flush.
+            tracing::warn!(connection = %self.name, count = back.len(), "revoked users are back after a database crash; revoking them again");
+            let again: Vec<&str> = back.iter().map(String::as_str).collect();
+            self.revoke_users_default(&again).await?;
+        }
+        let now = unflushed::now_ms();
+        Ok(revoked
+            .iter()
+            .map(|(user, receipt)| {
+                back.iter().any(|b| b == user)
+                    || serde_json::from_value::<unflushed::Receipt>((*receipt).clone())
+                        // Not a receipt of ours: nothing to wait for.
+                        .map_or(true, |r| r.settled(&flushed, now))
+            })
+            .collect())
     }
 
     async fn revoke_users_default(&self, usernames: &[&str]) -> Result<(), DatabaseError> {

@@ -8,10 +8,7 @@ use secrethub_engine::Operation;
 use serde_json::{json, Value};
 
 use crate::cluster::{cluster, Cluster, ClusterExt as _};
-use crate::harness::{unique, valid_until, Mount};
-
-const CREATE: &str =
-    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';";
+use crate::harness::{unique, valid_until, Mount, CREATE};
 
 /// A mount whose config `name` logs in as `user`/`password`, with one role `app`.
 async fn mount_with(c: &Cluster, name: &str, user: &str, password: &str, extra: Value) -> Mount {

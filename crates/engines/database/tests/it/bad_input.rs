@@ -8,10 +8,7 @@ use secrethub_common::ErrorKind;
 use secrethub_engine::{EngineError, Operation};
 use serde_json::{json, Value};
 
-use crate::harness::{role_exists, LocalDb, Mount};
-
-const CREATE: &str =
-    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';";
+use crate::harness::{role_exists, LocalDb, Mount, CREATE};
 
 fn bad_request(result: Result<impl Sized, EngineError>) -> String {
     match result {

@@ -170,6 +170,23 @@ impl Mount {
     }
 }
 
+/// The creation statement most tests use: a login role with a password and an expiry.
+pub(crate) const CREATE: &str =
+    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';";
+
+/// A database of its own with connection `main` and role `app` written from `role_body`
+/// (`db_name` filled in).
+pub(crate) async fn with_app_role(role_body: Value) -> (LocalDb, Mount) {
+    let mut db = LocalDb::create().await;
+    let mount = Mount::new();
+    db.track(&mount);
+    db.configure(&mount, "main", "*").await;
+    let mut body = role_body;
+    body["db_name"] = "main".into();
+    mount.write("roles/app", body).await;
+    (db, mount)
+}
+
 /// A unique lowercase name with a prefix.
 pub(crate) fn unique(prefix: &str) -> String {
     format!(

@@ -6,10 +6,7 @@ use std::time::Duration;
 use secrethub_common::now_unix;
 use serde_json::json;
 
-use crate::harness::{role_exists, valid_until, LocalDb, Mount};
-
-const CREATE: &str =
-    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';";
+use crate::harness::{role_exists, valid_until, LocalDb, Mount, CREATE};
 
 async fn setup(roles: &str) -> (LocalDb, Mount) {
     let mut db = LocalDb::create().await;

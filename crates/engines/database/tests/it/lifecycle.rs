@@ -4,26 +4,12 @@
 use secrethub_common::{now_unix, ErrorKind};
 use serde_json::json;
 
-use crate::harness::{role_exists, valid_until, LocalDb, Mount};
+use crate::harness::{role_exists, valid_until, with_app_role, LocalDb, Mount, CREATE};
 use crate::proxy::Proxy;
-
-const CREATE: &str =
-    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';";
-
-async fn setup(role_body: serde_json::Value) -> (LocalDb, Mount) {
-    let mut db = LocalDb::create().await;
-    let mount = Mount::new();
-    db.track(&mount);
-    db.configure(&mount, "main", "*").await;
-    let mut body = role_body;
-    body["db_name"] = "main".into();
-    mount.write("roles/app", body).await;
-    (db, mount)
-}
 
 #[tokio::test]
 async fn default_revocation_ends_sessions_drops_objects_and_is_idempotent() {
-    let (db, mount) = setup(json!({
+    let (db, mount) = with_app_role(json!({
         "creation_statements": [CREATE, "GRANT CREATE ON SCHEMA public TO \"{{name}}\";"],
     }))
     .await;
@@ -56,7 +42,7 @@ async fn default_revocation_ends_sessions_drops_objects_and_is_idempotent() {
 
 #[tokio::test]
 async fn renew_moves_valid_until_with_default_and_custom_statements() {
-    let (db, mount) = setup(json!({"creation_statements": CREATE})).await;
+    let (db, mount) = with_app_role(json!({"creation_statements": CREATE})).await;
     let admin = db.admin().await;
     let creds = mount.creds("app").await;
     let target = now_unix() + 7200;
@@ -90,7 +76,7 @@ async fn renew_moves_valid_until_with_default_and_custom_statements() {
 
 #[tokio::test]
 async fn custom_revocation_survives_role_deletion() {
-    let (db, mount) = setup(json!({
+    let (db, mount) = with_app_role(json!({
         "creation_statements": [CREATE, "GRANT SELECT ON pg_class TO \"{{name}}\";"],
         "revocation_statements": "REVOKE ALL ON pg_class FROM \"{{name}}\"; DROP ROLE \"{{name}}\";",
     }))
@@ -174,7 +160,7 @@ async fn unreachable_database_fails_revoke_until_it_is_back() {
 
 #[tokio::test]
 async fn many_leases_are_revoked_in_one_batch() {
-    let (db, mount) = setup(json!({"creation_statements": [CREATE]})).await;
+    let (db, mount) = with_app_role(json!({"creation_statements": [CREATE]})).await;
     let mut leases = Vec::new();
     for _ in 0..6 {
         let c = mount.creds("app").await;

@@ -4,6 +4,8 @@
 //!   trust authentication), each test in a database of its own, checking `pg_roles`.
 //! - `auth`: a private cluster with scram-sha-256 authentication (see `cluster`), where
 //!   logging in with the issued credentials is really checked.
+//! - `unflushed`: revocations for a waiting caller that do not wait for the WAL flush, and
+//!   their confirmation.
 
 mod auth;
 mod bad_input;
@@ -12,3 +14,4 @@ mod harness;
 mod issue;
 mod lifecycle;
 mod proxy;
+mod unflushed;

@@ -1,0 +1,123 @@
+//! Revocations that do not wait for the WAL flush, and how they are confirmed.
+//!
+//! A revocation for a waiting caller (`sys/leases/revoke`) commits with
+//! `synchronous_commit = off`: the user is gone and its sessions are ended for everyone the
+//! moment the commit returns, but the commit does not wait for its WAL record to reach the
+//! disk, which on a busy machine is a third or more of the whole revocation. PostgreSQL's
+//! WAL writer flushes it within `3 × wal_writer_delay` (600 ms by default); only a crash of
+//! PostgreSQL inside that window can lose it, and the user would then be back.
+//!
+//! So the revocation answers a receipt: the WAL position after its commit. Core keeps the
+//! receipt until a later check finds the user still gone *and* the server's flushed WAL past
+//! that position. A user found back (a crash lost the commit) is revoked again, this time
+//! waiting for the flush. A receipt whose position the server never reaches (a failover to
+//! a standby with a shorter history) is settled by the user's absence once no WAL writer
+//! could still be holding the commit.
+//!
+//! When synchronous standbys are configured the commit waits as usual, so a failover to one
+//! of them cannot lose it either.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Longer than any WAL writer can hold an asynchronous commit (`wal_writer_delay` is at
+/// most 10 s, and a commit is flushed within three of its rounds).
+const FLUSH_GIVE_UP: Duration = Duration::from_secs(35);
+
+/// What a revocation answers for later confirmation.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Receipt {
+    /// `pg_current_wal_insert_lsn()` right after the commit, as PostgreSQL prints it.
+    lsn: String,
+    /// When the revocation committed (Unix milliseconds).
+    at_ms: i64,
+}
+
+impl Receipt {
+    pub(super) fn new(lsn: String) -> Self {
+        Receipt {
+            lsn,
+            at_ms: now_ms(),
+        }
+    }
+
+    /// Whether the revocation of a user that is gone is durable, given the server's flushed
+    /// WAL position `flushed` (as PostgreSQL prints it) at `now_ms`.
+    pub(super) fn settled(&self, flushed: &str, now_ms: i64) -> bool {
+        match (parse_lsn(flushed), parse_lsn(&self.lsn)) {
+            (Some(flushed), Some(ours)) if flushed >= ours => true,
+            // An unreadable position cannot be compared: fall back on the time rule.
+            _ => now_ms - self.at_ms >= FLUSH_GIVE_UP.as_millis() as i64,
+        }
+    }
+}
+
+pub(super) fn now_ms() -> i64 {
+    (secrethub_common::now_unix_nanos() / 1_000_000) as i64
+}
+
+/// `pg_lsn` text (`16/B374D848`: two hexadecimal halves) as a number.
+fn parse_lsn(s: &str) -> Option<u64> {
+    let (hi, lo) = s.split_once('/')?;
+    let hi = u32::from_str_radix(hi, 16).ok()?;
+    let lo = u32::from_str_radix(lo, 16).ok()?;
+    Some((u64::from(hi) << 32) | u64::from(lo))
+}
+
+/// `revocation` in a transaction that commits without waiting for the flush (unless
+/// synchronous standbys are configured), then the WAL position after the commit; the
+/// position is the last row the text returns.
+pub(super) fn statements(revocation: &str) -> String {
+    format!(
+        "BEGIN;\n\
+         SELECT pg_catalog.set_config('synchronous_commit', 'off', true) \
+         WHERE pg_catalog.current_setting('synchronous_standby_names') = '';\n\
+         {revocation};\n\
+         COMMIT;\n\
+         SELECT pg_catalog.pg_current_wal_insert_lsn()::text"
+    )
+}
+
+/// The flushed WAL position and which of `$1` (usernames) exist, in one query.
+pub(super) const CHECK: &str = "SELECT pg_catalog.pg_current_wal_flush_lsn()::text, \
+     ARRAY(SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY($1))";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_lsns_as_numbers() {
+        assert_eq!(parse_lsn("0/0"), Some(0));
+        assert_eq!(parse_lsn("16/B374D848"), Some((0x16 << 32) | 0xB374_D848));
+        // The low half is not zero-padded, so text order is not number order.
+        assert!(parse_lsn("0/10000000") > parse_lsn("0/F000000"));
+        assert_eq!(parse_lsn("nonsense"), None);
+        assert_eq!(parse_lsn("1/xyz"), None);
+    }
+
+    #[test]
+    fn settled_once_flushed_past_the_commit_or_long_after_it() {
+        let r = Receipt {
+            lsn: "1/A0".into(),
+            at_ms: 1_000_000,
+        };
+        assert!(!r.settled("1/9F", 1_000_100));
+        assert!(r.settled("1/A0", 1_000_100));
+        assert!(r.settled("2/0", 1_000_100));
+        // A server whose history never reaches the position: settled after the give-up time.
+        assert!(!r.settled("0/5", 1_000_000 + 34_999));
+        assert!(r.settled("0/5", 1_000_000 + 35_000));
+        assert!(!r.settled("garbage", 1_000_100));
+    }
+
+    #[test]
+    fn the_commit_skips_the_flush_only_without_synchronous_standbys() {
+        let sql = statements("DROP ROLE \"u\"");
+        assert!(sql.starts_with("BEGIN;"));
+        assert!(sql.contains("'synchronous_commit', 'off', true) WHERE"));
+        assert!(sql.contains("DROP ROLE \"u\";\nCOMMIT;\n"));
+        assert!(sql.ends_with("pg_current_wal_insert_lsn()::text"));
+    }
+}
