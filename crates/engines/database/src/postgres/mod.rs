@@ -71,6 +71,7 @@ pub(crate) fn open(req: &OpenRequest<'_>) -> Result<Arc<dyn DatabasePlugin>, Dat
         issue: connect::pool(&target.config, size)?,
         revoke: connect::pool(&target.config, revoke_pool_size(size))?,
         facts: connect::facts(&target.config),
+        unflushed: unflushed::Support::default(),
     }))
 }
 
@@ -81,6 +82,7 @@ struct Postgres {
     issue: Pool,
     revoke: Pool,
     facts: JsonMap,
+    unflushed: unflushed::Support,
 }
 
 /// Double-quotes an identifier for SQL.
@@ -223,6 +225,25 @@ impl Postgres {
         }
     }
 
+    /// Whether this server reports WAL positions (some managed services do not); asked once.
+    /// Without them, revocations wait for the flush as before.
+    async fn unflushed_supported(&self) -> bool {
+        if let Some(known) = self.unflushed.known() {
+            return known;
+        }
+        let Ok(client) = self.client(&self.revoke).await else {
+            return false;
+        };
+        match client.simple_query(unflushed::PROBE).await {
+            Ok(_) => self.unflushed.set(true),
+            Err(e) if connect::is_connection_error(&e) => false,
+            Err(e) => {
+                tracing::info!(connection = %self.name, error = %connect::describe(&e), "the database does not report WAL positions; revocations wait for the flush");
+                self.unflushed.set(false)
+            }
+        }
+    }
+
     async fn role_exists(&self, username: &str) -> Result<bool, DatabaseError> {
         Ok(!self.existing_roles(&[username]).await?.is_empty())
     }
@@ -356,6 +377,9 @@ impl DatabasePlugin for Postgres {
         &self,
         username: &str,
     ) -> Result<Option<serde_json::Value>, DatabaseError> {
+        if !self.unflushed_supported().await {
+            return self.revoke_user(&[], username).await.map(|()| None);
+        }
         let sql = unflushed::statements(&default_revocation(username));
         match self
             .query_idempotent(&self.revoke, "revoking user", &sql)
@@ -371,14 +395,12 @@ impl DatabasePlugin for Postgres {
                         "the revocation answered no WAL position"
                     ))
                 })?;
-                let receipt = unflushed::Receipt::new(lsn);
-                serde_json::to_value(receipt)
-                    .map(Some)
-                    .map_err(|e| DatabaseError::Internal(e.into()))
+                unflushed::Receipt::new(lsn).to_json().map(Some)
             }
-            // A user already gone was revoked durably before (or never created).
+            // The user is gone, but whether this text committed before it failed (on the
+            // position query) is not known: confirm by its absence after the flush delay.
             Err(e @ DatabaseError::Rejected { .. }) => match self.role_exists(username).await {
-                Ok(false) => Ok(None),
+                Ok(false) => unflushed::Receipt::new(String::new()).to_json().map(Some),
                 _ => Err(e),
             },
             Err(e) => Err(e),

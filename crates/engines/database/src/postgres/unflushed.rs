@@ -15,9 +15,13 @@
 //! could still be holding the commit.
 //!
 //! When synchronous standbys are configured the commit waits as usual, so a failover to one
-//! of them cannot lose it either.
+//! of them cannot lose it either. A server that does not report WAL positions (some managed
+//! services refuse the functions) gets revocations that wait for the flush, as before.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
+
+use crate::error::DatabaseError;
 
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +46,10 @@ impl Receipt {
         }
     }
 
+    pub(super) fn to_json(&self) -> Result<serde_json::Value, DatabaseError> {
+        serde_json::to_value(self).map_err(|e| DatabaseError::Internal(e.into()))
+    }
+
     /// Whether the revocation of a user that is gone is durable, given the server's flushed
     /// WAL position `flushed` (as PostgreSQL prints it) at `now_ms`.
     pub(super) fn settled(&self, flushed: &str, now_ms: i64) -> bool {
@@ -52,6 +60,33 @@ impl Receipt {
         }
     }
 }
+
+/// Whether the server reports WAL positions: unknown until a probe gets a definite answer.
+#[derive(Default)]
+pub(super) struct Support(AtomicU8);
+
+const UNKNOWN: u8 = 0;
+const YES: u8 = 1;
+const NO: u8 = 2;
+
+impl Support {
+    pub(super) fn known(&self) -> Option<bool> {
+        match self.0.load(Ordering::Relaxed) {
+            UNKNOWN => None,
+            v => Some(v == YES),
+        }
+    }
+
+    pub(super) fn set(&self, supported: bool) -> bool {
+        self.0
+            .store(if supported { YES } else { NO }, Ordering::Relaxed);
+        supported
+    }
+}
+
+/// Both functions the receipts rely on.
+pub(super) const PROBE: &str =
+    "SELECT pg_catalog.pg_current_wal_insert_lsn(), pg_catalog.pg_current_wal_flush_lsn()";
 
 pub(super) fn now_ms() -> i64 {
     (secrethub_common::now_unix_nanos() / 1_000_000) as i64
@@ -110,6 +145,13 @@ mod tests {
         assert!(!r.settled("0/5", 1_000_000 + 34_999));
         assert!(r.settled("0/5", 1_000_000 + 35_000));
         assert!(!r.settled("garbage", 1_000_100));
+        // A receipt without a position (the commit's fate unknown) waits for the time rule.
+        let r = Receipt {
+            lsn: String::new(),
+            at_ms: 1_000_000,
+        };
+        assert!(!r.settled("9/0", 1_000_100));
+        assert!(r.settled("9/0", 1_000_000 + 35_000));
     }
 
     #[test]

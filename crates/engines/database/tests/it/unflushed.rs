@@ -95,7 +95,7 @@ async fn a_user_the_database_lost_the_revocation_of_is_revoked_again() {
 }
 
 #[tokio::test]
-async fn custom_statements_and_users_already_gone_are_durable() {
+async fn custom_statements_are_durable() {
     let (db, mount) = with_app_role(json!({
         "creation_statements": CREATE,
         "revocation_statements": "DROP ROLE \"{{name}}\";",
@@ -108,9 +108,16 @@ async fn custom_statements_and_users_already_gone_are_durable() {
     );
     let admin = db.admin().await;
     assert!(!role_exists(&admin, &creds.username).await);
+}
 
-    // A lease of a deleted role with the default revocation, whose user never existed.
+#[tokio::test]
+async fn a_failed_revocation_of_a_user_that_is_gone_waits_for_the_flush_delay() {
+    let (_db, mount) = with_app_role(json!({"creation_statements": CREATE})).await;
+    // Whether the text committed before failing is unknown, so the receipt has no
+    // position and is settled by time alone: not at once.
     let never =
-        json!({"v": 1, "db_name": "main", "role": "deleted", "username": "shub_never_created_2"});
-    assert_eq!(revoke_for_caller(&mount, &never).await, Revocation::Durable);
+        json!({"v": 1, "db_name": "main", "role": "app", "username": "shub_never_created_2"});
+    let receipt = receipt(revoke_for_caller(&mount, &never).await);
+    assert_eq!(receipt["lsn"], json!(""));
+    assert!(!confirm(&mount, &never, &receipt).await);
 }
