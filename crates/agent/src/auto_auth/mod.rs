@@ -184,8 +184,8 @@ impl AutoAuth {
         self
     }
 
-    /// Logs in until it works (backing off between failures), then writes the sinks.
-    /// `None` when `shutdown` fired first.
+    /// Logs in until it works (backing off between failures). `None` when `shutdown` fired
+    /// first.
     pub async fn authenticate(&self, shutdown: &CancellationToken) -> Option<TokenInfo> {
         let mut backoff = Backoff::new(self.timing);
         loop {
@@ -194,10 +194,7 @@ impl AutoAuth {
                 r = self.login_once() => r,
             };
             match result {
-                Ok(info) => {
-                    self.write_sinks(&info.token).await;
-                    return Some(info);
-                }
+                Ok(info) => return Some(info),
                 Err(e) => {
                     let delay = backoff.next_delay();
                     warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "auto-auth login failed");
@@ -248,7 +245,10 @@ impl AutoAuth {
             let Some(info) = self.authenticate(&shutdown).await else {
                 return;
             };
+            // Published before the sinks are written, so whoever sees a token in a sink finds
+            // the same one (or a newer one) on the handle.
             token_tx.send_replace(Some(info.token.clone()));
+            self.write_sinks(&info.token).await;
             match self.keep_alive(&info, &mut reauth, &shutdown).await {
                 Wake::Shutdown => return,
                 Wake::Reauth | Wake::Elapsed => {}

@@ -122,20 +122,33 @@ impl LeaseManager {
             for chunk in items.chunks(CHUNK) {
                 let pending: Vec<UnconfirmedRevocation> =
                     chunk.iter().map(|(_, p)| p.clone()).collect();
-                let answers = engine.confirm_revocations(&pending, &storage).await;
+                let mut answers = engine
+                    .confirm_revocations(&pending, &storage)
+                    .await
+                    .into_iter();
                 let mut confirmed = Vec::new();
-                for ((id, _), answer) in chunk.iter().zip(answers) {
-                    match answer {
-                        Ok(true) => confirmed.push(WriteOp::Delete {
+                let mut first_error = None;
+                for (id, _) in chunk {
+                    match answers.next() {
+                        Some(Ok(true)) => confirmed.push(WriteOp::Delete {
                             key: confirm_key(id),
                         }),
-                        Ok(false) => round.waiting += 1,
-                        Err(e) => {
+                        Some(Ok(false)) => round.waiting += 1,
+                        // An engine that answers fewer than asked failed for the rest.
+                        failed => {
                             round.waiting += 1;
                             round.failed += 1;
-                            tracing::warn!(lease_id = %id, error = %e, "confirming a revocation failed; asking again later");
+                            if first_error.is_none() {
+                                first_error = Some(match failed {
+                                    Some(Err(e)) => e.to_string(),
+                                    _ => "the engine gave no answer".to_string(),
+                                });
+                            }
                         }
                     }
+                }
+                if let Some(error) = first_error {
+                    tracing::warn!(mount = %accessor, %error, "confirming revocations failed; asking again later");
                 }
                 if !confirmed.is_empty() {
                     self.view.apply(confirmed).await?;
@@ -149,16 +162,20 @@ impl LeaseManager {
     /// "not yet"; used before the mount is disabled.
     pub(crate) async fn confirm_mount(&self, accessor: &str) -> CoreResult<()> {
         let deadline = tokio::time::Instant::now() + MOUNT_DEADLINE;
+        let unconfirmed = |waiting: usize| {
+            CoreError::Unavailable(format!(
+                "{waiting} revocations are not yet confirmed upstream; try again"
+            ))
+        };
         loop {
-            let round = self.confirm_round(Some(accessor)).await?;
+            let round = tokio::time::timeout_at(deadline, self.confirm_round(Some(accessor)))
+                .await
+                .map_err(|_| CoreError::Unavailable("confirming revocations timed out".into()))??;
             if round.waiting == 0 {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(CoreError::Unavailable(format!(
-                    "{} revocations are not yet confirmed upstream; try again",
-                    round.waiting
-                )));
+                return Err(unconfirmed(round.waiting));
             }
             tokio::time::sleep(ROUND_PAUSE).await;
         }

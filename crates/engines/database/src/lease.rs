@@ -162,8 +162,11 @@ impl DatabaseEngine {
                         .collect();
                     plugin.confirm_revoked(&revoked).await
                 }
-                // The connection was deleted since: nothing is left to check against.
-                Ok(None) => Ok(vec![true; indexes.len()]),
+                // Deleted since: kept, like the leases of a deleted connection, until it is
+                // written again.
+                Ok(None) => Err(DatabaseError::invalid(format!(
+                    "connection {db_name:?} no longer exists, so revocations on it cannot be confirmed"
+                ))),
                 Err(e) => Err(e),
             };
             match answers {

@@ -126,8 +126,9 @@ pub(super) fn facts(config: &tokio_postgres::Config) -> JsonMap {
 /// Whether `err` means the connection itself is gone (as opposed to a refused statement).
 /// Errors from concurrent catalog updates that succeed when simply run again: concurrent
 /// `GRANT ... ON ALL TABLES` / `DROP OWNED` on the same objects ("tuple concurrently
-/// updated"), serialization failures and deadlocks. The statements ran in one implicit
-/// transaction, so nothing of the failed attempt remains.
+/// updated"), serialization failures and deadlocks. Nothing of the failed attempt is
+/// committed; a text that opened a transaction explicitly leaves it aborted until the caller
+/// rolls back.
 pub(super) fn is_transient_conflict(err: &tokio_postgres::Error) -> bool {
     let Some(db) = err.as_db_error() else {
         return false;

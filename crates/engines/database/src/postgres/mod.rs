@@ -234,13 +234,43 @@ impl Postgres {
         let Ok(client) = self.client(&self.revoke).await else {
             return false;
         };
-        match client.simple_query(unflushed::PROBE).await {
-            Ok(_) => self.unflushed.set(true),
-            Err(e) if connect::is_connection_error(&e) => false,
-            Err(e) => {
+        let probe =
+            tokio::time::timeout(MAINTENANCE_TIMEOUT, client.simple_query(unflushed::PROBE));
+        match probe.await {
+            Ok(Ok(_)) => self.unflushed.set(true),
+            Ok(Err(e)) if e.code().is_some_and(|c| unflushed::unsupported(c.code())) => {
                 tracing::info!(connection = %self.name, error = %connect::describe(&e), "the database does not report WAL positions; revocations wait for the flush");
                 self.unflushed.set(false)
             }
+            // Unknown yet (down, a standby, slow): wait for the flush this time, ask again.
+            Ok(Err(_)) => false,
+            Err(_) => {
+                drop(Object::take(client));
+                false
+            }
+        }
+    }
+
+    /// The WAL position now, if `username` does not exist: a receipt for a revocation whose
+    /// commit is in doubt. `None` when the user exists.
+    async fn fence_if_gone(&self, username: &str) -> Result<Option<String>, DatabaseError> {
+        let client = self.client(&self.revoke).await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&username];
+        let query = client.query_one(unflushed::FENCE, &params);
+        match tokio::time::timeout(MAINTENANCE_TIMEOUT, query).await {
+            Ok(Ok(row)) => Ok((!row.get::<_, bool>(1)).then(|| row.get(0))),
+            Ok(Err(e)) => Err(self.failure("checking the user", client, e, &[]).await),
+            Err(_) => {
+                drop(Object::take(client));
+                Err(self.timed_out("checking the user"))
+            }
+        }
+    }
+
+    fn timed_out(&self, action: &str) -> DatabaseError {
+        DatabaseError::Unavailable {
+            connection: self.name.clone(),
+            reason: format!("{action} timed out"),
         }
     }
 
@@ -398,9 +428,9 @@ impl DatabasePlugin for Postgres {
                 unflushed::Receipt::new(lsn).to_json().map(Some)
             }
             // The user is gone, but whether this text committed before it failed (on the
-            // position query) is not known: confirm by its absence after the flush delay.
-            Err(e @ DatabaseError::Rejected { .. }) => match self.role_exists(username).await {
-                Ok(false) => unflushed::Receipt::new(String::new()).to_json().map(Some),
+            // position query, say) is not known: the position now is past that commit.
+            Err(e @ DatabaseError::Rejected { .. }) => match self.fence_if_gone(username).await {
+                Ok(Some(lsn)) => unflushed::Receipt::new(lsn).to_json().map(Some),
                 _ => Err(e),
             },
             Err(e) => Err(e),
@@ -413,28 +443,48 @@ impl DatabasePlugin for Postgres {
     ) -> Result<Vec<bool>, DatabaseError> {
         let names: Vec<&str> = revoked.iter().map(|(u, _)| *u).collect();
         let client = self.client(&self.revoke).await?;
-        let row = match client.query_one(unflushed::CHECK, &[&names]).await {
-            Ok(row) => row,
-            Err(e) => return Err(self.failure("confirming revocations", client, e, &[]).await),
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&names];
+        let query = client.query_one(unflushed::CHECK, &params);
+        let row = match tokio::time::timeout(MAINTENANCE_TIMEOUT, query).await {
+            Ok(Ok(row)) => row,
+            Ok(Err(e)) => return Err(self.failure("confirming revocations", client, e, &[]).await),
+            Err(_) => {
+                drop(Object::take(client));
+                return Err(self.timed_out("confirming revocations"));
+            }
         };
         drop(client);
         let flushed: String = row.get(0);
         let back: Vec<String> = row.get(1);
+        // Users revoked again, durably, this round.
+        let mut redone: Vec<&str> = Vec::new();
         if !back.is_empty() {
             // The database lost these commits (it crashed, or failed over, before flushing
             // them): revoke again, this time waiting for the flush.
             tracing::warn!(connection = %self.name, count = back.len(), "revoked users are back after a database crash; revoking them again");
             let again: Vec<&str> = back.iter().map(String::as_str).collect();
-            self.revoke_users_default(&again).await?;
+            if self.revoke_users_default(&again).await.is_ok() {
+                redone = again;
+            } else {
+                // One at a time, so one user that cannot be dropped holds back only itself.
+                for user in again {
+                    match self.revoke_user(&[], user).await {
+                        Ok(()) => redone.push(user),
+                        Err(e) => {
+                            tracing::warn!(connection = %self.name, error = %e, "a user that is back could not be revoked again; asking again later")
+                        }
+                    }
+                }
+            }
         }
-        let now = unflushed::now_ms();
         Ok(revoked
             .iter()
             .map(|(user, receipt)| {
-                back.iter().any(|b| b == user)
-                    || serde_json::from_value::<unflushed::Receipt>((*receipt).clone())
-                        // Not a receipt of ours: nothing to wait for.
-                        .map_or(true, |r| r.settled(&flushed, now))
+                if back.iter().any(|b| b == user) {
+                    return redone.contains(user);
+                }
+                serde_json::from_value::<unflushed::Receipt>((*receipt).clone())
+                    .is_ok_and(|r| r.settled(&flushed))
             })
             .collect())
     }

@@ -10,40 +10,30 @@
 //! So the revocation answers a receipt: the WAL position after its commit. Core keeps the
 //! receipt until a later check finds the user still gone *and* the server's flushed WAL past
 //! that position. A user found back (a crash lost the commit) is revoked again, this time
-//! waiting for the flush. A receipt whose position the server never reaches (a failover to
-//! a standby with a shorter history) is settled by the user's absence once no WAL writer
-//! could still be holding the commit.
+//! waiting for the flush. When the text fails and the user turns out to be gone, whether it
+//! committed is unknown: the receipt then holds the WAL position at the moment the absence
+//! was seen, which is past whatever commit made the user go.
 //!
 //! When synchronous standbys are configured the commit waits as usual, so a failover to one
 //! of them cannot lose it either. A server that does not report WAL positions (some managed
 //! services refuse the functions) gets revocations that wait for the flush, as before.
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
 
 use crate::error::DatabaseError;
 
 use serde::{Deserialize, Serialize};
-
-/// Longer than any WAL writer can hold an asynchronous commit (`wal_writer_delay` is at
-/// most 10 s, and a commit is flushed within three of its rounds).
-const FLUSH_GIVE_UP: Duration = Duration::from_secs(35);
 
 /// What a revocation answers for later confirmation.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct Receipt {
     /// `pg_current_wal_insert_lsn()` right after the commit, as PostgreSQL prints it.
     lsn: String,
-    /// When the revocation committed (Unix milliseconds).
-    at_ms: i64,
 }
 
 impl Receipt {
     pub(super) fn new(lsn: String) -> Self {
-        Receipt {
-            lsn,
-            at_ms: now_ms(),
-        }
+        Receipt { lsn }
     }
 
     pub(super) fn to_json(&self) -> Result<serde_json::Value, DatabaseError> {
@@ -51,12 +41,12 @@ impl Receipt {
     }
 
     /// Whether the revocation of a user that is gone is durable, given the server's flushed
-    /// WAL position `flushed` (as PostgreSQL prints it) at `now_ms`.
-    pub(super) fn settled(&self, flushed: &str, now_ms: i64) -> bool {
+    /// WAL position `flushed` (as PostgreSQL prints it). A server whose position stays behind
+    /// (a standby promoted with a shorter history) passes it once it writes more.
+    pub(super) fn settled(&self, flushed: &str) -> bool {
         match (parse_lsn(flushed), parse_lsn(&self.lsn)) {
-            (Some(flushed), Some(ours)) if flushed >= ours => true,
-            // An unreadable position cannot be compared: fall back on the time rule.
-            _ => now_ms - self.at_ms >= FLUSH_GIVE_UP.as_millis() as i64,
+            (Some(flushed), Some(ours)) => flushed >= ours,
+            _ => false,
         }
     }
 }
@@ -88,9 +78,16 @@ impl Support {
 pub(super) const PROBE: &str =
     "SELECT pg_catalog.pg_current_wal_insert_lsn(), pg_catalog.pg_current_wal_flush_lsn()";
 
-pub(super) fn now_ms() -> i64 {
-    (secrethub_common::now_unix_nanos() / 1_000_000) as i64
+/// Whether a failed probe means the functions are unavailable for good: missing, not
+/// permitted, or refused by the service; other errors (a standby, a timeout) are asked again.
+pub(super) fn unsupported(sqlstate: &str) -> bool {
+    matches!(sqlstate, "42883" | "42501" | "0A000")
 }
+
+/// The WAL position now and whether `$1` (a username) exists: the receipt of a revocation
+/// whose commit is in doubt.
+pub(super) const FENCE: &str = "SELECT pg_catalog.pg_current_wal_insert_lsn()::text, \
+     EXISTS(SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)";
 
 /// `pg_lsn` text (`16/B374D848`: two hexadecimal halves) as a number.
 fn parse_lsn(s: &str) -> Option<u64> {
@@ -133,25 +130,14 @@ mod tests {
     }
 
     #[test]
-    fn settled_once_flushed_past_the_commit_or_long_after_it() {
-        let r = Receipt {
-            lsn: "1/A0".into(),
-            at_ms: 1_000_000,
-        };
-        assert!(!r.settled("1/9F", 1_000_100));
-        assert!(r.settled("1/A0", 1_000_100));
-        assert!(r.settled("2/0", 1_000_100));
-        // A server whose history never reaches the position: settled after the give-up time.
-        assert!(!r.settled("0/5", 1_000_000 + 34_999));
-        assert!(r.settled("0/5", 1_000_000 + 35_000));
-        assert!(!r.settled("garbage", 1_000_100));
-        // A receipt without a position (the commit's fate unknown) waits for the time rule.
-        let r = Receipt {
-            lsn: String::new(),
-            at_ms: 1_000_000,
-        };
-        assert!(!r.settled("9/0", 1_000_100));
-        assert!(r.settled("9/0", 1_000_000 + 35_000));
+    fn settled_once_flushed_past_the_commit() {
+        let r = Receipt::new("1/A0".into());
+        assert!(!r.settled("1/9F"));
+        assert!(r.settled("1/A0"));
+        assert!(r.settled("2/0"));
+        assert!(!r.settled("0/5"));
+        assert!(!r.settled("garbage"));
+        assert!(!Receipt::new(String::new()).settled("9/0"));
     }
 
     #[test]

@@ -111,13 +111,14 @@ async fn custom_statements_are_durable() {
 }
 
 #[tokio::test]
-async fn a_failed_revocation_of_a_user_that_is_gone_waits_for_the_flush_delay() {
-    let (_db, mount) = with_app_role(json!({"creation_statements": CREATE})).await;
-    // Whether the text committed before failing is unknown, so the receipt has no
-    // position and is settled by time alone: not at once.
+async fn a_failed_revocation_of_a_user_that_is_gone_is_fenced_by_the_wal_position() {
+    let (db, mount) = with_app_role(json!({"creation_statements": CREATE})).await;
+    // Whether a failed text committed is unknown, so the receipt holds the WAL position at
+    // which the user was seen gone: confirmed once that is flushed.
     let never =
         json!({"v": 1, "db_name": "main", "role": "app", "username": "shub_never_created_2"});
     let receipt = receipt(revoke_for_caller(&mount, &never).await);
-    assert_eq!(receipt["lsn"], json!(""));
-    assert!(!confirm(&mount, &never, &receipt).await);
+    assert!(receipt["lsn"].as_str().unwrap().contains('/'), "{receipt}");
+    flush_wal(&db).await;
+    assert!(confirm(&mount, &never, &receipt).await);
 }
