@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrethub_engine::UnconfirmedRevocation;
-use secrethub_storage::{list_all, Storage as _, WriteOp};
+use secrethub_engine::{Engine, UnconfirmedRevocation};
+use secrethub_storage::{list_all, Storage as _, StorageView, WriteOp};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -47,6 +47,9 @@ struct ConfirmRecord {
 #[derive(Default)]
 pub(crate) struct Confirmer {
     wake: Notify,
+    /// Held shared by every revocation for a caller from its engine call until its receipt
+    /// is stored, so a mount being disabled can wait for the ones in flight.
+    in_flight: tokio::sync::RwLock<()>,
 }
 
 /// What one round found.
@@ -75,6 +78,11 @@ impl LeaseManager {
         put_json(confirm_key(&rec.lease_id), &stored)
     }
 
+    /// Held across a revocation for a caller (engine call and the batch storing its receipt).
+    pub(super) async fn caller_revocation(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.confirmer.in_flight.read().await
+    }
+
     /// Tells the loop a receipt was stored.
     pub(super) fn receipt_stored(&self) {
         self.confirmer.wake.notify_one();
@@ -88,6 +96,15 @@ impl LeaseManager {
     /// Asks the engines about every stored receipt (of the mount `only`, or of all) and
     /// deletes the confirmed ones.
     pub(crate) async fn confirm_round(&self, only: Option<&str>) -> CoreResult<Round> {
+        self.confirm_round_with(only, None).await
+    }
+
+    /// `confirm_round`, with the engine of an unmounted mount (`only`) given explicitly.
+    async fn confirm_round_with(
+        &self,
+        only: Option<&str>,
+        unmounted: Option<&(Arc<dyn Engine>, StorageView)>,
+    ) -> CoreResult<Round> {
         let mut by_mount: BTreeMap<String, Vec<(String, UnconfirmedRevocation)>> = BTreeMap::new();
         for id in list_all(&self.view, "confirm/").await? {
             let Some(rec) = self
@@ -106,7 +123,11 @@ impl LeaseManager {
         }
         let mut round = Round::default();
         for (accessor, items) in by_mount {
-            let Some((engine, storage)) = self.engine_for_accessor(&accessor) else {
+            let found = match unmounted {
+                Some(given) => Some(given.clone()),
+                None => self.engine_for_accessor(&accessor),
+            };
+            let Some((engine, storage)) = found else {
                 // Disabling a mount confirms its receipts before unmounting; one left over
                 // cannot be confirmed by anything any more.
                 tracing::error!(mount = %accessor, count = items.len(), "revocations whose mount is gone cannot be confirmed; dropping their receipts");
@@ -161,6 +182,28 @@ impl LeaseManager {
     /// Confirms every receipt of one mount, waiting for the engine as long as it answers
     /// "not yet"; used before the mount is disabled.
     pub(crate) async fn confirm_mount(&self, accessor: &str) -> CoreResult<()> {
+        self.confirm_mount_with(accessor, None).await
+    }
+
+    /// After a mount left the router: waits for revocations for callers still in flight on
+    /// it, then confirms what they left with the mount's engine, which nothing else can
+    /// reach any more.
+    pub(crate) async fn confirm_unmounted(
+        &self,
+        accessor: &str,
+        engine: Arc<dyn Engine>,
+        storage: StorageView,
+    ) -> CoreResult<()> {
+        drop(self.confirmer.in_flight.write().await);
+        self.confirm_mount_with(accessor, Some((engine, storage)))
+            .await
+    }
+
+    async fn confirm_mount_with(
+        &self,
+        accessor: &str,
+        unmounted: Option<(Arc<dyn Engine>, StorageView)>,
+    ) -> CoreResult<()> {
         let deadline = tokio::time::Instant::now() + MOUNT_DEADLINE;
         let unconfirmed = |waiting: usize| {
             CoreError::Unavailable(format!(
@@ -168,7 +211,8 @@ impl LeaseManager {
             ))
         };
         loop {
-            let round = tokio::time::timeout_at(deadline, self.confirm_round(Some(accessor)))
+            let round = self.confirm_round_with(Some(accessor), unmounted.as_ref());
+            let round = tokio::time::timeout_at(deadline, round)
                 .await
                 .map_err(|_| CoreError::Unavailable("confirming revocations timed out".into()))??;
             if round.waiting == 0 {

@@ -297,6 +297,7 @@ impl LeaseManager {
     /// Calls the engine for a waiting caller and, on success, deletes the lease (keeping the
     /// engine's receipt when the revocation is yet to be confirmed upstream).
     async fn revoke_record(&self, rec: &LeaseRecord) -> CoreResult<()> {
+        let _in_flight = self.caller_revocation().await;
         let revocation = match self.engine_for(rec) {
             Some((engine, storage)) => engine.revoke_for_caller(&rec.info(), &storage).await?,
             None => {

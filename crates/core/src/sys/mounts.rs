@@ -273,6 +273,21 @@ async fn disable(ctx: &Ctx<'_>, raw_path: &str, class: MountClass) -> CoreResult
         .collect();
     // Unmount first so no request can write while the data is being removed.
     ctx.u.replace_mounts(mounted).await?;
+    if let Some(engine) = target.engine.clone() {
+        // A revocation that was in flight while the receipts were confirmed above.
+        let storage = secrethub_storage::StorageView::new(
+            ctx.u.barrier.clone(),
+            target.entry.storage_prefix(),
+        );
+        if let Err(e) = ctx
+            .u
+            .leases
+            .confirm_unmounted(&target.entry.accessor, engine, storage)
+            .await
+        {
+            tracing::error!(path = %api_path, error = %e, "revocations made while the mount was being disabled could not be confirmed");
+        }
+    }
     secrethub_storage::delete_prefix(&*ctx.u.barrier, &target.entry.storage_prefix()).await?;
     tracing::info!(path = %api_path, "mount disabled");
     Ok(CoreResponse::default())

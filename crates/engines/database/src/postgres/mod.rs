@@ -267,6 +267,45 @@ impl Postgres {
         }
     }
 
+    /// Waits until PostgreSQL has flushed the WAL written so far. A user found already gone
+    /// may have gone in one of our commits that did not wait for the flush; this makes its
+    /// absence durable before it counts as revoked. Nothing to wait for when this plugin
+    /// never committed that way.
+    async fn absence_is_durable(&self) -> Result<(), DatabaseError> {
+        if self.unflushed.known() != Some(true) {
+            return Ok(());
+        }
+        let client = self.client(&self.revoke).await?;
+        let wait = async {
+            let fence: String = client
+                .query_one("SELECT pg_catalog.pg_current_wal_insert_lsn()::text", &[])
+                .await?
+                .get(0);
+            let fence = unflushed::Receipt::new(fence);
+            loop {
+                let flushed: String = client
+                    .query_one("SELECT pg_catalog.pg_current_wal_flush_lsn()::text", &[])
+                    .await?
+                    .get(0);
+                if fence.settled(&flushed) {
+                    return Ok(());
+                }
+                // The WAL writer flushes every 200 ms by default.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        match tokio::time::timeout(MAINTENANCE_TIMEOUT, wait).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self
+                .failure("waiting for the WAL flush", client, e, &[])
+                .await),
+            Err(_) => {
+                drop(Object::take(client));
+                Err(self.timed_out("waiting for the WAL flush"))
+            }
+        }
+    }
+
     fn timed_out(&self, action: &str) -> DatabaseError {
         DatabaseError::Unavailable {
             connection: self.name.clone(),
@@ -396,7 +435,7 @@ impl DatabasePlugin for Postgres {
             // Revocation statements need not be idempotent: whatever failed, a user that no
             // longer exists is revoked.
             Err(e @ DatabaseError::Rejected { .. }) => match self.role_exists(username).await {
-                Ok(false) => Ok(()),
+                Ok(false) => self.absence_is_durable().await,
                 _ => Err(e),
             },
             other => other,
@@ -498,6 +537,7 @@ impl DatabasePlugin for Postgres {
                 if existing.len() == usernames.len() {
                     return Err(e);
                 }
+                self.absence_is_durable().await?;
                 if existing.is_empty() {
                     return Ok(());
                 }
