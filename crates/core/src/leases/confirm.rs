@@ -2,19 +2,21 @@
 //! ([`Revocation::Unconfirmed`], e.g. a PostgreSQL commit that did not wait for its disk
 //! flush). The receipt is kept under `sys/expire/confirm/<lease id>`, written in the same
 //! batch that deletes the lease, until the engine confirms it: a background loop asks the
-//! engines a moment after each revocation (and again while any wait), a restart picks the
-//! receipts up from storage, and disabling a mount confirms its own first. An engine that
+//! engines a moment after each revocation (and again while any wait), and a restart picks
+//! the receipts up from storage. Disabling a mount first closes it (its revocations wait
+//! for the flush from then on), waits for the unflushed ones still running, and confirms
+//! every receipt it has before it unmounts. An engine that
 //! finds the revocation lost upstream redoes it before confirming, so a crash of the
 //! upstream right after the answer still leaves nothing behind.
 //!
 //! [`Revocation::Unconfirmed`]: secrethub_engine::Revocation::Unconfirmed
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use secrethub_engine::{Engine, UnconfirmedRevocation};
-use secrethub_storage::{list_all, Storage as _, StorageView, WriteOp};
+use secrethub_engine::UnconfirmedRevocation;
+use secrethub_storage::{list_all, Storage as _, WriteOp};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -47,9 +49,55 @@ struct ConfirmRecord {
 #[derive(Default)]
 pub(crate) struct Confirmer {
     wake: Notify,
-    /// Held shared by every revocation for a caller from its engine call until its receipt
-    /// is stored, so a mount being disabled can wait for the ones in flight.
-    in_flight: tokio::sync::RwLock<()>,
+    mounts: Mutex<MountStates>,
+    /// Notified whenever an unflushed revocation finishes.
+    finished: Notify,
+}
+
+#[derive(Default)]
+struct MountStates {
+    /// Mounts being disabled: their revocations for callers wait for the flush.
+    closed: HashSet<String>,
+    /// Unflushed revocations for callers running (engine call until the receipt is stored),
+    /// per mount accessor.
+    running: HashMap<String, usize>,
+}
+
+fn lock(m: &Mutex<MountStates>) -> std::sync::MutexGuard<'_, MountStates> {
+    // Each change under the lock is a single insert, remove or counter step.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An unflushed revocation for a caller in progress; counted until dropped.
+pub(crate) struct Running<'a> {
+    confirmer: &'a Confirmer,
+    accessor: String,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let mut states = lock(&self.confirmer.mounts);
+        if let Some(n) = states.running.get_mut(&self.accessor) {
+            *n -= 1;
+            if *n == 0 {
+                states.running.remove(&self.accessor);
+            }
+        }
+        drop(states);
+        self.confirmer.finished.notify_waiters();
+    }
+}
+
+/// A mount closed for disabling; reopened when dropped (the disable is over, or failed).
+pub(crate) struct Closed<'a> {
+    confirmer: &'a Confirmer,
+    accessor: String,
+}
+
+impl Drop for Closed<'_> {
+    fn drop(&mut self) {
+        lock(&self.confirmer.mounts).closed.remove(&self.accessor);
+    }
 }
 
 /// What one round found.
@@ -78,9 +126,45 @@ impl LeaseManager {
         put_json(confirm_key(&rec.lease_id), &stored)
     }
 
-    /// Held across a revocation for a caller (engine call and the batch storing its receipt).
-    pub(super) async fn caller_revocation(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
-        self.confirmer.in_flight.read().await
+    /// Starts an unflushed revocation for a caller on a mount, unless the mount is being
+    /// disabled (`None`: revoke durably). Hold the answer until the receipt is stored.
+    pub(super) fn begin_unflushed(&self, accessor: &str) -> Option<Running<'_>> {
+        let mut states = lock(&self.confirmer.mounts);
+        if states.closed.contains(accessor) {
+            return None;
+        }
+        *states.running.entry(accessor.to_string()).or_default() += 1;
+        Some(Running {
+            confirmer: &self.confirmer,
+            accessor: accessor.to_string(),
+        })
+    }
+
+    /// Closes a mount that is about to be disabled: revocations for callers on it wait for
+    /// the flush from now on, and this returns once the unflushed ones still running have
+    /// stored their receipts.
+    pub(crate) async fn close_mount(&self, accessor: &str) -> CoreResult<Closed<'_>> {
+        lock(&self.confirmer.mounts)
+            .closed
+            .insert(accessor.to_string());
+        let closed = Closed {
+            confirmer: &self.confirmer,
+            accessor: accessor.to_string(),
+        };
+        let deadline = tokio::time::Instant::now() + MOUNT_DEADLINE;
+        loop {
+            let finished = self.confirmer.finished.notified();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            if !lock(&self.confirmer.mounts).running.contains_key(accessor) {
+                return Ok(closed);
+            }
+            if tokio::time::timeout_at(deadline, finished).await.is_err() {
+                return Err(CoreError::Unavailable(
+                    "revocations still running on this mount; try again".into(),
+                ));
+            }
+        }
     }
 
     /// Tells the loop a receipt was stored.
@@ -96,15 +180,6 @@ impl LeaseManager {
     /// Asks the engines about every stored receipt (of the mount `only`, or of all) and
     /// deletes the confirmed ones.
     pub(crate) async fn confirm_round(&self, only: Option<&str>) -> CoreResult<Round> {
-        self.confirm_round_with(only, None).await
-    }
-
-    /// `confirm_round`, with the engine of an unmounted mount (`only`) given explicitly.
-    async fn confirm_round_with(
-        &self,
-        only: Option<&str>,
-        unmounted: Option<&(Arc<dyn Engine>, StorageView)>,
-    ) -> CoreResult<Round> {
         let mut by_mount: BTreeMap<String, Vec<(String, UnconfirmedRevocation)>> = BTreeMap::new();
         for id in list_all(&self.view, "confirm/").await? {
             let Some(rec) = self
@@ -123,13 +198,10 @@ impl LeaseManager {
         }
         let mut round = Round::default();
         for (accessor, items) in by_mount {
-            let found = match unmounted {
-                Some(given) => Some(given.clone()),
-                None => self.engine_for_accessor(&accessor),
-            };
-            let Some((engine, storage)) = found else {
-                // Disabling a mount confirms its receipts before unmounting; one left over
-                // cannot be confirmed by anything any more.
+            let Some((engine, storage)) = self.engine_for_accessor(&accessor) else {
+                // Disabling a mount confirms all its receipts before unmounting, and no new
+                // ones are made once it is closed: these come from storage edited by hand
+                // or an older version, and nothing can confirm them any more.
                 tracing::error!(mount = %accessor, count = items.len(), "revocations whose mount is gone cannot be confirmed; dropping their receipts");
                 let ops = items
                     .iter()
@@ -182,28 +254,6 @@ impl LeaseManager {
     /// Confirms every receipt of one mount, waiting for the engine as long as it answers
     /// "not yet"; used before the mount is disabled.
     pub(crate) async fn confirm_mount(&self, accessor: &str) -> CoreResult<()> {
-        self.confirm_mount_with(accessor, None).await
-    }
-
-    /// After a mount left the router: waits for revocations for callers still in flight on
-    /// it, then confirms what they left with the mount's engine, which nothing else can
-    /// reach any more.
-    pub(crate) async fn confirm_unmounted(
-        &self,
-        accessor: &str,
-        engine: Arc<dyn Engine>,
-        storage: StorageView,
-    ) -> CoreResult<()> {
-        drop(self.confirmer.in_flight.write().await);
-        self.confirm_mount_with(accessor, Some((engine, storage)))
-            .await
-    }
-
-    async fn confirm_mount_with(
-        &self,
-        accessor: &str,
-        unmounted: Option<(Arc<dyn Engine>, StorageView)>,
-    ) -> CoreResult<()> {
         let deadline = tokio::time::Instant::now() + MOUNT_DEADLINE;
         let unconfirmed = |waiting: usize| {
             CoreError::Unavailable(format!(
@@ -211,8 +261,7 @@ impl LeaseManager {
             ))
         };
         loop {
-            let round = self.confirm_round_with(Some(accessor), unmounted.as_ref());
-            let round = tokio::time::timeout_at(deadline, round)
+            let round = tokio::time::timeout_at(deadline, self.confirm_round(Some(accessor)))
                 .await
                 .map_err(|_| CoreError::Unavailable("confirming revocations timed out".into()))??;
             if round.waiting == 0 {

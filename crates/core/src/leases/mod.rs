@@ -297,9 +297,16 @@ impl LeaseManager {
     /// Calls the engine for a waiting caller and, on success, deletes the lease (keeping the
     /// engine's receipt when the revocation is yet to be confirmed upstream).
     async fn revoke_record(&self, rec: &LeaseRecord) -> CoreResult<()> {
-        let _in_flight = self.caller_revocation().await;
+        // Counted until the receipt is stored; `None` while the mount is being disabled.
+        let unflushed = self.begin_unflushed(&rec.mount_accessor);
         let revocation = match self.engine_for(rec) {
-            Some((engine, storage)) => engine.revoke_for_caller(&rec.info(), &storage).await?,
+            Some((engine, storage)) if unflushed.is_some() => {
+                engine.revoke_for_caller(&rec.info(), &storage).await?
+            }
+            Some((engine, storage)) => {
+                engine.revoke(&rec.info(), &storage).await?;
+                Revocation::Durable
+            }
             None => {
                 // Mounts revoke their leases before they are disabled, so this is an anomaly:
                 // keep the lease (retried, then irrevocable and visible) rather than drop it.
@@ -407,13 +414,26 @@ impl LeaseManager {
         Ok(n)
     }
 
-    /// Deletes every lease under `prefix` without asking the engine (operator's last resort).
+    /// Deletes every lease under `prefix` without asking the engine (operator's last resort),
+    /// and every receipt of a revocation under it still waiting for its engine's
+    /// confirmation (a connection deleted since, say).
     pub(crate) async fn revoke_force(&self, prefix: &str) -> CoreResult<usize> {
         let ids = self.ids_under(prefix).await?;
         for id in &ids {
             if let Some(rec) = self.load(id).await? {
                 self.delete_record(&rec, None).await?;
             }
+        }
+        let p = prefix.trim_start_matches('/');
+        let receipts: Vec<WriteOp> = list_all(&self.view, &record::confirm_key(p))
+            .await?
+            .into_iter()
+            .map(|k| WriteOp::Delete {
+                key: record::confirm_key(&format!("{p}{k}")),
+            })
+            .collect();
+        if !receipts.is_empty() {
+            self.view.apply(receipts).await?;
         }
         Ok(ids.len())
     }

@@ -246,6 +246,14 @@ async fn disable(ctx: &Ctx<'_>, raw_path: &str, class: MountClass) -> CoreResult
     // Vault revokes a mount's leases (an auth method's: the tokens it issued) before
     // unmounting; a failure keeps the mount.
     let api_path = target.entry.api_path();
+    // From here on its revocations wait for the upstream flush, so the receipts confirmed
+    // below are the last; kept closed until the mount is gone.
+    let _closed = ctx
+        .u
+        .leases
+        .close_mount(&target.entry.accessor)
+        .await
+        .map_err(|e| CoreError::bad_request(format!("cannot disable {api_path:?}: {e}")))?;
     ctx.u.leases.revoke_prefix(&api_path).await.map_err(|e| {
         CoreError::bad_request(format!("failed to revoke the leases of {api_path:?}: {e}"))
     })?;
@@ -273,21 +281,7 @@ async fn disable(ctx: &Ctx<'_>, raw_path: &str, class: MountClass) -> CoreResult
         .collect();
     // Unmount first so no request can write while the data is being removed.
     ctx.u.replace_mounts(mounted).await?;
-    if let Some(engine) = target.engine.clone() {
-        // A revocation that was in flight while the receipts were confirmed above.
-        let storage = secrethub_storage::StorageView::new(
-            ctx.u.barrier.clone(),
-            target.entry.storage_prefix(),
-        );
-        if let Err(e) = ctx
-            .u
-            .leases
-            .confirm_unmounted(&target.entry.accessor, engine, storage)
-            .await
-        {
-            tracing::error!(path = %api_path, error = %e, "revocations made while the mount was being disabled could not be confirmed");
-        }
-    }
+
     secrethub_storage::delete_prefix(&*ctx.u.barrier, &target.entry.storage_prefix()).await?;
     tracing::info!(path = %api_path, "mount disabled");
     Ok(CoreResponse::default())

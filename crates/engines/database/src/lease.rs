@@ -186,7 +186,15 @@ impl DatabaseEngine {
                 }
             }
         }
-        out.into_iter().map(|o| o.unwrap_or(Ok(false))).collect()
+        out.into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Err(DatabaseError::Internal(anyhow::anyhow!(
+                        "the plugin gave no answer for a revocation"
+                    )))
+                })
+            })
+            .collect()
     }
 
     /// Revokes many leases: those whose role uses the default revocation are dropped per

@@ -608,3 +608,20 @@ async fn durable_revocations_leave_nothing_to_confirm() {
     assert_eq!(unconfirmed_revocations(&t).await, 0);
     assert_eq!(confirmations(&t).await["asked"], json!(0));
 }
+
+#[tokio::test]
+async fn revoke_force_drops_receipts_no_engine_will_confirm() {
+    let t = with_engine().await;
+    let hold = json!({"unconfirmed_revoke": true, "hold_confirm": true});
+    t.root("POST", "database/config", Some(hold)).await;
+    let root = t.root.clone();
+    let (id, _) = creds(&t, &root, "ro", json!({})).await;
+    assert_eq!(revoke(&t, &id).await, StatusCode::NO_CONTENT);
+    assert_eq!(unconfirmed_revocations(&t).await, 1);
+
+    let (s, v) = t
+        .root("PUT", "sys/leases/revoke-force/database/creds/", None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    assert_eq!(unconfirmed_revocations(&t).await, 0);
+}

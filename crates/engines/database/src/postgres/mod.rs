@@ -272,7 +272,9 @@ impl Postgres {
     /// absence durable before it counts as revoked. Nothing to wait for when this plugin
     /// never committed that way.
     async fn absence_is_durable(&self) -> Result<(), DatabaseError> {
-        if self.unflushed.known() != Some(true) {
+        // Asked, not just looked up: a plugin reopened after a config write has not probed
+        // yet, while the one before it may have committed without the flush.
+        if !self.unflushed_supported().await {
             return Ok(());
         }
         let client = self.client(&self.revoke).await?;
@@ -321,9 +323,14 @@ impl Postgres {
     async fn existing_roles(&self, usernames: &[&str]) -> Result<Vec<String>, DatabaseError> {
         let client = self.client(&self.revoke).await?;
         let sql = "SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY($1)";
-        match client.query(sql, &[&usernames]).await {
-            Ok(rows) => Ok(rows.iter().map(|r| r.get(0)).collect()),
-            Err(e) => Err(self.failure("checking the users", client, e, &[]).await),
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&usernames];
+        match tokio::time::timeout(MAINTENANCE_TIMEOUT, client.query(sql, &params)).await {
+            Ok(Ok(rows)) => Ok(rows.iter().map(|r| r.get(0)).collect()),
+            Ok(Err(e)) => Err(self.failure("checking the users", client, e, &[]).await),
+            Err(_) => {
+                drop(Object::take(client));
+                Err(self.timed_out("checking the users"))
+            }
         }
     }
 
@@ -502,15 +509,20 @@ impl DatabasePlugin for Postgres {
             // them): revoke again, this time waiting for the flush.
             tracing::warn!(connection = %self.name, count = back.len(), "revoked users are back after a database crash; revoking them again");
             let again: Vec<&str> = back.iter().map(String::as_str).collect();
-            if self.revoke_users_default(&again).await.is_ok() {
-                redone = again;
-            } else {
-                // One at a time, so one user that cannot be dropped holds back only itself.
-                for user in again {
-                    match self.revoke_user(&[], user).await {
-                        Ok(()) => redone.push(user),
-                        Err(e) => {
-                            tracing::warn!(connection = %self.name, error = %e, "a user that is back could not be revoked again; asking again later")
+            match self.revoke_users_default(&again).await {
+                Ok(()) => redone = again,
+                // Unreachable or timed out: one at a time would only wait longer.
+                Err(e @ DatabaseError::Unavailable { .. }) => {
+                    tracing::warn!(connection = %self.name, error = %e, "users that are back could not be revoked again; asking again later");
+                }
+                Err(_) => {
+                    // One at a time, so one user that cannot be dropped holds back only itself.
+                    for user in again {
+                        match self.revoke_user(&[], user).await {
+                            Ok(()) => redone.push(user),
+                            Err(e) => {
+                                tracing::warn!(connection = %self.name, error = %e, "a user that is back could not be revoked again; asking again later")
+                            }
                         }
                     }
                 }

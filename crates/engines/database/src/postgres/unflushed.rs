@@ -41,8 +41,11 @@ impl Receipt {
     }
 
     /// Whether the revocation of a user that is gone is durable, given the server's flushed
-    /// WAL position `flushed` (as PostgreSQL prints it). A server whose position stays behind
-    /// (a standby promoted with a shorter history) passes it once it writes more.
+    /// WAL position `flushed` (as PostgreSQL prints it). The position is where the next
+    /// record will start: when the commit ended exactly at a WAL page boundary it lies past
+    /// that page's header, and the flushed position reaches it only once more WAL is
+    /// written (at the latest by the next checkpoint). A standby promoted with a shorter
+    /// history passes it once it has written as much.
     pub(super) fn settled(&self, flushed: &str) -> bool {
         match (parse_lsn(flushed), parse_lsn(&self.lsn)) {
             (Some(flushed), Some(ours)) => flushed >= ours,
