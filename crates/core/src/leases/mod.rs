@@ -278,20 +278,25 @@ impl LeaseManager {
 
     /// Revokes one lease now: the engine first, then the record and its indexes.
     /// A missing lease is already revoked.
-    pub(crate) async fn revoke(&self, lease_id: &str) -> CoreResult<()> {
+    /// Runs on a task of its own, so a caller who goes away mid-way (a dropped connection
+    /// cancels the request) cannot cut it between the upstream revocation and the write
+    /// that records it.
+    pub(crate) async fn revoke(self: &Arc<Self>, lease_id: &str) -> CoreResult<()> {
         let Some(rec) = self.load(lease_id).await? else {
             return Ok(());
         };
-        match self.revoke_record(&rec).await {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let _ = self
-                    .scheduler
-                    .after_failure(self, rec, &e.to_string())
-                    .await;
-                Err(e)
+        let me = self.clone();
+        let task = tokio::spawn(async move {
+            match me.revoke_record(&rec).await {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    let _ = me.scheduler.after_failure(&me, rec, &e.to_string()).await;
+                    Err(e)
+                }
             }
-        }
+        });
+        task.await
+            .map_err(|e| CoreError::Internal(anyhow::anyhow!("revocation task failed: {e}")))?
     }
 
     /// Calls the engine for a waiting caller and, on success, deletes the lease (keeping the
@@ -433,6 +438,11 @@ impl LeaseManager {
             })
             .collect();
         if !receipts.is_empty() {
+            tracing::warn!(
+                prefix = p,
+                count = receipts.len(),
+                "unconfirmed revocations dropped by revoke-force"
+            );
             self.view.apply(receipts).await?;
         }
         Ok(ids.len())

@@ -253,7 +253,7 @@ async fn disable(ctx: &Ctx<'_>, raw_path: &str, class: MountClass) -> CoreResult
         .leases
         .close_mount(&target.entry.accessor)
         .await
-        .map_err(|e| CoreError::bad_request(format!("cannot disable {api_path:?}: {e}")))?;
+        .map_err(|e| CoreError::Unavailable(format!("cannot disable {api_path:?}: {e}")))?;
     ctx.u.leases.revoke_prefix(&api_path).await.map_err(|e| {
         CoreError::bad_request(format!("failed to revoke the leases of {api_path:?}: {e}"))
     })?;

@@ -273,9 +273,18 @@ impl Postgres {
     /// never committed that way.
     async fn absence_is_durable(&self) -> Result<(), DatabaseError> {
         // Asked, not just looked up: a plugin reopened after a config write has not probed
-        // yet, while the one before it may have committed without the flush.
-        if !self.unflushed_supported().await {
-            return Ok(());
+        // yet, while the one before it may have committed without the flush. Only a server
+        // known not to report WAL positions never saw such a commit.
+        self.unflushed_supported().await;
+        match self.unflushed.known() {
+            Some(false) => return Ok(()),
+            Some(true) => {}
+            None => {
+                return Err(DatabaseError::Unavailable {
+                    connection: self.name.clone(),
+                    reason: "cannot tell whether the WAL is flushed".into(),
+                })
+            }
         }
         let client = self.client(&self.revoke).await?;
         let wait = async {
@@ -511,11 +520,9 @@ impl DatabasePlugin for Postgres {
             let again: Vec<&str> = back.iter().map(String::as_str).collect();
             match self.revoke_users_default(&again).await {
                 Ok(()) => redone = again,
-                // Unreachable or timed out: one at a time would only wait longer.
-                Err(e @ DatabaseError::Unavailable { .. }) => {
-                    tracing::warn!(connection = %self.name, error = %e, "users that are back could not be revoked again; asking again later");
-                }
-                Err(_) => {
+                // A statement refused for one of them: one at a time, so it holds back only
+                // itself.
+                Err(DatabaseError::Rejected { .. }) => {
                     // One at a time, so one user that cannot be dropped holds back only itself.
                     for user in again {
                         match self.revoke_user(&[], user).await {
@@ -525,6 +532,10 @@ impl DatabasePlugin for Postgres {
                             }
                         }
                     }
+                }
+                // Unreachable or timed out: one at a time would only wait longer.
+                Err(e) => {
+                    tracing::warn!(connection = %self.name, error = %e, "users that are back could not be revoked again; asking again later");
                 }
             }
         }
