@@ -172,6 +172,38 @@ impl LeaseManager {
         self.confirmer.wake.notify_one();
     }
 
+    /// Deletes the receipts of these lease IDs.
+    async fn delete_receipts<'a>(&self, ids: impl Iterator<Item = &'a String>) -> CoreResult<()> {
+        let ops: Vec<WriteOp> = ids
+            .map(|id| WriteOp::Delete {
+                key: confirm_key(id),
+            })
+            .collect();
+        if !ops.is_empty() {
+            self.view.apply(ops).await?;
+        }
+        Ok(())
+    }
+
+    /// `revoke-force`: drops the receipts under `prefix` (a connection deleted since, say,
+    /// leaves receipts nothing can confirm). Returns how many.
+    pub(super) async fn drop_receipts_under(&self, prefix: &str) -> CoreResult<usize> {
+        let ids: Vec<String> = list_all(&self.view, &confirm_key(prefix))
+            .await?
+            .into_iter()
+            .map(|k| format!("{prefix}{k}"))
+            .collect();
+        if !ids.is_empty() {
+            tracing::warn!(
+                prefix,
+                count = ids.len(),
+                "unconfirmed revocations dropped by revoke-force"
+            );
+        }
+        self.delete_receipts(ids.iter()).await?;
+        Ok(ids.len())
+    }
+
     /// Revocations waiting for confirmation (for the stats).
     pub(crate) async fn unconfirmed_count(&self) -> CoreResult<usize> {
         Ok(self.view.count("confirm/").await?)
@@ -203,13 +235,7 @@ impl LeaseManager {
                 // ones are made once it is closed: these come from storage edited by hand
                 // or an older version, and nothing can confirm them any more.
                 tracing::error!(mount = %accessor, count = items.len(), "revocations whose mount is gone cannot be confirmed; dropping their receipts");
-                let ops = items
-                    .iter()
-                    .map(|(id, _)| WriteOp::Delete {
-                        key: confirm_key(id),
-                    })
-                    .collect();
-                self.view.apply(ops).await?;
+                self.delete_receipts(items.iter().map(|(id, _)| id)).await?;
                 continue;
             };
             for chunk in items.chunks(CHUNK) {
@@ -223,9 +249,7 @@ impl LeaseManager {
                 let mut first_error = None;
                 for (id, _) in chunk {
                     match answers.next() {
-                        Some(Ok(true)) => confirmed.push(WriteOp::Delete {
-                            key: confirm_key(id),
-                        }),
+                        Some(Ok(true)) => confirmed.push(id),
                         Some(Ok(false)) => round.waiting += 1,
                         // An engine that answers fewer than asked failed for the rest.
                         failed => {
@@ -243,9 +267,7 @@ impl LeaseManager {
                 if let Some(error) = first_error {
                     tracing::warn!(mount = %accessor, %error, "confirming revocations failed; asking again later");
                 }
-                if !confirmed.is_empty() {
-                    self.view.apply(confirmed).await?;
-                }
+                self.delete_receipts(confirmed.into_iter()).await?;
             }
         }
         Ok(round)

@@ -429,22 +429,8 @@ impl LeaseManager {
                 self.delete_record(&rec, None).await?;
             }
         }
-        let p = prefix.trim_start_matches('/');
-        let receipts: Vec<WriteOp> = list_all(&self.view, &record::confirm_key(p))
-            .await?
-            .into_iter()
-            .map(|k| WriteOp::Delete {
-                key: record::confirm_key(&format!("{p}{k}")),
-            })
-            .collect();
-        if !receipts.is_empty() {
-            tracing::warn!(
-                prefix = p,
-                count = receipts.len(),
-                "unconfirmed revocations dropped by revoke-force"
-            );
-            self.view.apply(receipts).await?;
-        }
+        self.drop_receipts_under(prefix.trim_start_matches('/'))
+            .await?;
         Ok(ids.len())
     }
 

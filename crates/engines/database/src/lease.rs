@@ -5,11 +5,10 @@
 //! role's current revocation statements (an operator may have fixed broken ones) and falls
 //! back to the ones recorded with the lease when the role has been deleted.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrethub_common::format_duration;
-use std::sync::Arc;
-
 use secrethub_engine::{LeaseInfo, MountInfo, Revocation, StorageView, UnconfirmedRevocation};
 
 use crate::error::DatabaseError;
@@ -75,7 +74,7 @@ impl DatabaseEngine {
         lease: &LeaseInfo,
         storage: &StorageView,
     ) -> Result<Target, DatabaseError> {
-        let data = lease_data(lease)?;
+        let mut data = lease_data(lease)?;
         let (_, plugin) = self
             .connections
             .load(storage, &data.db_name)
@@ -88,7 +87,7 @@ impl DatabaseEngine {
             })?;
         let statements = match load_role(storage, &data.role).await? {
             Some(role) => role.revocation_statements,
-            None => data.revocation_statements.clone(),
+            None => std::mem::take(&mut data.revocation_statements),
         };
         Ok(Target {
             data,

@@ -9,6 +9,7 @@ mod errors;
 mod harness;
 mod kv;
 mod lease_engine;
+mod lease_receipts;
 mod leases;
 mod login_engine;
 mod mounts;

@@ -36,7 +36,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool};
 use secrethub_common::{JsonMap, UnixTime};
-use tokio_postgres::SimpleQueryMessage;
 use zeroize::Zeroizing;
 
 use crate::error::DatabaseError;
@@ -191,7 +190,7 @@ impl Postgres {
         pool: &Pool,
         action: &'static str,
         sql: &str,
-    ) -> Result<Vec<SimpleQueryMessage>, DatabaseError> {
+    ) -> Result<Vec<tokio_postgres::SimpleQueryMessage>, DatabaseError> {
         let mut retried = false;
         let mut conflicts = 0;
         loop {
@@ -216,103 +215,8 @@ impl Postgres {
                 Ok(Err(e)) => return Err(self.failure(action, client, e, &[]).await),
                 Err(_) => {
                     drop(Object::take(client));
-                    return Err(DatabaseError::Unavailable {
-                        connection: self.name.clone(),
-                        reason: format!("{action} timed out"),
-                    });
+                    return Err(self.timed_out(action));
                 }
-            }
-        }
-    }
-
-    /// Whether this server reports WAL positions (some managed services do not); asked once.
-    /// Without them, revocations wait for the flush as before.
-    async fn unflushed_supported(&self) -> bool {
-        if let Some(known) = self.unflushed.known() {
-            return known;
-        }
-        let Ok(client) = self.client(&self.revoke).await else {
-            return false;
-        };
-        let probe =
-            tokio::time::timeout(MAINTENANCE_TIMEOUT, client.simple_query(unflushed::PROBE));
-        match probe.await {
-            Ok(Ok(_)) => self.unflushed.set(true),
-            Ok(Err(e)) if e.code().is_some_and(|c| unflushed::unsupported(c.code())) => {
-                tracing::info!(connection = %self.name, error = %connect::describe(&e), "the database does not report WAL positions; revocations wait for the flush");
-                self.unflushed.set(false)
-            }
-            // Unknown yet (down, a standby, slow): wait for the flush this time, ask again.
-            Ok(Err(_)) => false,
-            Err(_) => {
-                drop(Object::take(client));
-                false
-            }
-        }
-    }
-
-    /// The WAL position now, if `username` does not exist: a receipt for a revocation whose
-    /// commit is in doubt. `None` when the user exists.
-    async fn fence_if_gone(&self, username: &str) -> Result<Option<String>, DatabaseError> {
-        let client = self.client(&self.revoke).await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&username];
-        let query = client.query_one(unflushed::FENCE, &params);
-        match tokio::time::timeout(MAINTENANCE_TIMEOUT, query).await {
-            Ok(Ok(row)) => Ok((!row.get::<_, bool>(1)).then(|| row.get(0))),
-            Ok(Err(e)) => Err(self.failure("checking the user", client, e, &[]).await),
-            Err(_) => {
-                drop(Object::take(client));
-                Err(self.timed_out("checking the user"))
-            }
-        }
-    }
-
-    /// Waits until PostgreSQL has flushed the WAL written so far. A user found already gone
-    /// may have gone in one of our commits that did not wait for the flush; this makes its
-    /// absence durable before it counts as revoked. Nothing to wait for when this plugin
-    /// never committed that way.
-    async fn absence_is_durable(&self) -> Result<(), DatabaseError> {
-        // Asked, not just looked up: a plugin reopened after a config write has not probed
-        // yet, while the one before it may have committed without the flush. Only a server
-        // known not to report WAL positions never saw such a commit.
-        self.unflushed_supported().await;
-        match self.unflushed.known() {
-            Some(false) => return Ok(()),
-            Some(true) => {}
-            None => {
-                return Err(DatabaseError::Unavailable {
-                    connection: self.name.clone(),
-                    reason: "cannot tell whether the WAL is flushed".into(),
-                })
-            }
-        }
-        let client = self.client(&self.revoke).await?;
-        let wait = async {
-            let fence: String = client
-                .query_one("SELECT pg_catalog.pg_current_wal_insert_lsn()::text", &[])
-                .await?
-                .get(0);
-            let fence = unflushed::Receipt::new(fence);
-            loop {
-                let flushed: String = client
-                    .query_one("SELECT pg_catalog.pg_current_wal_flush_lsn()::text", &[])
-                    .await?
-                    .get(0);
-                if fence.settled(&flushed) {
-                    return Ok(());
-                }
-                // The WAL writer flushes every 200 ms by default.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        };
-        match tokio::time::timeout(MAINTENANCE_TIMEOUT, wait).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(self
-                .failure("waiting for the WAL flush", client, e, &[])
-                .await),
-            Err(_) => {
-                drop(Object::take(client));
-                Err(self.timed_out("waiting for the WAL flush"))
             }
         }
     }
@@ -330,15 +234,27 @@ impl Postgres {
 
     /// Which of `usernames` exist as roles.
     async fn existing_roles(&self, usernames: &[&str]) -> Result<Vec<String>, DatabaseError> {
-        let client = self.client(&self.revoke).await?;
         let sql = "SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY($1)";
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&usernames];
-        match tokio::time::timeout(MAINTENANCE_TIMEOUT, client.query(sql, &params)).await {
-            Ok(Ok(rows)) => Ok(rows.iter().map(|r| r.get(0)).collect()),
-            Ok(Err(e)) => Err(self.failure("checking the users", client, e, &[]).await),
+        let rows = self
+            .query_maintenance("checking the users", sql, &[&usernames])
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// One query on a revocation connection, within the maintenance time limit.
+    async fn query_maintenance(
+        &self,
+        action: &'static str,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, DatabaseError> {
+        let client = self.client(&self.revoke).await?;
+        match tokio::time::timeout(MAINTENANCE_TIMEOUT, client.query(sql, params)).await {
+            Ok(Ok(rows)) => Ok(rows),
+            Ok(Err(e)) => Err(self.failure(action, client, e, &[]).await),
             Err(_) => {
                 drop(Object::take(client));
-                Err(self.timed_out("checking the users"))
+                Err(self.timed_out(action))
             }
         }
     }
@@ -462,93 +378,14 @@ impl DatabasePlugin for Postgres {
         &self,
         username: &str,
     ) -> Result<Option<serde_json::Value>, DatabaseError> {
-        if !self.unflushed_supported().await {
-            return self.revoke_user(&[], username).await.map(|()| None);
-        }
-        let sql = unflushed::statements(&default_revocation(username));
-        match self
-            .query_idempotent(&self.revoke, "revoking user", &sql)
-            .await
-        {
-            Ok(messages) => {
-                let lsn = messages.iter().rev().find_map(|m| match m {
-                    SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
-                    _ => None,
-                });
-                let lsn = lsn.ok_or_else(|| {
-                    DatabaseError::Internal(anyhow::anyhow!(
-                        "the revocation answered no WAL position"
-                    ))
-                })?;
-                unflushed::Receipt::new(lsn).to_json().map(Some)
-            }
-            // The user is gone, but whether this text committed before it failed (on the
-            // position query, say) is not known: the position now is past that commit.
-            Err(e @ DatabaseError::Rejected { .. }) => match self.fence_if_gone(username).await {
-                Ok(Some(lsn)) => unflushed::Receipt::new(lsn).to_json().map(Some),
-                _ => Err(e),
-            },
-            Err(e) => Err(e),
-        }
+        self.revoke_unflushed(username).await
     }
 
     async fn confirm_revoked(
         &self,
         revoked: &[(&str, &serde_json::Value)],
     ) -> Result<Vec<bool>, DatabaseError> {
-        let names: Vec<&str> = revoked.iter().map(|(u, _)| *u).collect();
-        let client = self.client(&self.revoke).await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&names];
-        let query = client.query_one(unflushed::CHECK, &params);
-        let row = match tokio::time::timeout(MAINTENANCE_TIMEOUT, query).await {
-            Ok(Ok(row)) => row,
-            Ok(Err(e)) => return Err(self.failure("confirming revocations", client, e, &[]).await),
-            Err(_) => {
-                drop(Object::take(client));
-                return Err(self.timed_out("confirming revocations"));
-            }
-        };
-        drop(client);
-        let flushed: String = row.get(0);
-        let back: Vec<String> = row.get(1);
-        // Users revoked again, durably, this round.
-        let mut redone: Vec<&str> = Vec::new();
-        if !back.is_empty() {
-            // The database lost these commits (it crashed, or failed over, before flushing
-            // them): revoke again, this time waiting for the flush.
-            tracing::warn!(connection = %self.name, count = back.len(), "revoked users are back after a database crash; revoking them again");
-            let again: Vec<&str> = back.iter().map(String::as_str).collect();
-            match self.revoke_users_default(&again).await {
-                Ok(()) => redone = again,
-                // A statement refused for one of them: one at a time, so it holds back only
-                // itself.
-                Err(DatabaseError::Rejected { .. }) => {
-                    // One at a time, so one user that cannot be dropped holds back only itself.
-                    for user in again {
-                        match self.revoke_user(&[], user).await {
-                            Ok(()) => redone.push(user),
-                            Err(e) => {
-                                tracing::warn!(connection = %self.name, error = %e, "a user that is back could not be revoked again; asking again later")
-                            }
-                        }
-                    }
-                }
-                // Unreachable or timed out: one at a time would only wait longer.
-                Err(e) => {
-                    tracing::warn!(connection = %self.name, error = %e, "users that are back could not be revoked again; asking again later");
-                }
-            }
-        }
-        Ok(revoked
-            .iter()
-            .map(|(user, receipt)| {
-                if back.iter().any(|b| b == user) {
-                    return redone.contains(user);
-                }
-                serde_json::from_value::<unflushed::Receipt>((*receipt).clone())
-                    .is_ok_and(|r| r.settled(&flushed))
-            })
-            .collect())
+        self.confirm(revoked).await
     }
 
     async fn revoke_users_default(&self, usernames: &[&str]) -> Result<(), DatabaseError> {

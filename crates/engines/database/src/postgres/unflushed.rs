@@ -19,8 +19,14 @@
 //! services refuse the functions) gets revocations that wait for the flush, as before.
 
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
 
+use deadpool_postgres::Object;
+use tokio_postgres::SimpleQueryMessage;
+
+use super::{connect, default_revocation, Postgres, MAINTENANCE_TIMEOUT};
 use crate::error::DatabaseError;
+use crate::plugin::DatabasePlugin;
 
 use serde::{Deserialize, Serialize};
 
@@ -87,6 +93,9 @@ pub(super) fn unsupported(sqlstate: &str) -> bool {
     matches!(sqlstate, "42883" | "42501" | "0A000")
 }
 
+const INSERT_POSITION: &str = "SELECT pg_catalog.pg_current_wal_insert_lsn()::text";
+const FLUSH_POSITION: &str = "SELECT pg_catalog.pg_current_wal_flush_lsn()::text";
+
 /// The WAL position now and whether `$1` (a username) exists: the receipt of a revocation
 /// whose commit is in doubt.
 pub(super) const FENCE: &str = "SELECT pg_catalog.pg_current_wal_insert_lsn()::text, \
@@ -117,6 +126,173 @@ pub(super) fn statements(revocation: &str) -> String {
 /// The flushed WAL position and which of `$1` (usernames) exist, in one query.
 pub(super) const CHECK: &str = "SELECT pg_catalog.pg_current_wal_flush_lsn()::text, \
      ARRAY(SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY($1))";
+
+impl Postgres {
+    /// [`DatabasePlugin::revoke_user_unflushed`] (see the module docs).
+    pub(super) async fn revoke_unflushed(
+        &self,
+        username: &str,
+    ) -> Result<Option<serde_json::Value>, DatabaseError> {
+        if !self.reports_wal_positions().await {
+            return self.revoke_user(&[], username).await.map(|()| None);
+        }
+        let sql = statements(&default_revocation(username));
+        match self
+            .query_idempotent(&self.revoke, "revoking user", &sql)
+            .await
+        {
+            Ok(messages) => {
+                let lsn = messages.iter().rev().find_map(|m| match m {
+                    SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+                    _ => None,
+                });
+                let lsn = lsn.ok_or_else(|| {
+                    DatabaseError::Internal(anyhow::anyhow!(
+                        "the revocation answered no WAL position"
+                    ))
+                })?;
+                Receipt::new(lsn).to_json().map(Some)
+            }
+            // The user is gone, but whether this text committed before it failed (on the
+            // position query, say) is not known: the position now is past that commit.
+            Err(e @ DatabaseError::Rejected { .. }) => match self.fence_if_gone(username).await {
+                Ok(Some(lsn)) => Receipt::new(lsn).to_json().map(Some),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`DatabasePlugin::confirm_revoked`] (see the module docs).
+    pub(super) async fn confirm(
+        &self,
+        revoked: &[(&str, &serde_json::Value)],
+    ) -> Result<Vec<bool>, DatabaseError> {
+        let names: Vec<&str> = revoked.iter().map(|(u, _)| *u).collect();
+        let rows = self
+            .query_maintenance("confirming revocations", CHECK, &[&names])
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| DatabaseError::Internal(anyhow::anyhow!("the check answered no row")))?;
+        let flushed: String = row.get(0);
+        let back: Vec<String> = row.get(1);
+        let redone = self.revoke_again(&back).await;
+        Ok(revoked
+            .iter()
+            .map(|(user, receipt)| {
+                if back.iter().any(|b| b == user) {
+                    return redone.contains(user);
+                }
+                serde_json::from_value::<Receipt>((*receipt).clone())
+                    .is_ok_and(|r| r.settled(&flushed))
+            })
+            .collect())
+    }
+
+    /// Users whose revocation the database lost (it crashed, or failed over, before flushing
+    /// it): revoked again, this time waiting for the flush. Answers the ones that went.
+    async fn revoke_again<'a>(&self, back: &'a [String]) -> Vec<&'a str> {
+        if back.is_empty() {
+            return Vec::new();
+        }
+        tracing::warn!(connection = %self.name, count = back.len(), "revoked users are back after a database crash; revoking them again");
+        let again: Vec<&str> = back.iter().map(String::as_str).collect();
+        match self.revoke_users_default(&again).await {
+            Ok(()) => again,
+            // A statement refused for one of them: one at a time, so it holds back only
+            // itself.
+            Err(DatabaseError::Rejected { .. }) => {
+                let mut redone = Vec::new();
+                for user in again {
+                    match self.revoke_user(&[], user).await {
+                        Ok(()) => redone.push(user),
+                        Err(e) => {
+                            tracing::warn!(connection = %self.name, error = %e, "a user that is back could not be revoked again; asking again later")
+                        }
+                    }
+                }
+                redone
+            }
+            // Unreachable or timed out: one at a time would only wait longer.
+            Err(e) => {
+                tracing::warn!(connection = %self.name, error = %e, "users that are back could not be revoked again; asking again later");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Whether this server reports WAL positions (some managed services do not); asked once.
+    /// Without them, revocations wait for the flush as before.
+    async fn reports_wal_positions(&self) -> bool {
+        if let Some(known) = self.unflushed.known() {
+            return known;
+        }
+        let Ok(client) = self.client(&self.revoke).await else {
+            return false;
+        };
+        let probe = tokio::time::timeout(MAINTENANCE_TIMEOUT, client.simple_query(PROBE));
+        match probe.await {
+            Ok(Ok(_)) => self.unflushed.set(true),
+            Ok(Err(e)) if e.code().is_some_and(|c| unsupported(c.code())) => {
+                tracing::info!(connection = %self.name, error = %connect::describe(&e), "the database does not report WAL positions; revocations wait for the flush");
+                self.unflushed.set(false)
+            }
+            // Unknown yet (down, a standby, slow): wait for the flush this time, ask again.
+            Ok(Err(_)) => false,
+            Err(_) => {
+                drop(Object::take(client));
+                false
+            }
+        }
+    }
+
+    /// The WAL position now, if `username` does not exist: a receipt for a revocation whose
+    /// commit is in doubt. `None` when the user exists.
+    async fn fence_if_gone(&self, username: &str) -> Result<Option<String>, DatabaseError> {
+        let rows = self
+            .query_maintenance("checking the user", FENCE, &[&username])
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|row| (!row.get::<_, bool>(1)).then(|| row.get(0))))
+    }
+
+    /// Waits until PostgreSQL has flushed the WAL written so far. A user found already gone
+    /// may have gone in one of our commits that did not wait for the flush; this makes its
+    /// absence durable before it counts as revoked. Nothing to wait for on a server known
+    /// not to report WAL positions: no commit of ours skipped the flush there.
+    pub(super) async fn absence_is_durable(&self) -> Result<(), DatabaseError> {
+        // Asked, not just looked up: a plugin reopened after a config write has not probed
+        // yet, while the one before it may have committed without the flush.
+        self.reports_wal_positions().await;
+        match self.unflushed.known() {
+            Some(false) => return Ok(()),
+            Some(true) => {}
+            None => {
+                return Err(DatabaseError::Unavailable {
+                    connection: self.name.clone(),
+                    reason: "cannot tell whether the WAL is flushed".into(),
+                })
+            }
+        }
+        let action = "waiting for the WAL flush";
+        let position = |sql| async move {
+            let rows = self.query_maintenance(action, sql, &[]).await?;
+            Ok::<String, DatabaseError>(rows.first().map(|r| r.get(0)).unwrap_or_default())
+        };
+        let fence = Receipt::new(position(INSERT_POSITION).await?);
+        let deadline = tokio::time::Instant::now() + MAINTENANCE_TIMEOUT;
+        while !fence.settled(&position(FLUSH_POSITION).await?) {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(self.timed_out(action));
+            }
+            // The WAL writer flushes every 200 ms by default.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {
