@@ -8,6 +8,7 @@ mod audit;
 mod auth_cli;
 mod bao_cli;
 mod ci_jwt;
+mod compat_vaultrs;
 mod config_errors;
 mod crash;
 mod dynamic;
