@@ -1,13 +1,15 @@
 //! End-to-end tests of the real `secrethub` binary: each test starts its own server process on
 //! an ephemeral port and drives it with our CLI, OpenBao's `bao` CLI or plain HTTP, as a user
 //! would. Needs the machine's PostgreSQL on 127.0.0.1:5432 and the `bao` binary
-//! (`SECRETHUB_TEST_BAO`, or `scripts/test`, which installs it).
+//! (`SECRETHUB_TEST_BAO`, or `scripts/test`, which installs it); `compat_clients` also needs the
+//! hvac and node-vault suites' dependencies, which `scripts/test` installs too.
 
 mod agent;
 mod audit;
 mod auth_cli;
 mod bao_cli;
 mod ci_jwt;
+mod compat_clients;
 mod compat_vaultrs;
 mod config_errors;
 mod crash;
