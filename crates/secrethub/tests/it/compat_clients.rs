@@ -1,10 +1,11 @@
 //! Real third-party clients against the real binary: the Python `hvac` suite in
-//! `tests/compat/hvac`, run against a fresh `secrethub server -dev` and a fresh `bao server -dev` (OpenBao 2.7.2, which
+//! `tests/compat/hvac` and the npm `node-vault` suite in `tests/compat/node-vault`, each run
+//! against a fresh `secrethub server -dev` and a fresh `bao server -dev` (OpenBao 2.7.2, which
 //! the suites call wherever SecretHub could answer differently, to compare the two answers).
 //!
-//! `scripts/test` installs what the suite needs: hvac and pytest into the test venv
-//! (`SECRETHUB_TEST_VENV`, default `~/.cache/secrethub-test/venv`). When they are missing
-//! this test fails and says so; it never skips.
+//! `scripts/test` installs what the suites need: hvac and pytest into the test venv
+//! (`SECRETHUB_TEST_VENV`, default `~/.cache/secrethub-test/venv`), and node-vault with
+//! `npm ci`. When they are missing these tests fail and say so; they never skip.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command as StdCommand, Stdio};
@@ -37,6 +38,21 @@ async fn hvac_suite_passes() {
         // The suite's bytecode stays out of the source tree.
         .env("PYTHONDONTWRITEBYTECODE", "1");
     servers.run_suite("hvac (pytest)", command).await;
+}
+
+#[tokio::test]
+async fn node_vault_suite_passes() {
+    let suite = Path::new(REPO_ROOT).join("tests/compat/node-vault");
+    assert!(
+        suite.join("node_modules/node-vault").is_dir(),
+        "node-vault is not installed in {}: run scripts/test (it runs `npm ci` there), or \
+         `npm ci` in that directory yourself",
+        suite.display()
+    );
+    let servers = Servers::start().await;
+    let mut command = Command::new("node");
+    command.arg("--test").current_dir(&suite);
+    servers.run_suite("node-vault (node --test)", command).await;
 }
 
 /// `$SECRETHUB_TEST_VENV`, else `~/.cache/secrethub-test/venv` (where `scripts/test` puts it).
