@@ -22,8 +22,9 @@ pub enum RevokeTarget<'a> {
 }
 
 impl Client {
-    /// `PUT sys/leases/lookup {"lease_id"}`: the lease's `id`, `issue_time`, `expire_time`,
-    /// `last_renewal`, `renewable` and `ttl` under `data`.
+    /// `PUT sys/leases/lookup {"lease_id"}`: the lease's `id`, `path` (the request that
+    /// created it), `issue_time`, `expire_time`, `last_renewal`, `renewable` and `ttl` under
+    /// `data`.
     pub async fn lease_lookup(&self, lease_id: &str) -> Result<Option<Value>, ClientError> {
         let body = json!({ "lease_id": lease_id });
         self.write("sys/leases/lookup", &body).await

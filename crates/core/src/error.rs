@@ -17,6 +17,10 @@ pub enum CoreError {
     /// The token is unknown, expired or revoked.
     #[error("invalid token")]
     InvalidToken,
+    /// A refusal with Vault's own message, such as `auth/token/lookup` of a token that does
+    /// not exist ("bad token"); 403 like [`CoreError::PermissionDenied`].
+    #[error("{0}")]
+    Forbidden(String),
     /// Nothing at this path.
     #[error("not found")]
     NotFound,
@@ -59,7 +63,9 @@ impl CoreError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             CoreError::BadRequest(_) => ErrorKind::BadRequest,
-            CoreError::PermissionDenied | CoreError::InvalidToken => ErrorKind::PermissionDenied,
+            CoreError::PermissionDenied | CoreError::InvalidToken | CoreError::Forbidden(_) => {
+                ErrorKind::PermissionDenied
+            }
             CoreError::NotFound | CoreError::NoRoute(_) => ErrorKind::NotFound,
             CoreError::Sealed => ErrorKind::Sealed,
             CoreError::QuotaExceeded(_) => ErrorKind::RateLimited,
@@ -87,7 +93,8 @@ impl CoreError {
             CoreError::Engine(EngineError::Internal(_)) | CoreError::Internal(_) => {
                 vec!["internal error".into()]
             }
-            CoreError::InvalidToken => vec!["permission denied".into(), "invalid token".into()],
+            // OpenBao says no more than this about a token it does not know.
+            CoreError::InvalidToken => vec!["permission denied".into()],
             other => vec![other.to_string()],
         }
     }
@@ -101,6 +108,13 @@ impl From<secrethub_barrier::BarrierError> for CoreError {
             _ => CoreError::Internal(anyhow::Error::new(e)),
         }
     }
+}
+
+/// `msg` as Vault's clients see an error that went through go-multierror, which Vault (and
+/// OpenBao) answer for some token store and capabilities errors: `"1 error occurred:\n\t*
+/// invalid accessor\n\n"`. Clients that compare messages expect exactly this text.
+pub(crate) fn go_multierror(msg: &str) -> String {
+    format!("1 error occurred:\n\t* {msg}\n\n")
 }
 
 /// Result alias for core.

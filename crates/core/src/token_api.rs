@@ -1,5 +1,7 @@
 //! `auth/token/`: create, lookup, renew and revoke tokens, by token, by accessor or self.
-//! Parameter names and response shapes follow Vault's token auth method API.
+//! Parameter names, response shapes and the answers about tokens that do not exist follow
+//! OpenBao's token auth method API (each path words that differently: `lookup` 403 "bad
+//! token", `renew` 400 "token not found", `revoke` 204, `revoke-accessor` 200 with a warning).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,7 +12,7 @@ use secrethub_engine::Operation;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{go_multierror, CoreError, CoreResult};
 use crate::pipeline::Ctx;
 use crate::request::{AuthBlock, CoreResponse};
 use crate::tokens::TokenRecord;
@@ -66,11 +68,22 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
             )))
         }
         "lookup" if write => {
-            let (token, rec) = by_token(ctx).await?;
+            // Without a token in the body Vault looks up the caller's own.
+            let token = match body_token(ctx)? {
+                Some(t) => t,
+                None => ctx.token_id.clone().ok_or(CoreError::PermissionDenied)?,
+            };
+            let rec = ctx
+                .u
+                .lookup_token(&token)
+                .await?
+                .ok_or_else(|| CoreError::Forbidden("bad token".into()))?;
             Ok(CoreResponse::data(lookup_data(&rec, Some(&token))))
         }
         "lookup-accessor" if write => {
-            let rec = by_accessor(ctx).await?;
+            let rec = by_accessor(ctx)
+                .await?
+                .ok_or_else(|| CoreError::bad_request(go_multierror("invalid accessor")))?;
             Ok(CoreResponse::data(lookup_data(&rec, None)))
         }
         "renew-self" if write => {
@@ -80,10 +93,13 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
         }
         "renew" if write => {
             let (token, rec) = by_token(ctx).await?;
+            let rec = rec.ok_or_else(|| CoreError::bad_request("token not found"))?;
             renew(ctx, rec, token).await
         }
         "renew-accessor" if write => {
-            let rec = by_accessor(ctx).await?;
+            let rec = by_accessor(ctx)
+                .await?
+                .ok_or_else(|| CoreError::bad_request(go_multierror("invalid accessor")))?;
             renew(ctx, rec, String::new()).await
         }
         "revoke-self" if write => {
@@ -93,18 +109,26 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
             Ok(CoreResponse::default())
         }
         "revoke" if write => {
-            let (_, rec) = by_token(ctx).await?;
-            revocable(&rec)?;
-            ctx.u.tokens.revoke_tree(&rec.hash).await?;
+            // A token that is already gone needs no revoking: 204, as in Vault.
+            if let (_, Some(rec)) = by_token(ctx).await? {
+                revocable(&rec)?;
+                ctx.u.tokens.revoke_tree(&rec.hash).await?;
+            }
             Ok(CoreResponse::default())
         }
         "revoke-accessor" if write => {
-            let rec = by_accessor(ctx).await?;
+            let Some(rec) = by_accessor(ctx).await? else {
+                return Ok(CoreResponse {
+                    warnings: vec!["No token found with this accessor".into()],
+                    ..Default::default()
+                });
+            };
             ctx.u.tokens.revoke_tree(&rec.hash).await?;
             Ok(CoreResponse::default())
         }
         "revoke-orphan" if write => {
             let (_, rec) = by_token(ctx).await?;
+            let rec = rec.ok_or_else(|| CoreError::bad_request("token to revoke not found"))?;
             revocable(&rec)?;
             ctx.u.tokens.revoke_orphan(&rec.hash).await?;
             Ok(CoreResponse::default())
@@ -129,44 +153,36 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
 /// Batch tokens are not stored, so there is nothing to revoke: they end with their TTL.
 fn revocable(rec: &TokenRecord) -> CoreResult<()> {
     if rec.is_batch() {
-        return Err(CoreError::bad_request(
-            "batch tokens cannot be revoked; they expire with their TTL",
-        ));
+        return Err(CoreError::bad_request("batch tokens cannot be revoked"));
     }
     Ok(())
 }
 
-async fn by_token(ctx: &Ctx<'_>) -> CoreResult<(String, TokenRecord)> {
+/// The body's `token`, `None` when it is missing or empty.
+fn body_token(ctx: &Ctx<'_>) -> CoreResult<Option<String>> {
     let input: TargetInput = parse(&ctx.body)?;
-    let token = input
-        .token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| CoreError::bad_request("missing token"))?;
-    let rec = ctx
-        .u
-        .lookup_token(&token)
-        .await?
-        .ok_or_else(|| CoreError::bad_request("bad token"))?;
+    Ok(input.token.filter(|t| !t.is_empty()))
+}
+
+/// The body's `token` and its record, `None` when the token does not exist (never did, was
+/// revoked, expired, or its auth method is gone): each path answers that in its own words.
+async fn by_token(ctx: &Ctx<'_>) -> CoreResult<(String, Option<TokenRecord>)> {
+    let token = body_token(ctx)?.ok_or_else(|| CoreError::bad_request("missing token ID"))?;
+    let rec = ctx.u.lookup_token(&token).await?;
     Ok((token, rec))
 }
 
-async fn by_accessor(ctx: &Ctx<'_>) -> CoreResult<TokenRecord> {
+/// The record of the body's `accessor`, `None` when no token has it.
+async fn by_accessor(ctx: &Ctx<'_>) -> CoreResult<Option<TokenRecord>> {
     let input: TargetInput = parse(&ctx.body)?;
     let accessor = input
         .accessor
         .filter(|a| !a.is_empty())
-        .ok_or_else(|| CoreError::bad_request("missing accessor"))?;
-    let hash = ctx
-        .u
-        .tokens
-        .hash_for_accessor(&accessor)
-        .await?
-        .ok_or_else(|| CoreError::bad_request("invalid accessor"))?;
-    ctx.u
-        .tokens
-        .lookup_hash(&hash)
-        .await?
-        .ok_or_else(|| CoreError::bad_request("invalid accessor"))
+        .ok_or_else(|| CoreError::bad_request(go_multierror("missing accessor")))?;
+    let Some(hash) = ctx.u.tokens.hash_for_accessor(&accessor).await? else {
+        return Ok(None);
+    };
+    ctx.u.tokens.lookup_hash(&hash).await
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &JsonMap) -> CoreResult<T> {

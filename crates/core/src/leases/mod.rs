@@ -223,7 +223,11 @@ impl LeaseManager {
     /// Renews a lease by `increment` (0 = its original TTL), capped at its max expiry with
     /// a warning. The engine extends the credential upstream before the record changes.
     pub(crate) async fn renew(&self, lease_id: &str, increment: Duration) -> CoreResult<Renewed> {
-        let mut rec = self.lookup(lease_id).await?;
+        // OpenBao's words for renewing what is not there (its lookup says "invalid lease").
+        let mut rec = match self.load(lease_id).await? {
+            Some(r) if r.confirmed => r,
+            _ => return Err(CoreError::bad_request("lease not found")),
+        };
         if !rec.renewable {
             return Err(CoreError::bad_request("lease is not renewable"));
         }

@@ -89,6 +89,7 @@ impl LeaseRecord {
         let t = |ms: i64| format_rfc3339(ms as i128 * 1_000_000);
         let mut m = serde_json::Map::new();
         m.insert("id".into(), self.lease_id.clone().into());
+        m.insert("path".into(), request_path(&self.lease_id).into());
         m.insert("issue_time".into(), t(self.issue_ms).into());
         m.insert("expire_time".into(), t(self.expire_ms).into());
         m.insert(
@@ -114,6 +115,13 @@ impl LeaseRecord {
         }
         m
     }
+}
+
+/// The request path that created a lease: its ID without the random suffix
+/// (`database/creds/readonly/<suffix>` → `database/creds/readonly`), as `sys/leases/lookup`
+/// answers it in Vault.
+pub(crate) fn request_path(lease_id: &str) -> &str {
+    lease_id.rsplit_once('/').map_or("", |(path, _)| path)
 }
 
 pub(crate) fn id_key(lease_id: &str) -> String {
@@ -177,6 +185,15 @@ mod tests {
         let back: LeaseRecord = serde_json::from_str(&json).unwrap();
         assert_eq!(back.lease_id, rec.lease_id);
         assert!(!back.irrevocable && back.attempts == 0);
+    }
+
+    #[test]
+    fn request_path_drops_the_suffix() {
+        assert_eq!(
+            request_path("database/creds/readonly/Ab12"),
+            "database/creds/readonly"
+        );
+        assert_eq!(request_path("no-slash"), "");
     }
 
     #[test]

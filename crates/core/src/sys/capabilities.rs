@@ -1,5 +1,6 @@
 //! `sys/capabilities-self`, `sys/capabilities` (for a given token) and
-//! `sys/capabilities-accessor`: what a token may do on each of a list of paths.
+//! `sys/capabilities-accessor`: what a token may do on each of a list of paths. An unknown
+//! token or accessor is answered in OpenBao's words (a go-multierror text, 400).
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{both, parse};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{go_multierror, CoreError, CoreResult};
 use crate::pipeline::Ctx;
 use crate::request::CoreResponse;
 
@@ -42,26 +43,25 @@ pub(super) async fn handle(ctx: &Ctx<'_>, which: &str) -> CoreResult<CoreRespons
                 .u
                 .lookup_token(&token)
                 .await?
-                .ok_or_else(|| CoreError::bad_request("invalid token"))?;
+                .ok_or_else(|| CoreError::bad_request(go_multierror("invalid token")))?;
             ctx.u
                 .policies
                 .acl(&rec.policies, &rec.entity_id, &ctx.u.identity)
                 .await?
         }
         _ => {
-            let accessor = input.accessor.unwrap_or_default();
+            let accessor = input
+                .accessor
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| CoreError::bad_request("missing accessor"))?;
+            let invalid = || CoreError::bad_request(go_multierror("invalid accessor"));
             let hash = ctx
                 .u
                 .tokens
                 .hash_for_accessor(&accessor)
                 .await?
-                .ok_or_else(|| CoreError::bad_request("invalid accessor"))?;
-            let rec = ctx
-                .u
-                .tokens
-                .lookup_hash(&hash)
-                .await?
-                .ok_or_else(|| CoreError::bad_request("invalid accessor"))?;
+                .ok_or_else(invalid)?;
+            let rec = ctx.u.tokens.lookup_hash(&hash).await?.ok_or_else(invalid)?;
             ctx.u
                 .policies
                 .acl(&rec.policies, &rec.entity_id, &ctx.u.identity)

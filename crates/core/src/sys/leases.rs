@@ -46,7 +46,7 @@ pub(super) async fn handle(ctx: &Ctx<'_>, head: &str, tail: &str) -> CoreResult<
             .clone()
             .filter(|s| !s.is_empty())
             .or_else(|| (!rest.is_empty()).then(|| rest.to_string()))
-            .ok_or_else(|| CoreError::bad_request("missing lease_id"))
+            .ok_or_else(|| CoreError::bad_request("lease_id must be specified"))
     };
     let leases = &ctx.u.leases;
     if let Some(resp) = token_leases_route(ctx, action, rest, &input).await? {

@@ -22,8 +22,9 @@ fn lease_id_of(rec: &TokenRecord) -> String {
     format!("{}/{}", rec.path.trim_end_matches('/'), rec.hash)
 }
 
-async fn record(ctx: &Ctx<'_>, lease_id: &str) -> CoreResult<TokenRecord> {
-    let invalid = || CoreError::bad_request("invalid lease");
+/// The token behind `lease_id`; `missing` is the path's own error when there is none.
+async fn record(ctx: &Ctx<'_>, lease_id: &str, missing: &str) -> CoreResult<TokenRecord> {
+    let invalid = || CoreError::bad_request(missing);
     let hash = lease_id
         .rsplit_once('/')
         .map(|(_, h)| h)
@@ -52,10 +53,11 @@ async fn ids_under(ctx: &Ctx<'_>, prefix: &str) -> CoreResult<Vec<(String, Strin
 }
 
 pub(super) async fn lookup(ctx: &Ctx<'_>, lease_id: &str) -> CoreResult<CoreResponse> {
-    let rec = record(ctx, lease_id).await?;
+    let rec = record(ctx, lease_id, "invalid lease").await?;
     let t = |s: i64| format_rfc3339(s as i128 * 1_000_000_000);
     Ok(CoreResponse::data(obj(json!({
         "id": lease_id,
+        "path": rec.path.trim_end_matches('/'),
         "issue_time": t(rec.creation_time),
         "expire_time": t(rec.expire_time),
         "last_renewal": Value::Null,
@@ -84,7 +86,7 @@ pub(super) async fn list(ctx: &Ctx<'_>, prefix: &str) -> CoreResult<Vec<String>>
 }
 
 pub(super) async fn renew(ctx: &Ctx<'_>, lease_id: &str) -> CoreResult<CoreResponse> {
-    let rec = record(ctx, lease_id).await?;
+    let rec = record(ctx, lease_id, "lease not found").await?;
     let resp = crate::token_api::renew(ctx, rec, String::new()).await?;
     let auth = resp
         .auth
@@ -102,7 +104,7 @@ pub(super) async fn renew(ctx: &Ctx<'_>, lease_id: &str) -> CoreResult<CoreRespo
 }
 
 pub(super) async fn revoke(ctx: &Ctx<'_>, lease_id: &str) -> CoreResult<()> {
-    if let Ok(rec) = record(ctx, lease_id).await {
+    if let Ok(rec) = record(ctx, lease_id, "invalid lease").await {
         ctx.u.tokens.revoke_tree(&rec.hash).await?;
     }
     Ok(())

@@ -7,6 +7,7 @@ mod auth;
 mod batch_tokens;
 mod errors;
 mod harness;
+mod invalid_tokens;
 mod kv;
 mod lease_engine;
 mod lease_receipts;
