@@ -5,6 +5,7 @@
 mod cidr;
 mod duration;
 mod error_kind;
+pub mod input;
 mod random;
 mod sensitive;
 pub mod serde_helpers;

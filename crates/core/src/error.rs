@@ -100,6 +100,12 @@ impl CoreError {
     }
 }
 
+impl From<secrethub_common::input::InputError> for CoreError {
+    fn from(e: secrethub_common::input::InputError) -> Self {
+        CoreError::BadRequest(e.to_string())
+    }
+}
+
 impl From<secrethub_barrier::BarrierError> for CoreError {
     fn from(e: secrethub_barrier::BarrierError) -> Self {
         match e.kind() {

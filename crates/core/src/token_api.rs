@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use crate::error::{go_multierror, CoreError, CoreResult};
 use crate::pipeline::Ctx;
 use crate::request::{AuthBlock, CoreResponse};
+use crate::sys::parse;
 use crate::tokens::TokenRecord;
 
 #[derive(Deserialize, Default)]
@@ -183,11 +184,6 @@ async fn by_accessor(ctx: &Ctx<'_>) -> CoreResult<Option<TokenRecord>> {
         return Ok(None);
     };
     ctx.u.tokens.lookup_hash(&hash).await
-}
-
-fn parse<T: for<'de> Deserialize<'de>>(body: &JsonMap) -> CoreResult<T> {
-    serde_json::from_value(Value::Object(body.clone()))
-        .map_err(|e| CoreError::bad_request(format!("invalid request: {e}")))
 }
 
 fn sanitize_display_name(name: &str) -> String {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use secrethub_common::{parse_cidrs, parse_duration, serde_helpers, Cidr, JsonMap};
+use secrethub_common::{input, parse_cidrs, Cidr, JsonMap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -41,78 +41,104 @@ pub struct TokenParams {
     pub token_no_default_policy: bool,
 }
 
-/// The request fields [`TokenParams::update_from`] understands.
+/// The request fields [`TokenParams::update_from`] understands: Vault's `token_*` names,
+/// then the older names some methods still accept, each with the field it stands for.
 pub const TOKEN_FIELDS: &[&str] = &[
     "token_policies",
-    "policies",
     "token_ttl",
     "token_max_ttl",
     "token_period",
-    "period",
     "token_explicit_max_ttl",
     "token_num_uses",
     "token_bound_cidrs",
-    "bound_cidrs",
     "token_type",
     "token_no_default_policy",
+    "policies",
+    "ttl",
+    "max_ttl",
+    "period",
+    "num_uses",
+    "bound_cidrs",
+];
+
+/// Vault's older names and the `token_*` field each stands for; the `token_*` field wins when
+/// both are given.
+const LEGACY_TOKEN_FIELDS: &[(&str, &str)] = &[
+    ("policies", "token_policies"),
+    ("ttl", "token_ttl"),
+    ("max_ttl", "token_max_ttl"),
+    ("period", "token_period"),
+    ("num_uses", "token_num_uses"),
+    ("bound_cidrs", "token_bound_cidrs"),
 ];
 
 fn field_err(field: &str, msg: impl std::fmt::Display) -> EngineError {
     EngineError::bad_request(format!("invalid {field}: {msg}"))
 }
 
-fn seconds(field: &str, v: &Value) -> Result<u64, EngineError> {
-    let d = serde_helpers::duration(v.clone()).map_err(|e| field_err(field, e))?;
-    Ok(d.as_secs())
+fn seconds(body: &JsonMap, field: &str) -> Result<Option<u64>, EngineError> {
+    Ok(input::duration_field(body, field)?.map(|d| d.as_secs()))
 }
 
-fn list(field: &str, v: &Value) -> Result<Vec<String>, EngineError> {
-    serde_helpers::string_list(v.clone()).map_err(|e| field_err(field, e))
+fn list(body: &JsonMap, field: &str) -> Result<Option<Vec<String>>, EngineError> {
+    input::given(body, field)
+        .map(|v| input::string_list_of(v).map_err(|e| e.at(field).into()))
+        .transpose()
 }
 
 impl TokenParams {
-    /// Applies the `token_*` fields present in `body` (and Vault's older aliases `policies`,
-    /// `period` and `bound_cidrs`), leaving the others as they are. Validates as it goes, so a
-    /// bad field is a 400 naming it and nothing is applied.
+    /// Applies the token fields given in `body` (`null` is not given; Vault's older names
+    /// `policies`, `ttl`, `max_ttl`, `period`, `num_uses` and `bound_cidrs` stand for their
+    /// `token_*` fields), leaving the others as they are. Validates as it goes, so a bad field
+    /// is a 400 naming it and nothing is applied.
     pub fn update_from(&mut self, body: &JsonMap) -> Result<(), EngineError> {
-        let mut next = self.clone();
-        for (key, v) in body {
-            match key.as_str() {
-                "token_policies" | "policies" => {
-                    next.token_policies = normalize_policies(list(key, v)?);
+        let mut given = body.clone();
+        for (old, new) in LEGACY_TOKEN_FIELDS {
+            if input::given(body, new).is_none() {
+                if let Some(v) = input::given(body, old) {
+                    given.insert((*new).to_string(), v.clone());
                 }
-                "token_ttl" => next.token_ttl = seconds(key, v)?,
-                "token_max_ttl" => next.token_max_ttl = seconds(key, v)?,
-                "token_period" | "period" => next.token_period = seconds(key, v)?,
-                "token_explicit_max_ttl" => next.token_explicit_max_ttl = seconds(key, v)?,
-                "token_num_uses" => {
-                    next.token_num_uses =
-                        serde_helpers::uint(v.clone()).map_err(|e| field_err(key, e))?;
-                }
-                "token_bound_cidrs" | "bound_cidrs" => {
-                    let blocks = list(key, v)?;
-                    parse_cidrs(&blocks).map_err(|e| field_err(key, e))?;
-                    next.token_bound_cidrs = blocks;
-                }
-                "token_type" => {
-                    let t = v.as_str().unwrap_or_default().to_string();
-                    if !matches!(
-                        t.as_str(),
-                        "" | "default" | "service" | "batch" | "default-service" | "default-batch"
-                    ) {
-                        return Err(field_err(
-                            key,
-                            format!("{t:?} (expected service, batch or default)"),
-                        ));
-                    }
-                    next.token_type = t;
-                }
-                "token_no_default_policy" => {
-                    next.token_no_default_policy =
-                        serde_helpers::boolean(v.clone()).map_err(|e| field_err(key, e))?;
-                }
-                _ => {}
             }
+        }
+        let body = &given;
+        let mut next = self.clone();
+        // Kept as given, as Vault shows them back; core normalises them on login.
+        if let Some(p) = list(body, "token_policies")? {
+            next.token_policies = p;
+        }
+        if let Some(s) = seconds(body, "token_ttl")? {
+            next.token_ttl = s;
+        }
+        if let Some(s) = seconds(body, "token_max_ttl")? {
+            next.token_max_ttl = s;
+        }
+        if let Some(s) = seconds(body, "token_period")? {
+            next.token_period = s;
+        }
+        if let Some(s) = seconds(body, "token_explicit_max_ttl")? {
+            next.token_explicit_max_ttl = s;
+        }
+        if let Some(n) = input::field::<u64>(body, "token_num_uses")? {
+            next.token_num_uses = n;
+        }
+        if let Some(blocks) = list(body, "token_bound_cidrs")? {
+            parse_cidrs(&blocks).map_err(|e| field_err("token_bound_cidrs", e))?;
+            next.token_bound_cidrs = blocks;
+        }
+        if let Some(t) = input::field::<String>(body, "token_type")? {
+            if !matches!(
+                t.as_str(),
+                "" | "default" | "service" | "batch" | "default-service" | "default-batch"
+            ) {
+                return Err(field_err(
+                    "token_type",
+                    format!("{t:?} (expected service, batch or default)"),
+                ));
+            }
+            next.token_type = t;
+        }
+        if let Some(b) = input::field::<bool>(body, "token_no_default_policy")? {
+            next.token_no_default_policy = b;
         }
         if next.token_max_ttl != 0 && next.token_ttl > next.token_max_ttl {
             return Err(EngineError::bad_request(
@@ -171,10 +197,7 @@ pub fn normalize_policies(mut policies: Vec<String>) -> Vec<String> {
 
 /// Parses a duration field of an auth method's own (e.g. `secret_id_ttl`), naming it on error.
 pub fn duration_field(field: &str, v: &Value) -> Result<Duration, EngineError> {
-    match v {
-        Value::String(s) => parse_duration(s).map_err(|e| field_err(field, e)),
-        other => serde_helpers::duration(other.clone()).map_err(|e| field_err(field, e)),
-    }
+    Ok(input::duration_of(v).map_err(|e| e.at(field))?)
 }
 
 /// The name an auth method knows the caller by (a username, a role ID, a `sub` claim, a
@@ -218,4 +241,52 @@ pub struct LoginRenewal {
     pub token_policies: Vec<String>,
     /// Where the renewal request came from.
     pub remote_addr: Option<IpAddr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(v: Value) -> JsonMap {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!("test bodies are objects"),
+        }
+    }
+
+    #[test]
+    fn older_names_stand_for_token_fields_and_null_is_not_given() {
+        let mut p = TokenParams::default();
+        p.update_from(&body(json!({
+            "ttl": "1h", "max_ttl": 7200, "token_num_uses": 3, "num_uses": 9,
+            "policies": "b, A", "period": null, "token_type": null
+        })))
+        .unwrap();
+        assert_eq!(p.token_ttl, 3600);
+        assert_eq!(p.token_max_ttl, 7200);
+        assert_eq!(
+            p.token_num_uses, 3,
+            "the token_* field wins over its older name"
+        );
+        assert_eq!(
+            p.token_policies,
+            ["b", "A"],
+            "as given: core normalises at login"
+        );
+        assert_eq!(p.token_period, 0);
+        assert_eq!(p.token_type, "");
+        // A null token_* field does not hide its older name.
+        p.update_from(&body(json!({"token_ttl": null, "ttl": "30m"})))
+            .unwrap();
+        assert_eq!(p.token_ttl, 1800);
+        let err = p
+            .update_from(&body(json!({"token_ttl": "soon", "token_max_ttl": 5})))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid token_ttl: expected a duration such as \"1h\" or a number of seconds"
+        );
+        assert_eq!(p.token_ttl, 1800, "nothing applied after an error");
+    }
 }

@@ -54,6 +54,12 @@ pub enum EngineError {
     Internal(#[source] anyhow::Error),
 }
 
+impl From<secrethub_common::input::InputError> for EngineError {
+    fn from(e: secrethub_common::input::InputError) -> Self {
+        EngineError::BadRequest(e.to_string())
+    }
+}
+
 impl EngineError {
     /// Shorthand for [`EngineError::BadRequest`].
     pub fn bad_request(msg: impl Into<String>) -> Self {

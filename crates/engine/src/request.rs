@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use secrethub_common::{JsonMap, UnixTime};
+use secrethub_common::{input, JsonMap, UnixTime};
 use secrethub_storage::StorageView;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -111,11 +111,15 @@ impl std::fmt::Debug for Request {
 }
 
 impl Request {
-    /// Parses the body into `T` with serde (use `secrethub_common::serde_helpers` for Vault's
-    /// loose coercions). A type mismatch is a 400 naming the field.
+    /// Decodes the body into `T` with Vault's rules (`secrethub_common::input`: `null` is
+    /// "not given", weak typing). A value that does not fit is a 400 naming the field.
     pub fn body_as<T: DeserializeOwned>(&self) -> Result<T, EngineError> {
-        serde_json::from_value(serde_json::Value::Object(self.body.clone()))
-            .map_err(|e| EngineError::BadRequest(format!("invalid request: {e}")))
+        Ok(input::decode(&self.body)?)
+    }
+
+    /// One field of the body decoded with Vault's rules; `None` when absent or `null`.
+    pub fn field<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, EngineError> {
+        Ok(input::field(&self.body, name)?)
     }
 
     /// Records an intent before a side effect (see [`crate::IntentLog`]). Fails when this
@@ -129,14 +133,10 @@ impl Request {
         }
     }
 
-    /// A string field of the body, if present and a string (numbers are stringified).
+    /// A string field of the body with Vault's rules (numbers stringified); `None` when
+    /// absent, `null` or not a string.
     pub fn str_field(&self, name: &str) -> Option<String> {
-        match self.body.get(name)? {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            serde_json::Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        }
+        input::field(&self.body, name).ok().flatten()
     }
 }
 

@@ -102,6 +102,12 @@ pub(crate) fn json_body(bytes: &[u8]) -> Result<JsonMap, CoreError> {
     }
 }
 
+/// The JSON object of a write decoded into `T` with Vault's rules (`null` is not given).
+pub(crate) fn json_input<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CoreError> {
+    let body = json_body(bytes)?;
+    Ok(secrethub_common::input::decode(&body)?)
+}
+
 fn describe(e: &serde_json::Error) -> &'static str {
     use serde_json::error::Category;
     match e.classify() {

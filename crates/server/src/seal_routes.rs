@@ -112,10 +112,7 @@ pub(crate) async fn init(State(core): State<Arc<Core>>, req: Request) -> Respons
         Ok(b) => b,
         Err(r) => return r,
     };
-    let input: InitInput = match decode::json_body(&bytes).and_then(|m| {
-        serde_json::from_value(Value::Object(m))
-            .map_err(|e| CoreError::bad_request(format!("invalid request: {e}")))
-    }) {
+    let input: InitInput = match decode::json_input(&bytes) {
         Ok(i) => i,
         Err(e) => return core_error(&e),
     };
@@ -170,10 +167,7 @@ pub(crate) async fn unseal(State(core): State<Arc<Core>>, req: Request) -> Respo
         Ok(b) => b,
         Err(r) => return r,
     };
-    let input: UnsealInput = match decode::json_body(&bytes).and_then(|m| {
-        serde_json::from_value(Value::Object(m))
-            .map_err(|e| CoreError::bad_request(format!("invalid request: {e}")))
-    }) {
+    let input: UnsealInput = match decode::json_input(&bytes) {
         Ok(i) => i,
         Err(e) => return core_error(&e),
     };

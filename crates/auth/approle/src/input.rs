@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use secrethub_common::{parse_cidrs, serde_helpers, Cidr, JsonMap};
+use secrethub_common::{input, parse_cidrs, Cidr, JsonMap};
 use secrethub_engine::{duration_field, EngineError};
 use serde_json::Value;
 
@@ -12,34 +12,29 @@ fn invalid(field: &str, e: impl std::fmt::Display) -> EngineError {
     EngineError::bad_request(format!("invalid {field}: {e}"))
 }
 
-/// The first of `keys` present in `body` (Vault's aliases: `secret_id_bound_cidrs` and the
-/// older `bound_cidr_list`).
-fn pick<'a>(body: &'a JsonMap, keys: &[&'static str]) -> Option<(&'static str, &'a Value)> {
-    keys.iter()
-        .find_map(|k| body.get(*k).filter(|v| !v.is_null()).map(|v| (*k, v)))
+/// The first of `keys` given in `body` (Vault's aliases: `secret_id_bound_cidrs` and the
+/// older `bound_cidr_list`), decoded with Vault's rules.
+fn first<T: serde::de::DeserializeOwned>(
+    body: &JsonMap,
+    keys: &[&'static str],
+) -> Result<Option<T>, EngineError> {
+    match input::first_given(body, keys) {
+        None => Ok(None),
+        Some((k, v)) => Ok(Some(input::decode_value(v).map_err(|e| e.at(k))?)),
+    }
 }
 
 pub(crate) fn opt_bool(body: &JsonMap, keys: &[&'static str]) -> Result<Option<bool>, EngineError> {
-    match pick(body, keys) {
-        None => Ok(None),
-        Some((k, v)) => serde_helpers::value_to_bool(v)
-            .map(Some)
-            .ok_or_else(|| invalid(k, "expected a boolean")),
-    }
+    first(body, keys)
 }
 
 pub(crate) fn opt_uint(body: &JsonMap, keys: &[&'static str]) -> Result<Option<u64>, EngineError> {
-    match pick(body, keys) {
-        None => Ok(None),
-        Some((k, v)) => serde_helpers::uint(v.clone())
-            .map(Some)
-            .map_err(|e| invalid(k, e)),
-    }
+    first(body, keys)
 }
 
 /// A duration field as whole seconds.
 pub(crate) fn opt_secs(body: &JsonMap, keys: &[&'static str]) -> Result<Option<u64>, EngineError> {
-    match pick(body, keys) {
+    match input::first_given(body, keys) {
         None => Ok(None),
         Some((k, v)) => Ok(Some(duration_field(k, v)?.as_secs())),
     }
@@ -50,10 +45,10 @@ pub(crate) fn opt_cidrs(
     body: &JsonMap,
     keys: &[&'static str],
 ) -> Result<Option<Vec<String>>, EngineError> {
-    match pick(body, keys) {
+    match input::first_given(body, keys) {
         None => Ok(None),
         Some((k, v)) => {
-            let list = serde_helpers::string_list(v.clone()).map_err(|e| invalid(k, e))?;
+            let list = input::string_list_of(v).map_err(|e| e.at(k))?;
             parse_cidrs(&list).map_err(|e| invalid(k, e))?;
             Ok(Some(list))
         }
@@ -64,11 +59,7 @@ pub(crate) fn opt_string(
     body: &JsonMap,
     keys: &[&'static str],
 ) -> Result<Option<String>, EngineError> {
-    match pick(body, keys) {
-        None => Ok(None),
-        Some((_, Value::String(s))) => Ok(Some(s.clone())),
-        Some((k, _)) => Err(invalid(k, "expected a string")),
-    }
+    first(body, keys)
 }
 
 /// A required, non-empty string field.
@@ -82,8 +73,8 @@ pub(crate) fn required_string(body: &JsonMap, key: &'static str) -> Result<Strin
 /// Secret ID `metadata`: a JSON object of strings, given (as Vault documents) as a string
 /// holding JSON, or directly as an object.
 pub(crate) fn metadata(body: &JsonMap) -> Result<BTreeMap<String, String>, EngineError> {
-    let parsed = match body.get("metadata") {
-        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+    let parsed = match input::given(body, "metadata") {
+        None => return Ok(BTreeMap::new()),
         Some(Value::String(s)) if s.trim().is_empty() => return Ok(BTreeMap::new()),
         Some(Value::String(s)) => serde_json::from_str::<Value>(s)
             .map_err(|_| invalid("metadata", "expected a JSON object of strings"))?,

@@ -225,7 +225,7 @@ impl IamRequest {
             None | Some(Value::Null) => {
                 if ["pkcs7", "identity", "signature"]
                     .iter()
-                    .any(|f| body.contains_key(*f))
+                    .any(|f| secrethub_common::input::given(body, f).is_some())
                 {
                     return Err(bad("ec2 logins are not supported: use the iam login type"));
                 }

@@ -5,7 +5,7 @@
 //! before anything is stored, so an unreachable URL, an untrusted certificate or a malformed
 //! document is a 400 naming the URL, and the cache starts warm.
 
-use secrethub_common::serde_helpers;
+use secrethub_common::input;
 use secrethub_engine::{EngineError, JsonMap, Request, Response};
 use secrethub_storage::StorageView;
 use serde::{Deserialize, Serialize};
@@ -79,21 +79,19 @@ fn bad(msg: impl Into<String>) -> EngineError {
 }
 
 fn string_field(body: &JsonMap, field: &str) -> Result<String, EngineError> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(String::new()),
-        // PEM bundles are kept as given; names and URLs lose stray whitespace.
-        Some(Value::String(s)) if field.ends_with("_pem") => Ok(s.clone()),
-        Some(Value::String(s)) => Ok(s.trim().to_string()),
-        Some(_) => Err(bad(format!("invalid {field}: expected a string"))),
-    }
+    let s = input::field::<String>(body, field)?.unwrap_or_default();
+    // PEM bundles are kept as given; names and URLs lose stray whitespace.
+    Ok(if field.ends_with("_pem") {
+        s
+    } else {
+        s.trim().to_string()
+    })
 }
 
 fn list_field(body: &JsonMap, field: &str) -> Result<Vec<String>, EngineError> {
-    match body.get(field) {
+    match input::given(body, field) {
         None => Ok(Vec::new()),
-        Some(v) => {
-            serde_helpers::string_list(v.clone()).map_err(|e| bad(format!("invalid {field}: {e}")))
-        }
+        Some(v) => Ok(input::string_list_of(v).map_err(|e| e.at(field))?),
     }
 }
 
@@ -147,11 +145,7 @@ fn parse(body: &JsonMap) -> Result<(ConfigRecord, bool, Vec<String>), EngineErro
             ignored.join(" ")
         ));
     }
-    let skip_validation = match body.get("skip_jwks_validation") {
-        None => false,
-        Some(v) => serde_helpers::boolean(v.clone())
-            .map_err(|e| bad(format!("invalid skip_jwks_validation: {e}")))?,
-    };
+    let skip_validation = input::field::<bool>(body, "skip_jwks_validation")?.unwrap_or(false);
     let mut pubkeys = list_field(body, "jwt_validation_pubkeys")?;
     pubkeys.retain(|k| !k.trim().is_empty());
     let config = ConfigRecord {

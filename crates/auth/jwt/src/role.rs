@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use secrethub_common::{parse_duration, serde_helpers};
+use secrethub_common::{input, parse_duration};
 use secrethub_engine::{EngineError, JsonMap, Request, Response, TokenParams, TOKEN_FIELDS};
 use secrethub_storage::{list_children, validate_key, Storage as _, StorageView};
 use serde::{Deserialize, Serialize};
@@ -42,9 +42,6 @@ const FIELDS: &[&str] = &[
     "expiration_leeway",
     "not_before_leeway",
     "verbose_oidc_logging",
-    "ttl",
-    "max_ttl",
-    "num_uses",
 ];
 
 /// A stored role.
@@ -128,16 +125,14 @@ fn bad(msg: impl Into<String>) -> EngineError {
     EngineError::bad_request(msg)
 }
 
+/// A string field with Vault's rules; names and claims lose stray whitespace.
 fn string(field: &str, v: &Value) -> Result<String, EngineError> {
-    match v {
-        Value::Null => Ok(String::new()),
-        Value::String(s) => Ok(s.trim().to_string()),
-        _ => Err(bad(format!("invalid {field}: expected a string"))),
-    }
+    let s = input::string_of(v).map_err(|e| e.at(field))?;
+    Ok(s.trim().to_string())
 }
 
 fn boolean(field: &str, v: &Value) -> Result<bool, EngineError> {
-    serde_helpers::boolean(v.clone()).map_err(|e| bad(format!("invalid {field}: {e}")))
+    Ok(input::decode_value(v).map_err(|e| e.at(field))?)
 }
 
 /// A map given as a JSON object or as a JSON-encoded object (the CLI's `key=@file` form).
@@ -251,7 +246,8 @@ fn claim_mappings(v: &Value) -> Result<BTreeMap<String, String>, EngineError> {
 /// Applies the body's fields to `role`; answers the warnings.
 fn apply(role: &mut RoleRecord, body: &JsonMap) -> Result<Vec<String>, EngineError> {
     let mut ignored: Vec<&str> = Vec::new();
-    for (field, v) in body {
+    // `null` is "not given": the field keeps its value.
+    for (field, v) in body.iter().filter(|(_, v)| !v.is_null()) {
         match field.as_str() {
             "role_type" => match string(field, v)?.as_str() {
                 "" | "jwt" => role.role_type = "jwt".into(),
@@ -266,8 +262,7 @@ fn apply(role: &mut RoleRecord, body: &JsonMap) -> Result<Vec<String>, EngineErr
             "user_claim" => role.user_claim = string(field, v)?,
             "user_claim_json_pointer" => role.user_claim_json_pointer = boolean(field, v)?,
             "bound_audiences" => {
-                role.bound_audiences = serde_helpers::string_list(v.clone())
-                    .map_err(|e| bad(format!("invalid bound_audiences: {e}")))?;
+                role.bound_audiences = input::string_list_of(v).map_err(|e| e.at(field))?;
             }
             "bound_subject" => role.bound_subject = string(field, v)?,
             "bound_claims" => role.bound_claims = bound_claims(v)?,
@@ -296,18 +291,7 @@ fn apply(role: &mut RoleRecord, body: &JsonMap) -> Result<Vec<String>, EngineErr
             f => ignored.push(f),
         }
     }
-    // Vault's older names for the token fields.
-    let mut token_body = body.clone();
-    for (old, new) in [
-        ("ttl", "token_ttl"),
-        ("max_ttl", "token_max_ttl"),
-        ("num_uses", "token_num_uses"),
-    ] {
-        if let Some(v) = body.get(old) {
-            token_body.entry(new).or_insert_with(|| v.clone());
-        }
-    }
-    role.token.update_from(&token_body)?;
+    role.token.update_from(body)?;
     let mut warnings = Vec::new();
     if !ignored.is_empty() {
         warnings.push(format!(

@@ -81,6 +81,12 @@ impl KubeError {
     }
 }
 
+impl From<secrethub_common::input::InputError> for KubeError {
+    fn from(e: secrethub_common::input::InputError) -> Self {
+        KubeError::Invalid(e.to_string())
+    }
+}
+
 impl From<KubeError> for EngineError {
     fn from(e: KubeError) -> Self {
         match e {

@@ -93,7 +93,7 @@ impl Userpass {
         raw: &str,
     ) -> Result<Response, EngineError> {
         let name = username(raw)?;
-        if req.body.get("password_hash").is_some_and(|v| !v.is_null()) {
+        if secrethub_common::input::given(&req.body, "password_hash").is_some() {
             return Err(EngineError::bad_request(
                 "password_hash is not supported: send password (stored as argon2id)",
             ));
@@ -131,6 +131,11 @@ impl Userpass {
             .ok_or(EngineError::NotFound)?;
         let mut data = JsonMap::new();
         user.token.write_to(&mut data);
+        // Vault shows the older `policies` beside `token_policies` once policies are set
+        // (clients such as hvac still write and read that name).
+        if !user.token.token_policies.is_empty() {
+            data.insert("policies".into(), data["token_policies"].clone());
+        }
         Ok(Response::data(data))
     }
 
@@ -176,7 +181,9 @@ impl Userpass {
         // Only the policy fields reach the token parser.
         let only: JsonMap = ["token_policies", "policies"]
             .iter()
-            .filter_map(|k| req.body.get(*k).map(|v| (k.to_string(), v.clone())))
+            .filter_map(|k| {
+                secrethub_common::input::given(&req.body, k).map(|v| (k.to_string(), v.clone()))
+            })
             .collect();
         if only.is_empty() {
             return Err(EngineError::bad_request("missing token_policies"));

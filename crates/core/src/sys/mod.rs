@@ -86,8 +86,7 @@ pub(crate) fn both(data: JsonMap) -> CoreResponse {
     }
 }
 
-/// Parses a body with serde, as a 400 naming the problem.
-pub(crate) fn parse<T: for<'de> serde::Deserialize<'de>>(body: &JsonMap) -> CoreResult<T> {
-    serde_json::from_value(Value::Object(body.clone()))
-        .map_err(|e| CoreError::bad_request(format!("invalid request: {e}")))
+/// Decodes a body with Vault's rules (`secrethub_common::input`), as a 400 naming the field.
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &JsonMap) -> CoreResult<T> {
+    Ok(secrethub_common::input::decode(body)?)
 }

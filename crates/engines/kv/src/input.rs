@@ -4,43 +4,17 @@
 
 use std::collections::BTreeMap;
 
-use secrethub_common::serde_helpers::value_to_bool;
-use secrethub_common::{parse_duration, JsonMap};
+use secrethub_common::{input, JsonMap};
 use secrethub_engine::EngineError;
 use serde_json::Value;
 
 fn invalid(field: &str, expected: &str) -> EngineError {
-    EngineError::bad_request(format!("invalid value for {field:?}: expected {expected}"))
-}
-
-/// The field's value, treating JSON `null` as absent.
-fn present<'a>(body: &'a JsonMap, field: &str) -> Option<&'a Value> {
-    body.get(field).filter(|v| !v.is_null())
-}
-
-/// A signed integer given as a number or a numeric string.
-fn int_value(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// An optional signed integer field.
-pub(crate) fn opt_int(body: &JsonMap, field: &str) -> Result<Option<i64>, EngineError> {
-    match present(body, field) {
-        None => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(v) => int_value(v)
-            .map(Some)
-            .ok_or_else(|| invalid(field, "an integer")),
-    }
+    EngineError::bad_request(format!("invalid {field}: expected {expected}"))
 }
 
 /// An optional non-negative integer field no larger than `max`.
 pub(crate) fn opt_uint(body: &JsonMap, field: &str, max: u64) -> Result<Option<u64>, EngineError> {
-    match opt_int(body, field)? {
+    match input::field::<i64>(body, field)? {
         None => Ok(None),
         Some(n) => u64::try_from(n)
             .ok()
@@ -64,86 +38,51 @@ pub(crate) fn version_param(body: &JsonMap) -> Result<Option<u64>, EngineError> 
 
 /// An optional boolean field (`true`, `"true"`, `1`, ...).
 pub(crate) fn opt_bool(body: &JsonMap, field: &str) -> Result<Option<bool>, EngineError> {
-    match present(body, field) {
-        None => Ok(None),
-        Some(v) => value_to_bool(v)
-            .map(Some)
-            .ok_or_else(|| invalid(field, "a boolean")),
-    }
+    Ok(input::field(body, field)?)
 }
 
 /// An optional string field (numbers and booleans are stringified).
 pub(crate) fn opt_string(body: &JsonMap, field: &str) -> Result<Option<String>, EngineError> {
-    match present(body, field) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(_) => Err(invalid(field, "a string")),
-    }
+    Ok(input::field(body, field)?)
 }
 
-/// A signed duration in whole seconds: a number, or Vault syntax with an optional leading `-`.
+/// A signed duration in whole seconds: a number, or Vault syntax with an optional leading `-`
+/// (KV takes a negative `delete_version_after` as "never").
 pub(crate) fn opt_signed_duration(body: &JsonMap, field: &str) -> Result<Option<i64>, EngineError> {
-    let expected = "a duration such as \"1h\" or a number of seconds";
-    let Some(v) = present(body, field) else {
+    let negative = |v: &Value| match v {
+        Value::Number(n) => n.as_f64().is_some_and(|f| f < 0.0),
+        Value::String(s) => s.trim().starts_with('-'),
+        _ => false,
+    };
+    let Some(v) = input::given(body, field) else {
         return Ok(None);
     };
-    let secs = match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Value::String(s) => {
-            let s = s.trim();
-            let (negative, magnitude) = match s.strip_prefix('-') {
-                Some(rest) => (true, rest),
-                None => (false, s),
-            };
-            parse_duration(magnitude)
-                .ok()
-                .and_then(|d| i64::try_from(d.as_secs()).ok())
-                .map(|secs| if negative { -secs } else { secs })
-        }
-        _ => None,
+    let magnitude = match v {
+        Value::Number(n) if negative(v) => Value::from(n.as_f64().map_or(0.0, f64::abs)),
+        Value::String(s) if negative(v) => Value::from(s.trim().trim_start_matches('-')),
+        other => other.clone(),
     };
-    secs.map(Some).ok_or_else(|| invalid(field, expected))
+    let secs = input::duration_of(&magnitude)
+        .map_err(|e| e.at(field))?
+        .as_secs();
+    // duration_of bounds durations far below i64::MAX seconds.
+    let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+    Ok(Some(if negative(v) { -secs } else { secs }))
 }
 
 /// A non-negative duration in whole seconds.
 pub(crate) fn opt_duration(body: &JsonMap, field: &str) -> Result<Option<u64>, EngineError> {
-    match opt_signed_duration(body, field)? {
-        None => Ok(None),
-        Some(secs) => u64::try_from(secs)
-            .map(Some)
-            .map_err(|_| EngineError::bad_request(format!("{field} cannot be negative"))),
-    }
+    Ok(input::duration_field(body, field)?.map(|d| d.as_secs()))
 }
 
 /// The `versions` list of delete, undelete and destroy: `[1, 2]`, `"1,2"` or `3`.
 /// An empty list is `missing_msg` (Vault's wording differs between the endpoints).
 pub(crate) fn versions_list(body: &JsonMap, missing_msg: &str) -> Result<Vec<u64>, EngineError> {
-    let expected = "a list of version numbers";
-    let items: Vec<Value> = match present(body, "versions") {
-        None => Vec::new(),
-        Some(Value::Array(items)) => items.clone(),
-        Some(Value::String(s)) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| Value::String(p.to_string()))
-            .collect(),
-        Some(v @ Value::Number(_)) => vec![v.clone()],
-        Some(_) => return Err(invalid("versions", expected)),
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for item in &items {
-        let n = int_value(item)
-            .and_then(|n| u64::try_from(n).ok())
-            .ok_or_else(|| invalid("versions", expected))?;
-        out.push(n);
-    }
-    if out.is_empty() {
+    let versions = input::field::<Vec<u64>>(body, "versions")?.unwrap_or_default();
+    if versions.is_empty() {
         return Err(EngineError::bad_request(missing_msg));
     }
-    Ok(out)
+    Ok(versions)
 }
 
 /// Takes the `data` object of a data write or patch out of the body (moved, not copied:
@@ -158,7 +97,7 @@ pub(crate) fn take_data_object(body: &mut JsonMap) -> Result<JsonMap, EngineErro
 
 /// `options.cas` of a data write or patch, if given.
 pub(crate) fn cas_option(body: &JsonMap) -> Result<Option<u64>, EngineError> {
-    let options = match present(body, "options") {
+    let options = match input::given(body, "options") {
         None => return Ok(None),
         Some(Value::Object(o)) => o,
         Some(_) => return Err(invalid("options", "a JSON object")),

@@ -236,10 +236,19 @@ async fn renew_is_capped_by_explicit_max_ttl() {
         .root("POST", "auth/token/create", Some(json!({"ttl": "soon"})))
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-    let (s, _) = t
-        .root("POST", "auth/token/create", Some(json!({"policies": 5})))
+    // A number is a one-item list to Vault's decoding; an object is no list at all.
+    let (s, v) = t
+        .root(
+            "POST",
+            "auth/token/create",
+            Some(json!({"policies": {"a": 1}})),
+        )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v["errors"][0],
+        "invalid policies: expected a list or a comma-separated string, got an object"
+    );
 }
 
 #[tokio::test]

@@ -35,10 +35,7 @@ impl RoleField {
 /// Applies a write of `field` from `body` to `role`.
 fn apply(role: &mut RoleRecord, field: RoleField, body: &JsonMap) -> Result<(), EngineError> {
     let keys = field.keys();
-    if !keys
-        .iter()
-        .any(|k| body.get(*k).is_some_and(|v| !v.is_null()))
-    {
+    if secrethub_common::input::first_given(body, keys).is_none() {
         return Err(EngineError::bad_request(format!("missing {}", keys[0])));
     }
     match field {

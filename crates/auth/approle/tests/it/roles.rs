@@ -128,7 +128,7 @@ async fn bad_input_names_the_field() {
         );
     expect!["BadRequest: invalid secret_id_num_uses: expected a non-negative integer"]
         .assert_eq(&m.write("role/a", json!({"secret_id_num_uses": -1})).await);
-    expect![[r#"BadRequest: invalid secret_id_ttl: invalid duration "soon""#]]
+    expect![[r#"BadRequest: invalid secret_id_ttl: expected a duration such as "1h" or a number of seconds"#]]
         .assert_eq(&m.write("role/a", json!({"secret_id_ttl": "soon"})).await);
     expect!["BadRequest: token_ttl cannot be greater than token_max_ttl"].assert_eq(
         &m.write("role/a", json!({"token_ttl": 60, "token_max_ttl": 30}))

@@ -1,8 +1,8 @@
 //! `config/client` (where STS is, the server ID header a login must carry) and
 //! `config/identity` (how aliases are named). Writes change only the fields given.
 
-use secrethub_common::serde_helpers;
-use secrethub_engine::{EngineError, JsonMap, Request, Response};
+use secrethub_common::input;
+use secrethub_engine::{EngineError, Request, Response};
 use secrethub_storage::Storage as _;
 use serde_json::{json, Value};
 
@@ -15,47 +15,6 @@ use crate::sts;
 
 fn field_err(field: &str, msg: impl std::fmt::Display) -> EngineError {
     EngineError::bad_request(format!("invalid {field}: {msg}"))
-}
-
-/// A string field, `None` when absent. Numbers and booleans are not strings here.
-pub(crate) fn opt_string(body: &JsonMap, field: &str) -> Result<Option<String>, EngineError> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
-        Some(_) => Err(field_err(field, "expected a string")),
-    }
-}
-
-/// A list field (array or comma-separated string), `None` when absent.
-pub(crate) fn opt_list(body: &JsonMap, field: &str) -> Result<Option<Vec<String>>, EngineError> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => serde_helpers::string_list(v.clone())
-            .map(Some)
-            .map_err(|e| field_err(field, e)),
-    }
-}
-
-/// A boolean field, `None` when absent.
-pub(crate) fn opt_bool(body: &JsonMap, field: &str) -> Result<Option<bool>, EngineError> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => serde_helpers::value_to_bool(v)
-            .map(Some)
-            .ok_or_else(|| field_err(field, "expected a boolean")),
-    }
-}
-
-fn opt_int(body: &JsonMap, field: &str) -> Result<Option<i64>, EngineError> {
-    let parsed = match body.get(field) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        Some(_) => None,
-    };
-    parsed
-        .map(Some)
-        .ok_or_else(|| field_err(field, "expected an integer"))
 }
 
 fn object(v: Value) -> Response {
@@ -90,10 +49,10 @@ pub(crate) async fn read_client(req: &Request) -> Result<Response, EngineError> 
 pub(crate) async fn write_client(req: &Request) -> Result<Response, EngineError> {
     let body = &req.body;
     let mut c = load_client_config(&req.storage).await?;
-    if let Some(v) = opt_string(body, "access_key")? {
+    if let Some(v) = input::field::<String>(body, "access_key")? {
         c.access_key = v;
     }
-    if let Some(v) = opt_string(body, "secret_key")? {
+    if let Some(v) = input::field::<String>(body, "secret_key")? {
         c.secret_key = v.into();
     }
     for (field, slot) in [
@@ -101,14 +60,14 @@ pub(crate) async fn write_client(req: &Request) -> Result<Response, EngineError>
         ("iam_endpoint", &mut c.iam_endpoint),
         ("sts_endpoint", &mut c.sts_endpoint),
     ] {
-        if let Some(v) = opt_string(body, field)? {
+        if let Some(v) = input::field::<String>(body, field)? {
             if !v.is_empty() {
                 sts::validate_endpoint(&v).map_err(|e| field_err(field, e))?;
             }
             *slot = v;
         }
     }
-    if let Some(v) = opt_string(body, "sts_region")? {
+    if let Some(v) = input::field::<String>(body, "sts_region")? {
         if !sts::valid_region(&v) && !v.is_empty() {
             return Err(field_err(
                 "sts_region",
@@ -117,7 +76,7 @@ pub(crate) async fn write_client(req: &Request) -> Result<Response, EngineError>
         }
         c.sts_region = v;
     }
-    if let Some(v) = opt_string(body, "iam_server_id_header_value")? {
+    if let Some(v) = input::field::<String>(body, "iam_server_id_header_value")? {
         if http::HeaderValue::from_str(&v).is_err() {
             return Err(field_err(
                 "iam_server_id_header_value",
@@ -126,7 +85,7 @@ pub(crate) async fn write_client(req: &Request) -> Result<Response, EngineError>
         }
         c.iam_server_id_header_value = v;
     }
-    if let Some(v) = opt_list(body, "allowed_sts_header_values")? {
+    if let Some(v) = input::field::<Vec<String>>(body, "allowed_sts_header_values")? {
         for h in &v {
             if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
                 return Err(field_err(
@@ -137,13 +96,13 @@ pub(crate) async fn write_client(req: &Request) -> Result<Response, EngineError>
         }
         c.allowed_sts_header_values = v;
     }
-    if let Some(v) = opt_int(body, "max_retries")? {
+    if let Some(v) = input::field::<i64>(body, "max_retries")? {
         if !(-1..=100).contains(&v) {
             return Err(field_err("max_retries", "must be between -1 and 100"));
         }
         c.max_retries = v;
     }
-    if let Some(v) = opt_bool(body, "use_sts_region_from_client")? {
+    if let Some(v) = input::field::<bool>(body, "use_sts_region_from_client")? {
         c.use_sts_region_from_client = v;
     }
     c.version = RECORD_VERSION;
@@ -193,7 +152,7 @@ fn metadata_fields(
 pub(crate) async fn write_identity(req: &Request) -> Result<Response, EngineError> {
     let body = &req.body;
     let mut c = load_identity_config(&req.storage).await?;
-    if let Some(v) = opt_string(body, "iam_alias")? {
+    if let Some(v) = input::field::<String>(body, "iam_alias")? {
         if !matches!(
             v.as_str(),
             "role_id" | "unique_id" | "full_arn" | "canonical_arn"
@@ -205,7 +164,7 @@ pub(crate) async fn write_identity(req: &Request) -> Result<Response, EngineErro
         }
         c.iam_alias = v;
     }
-    if let Some(v) = opt_string(body, "ec2_alias")? {
+    if let Some(v) = input::field::<String>(body, "ec2_alias")? {
         if !matches!(v.as_str(), "role_id" | "instance_id" | "image_id") {
             return Err(field_err(
                 "ec2_alias",
@@ -214,10 +173,10 @@ pub(crate) async fn write_identity(req: &Request) -> Result<Response, EngineErro
         }
         c.ec2_alias = v;
     }
-    if let Some(v) = opt_list(body, "iam_metadata")? {
+    if let Some(v) = input::field::<Vec<String>>(body, "iam_metadata")? {
         c.iam_metadata = metadata_fields("iam_metadata", v, IAM_METADATA_FIELDS)?;
     }
-    if let Some(v) = opt_list(body, "ec2_metadata")? {
+    if let Some(v) = input::field::<Vec<String>>(body, "ec2_metadata")? {
         c.ec2_metadata = metadata_fields("ec2_metadata", v, EC2_METADATA_FIELDS)?;
     }
     c.version = RECORD_VERSION;

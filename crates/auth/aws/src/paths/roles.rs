@@ -8,8 +8,8 @@ use secrethub_storage::{list_children, Storage as _};
 use serde_json::{json, Value};
 
 use crate::arn;
-use crate::paths::config::{opt_bool, opt_list, opt_string};
 use crate::records::{load_role, role_key, RoleRecord, RECORD_VERSION};
+use secrethub_common::input;
 
 /// Fields that only mean something for ec2 logins, which SecretHub does not support.
 const EC2_LIST_FIELDS: &[&str] = &[
@@ -25,26 +25,12 @@ const EC2_LIST_FIELDS: &[&str] = &[
 const EC2_FLAG_FIELDS: &[&str] = &["allow_instance_migration", "disallow_reauthentication"];
 const EC2_STRING_FIELDS: &[&str] = &["role_tag", "inferred_entity_type", "inferred_aws_region"];
 
-/// Maps Vault's deprecated `ttl`/`max_ttl` onto the `token_*` fields they stand for, unless
-/// the `token_*` field is given too.
-fn with_legacy_ttls(body: &JsonMap) -> JsonMap {
-    let mut b = body.clone();
-    for (old, new) in [("ttl", "token_ttl"), ("max_ttl", "token_max_ttl")] {
-        if let Some(v) = body.get(old) {
-            if !body.contains_key(new) {
-                b.insert(new.into(), v.clone());
-            }
-        }
-    }
-    b
-}
-
 pub(crate) async fn write_role(req: &Request, name: &str) -> Result<Response, EngineError> {
     let key = role_key(name)?;
     let body = &req.body;
     let mut warnings = Vec::new();
 
-    match opt_string(body, "auth_type")?.as_deref() {
+    match input::field::<String>(body, "auth_type")?.as_deref() {
         None | Some("") | Some("iam") => {}
         Some("ec2") => {
             return Err(EngineError::bad_request(
@@ -58,27 +44,27 @@ pub(crate) async fn write_role(req: &Request, name: &str) -> Result<Response, En
         }
     }
     for field in EC2_LIST_FIELDS {
-        if opt_list(body, field)?.is_some_and(|v| !v.is_empty()) {
+        if input::field::<Vec<String>>(body, field)?.is_some_and(|v| !v.is_empty()) {
             return Err(EngineError::bad_request(format!(
                 "{field} is only supported with the ec2 auth type, which SecretHub does not support"
             )));
         }
     }
     for field in EC2_FLAG_FIELDS {
-        if opt_bool(body, field)? == Some(true) {
+        if input::field::<bool>(body, field)? == Some(true) {
             return Err(EngineError::bad_request(format!(
                 "{field} is only supported with the ec2 auth type, which SecretHub does not support"
             )));
         }
     }
     for field in EC2_STRING_FIELDS {
-        if opt_string(body, field)?.is_some_and(|v| !v.is_empty()) {
+        if input::field::<String>(body, field)?.is_some_and(|v| !v.is_empty()) {
             return Err(EngineError::bad_request(format!(
                 "{field} is not supported: SecretHub does not infer EC2 instances"
             )));
         }
     }
-    if opt_bool(body, "resolve_aws_unique_ids")? == Some(true) {
+    if input::field::<bool>(body, "resolve_aws_unique_ids")? == Some(true) {
         warnings.push(
             "resolve_aws_unique_ids is not supported and was ignored: bound_iam_principal_arn \
              values are matched as ARNs, so a principal deleted and re-created under the same \
@@ -97,7 +83,7 @@ pub(crate) async fn write_role(req: &Request, name: &str) -> Result<Response, En
             token: TokenParams::default(),
         },
     };
-    if let Some(bounds) = opt_list(body, "bound_iam_principal_arn")? {
+    if let Some(bounds) = input::field::<Vec<String>>(body, "bound_iam_principal_arn")? {
         for b in &bounds {
             arn::validate_bound(b)?;
         }
@@ -108,7 +94,7 @@ pub(crate) async fn write_role(req: &Request, name: &str) -> Result<Response, En
             "bound_iam_principal_arn is required: at least one IAM principal ARN must be bound",
         ));
     }
-    role.token.update_from(&with_legacy_ttls(body))?;
+    role.token.update_from(body)?;
     role.version = RECORD_VERSION;
     req.storage.put_json(&key, &role).await?;
     Ok(Response {

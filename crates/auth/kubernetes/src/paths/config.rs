@@ -2,6 +2,7 @@
 //! config (as Vault does); `kubernetes_host` is required. `token_reviewer_jwt` is stored
 //! (encrypted by the barrier like everything else) but never returned.
 
+use secrethub_common::input;
 use secrethub_common::Sensitive;
 use secrethub_engine::{JsonMap, Request, Response, StorageView};
 use secrethub_storage::Storage as _;
@@ -9,7 +10,6 @@ use serde_json::Value;
 
 use crate::endpoint::{api_base, parse_ca};
 use crate::error::KubeError;
-use crate::paths::{opt_bool, opt_list, opt_string};
 use crate::records::{ConfigRecord, CONFIG_KEY, RECORD_VERSION};
 use crate::KubernetesAuth;
 
@@ -21,11 +21,11 @@ pub(crate) async fn load_config(storage: &StorageView) -> Result<Option<ConfigRe
 impl KubernetesAuth {
     pub(crate) async fn write_config(&self, req: &Request) -> Result<Response, KubeError> {
         let body = &req.body;
-        let host = opt_string(body, "kubernetes_host")?.unwrap_or_default();
+        let host = input::field::<String>(body, "kubernetes_host")?.unwrap_or_default();
         let host = host.trim().to_string();
         api_base(&host).map_err(|e| KubeError::field("kubernetes_host", e))?;
 
-        let ca = opt_string(body, "kubernetes_ca_cert")?.unwrap_or_default();
+        let ca = input::field::<String>(body, "kubernetes_ca_cert")?.unwrap_or_default();
         if !ca.trim().is_empty() {
             parse_ca(&ca).map_err(|e| KubeError::field("kubernetes_ca_cert", e))?;
         }
@@ -39,7 +39,7 @@ impl KubernetesAuth {
             }
         };
 
-        if opt_list(body, "pem_keys")?.is_some_and(|keys| !keys.is_empty()) {
+        if input::field::<Vec<String>>(body, "pem_keys")?.is_some_and(|keys| !keys.is_empty()) {
             return Err(KubeError::field(
                 "pem_keys",
                 "local signature verification is not supported; SecretHub always checks \
@@ -56,9 +56,11 @@ impl KubernetesAuth {
                 ca
             },
             token_reviewer_jwt: Sensitive::new(reviewer),
-            disable_local_ca_jwt: opt_bool(body, "disable_local_ca_jwt")?.unwrap_or(false),
-            issuer: opt_string(body, "issuer")?.unwrap_or_default(),
-            disable_iss_validation: opt_bool(body, "disable_iss_validation")?.unwrap_or(true),
+            disable_local_ca_jwt: input::field::<bool>(body, "disable_local_ca_jwt")?
+                .unwrap_or(false),
+            issuer: input::field::<String>(body, "issuer")?.unwrap_or_default(),
+            disable_iss_validation: input::field::<bool>(body, "disable_iss_validation")?
+                .unwrap_or(true),
         };
         req.storage.put_json(CONFIG_KEY, &record).await?;
         Ok(Response::empty())

@@ -5,6 +5,7 @@
 //! service account's UID, or `<namespace>/<name>` with `alias_name_source=serviceaccount_name`.
 //! Renewal checks that the role still exists and still binds that service account.
 
+use secrethub_common::input;
 use std::collections::BTreeMap;
 
 use secrethub_common::Sensitive;
@@ -14,14 +15,14 @@ use secrethub_engine::{
 use serde_json::Value;
 
 use crate::error::{Denial, KubeError};
-use crate::paths::{load_config, load_role, opt_string};
+use crate::paths::{load_config, load_role};
 use crate::records::{AliasNameSource, LoginData, RECORD_VERSION};
 use crate::review::ServiceAccount;
 use crate::KubernetesAuth;
 
 impl KubernetesAuth {
     pub(crate) async fn login(&self, req: &Request) -> Result<Response, KubeError> {
-        let role_name = opt_string(&req.body, "role")?.unwrap_or_default();
+        let role_name = input::field::<String>(&req.body, "role")?.unwrap_or_default();
         let result = self.try_login(req, &role_name).await;
         if let Err(KubeError::Denied(reason)) = &result {
             // The client sees only "permission denied"; the operator sees why.

@@ -3,21 +3,14 @@
 //! `bound_service_account_names` and `bound_service_account_namespaces`; an update changes only
 //! the fields given.
 
+use secrethub_common::input;
 use secrethub_engine::{JsonMap, Request, Response, StorageView};
 use secrethub_storage::{list_children, Storage as _};
 
 use crate::error::KubeError;
-use crate::paths::{check_role_name, opt_list, opt_string};
+use crate::paths::check_role_name;
 use crate::records::{AliasNameSource, RoleRecord, RECORD_VERSION, ROLE_PREFIX};
 use crate::KubernetesAuth;
-
-/// Vault's older names for token fields that [`secrethub_engine::TokenParams::update_from`]
-/// does not know, and the field each stands for.
-const LEGACY_TOKEN_FIELDS: &[(&str, &str)] = &[
-    ("ttl", "token_ttl"),
-    ("max_ttl", "token_max_ttl"),
-    ("num_uses", "token_num_uses"),
-];
 
 /// Reads a role, `None` when there is none.
 pub(crate) async fn load_role(
@@ -42,16 +35,16 @@ impl KubernetesAuth {
             .await?
             .unwrap_or_default();
 
-        if let Some(v) = opt_list(body, "bound_service_account_names")? {
+        if let Some(v) = input::field::<Vec<String>>(body, "bound_service_account_names")? {
             role.bound_service_account_names = v;
         }
-        if let Some(v) = opt_list(body, "bound_service_account_namespaces")? {
+        if let Some(v) = input::field::<Vec<String>>(body, "bound_service_account_namespaces")? {
             role.bound_service_account_namespaces = v;
         }
-        if let Some(v) = opt_string(body, "audience")? {
+        if let Some(v) = input::field::<String>(body, "audience")? {
             role.audience = v.trim().to_string();
         }
-        if let Some(v) = opt_string(body, "alias_name_source")? {
+        if let Some(v) = input::field::<String>(body, "alias_name_source")? {
             role.alias_name_source = AliasNameSource::parse(&v).ok_or_else(|| {
                 KubeError::field(
                     "alias_name_source",
@@ -59,7 +52,7 @@ impl KubernetesAuth {
                 )
             })?;
         }
-        if opt_string(body, "bound_service_account_namespace_selector")?
+        if input::field::<String>(body, "bound_service_account_namespace_selector")?
             .is_some_and(|s| !s.trim().is_empty())
         {
             return Err(KubeError::field(
@@ -68,7 +61,7 @@ impl KubernetesAuth {
             ));
         }
         role.token
-            .update_from(&with_legacy_token_fields(body))
+            .update_from(body)
             .map_err(|e| KubeError::invalid(e.to_string()))?;
 
         if role.bound_service_account_names.is_empty() {
@@ -140,38 +133,5 @@ impl KubernetesAuth {
     ) -> Result<bool, KubeError> {
         let key = check_role_name(name)?;
         Ok(storage.get(&key).await?.is_some())
-    }
-}
-
-/// The body with `ttl`, `max_ttl` and `num_uses` renamed to their `token_*` fields, unless
-/// the `token_*` field is given too (it wins, as in Vault).
-fn with_legacy_token_fields(body: &JsonMap) -> JsonMap {
-    let mut out = body.clone();
-    for (old, new) in LEGACY_TOKEN_FIELDS {
-        if let Some(v) = body.get(*old) {
-            if !body.contains_key(*new) && !v.is_null() {
-                out.insert((*new).to_string(), v.clone());
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::{json, Value};
-
-    #[test]
-    fn legacy_token_fields_map_to_token_fields() {
-        let Value::Object(body) =
-            json!({"ttl": "1h", "max_ttl": 7200, "token_num_uses": 3, "num_uses": 9})
-        else {
-            unreachable!("an object literal")
-        };
-        let out = with_legacy_token_fields(&body);
-        assert_eq!(out["token_ttl"], json!("1h"));
-        assert_eq!(out["token_max_ttl"], json!(7200));
-        assert_eq!(out["token_num_uses"], json!(3));
     }
 }

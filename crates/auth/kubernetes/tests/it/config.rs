@@ -96,7 +96,7 @@ async fn bad_fields_are_refused_by_name() {
         ),
         (
             json!({"kubernetes_host": ["a"]}),
-            "BadRequest: invalid kubernetes_host: expected a string",
+            "BadRequest: invalid kubernetes_host: expected a string, got a list",
         ),
         (
             json!({"kubernetes_host": cluster.url, "kubernetes_ca_cert": "not a pem"}),
@@ -110,7 +110,7 @@ async fn bad_fields_are_refused_by_name() {
             "BadRequest: invalid kubernetes_ca_cert: not a valid X.509 certificate (invalid peer certificate: BadEncoding)",
         ),
         (
-            json!({"kubernetes_host": cluster.url, "token_reviewer_jwt": 5}),
+            json!({"kubernetes_host": cluster.url, "token_reviewer_jwt": {"a": 5}}),
             "BadRequest: invalid token_reviewer_jwt: expected a string",
         ),
         (

@@ -121,7 +121,7 @@ async fn bad_roles_are_refused_by_name() {
         ),
         (
             with(json!({"bound_service_account_names": {"a": 1}})),
-            "BadRequest: invalid bound_service_account_names: expected a list or a comma-separated string",
+            "BadRequest: invalid bound_service_account_names: expected a list or a comma-separated string, got an object",
         ),
         (
             with(json!({"bound_service_account_namespace_selector": "{\"matchLabels\":{\"a\":\"b\"}}"})),

@@ -58,8 +58,8 @@ fn take_password(body: &mut JsonMap) -> Result<Option<Sensitive<String>>, Databa
 fn parse_input(req: &Request) -> Result<(ConfigInput, Option<Sensitive<String>>), DatabaseError> {
     let mut body = req.body.clone();
     let password = take_password(&mut body)?;
-    let input = serde_json::from_value(Value::Object(body))
-        .map_err(|e| DatabaseError::invalid(format!("invalid request: {e}")))?;
+    let input = secrethub_common::input::decode(&body)
+        .map_err(|e| DatabaseError::invalid(e.to_string()))?;
     Ok((input, password))
 }
 

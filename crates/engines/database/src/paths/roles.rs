@@ -52,8 +52,8 @@ impl DatabaseEngine {
     ) -> Result<Response, DatabaseError> {
         let key = role_key(name);
         check_name(&key)?;
-        let input: RoleInput = serde_json::from_value(Value::Object(req.body.clone()))
-            .map_err(|e| DatabaseError::invalid(format!("invalid request: {e}")))?;
+        let input: RoleInput = secrethub_common::input::decode(&req.body)
+            .map_err(|e| DatabaseError::invalid(e.to_string()))?;
         if let Some(t) = input.credential_type.as_deref() {
             if !t.is_empty() && t != "password" {
                 return Err(DatabaseError::invalid(

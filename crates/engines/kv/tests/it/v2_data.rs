@@ -203,23 +203,23 @@ async fn bad_input() {
     expect![[r#"
         update data/k {} => BadRequest: no data provided
         update data/k {"data":null} => BadRequest: no data provided
-        update data/k {"data":"a string"} => BadRequest: invalid value for "data": expected a JSON object
-        update data/k {"data":{},"options":"cas=1"} => BadRequest: invalid value for "options": expected a JSON object
-        read data/k {"version":"latest"} => BadRequest: invalid value for "version": expected an integer
+        update data/k {"data":"a string"} => BadRequest: invalid data: expected a JSON object
+        update data/k {"data":{},"options":"cas=1"} => BadRequest: invalid options: expected a JSON object
+        read data/k {"version":"latest"} => BadRequest: invalid version: expected an integer
         read data/k {"version":-1} => BadRequest: version must be a non-negative integer
         update data/a/../b {"data":{}} => BadRequest: invalid path
-        patch data/k {"data":[1]} => BadRequest: invalid value for "data": expected a JSON object
+        patch data/k {"data":[1]} => BadRequest: invalid data: expected a JSON object
         list data/k {} => UnsupportedOperation: unsupported operation
         read nope/k {} => NotFound: unsupported path
         read data {} => NotFound: unsupported path
         read  {} => NotFound: unsupported path
         update delete/k {} => BadRequest: No version number provided
         update destroy/k {"versions":[]} => BadRequest: no version number provided
-        update undelete/k {"versions":["x"]} => BadRequest: invalid value for "versions": expected a list of version numbers
+        update undelete/k {"versions":["x"]} => BadRequest: invalid versions[0]: expected an integer
         update metadata/k {"max_versions":-1} => BadRequest: max_versions must be a non-negative integer no larger than 4294967295
-        update metadata/k {"delete_version_after":"-1h"} => BadRequest: delete_version_after cannot be negative
-        update metadata/k {"cas_required":"maybe"} => BadRequest: invalid value for "cas_required": expected a boolean
-        update config {"max_versions":"many"} => BadRequest: invalid value for "max_versions": expected an integer
+        update metadata/k {"delete_version_after":"-1h"} => BadRequest: invalid delete_version_after: duration cannot be negative
+        update metadata/k {"cas_required":"maybe"} => BadRequest: invalid cas_required: expected a boolean
+        update config {"max_versions":"many"} => BadRequest: invalid max_versions: expected an integer
         read subkeys/k {"depth":-2} => BadRequest: depth must be a non-negative integer
     "#]].assert_eq(&out);
 }
