@@ -100,24 +100,33 @@ impl MountEntry {
         (default.min(max), max)
     }
 
-    /// The JSON Vault shows for this mount in `sys/mounts`.
-    pub fn to_json(&self, sys_default: Duration, sys_max: Duration) -> serde_json::Value {
-        let (d, m) = self.ttls(sys_default, sys_max);
+    /// The JSON Vault shows for this mount in `sys/mounts` and `sys/auth`: the mount's own
+    /// TTL settings (0 = the system default applies), `token_type` for auth mounts, and the
+    /// deprecation status of mounted plugins (built-ins have none).
+    pub fn to_json(&self) -> serde_json::Value {
         let options = if self.options.is_empty() {
-            serde_json::Value::Null
+            if self.is_builtin() {
+                serde_json::Value::Null
+            } else {
+                serde_json::json!({})
+            }
         } else {
             serde_json::to_value(&self.options).unwrap_or_default()
         };
-        serde_json::json!({
+        let mut config = serde_json::json!({
+            "default_lease_ttl": self.config.default_lease_ttl,
+            "max_lease_ttl": self.config.max_lease_ttl,
+            "force_no_cache": false,
+        });
+        if self.class == MountClass::Auth {
+            config["token_type"] = "default-service".into();
+        }
+        let mut out = serde_json::json!({
             "type": self.engine_type,
             "description": self.description,
             "accessor": self.accessor,
             "uuid": self.uuid,
-            "config": {
-                "default_lease_ttl": d.as_secs(),
-                "max_lease_ttl": m.as_secs(),
-                "force_no_cache": false,
-            },
+            "config": config,
             "options": options,
             "local": self.local,
             "seal_wrap": self.seal_wrap,
@@ -125,7 +134,11 @@ impl MountEntry {
             "plugin_version": "",
             "running_plugin_version": "",
             "running_sha256": "",
-        })
+        });
+        if !self.is_builtin() {
+            out["deprecation_status"] = "supported".into();
+        }
+        out
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use secrethub_common::{now_unix, random_alnum, random_uuid, Sensitive};
+use secrethub_common::{now_unix, random_uuid, Sensitive};
 use secrethub_engine::MountContext;
 use secrethub_storage::{Storage, StorageView};
 use tokio_util::sync::CancellationToken;
@@ -44,7 +44,7 @@ fn builtin(path: &str, engine_type: &str, description: &str, class: MountClass) 
         path: path.into(),
         engine_type: engine_type.into(),
         description: description.into(),
-        accessor: format!("{engine_type}_{}", &random_uuid()[..8]),
+        accessor: mount_accessor(engine_type, class),
         uuid: random_uuid(),
         config: MountConfig::default(),
         options: BTreeMap::new(),
@@ -242,8 +242,13 @@ impl Unsealed {
 }
 
 /// A new random accessor for a mount of `engine_type`.
-pub(crate) fn mount_accessor(engine_type: &str) -> String {
-    format!("{engine_type}_{}", random_alnum(8).to_lowercase())
+/// A new mount accessor in Vault's form: `kv_1a2b3c4d`, `auth_userpass_1a2b3c4d`.
+pub(crate) fn mount_accessor(engine_type: &str, class: MountClass) -> String {
+    let suffix = &random_uuid()[..8];
+    match class {
+        MountClass::Secret => format!("{engine_type}_{suffix}"),
+        MountClass::Auth => format!("auth_{engine_type}_{suffix}"),
+    }
 }
 
 fn instantiate(

@@ -98,10 +98,7 @@ pub(super) async fn handle(
                 .all()
                 .find(|m| m.entry.class == class && m.entry.path == path)
                 .ok_or(CoreError::NotFound)?;
-            Ok(CoreResponse::data(obj(m.entry.to_json(
-                ctx.core.config.default_lease_ttl,
-                ctx.core.config.max_lease_ttl,
-            ))))
+            Ok(both(obj(m.entry.to_json())))
         }
         _ => Err(CoreError::Engine(
             secrethub_engine::EngineError::UnsupportedOperation,
@@ -110,14 +107,10 @@ pub(super) async fn handle(
 }
 
 fn list(ctx: &Ctx<'_>, class: MountClass) -> CoreResponse {
-    let c = &ctx.core.config;
     let mut data = serde_json::Map::new();
     for m in ctx.u.router().all() {
         if m.entry.class == class {
-            data.insert(
-                m.entry.path.clone(),
-                m.entry.to_json(c.default_lease_ttl, c.max_lease_ttl),
-            );
+            data.insert(m.entry.path.clone(), m.entry.to_json());
         }
     }
     both(data)
@@ -207,7 +200,7 @@ async fn enable(ctx: &Ctx<'_>, raw_path: &str, class: MountClass) -> CoreResult<
     let entry = MountEntry {
         version: 1,
         path: path.clone(),
-        accessor: mount_accessor(&engine_type),
+        accessor: mount_accessor(&engine_type, class),
         engine_type,
         description: input.description,
         uuid: secrethub_common::random_uuid(),
@@ -338,6 +331,9 @@ fn read_tune(ctx: &Ctx<'_>, raw: &str) -> CoreResult<CoreResponse> {
         "description": m.entry.description,
         "force_no_cache": false,
     }));
+    if m.entry.class == MountClass::Auth {
+        data.insert("token_type".into(), "default-service".into());
+    }
     if !m.entry.options.is_empty() {
         data.insert(
             "options".into(),
@@ -398,7 +394,6 @@ async fn tune(ctx: &Ctx<'_>, raw: &str) -> CoreResult<CoreResponse> {
 }
 
 pub(super) fn ui_mounts(ctx: &Ctx<'_>, path: &str) -> CoreResult<CoreResponse> {
-    let c = &ctx.core.config;
     let router = ctx.u.router();
     if path.is_empty() {
         let mut secret = serde_json::Map::new();
@@ -407,7 +402,7 @@ pub(super) fn ui_mounts(ctx: &Ctx<'_>, path: &str) -> CoreResult<CoreResponse> {
             if !ctx.acl.grants_anything_under(&m.entry.api_path()) {
                 continue;
             }
-            let v = m.entry.to_json(c.default_lease_ttl, c.max_lease_ttl);
+            let v = m.entry.to_json();
             match m.entry.class {
                 MountClass::Secret => secret.insert(m.entry.path.clone(), v),
                 MountClass::Auth => auth.insert(m.entry.api_path(), v),
@@ -424,7 +419,7 @@ pub(super) fn ui_mounts(ctx: &Ctx<'_>, path: &str) -> CoreResult<CoreResponse> {
     if !ctx.acl.grants_anything_under(&m.entry.api_path()) {
         return Err(CoreError::PermissionDenied);
     }
-    let mut data = obj(m.entry.to_json(c.default_lease_ttl, c.max_lease_ttl));
+    let mut data = obj(m.entry.to_json());
     data.insert("path".into(), Value::from(m.entry.api_path()));
     if m.entry.options.is_empty() {
         data.insert("options".into(), Value::Null);
