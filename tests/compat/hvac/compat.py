@@ -135,13 +135,15 @@ def same_answer(secrethub, bao, call, project=None, setup=None, ignore=()):
     return ours, theirs
 
 
-def same_answers(secrethub, bao, calls, setup=None, project=None):
+def same_answers(secrethub, bao, calls, setup=None, project=None, ignore=()):
     """`same_answer` for each named call of `calls`, reporting every difference at once."""
     differences = []
     outcomes = {}
     for name, call in calls.items():
         try:
-            outcomes[name] = same_answer(secrethub, bao, call, project=project, setup=setup)
+            outcomes[name] = same_answer(
+                secrethub, bao, call, project=project, setup=setup, ignore=ignore
+            )
         except AssertionError as e:
             differences.append(f"{name}: {e}")
     assert not differences, "\n".join(differences)
