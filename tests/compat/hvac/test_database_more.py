@@ -1,0 +1,112 @@
+"""The database engine's `config/:name` DELETE and `rotate-root/:name` through hvac, against the
+machine's PostgreSQL (trust auth, so the rotated password is checked in `pg_authid`, not by
+logging in), compared with a real OpenBao dev server."""
+
+import hvac
+import pytest
+
+from compat import same_answers, unique
+from conftest import psql
+from test_database import CREATION
+
+
+def admin_role():
+    """A PostgreSQL superuser of its own for the connection, so rotating its password touches
+    nothing else (superuser: the default revocation's DROP OWNED needs more than CREATEROLE)."""
+    name = unique("dbadmin")
+    psql(f"CREATE ROLE {name} WITH LOGIN SUPERUSER PASSWORD 'initial-{name}'")
+    return name
+
+
+def stored_password(role):
+    return psql(f"SELECT rolpassword FROM pg_authid WHERE rolname = '{role}'")
+
+
+def configure(client, database, admin):
+    mount, connection, role = unique("db"), unique("conn"), unique("role")
+    client.adapter.post(f"/v1/sys/mounts/{mount}", json={"type": "database"})
+    client.secrets.database.configure(
+        connection,
+        "postgresql-database-plugin",
+        allowed_roles=[role],
+        connection_url=f"postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:5432/{database}?sslmode=disable",
+        username=admin,
+        password=f"initial-{admin}",
+        mount_point=mount,
+    )
+    client.secrets.database.create_role(
+        role, db_name=connection, creation_statements=CREATION, default_ttl="1h", mount_point=mount
+    )
+    return mount, connection, role
+
+
+@pytest.fixture
+def db(server, pg_database):
+    admin = admin_role()
+    mount, connection, role = configure(server, pg_database, admin)
+    yield mount, connection, role, admin
+    server.sys.disable_secrets_engine(mount)
+    psql(f"DROP ROLE IF EXISTS {admin}")
+
+
+def test_rotate_root(server, db):
+    mount, connection, role, admin = db
+    before = stored_password(admin)
+    server.secrets.database.rotate_root_credentials(connection, mount_point=mount)
+    assert stored_password(admin) != before
+    # The connection goes on working with the password only the server knows.
+    creds = server.secrets.database.generate_credentials(role, mount_point=mount)["data"]
+    assert psql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{creds['username']}'") == "1"
+    config = server.secrets.database.read_connection(connection, mount_point=mount)["data"]
+    assert "password" not in config["connection_details"]
+
+
+def test_rotate_root_of_missing_connection(server, db):
+    """OpenBao answers 500 'failed to find entry for connection with name: "x"', SecretHub
+    400 'connection "x" does not exist' (a difference reported, not fixed here)."""
+    mount = db[0]
+    with pytest.raises((hvac.exceptions.InvalidRequest, hvac.exceptions.InternalServerError)):
+        server.secrets.database.rotate_root_credentials(unique("nope"), mount_point=mount)
+
+
+def test_delete_connection(server, db):
+    mount, connection, role, _ = db
+    server.secrets.database.delete_connection(connection, mount_point=mount)
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        server.secrets.database.list_connections(mount_point=mount)
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        server.secrets.database.read_connection(connection, mount_point=mount)
+    with pytest.raises(hvac.exceptions.VaultError):
+        server.secrets.database.generate_credentials(role, mount_point=mount)
+
+
+def test_rotate_root_and_delete_match_openbao(secrethub, bao, pg_database):
+    created = []
+
+    def setup(client):
+        admin = admin_role()
+        mount, connection, role = configure(client, pg_database, admin)
+        created.append((client, mount, admin))
+        return mount, connection
+
+    try:
+        same_answers(
+            secrethub,
+            bao,
+            {
+                "rotate-root": lambda c, s: c.secrets.database.rotate_root_credentials(
+                    s[1], mount_point=s[0]
+                ),
+                "delete connection": lambda c, s: c.secrets.database.delete_connection(
+                    s[1], mount_point=s[0]
+                ),
+                "delete missing connection": lambda c, s: c.secrets.database.delete_connection(
+                    "nope", mount_point=s[0]
+                ),
+            },
+            setup=setup,
+        )
+    finally:
+        for client, mount, admin in created:
+            client.sys.disable_secrets_engine(mount)
+            psql(f"DROP ROLE IF EXISTS {admin}")
