@@ -19,6 +19,17 @@ pub fn random_alnum(n: usize) -> String {
         .collect()
 }
 
+/// `n` characters drawn uniformly from `alphabet` (ASCII) with the OS RNG; empty when the
+/// alphabet is.
+pub fn random_from(alphabet: &[u8], n: usize) -> String {
+    if alphabet.is_empty() {
+        return String::new();
+    }
+    (0..n)
+        .map(|_| alphabet[OsRng.gen_range(0..alphabet.len())] as char)
+        .collect()
+}
+
 /// A random (version 4) UUID in its canonical hyphenated form.
 pub fn random_uuid() -> String {
     let mut b = [0u8; 16];
@@ -47,5 +58,8 @@ mod tests {
         assert_eq!(&a[14..15], "4");
         assert_ne!(a, random_uuid());
         assert_eq!(random_alnum(24).len(), 24);
+        let hex = random_from(b"0123456789abcdef", 40);
+        assert!(hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(random_from(b"", 3), "");
     }
 }

@@ -182,6 +182,17 @@ impl Router {
     }
 }
 
+impl crate::Core {
+    /// The mounts in effect now (secrets engines and auth methods), for callers outside the
+    /// pipeline that must pick a mount before building a request, such as the seed API's
+    /// login (`method` names an auth mount or its type). Entries only, no engine.
+    pub fn mounts(&self) -> crate::CoreResult<Vec<MountEntry>> {
+        let u = self.unsealed()?;
+        let router = u.router();
+        Ok(router.all().map(|m| m.entry.clone()).collect())
+    }
+}
+
 /// The current router, swapped whole when the mount table changes (copy-on-write), shared
 /// by the pipeline and the lease manager.
 pub(crate) type RouterCell = Arc<std::sync::RwLock<Arc<Router>>>;

@@ -6,8 +6,11 @@
 mod decode;
 mod envelope;
 mod listener;
+mod rotate_shape;
 mod routes;
 mod seal_routes;
+mod seed_login;
+mod seed_rotate;
 mod seed_routes;
 
 pub use listener::{serve, Listener, TlsFiles};

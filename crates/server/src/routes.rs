@@ -1,5 +1,6 @@
-//! The axum application: the seal endpoints that work while sealed, the seed's `/health`
-//! and `/api/v1/secrets/*`, and `/v1/*` for everything else through the core pipeline.
+//! The axum application: the seal endpoints that work while sealed, the seed's `/health`,
+//! `/api/v1/secrets/*` and `/api/v1/auth/login`, and `/v1/*` for everything else through the
+//! core pipeline.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use secrethub_core::{Core, CoreError, CoreRequest};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::envelope::{core_error, envelope, error_body};
-use crate::{decode, seal_routes, seed_routes, MAX_REQUEST_BYTES};
+use crate::{decode, seal_routes, seed_login, seed_routes, MAX_REQUEST_BYTES};
 
 /// The whole HTTP application over `core`.
 pub fn app(core: Arc<Core>) -> Router {
@@ -29,6 +30,7 @@ pub fn app(core: Arc<Core>) -> Router {
         .route("/v1/sys/leader", get(seal_routes::leader))
         .route("/health", get(seed_routes::health))
         .route("/api/v1/secrets/{*path}", any(seed_routes::secrets))
+        .route("/api/v1/auth/login", any(seed_login::login))
         .route("/v1/secrets/dynamic/{role}", any(seed_routes::dynamic))
         .fallback(api)
         .layer(CatchPanicLayer::custom(|_| {

@@ -1,5 +1,6 @@
-//! The seed product documents' endpoints: `/health` and `/api/v1/secrets/{path}`
-//! (GET/PUT mapped to KV v2 at `secret/`).
+//! The seed product documents' endpoints: `/health`, `/api/v1/secrets/{path}` (GET/PUT
+//! mapped to KV v2 at `secret/`; `POST {path}/rotate` in `seed_rotate.rs`) and
+//! `/v1/secrets/dynamic/{role}`. `/api/v1/auth/login` is in `seed_login.rs`.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use crate::decode;
 use crate::envelope::{core_error, envelope, error_body};
 use crate::routes::{peer, read_body};
 use crate::seal_routes::health_body;
+use crate::seed_rotate;
 
 /// `/health`: the same facts and status codes as `sys/health`, plus a `status` word.
 pub(crate) async fn health(State(core): State<Arc<Core>>) -> Response {
@@ -32,12 +34,18 @@ pub(crate) async fn health(State(core): State<Arc<Core>>) -> Response {
 }
 
 /// `GET /api/v1/secrets/{path}` reads `secret/data/{path}`; `PUT` (or `POST`) writes the
-/// JSON body as the secret's data (or `{"data": ...}` as KV v2 takes it).
+/// JSON body as the secret's data (or `{"data": ...}` as KV v2 takes it); `POST
+/// {path}/rotate` rotates what lives at `{path}`.
 pub(crate) async fn secrets(
     State(core): State<Arc<Core>>,
     Path(path): Path<String>,
     req: Request,
 ) -> Response {
+    if *req.method() == Method::POST {
+        if let Some(target) = path.strip_suffix("/rotate") {
+            return seed_rotate::rotate(core, target.to_string(), req).await;
+        }
+    }
     let method = match *req.method() {
         Method::GET => secrethub_core::Method::Get,
         Method::PUT | Method::POST => secrethub_core::Method::Write,

@@ -22,6 +22,8 @@ pub(crate) fn registry() -> EngineRegistry {
         .register("kv", secrethub_kv::factory)
         .register("test-leases", crate::lease_engine::factory)
         .register_auth("test-login", crate::login_engine::factory)
+        .register_auth("approle", secrethub_auth_approle::factory)
+        .register_auth("userpass", secrethub_auth_userpass::factory)
 }
 
 /// Fast revocation retries, so tests see backoff and irrevocability in milliseconds.

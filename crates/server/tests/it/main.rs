@@ -16,5 +16,6 @@ mod login_engine;
 mod mounts;
 mod policies;
 mod seal;
+mod seed_api;
 mod tokens;
 mod wrapping;
