@@ -285,7 +285,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid token_ttl: expected a duration such as \"1h\" or a number of seconds"
+            "invalid token_ttl: invalid duration \"soon\""
         );
         assert_eq!(p.token_ttl, 1800, "nothing applied after an error");
     }

@@ -139,7 +139,9 @@ pub fn duration_of(value: &Value) -> Result<Duration, InputError> {
             if s.starts_with('-') {
                 return Err(InputError::new("duration cannot be negative"));
             }
-            parse_duration(s).map_err(|_| shape())?
+            // The parse error quotes the text (cut short): a duration is no secret, and the
+            // text helps the operator more than "expected a duration" would.
+            parse_duration(s).map_err(|e| InputError::new(e.to_string()))?
         }
         _ => return Err(shape()),
     };

@@ -193,9 +193,7 @@ fn bad_delays() {
         ),
         (
             "max_delay = [\"5m\"]",
-            expect![[
-                r#"server.hcl:5: lease_revocation: "max_delay": duration must be a number or a string such as "1h""#
-            ]],
+            expect![[r#"server.hcl:5: lease_revocation: "max_delay": expected a duration such as "1h" or a number of seconds"#]],
         ),
     ] {
         check_err(

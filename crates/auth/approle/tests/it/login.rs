@@ -66,8 +66,8 @@ async fn login_reports_who_and_what_token() {
             "token_num_uses": 0,
             "token_period": 0,
             "token_policies": [
-              "db",
-              "web"
+              "web",
+              "db"
             ],
             "token_ttl": 3600,
             "token_type": "default"

@@ -31,8 +31,8 @@ async fn create_read_list_update_delete() {
             "local_secret_ids": false,
             "period": 0,
             "policies": [
-              "a",
-              "b"
+              "b",
+              "a"
             ],
             "secret_id_bound_cidrs": [
               "10.0.0.0/8"
@@ -46,8 +46,8 @@ async fn create_read_list_update_delete() {
             "token_num_uses": 0,
             "token_period": 0,
             "token_policies": [
-              "a",
-              "b"
+              "b",
+              "a"
             ],
             "token_ttl": 1200,
             "token_type": "default"
@@ -128,7 +128,7 @@ async fn bad_input_names_the_field() {
         );
     expect!["BadRequest: invalid secret_id_num_uses: expected a non-negative integer"]
         .assert_eq(&m.write("role/a", json!({"secret_id_num_uses": -1})).await);
-    expect![[r#"BadRequest: invalid secret_id_ttl: expected a duration such as "1h" or a number of seconds"#]]
+    expect![[r#"BadRequest: invalid secret_id_ttl: invalid duration "soon""#]]
         .assert_eq(&m.write("role/a", json!({"secret_id_ttl": "soon"})).await);
     expect!["BadRequest: token_ttl cannot be greater than token_max_ttl"].assert_eq(
         &m.write("role/a", json!({"token_ttl": 60, "token_max_ttl": 30}))
@@ -225,7 +225,7 @@ async fn field_endpoints_read_write_and_reset() {
         (
             "policies",
             json!({"token_policies": ["p2", "p1"]}),
-            json!({"policies": ["p1", "p2"], "token_policies": ["p1", "p2"]}),
+            json!({"policies": ["p2", "p1"], "token_policies": ["p2", "p1"]}),
         ),
         (
             "secret-id-num-uses",

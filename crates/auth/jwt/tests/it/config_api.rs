@@ -292,7 +292,7 @@ async fn roles_are_written_read_listed_and_deleted() {
             "allowed_redirect_uris": null,
             "oidc_scopes": null,
             "max_age": 0,
-            "token_policies": ["ci", "read"],
+            "token_policies": ["CI", "read"],
             "token_ttl": 600,
             "token_max_ttl": 0,
             "token_period": 0,

@@ -45,7 +45,7 @@ async fn create_read_update_list_delete() {
           "token_num_uses": 0,
           "token_period": 0,
           "token_policies": [
-            "app-read",
+            "App-Read",
             "db"
           ],
           "token_ttl": 3600,

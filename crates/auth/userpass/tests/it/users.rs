@@ -27,6 +27,10 @@ async fn create_read_list_update_delete() {
     expect![[r#"
         {
           "data": {
+            "policies": [
+              "admin",
+              "default"
+            ],
             "token_bound_cidrs": [
               "127.0.0.1/32",
               "128.252.0.0/16"
@@ -157,7 +161,7 @@ async fn policies_update_changes_only_the_policies() {
     );
     let r = m.read("users/frank").await;
     assert!(r.contains("\"token_ttl\": 120"), "{r}");
-    assert!(r.contains("\"a\",\n      \"b\""), "{r}");
+    assert!(r.contains("\"b\",\n      \"a\""), "{r}");
     // The older name `policies` works too.
     m.write("users/frank/policies", json!({"policies": ["c"]}))
         .await;

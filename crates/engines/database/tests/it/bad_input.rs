@@ -82,7 +82,7 @@ async fn role_writes_are_checked() {
         ),
         (
             json!({"db_name": "main", "creation_statements": CREATE, "default_ttl": "soon"}),
-            "invalid default_ttl: expected a duration",
+            "invalid default_ttl: invalid duration",
         ),
     ] {
         let msg = bad_request(mount.call(Operation::Create, "roles/r", body.clone()).await);
