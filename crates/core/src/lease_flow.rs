@@ -79,6 +79,7 @@ pub(crate) async fn handle_with_leases(
         });
     };
     let renewable = new.terms.renewable;
+    let requested = new.terms.ttl;
     let rec = match ctx
         .u
         .leases
@@ -102,12 +103,23 @@ pub(crate) async fn handle_with_leases(
             return Err(e);
         }
     };
+    let duration = ((rec.expire_ms - rec.issue_ms) / 1000) as u64;
+    let mut warnings = resp.warnings;
+    // The mount's max TTL (or a batch token's remaining life) capped what the engine asked
+    // for: say so, as Vault does, rather than hand out a shorter lease silently.
+    if requested.as_secs() > duration {
+        warnings.push(format!(
+            "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
+            secrethub_common::format_duration(requested),
+            secrethub_common::format_duration(Duration::from_secs(duration))
+        ));
+    }
     Ok(CoreResponse {
         data: resp.data,
-        warnings: resp.warnings,
+        warnings,
         lease: Some(LeaseBlock {
             lease_id,
-            duration: ((rec.expire_ms - rec.issue_ms) / 1000) as u64,
+            duration,
             renewable,
         }),
         ..Default::default()

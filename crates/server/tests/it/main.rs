@@ -11,6 +11,7 @@ mod invalid_tokens;
 mod kv;
 mod lease_engine;
 mod lease_receipts;
+mod lease_ttl;
 mod leases;
 mod login_engine;
 mod mounts;
