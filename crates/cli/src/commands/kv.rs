@@ -1,4 +1,4 @@
-//! `kv get|put|patch|delete|undelete|destroy|list|metadata`: the KV engine with Vault's version
+//! `kv get|put|patch|rollback|delete|undelete|destroy|list|metadata`: the KV engine with Vault's version
 //! detection. Like Vault's CLI, each command first asks `sys/internal/ui/mounts/<path>` which
 //! mount holds the path and its `options.version`, then builds `secret/data/app` (v2) or uses
 //! the path as is (v1).
@@ -19,6 +19,8 @@ pub(crate) enum KvCommand {
     Put(PutArgs),
     /// Merge fields into the latest version (KV v2)
     Patch(PutArgs),
+    /// Write an earlier version's data again as the newest version (KV v2)
+    Rollback(RollbackArgs),
     /// Delete the latest version, or -versions (KV v2 keeps them for undelete)
     Delete(VersionsArgs),
     /// Restore deleted versions (KV v2)
@@ -86,6 +88,18 @@ pub(crate) struct PutArgs {
 }
 
 #[derive(clap::Args)]
+pub(crate) struct RollbackArgs {
+    /// Mount path of the KV engine; PATH is then relative to it
+    #[arg(long)]
+    mount: Option<String>,
+    /// The version whose data becomes the newest version
+    #[arg(long)]
+    version: Option<u64>,
+    /// Secret path
+    path: String,
+}
+
+#[derive(clap::Args)]
 pub(crate) struct VersionsArgs {
     /// Mount path of the KV engine; PATH is then relative to it
     #[arg(long)]
@@ -123,6 +137,7 @@ pub(crate) async fn run(ctx: &Ctx, command: KvCommand) -> CmdResult {
         KvCommand::Get(args) => get(ctx, args).await,
         KvCommand::Put(args) => put(ctx, args, false).await,
         KvCommand::Patch(args) => put(ctx, args, true).await,
+        KvCommand::Rollback(args) => rollback(ctx, args).await,
         KvCommand::Delete(args) => delete(ctx, args).await,
         KvCommand::Undelete(args) => versions_op(ctx, args, "undelete").await,
         KvCommand::Destroy(args) => versions_op(ctx, args, "destroy").await,
@@ -235,16 +250,27 @@ async fn put(ctx: &Ctx, args: PutArgs, patch: bool) -> CmdResult {
         ctx.client.write(&full_path, &body).await
     }
     .map_err(|e| Failure::api(context, &e))?;
+    print_write_answer(ctx, &full_path, answer, args.field.as_deref(), target.v2)
+}
+
+/// Prints what a data write answered: the new version's metadata on v2, as Vault's CLI does.
+fn print_write_answer(
+    ctx: &Ctx,
+    full_path: &str,
+    answer: Option<Value>,
+    field: Option<&str>,
+    v2: bool,
+) -> CmdResult {
     let Some(secret) = answer else {
         if ctx.format == Format::Table {
             output::out(&format!("Success! Data written to: {full_path}"));
         }
         return Ok(0);
     };
-    if let Some(field) = args.field.as_deref() {
+    if let Some(field) = field {
         return output::print_field(ctx.format, output::secret_field(&secret, field), field);
     }
-    if ctx.format == Format::Json || !target.v2 {
+    if ctx.format == Format::Json || !v2 {
         output::print_secret(ctx.format, &secret);
         return Ok(0);
     }
@@ -254,9 +280,69 @@ async fn put(ctx: &Ctx, args: PutArgs, patch: bool) -> CmdResult {
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    let text = path_section("Secret Path", &full_path) + &map_section("Metadata", &metadata);
+    let text = path_section("Secret Path", full_path) + &map_section("Metadata", &metadata);
     output::out(text.trim_end_matches('\n'));
     Ok(0)
+}
+
+/// `kv rollback -version=N`: reads version N and writes its data as a new version, with
+/// check-and-set on the version that was current, so a concurrent write is not overwritten.
+async fn rollback(ctx: &Ctx, args: RollbackArgs) -> CmdResult {
+    let Some(version) = args.version.filter(|v| *v > 0) else {
+        return Err(Failure::local("Must specify a version to roll back to"));
+    };
+    let target = resolve(ctx, args.mount.as_deref(), &args.path).await?;
+    if !target.v2 {
+        return Err(Failure::remote(
+            "K/V engine mount must be version 2 for rollback support",
+        ));
+    }
+    let metadata_path = target.api_path("metadata");
+    let metadata = ctx
+        .client
+        .read(&metadata_path)
+        .await
+        .map_err(|e| Failure::api(format!("Error reading {metadata_path}"), &e))?
+        .ok_or_else(|| Failure::remote(format!("No value found at {metadata_path}")))?;
+    let metadata = &metadata["data"];
+    let current = metadata["current_version"].as_u64().unwrap_or(0);
+    let state = &metadata["versions"][version.to_string()];
+    if state.is_null() {
+        return Err(Failure::remote(format!(
+            "Cannot roll back to a version that does not exist: {version}"
+        )));
+    }
+    if state["destroyed"].as_bool() == Some(true) {
+        return Err(Failure::remote(format!(
+            "Cannot roll back to a destroyed version: {version}"
+        )));
+    }
+    if state["deletion_time"].as_str().is_some_and(|t| !t.is_empty()) {
+        return Err(Failure::remote(format!(
+            "Cannot roll back to a deleted version: {version}"
+        )));
+    }
+    if version == current {
+        return Err(Failure::remote(format!(
+            "Version {version} is already the current version"
+        )));
+    }
+    let full_path = target.api_path("data");
+    let old_path = format!("{full_path}?version={version}");
+    let old = ctx
+        .client
+        .read(&old_path)
+        .await
+        .map_err(|e| Failure::api(format!("Error reading {old_path}"), &e))?
+        .ok_or_else(|| Failure::remote(format!("No value found at {old_path}")))?;
+    let data = old["data"]["data"].clone();
+    let body = json!({ "data": data, "options": { "cas": current } });
+    let answer = ctx
+        .client
+        .write(&full_path, &body)
+        .await
+        .map_err(|e| Failure::api(format!("Error writing data to {full_path}"), &e))?;
+    print_write_answer(ctx, &full_path, answer, None, true)
 }
 
 async fn delete(ctx: &Ctx, args: VersionsArgs) -> CmdResult {

@@ -16,6 +16,7 @@ mod crash;
 mod dynamic;
 mod file_storage;
 mod harness;
+mod kv_cli;
 mod openbao_errors;
 mod postgres;
 mod run_cmd;
