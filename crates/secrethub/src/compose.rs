@@ -166,7 +166,11 @@ async fn run_dev(args: ServerArgs) -> anyhow::Result<()> {
         out,
         "You may need to set the following environment variables:\n"
     )?;
-    writeln!(out, "    $ export VAULT_ADDR='http://{bound}'\n")?;
+    writeln!(out, "    $ export SECRETHUB_ADDR='http://{bound}'")?;
+    writeln!(
+        out,
+        "    $ export VAULT_ADDR='http://{bound}'   # for the bao/vault CLI and Vault client libraries\n"
+    )?;
     writeln!(out, "Unseal Key: {}", init.keys_base64[0].as_str())?;
     writeln!(out, "Root Token: {root}\n")?;
     writeln!(
