@@ -87,6 +87,7 @@ fn options(config: &ProviderConfig) -> ProviderOptions {
         timeout: config.timeout,
         cache_ttl: config.cache_ttl,
         cache_max_entries: config.cache_max_entries,
+        kind: Some(config.kind.type_name()),
     }
 }
 
@@ -178,5 +179,44 @@ mod tests {
         assert!(cycle.contains("form a cycle"), "{cycle}");
         let own = error(&[file_config("a", Some("a"))]);
         assert!(own.contains("form a cycle"), "{own}");
+    }
+
+    #[test]
+    fn a_type_or_its_alias_reaches_the_one_provider_of_that_type() {
+        let one = Providers::from_config(default(), &[file_config("dev", None)]).expect("valid");
+        for name in ["dev", "file", "local-file"] {
+            let (provider, path) = one.route(Some(name), "app.yaml").expect(name);
+            assert_eq!((provider.name(), path.as_str()), ("dev", "app.yaml"));
+        }
+        let unknown = one
+            .route(Some("aws-secrets"), "x")
+            .err()
+            .expect("no aws-sm");
+        assert!(
+            unknown.to_string().contains("none has type aws-sm"),
+            "{unknown}"
+        );
+        let unknown = one.route(Some("nope"), "x").err().expect("no such name");
+        assert!(
+            unknown
+                .to_string()
+                .contains("no provider is called \"nope\""),
+            "{unknown}"
+        );
+        // A provider's own name wins over a type; two of one type must be named.
+        let two = Providers::from_config(
+            default(),
+            &[file_config("a", None), file_config("local-file", None)],
+        )
+        .expect("valid");
+        let (named, _) = two.route(Some("local-file"), "x").expect("by name");
+        assert_eq!(named.name(), "local-file");
+        let ambiguous = two.route(Some("file"), "x").err().expect("ambiguous");
+        assert!(
+            ambiguous
+                .to_string()
+                .contains("several have type file (a, local-file)"),
+            "{ambiguous}"
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! [`Providers`]: the configured set of providers and the policy around a read: which provider
 //! a reference goes to, the per-provider timeout, the read cache, and the fallback chain.
 //!
-//! Routing: an explicit name (`${secret:aws:app/db}`) must name a provider; otherwise the
-//! longest configured `prefix` that starts the path wins and is stripped; otherwise the default
-//! provider (`secrethub`) gets the path as written. A fallback provider is asked the same
-//! (stripped) path as the provider it stands in for.
+//! Routing: an explicit name (`${secret:aws:app/db}`) must name a provider, or else a provider
+//! type or one of its aliases (`aws-sm`, `aws-secrets`; see
+//! [`secrethub_config::agent::provider_type`]) of which exactly one provider is configured;
+//! otherwise the longest configured `prefix` that starts the path wins and is stripped;
+//! otherwise the default provider (`secrethub`) gets the path as written. A fallback provider
+//! is asked the same (stripped) path as the provider it stands in for.
 //!
 //! A provider with a fallback that timed out [`BREAKER_THRESHOLD`] times in a row is skipped
 //! for [`BREAKER_OPEN`] (its fallback answers at once instead of after its timeout);
@@ -16,7 +18,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use secrethub_config::agent::{
-    DEFAULT_PROVIDER_CACHE_MAX_ENTRIES, DEFAULT_PROVIDER_CACHE_TTL, DEFAULT_PROVIDER_TIMEOUT,
+    provider_type, DEFAULT_PROVIDER_CACHE_MAX_ENTRIES, DEFAULT_PROVIDER_CACHE_TTL,
+    DEFAULT_PROVIDER_TIMEOUT,
 };
 
 use crate::cache::ReadCache;
@@ -39,6 +42,9 @@ pub struct ProviderOptions {
     pub cache_ttl: Duration,
     /// At most this many answers are kept; the oldest goes first.
     pub cache_max_entries: usize,
+    /// The provider's type (`aws-sm`, …): a reference that names the type (or an alias of it)
+    /// instead of a provider reaches the one provider of that type.
+    pub kind: Option<&'static str>,
 }
 
 impl Default for ProviderOptions {
@@ -49,6 +55,7 @@ impl Default for ProviderOptions {
             timeout: DEFAULT_PROVIDER_TIMEOUT,
             cache_ttl: DEFAULT_PROVIDER_CACHE_TTL,
             cache_max_entries: DEFAULT_PROVIDER_CACHE_MAX_ENTRIES,
+            kind: None,
         }
     }
 }
@@ -346,19 +353,43 @@ impl Providers {
         self.members.iter().find(|m| m.name() == name)
     }
 
+    /// The one provider whose type `name` names (a type or an alias of one), for a reference
+    /// whose `PROVIDER:` is no provider's name.
+    fn member_of_type(&self, name: &str) -> Result<&Member, ProviderError> {
+        let invalid =
+            |message: String| ProviderError::new(ProviderErrorKind::Invalid, name, message);
+        let Some(kind) = provider_type(name) else {
+            return Err(invalid(format!("no provider is called {name:?}")));
+        };
+        let of_kind: Vec<&Member> = std::iter::once(&self.default)
+            .chain(&self.members)
+            .filter(|m| m.options.kind == Some(kind))
+            .collect();
+        match of_kind.as_slice() {
+            [member] => Ok(member),
+            [] => Err(invalid(format!(
+                "no provider is called {name:?}, and none has type {kind}"
+            ))),
+            several => {
+                let names: Vec<&str> = several.iter().map(|m| m.name()).collect();
+                Err(invalid(format!(
+                    "no provider is called {name:?}, and several have type {kind} ({}); name one",
+                    names.join(", ")
+                )))
+            }
+        }
+    }
+
     fn route_member(
         &self,
         provider: Option<&str>,
         path: &str,
     ) -> Result<(&Member, String), ProviderError> {
         if let Some(name) = provider {
-            let member = self.member(name).ok_or_else(|| {
-                ProviderError::new(
-                    ProviderErrorKind::Invalid,
-                    name,
-                    format!("no provider is called {name:?}"),
-                )
-            })?;
+            let member = match self.member(name) {
+                Some(member) => member,
+                None => self.member_of_type(name)?,
+            };
             return Ok((member, path.to_string()));
         }
         let by_prefix = self

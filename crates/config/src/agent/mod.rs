@@ -68,7 +68,7 @@ mod values;
 use std::path::Path;
 
 pub use auto_auth::{DEFAULT_KUBERNETES_TOKEN_PATH, DEFAULT_SINK_MODE};
-pub use provider::BUILTIN_PROVIDER;
+pub use provider::{provider_type, BUILTIN_PROVIDER, PROVIDER_TYPE_ALIASES};
 pub use types::*;
 pub use validate::{DEFAULT_NUM_RETRIES, DEFAULT_TEMPLATE_PERMS};
 

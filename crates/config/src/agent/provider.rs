@@ -2,6 +2,9 @@
 //! (lowercase, unique, not the built-in `secrethub`), the common keys, the keys of the chosen
 //! type (a key of another type is refused by name), and the links between providers
 //! (`fallback` must reach a configured provider without going round in a loop).
+//!
+//! [`provider_type`] is the one table of provider type names and their aliases, used for
+//! `type = "…"` here and for the `PROVIDER:` of references (`secrethub_providers`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,6 +27,26 @@ pub const BUILTIN_PROVIDER: &str = "secrethub";
 
 /// The values of `type`, in the order error messages list them.
 const TYPES: [&str; 5] = ["secrethub", "vault", "aws-sm", "azure-kv", "file"];
+
+/// Other names of provider types, as the integration story writes them
+/// (`provider: 'aws-secrets' | 'azure-keyvault' | 'local-file'`): alias, then type.
+pub const PROVIDER_TYPE_ALIASES: [(&str, &str); 3] = [
+    ("aws-secrets", "aws-sm"),
+    ("azure-keyvault", "azure-kv"),
+    ("local-file", "file"),
+];
+
+/// The provider type `name` stands for: itself when it is a type, the type of an alias
+/// (`aws-secrets` is `aws-sm`), `None` otherwise. Surrounding spaces are ignored.
+pub fn provider_type(name: &str) -> Option<&'static str> {
+    let name = name.trim();
+    TYPES.iter().copied().find(|t| *t == name).or_else(|| {
+        PROVIDER_TYPE_ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == name)
+            .map(|(_, t)| *t)
+    })
+}
 
 /// Where a checked provider's cross-references were written, for the checks that need all
 /// providers at once.
@@ -133,15 +156,20 @@ fn provider(
 ) -> Result<ProviderConfig, ConfigError> {
     let stanza_name = format!("provider \"{name}\"");
     let stanza = Some(stanza_name.as_str());
-    let kind_name = p.kind.value.trim().to_owned();
-    if !TYPES.contains(&kind_name.as_str()) {
+    let Some(kind_name) = provider_type(&p.kind.value) else {
+        let aliases: Vec<String> = PROVIDER_TYPE_ALIASES
+            .iter()
+            .map(|(alias, kind)| format!("{alias} = {kind}"))
+            .collect();
         let reason = format!(
-            "unknown provider type {:?}; supported: {}",
+            "unknown provider type {:?}; supported: {} (aliases: {})",
             p.kind.value,
-            TYPES.join(", ")
+            TYPES.join(", "),
+            aliases.join(", ")
         );
         return Err(invalid(p.kind.line, stanza, "type", reason));
-    }
+    };
+    let kind_name = kind_name.to_owned();
     // Report the first misplaced key in file order.
     let misplaced = type_keys(&p)
         .into_iter()

@@ -221,6 +221,19 @@ pub enum ProviderKind {
     File(FileProviderConfig),
 }
 
+impl ProviderKind {
+    /// The `type = "…"` of this kind (its canonical name, never an alias).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ProviderKind::SecretHub(_) => "secrethub",
+            ProviderKind::Vault(_) => "vault",
+            ProviderKind::AwsSecretsManager(_) => "aws-sm",
+            ProviderKind::AzureKeyVault(_) => "azure-kv",
+            ProviderKind::File(_) => "file",
+        }
+    }
+}
+
 /// `address, token | token_file, ca_cert, tls_skip_verify`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemoteVault {

@@ -1,11 +1,12 @@
 //! Valid agent configs, stanza by stanza: the defaults of every key left out, and Vault's
 //! loose spellings (octal modes, percentages, `"force"`, the older `cache` form).
 
+use std::path::Path;
 use std::time::Duration;
 
 use secrethub_config::agent::{
-    AuthMethodConfig, AutoAuthConfig, AwsSmConfig, FileFormat, LeaseRenewalConfig, ProviderConfig,
-    ProviderKind, ServerConnection, SinkConfig, TemplateSettings, TemplateSource,
+    provider_type, AuthMethodConfig, AutoAuthConfig, AwsSmConfig, FileFormat, LeaseRenewalConfig,
+    ProviderConfig, ProviderKind, ServerConnection, SinkConfig, TemplateSettings, TemplateSource,
     DEFAULT_KUBERNETES_TOKEN_PATH,
 };
 use secrethub_config::AgentConfig;
@@ -258,4 +259,58 @@ provider "e1" {
             }),
         }
     );
+}
+
+/// The integration story's provider names are aliases of our types: the same config results.
+#[test]
+fn provider_type_aliases_name_the_same_types() {
+    let aliased = parse(
+        r#"
+provider "aws" {
+  type   = "aws-secrets"
+  region = "eu-west-1"
+}
+provider "kv" {
+  type          = "azure-keyvault"
+  vault_url     = "https://example.vault.azure.net"
+  tenant_id     = "t"
+  client_id     = "c"
+  client_secret = "s"
+}
+provider "dev" {
+  type = "local-file"
+  path = "dev.yaml"
+}
+"#,
+    );
+    let canonical = parse(
+        r#"
+provider "aws" {
+  type   = "aws-sm"
+  region = "eu-west-1"
+}
+provider "kv" {
+  type          = "azure-kv"
+  vault_url     = "https://example.vault.azure.net"
+  tenant_id     = "t"
+  client_id     = "c"
+  client_secret = "s"
+}
+provider "dev" {
+  type = "file"
+  path = "dev.yaml"
+}
+"#,
+    );
+    assert_eq!(aliased.providers, canonical.providers);
+    // Keys of the aliased type are checked as the type's own.
+    let err = secrethub_config::parse_agent(
+        "provider \"dev\" {\n  type = \"local-file\"\n  region = \"x\"\n}\n",
+        Path::new("/etc"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("region"), "{err}");
+    assert_eq!(provider_type("aws-secrets"), Some("aws-sm"));
+    assert_eq!(provider_type("vault"), Some("vault"));
+    assert_eq!(provider_type("gcp-sm"), None);
 }

@@ -339,7 +339,7 @@ fn bad_provider_keys() {
     check(
         "provider \"x\" {\n  type = \"gcp-sm\"\n}\n",
         expect![[
-            r#"agent.hcl:2: provider "x": "type": unknown provider type "gcp-sm"; supported: secrethub, vault, aws-sm, azure-kv, file"#
+            r#"agent.hcl:2: provider "x": "type": unknown provider type "gcp-sm"; supported: secrethub, vault, aws-sm, azure-kv, file (aliases: aws-secrets = aws-sm, azure-keyvault = azure-kv, local-file = file)"#
         ]],
     );
     check(

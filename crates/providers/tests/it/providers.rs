@@ -113,6 +113,7 @@ fn options(prefix: Option<&str>, fallback: Option<&str>) -> ProviderOptions {
         timeout: Duration::from_secs(5),
         cache_ttl: Duration::from_secs(30),
         cache_max_entries: 100,
+        kind: None,
     }
 }
 
