@@ -21,4 +21,5 @@ mod openbao_errors;
 mod postgres;
 mod run_cmd;
 mod secrets_in_logs;
+mod seed_api;
 mod tls;
