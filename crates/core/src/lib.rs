@@ -21,6 +21,8 @@ mod request;
 mod seal;
 mod sys;
 mod token_api;
+mod token_create;
+mod token_roles;
 mod tokens;
 mod unsealed;
 mod wrapping;

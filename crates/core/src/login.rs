@@ -157,6 +157,7 @@ pub(crate) async fn mint(
             alias: auth.alias,
             token_policies,
         }),
+        role: String::new(),
     };
     let token = if params.is_batch() {
         ctx.u.tokens.create_batch(&mut rec).await?

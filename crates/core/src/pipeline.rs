@@ -177,6 +177,11 @@ impl Core {
                     op = Operation::Create;
                 }
             }
+            // Token roles have OpenBao's existence check: writing a new one needs `create`.
+            if mounted.entry.engine_type == "token" && crate::token_roles::creates(&u, &rel).await?
+            {
+                op = Operation::Create;
+            }
         }
 
         let acl = match &record {

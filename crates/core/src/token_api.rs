@@ -1,14 +1,14 @@
-//! `auth/token/`: create, lookup, renew and revoke tokens, by token, by accessor or self.
+//! `auth/token/`: lookup, renew and revoke tokens, by token, by accessor or self; creation is
+//! in `token_create.rs`, token roles (`roles/:name`, `create/:name`) in `token_roles.rs`.
 //! Parameter names, response shapes and the answers about tokens that do not exist follow
 //! OpenBao's token auth method API (each path words that differently: `lookup` 403 "bad
 //! token", `renew` 400 "token not found", `revoke` 204, `revoke-accessor` 200 with a warning).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use secrethub_common::serde_helpers as sh;
 use secrethub_common::{format_duration, format_rfc3339, now_unix, JsonMap};
-use secrethub_engine::Operation;
+use secrethub_engine::{EngineError, Operation};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -17,35 +17,6 @@ use crate::pipeline::Ctx;
 use crate::request::{AuthBlock, CoreResponse};
 use crate::sys::parse;
 use crate::tokens::TokenRecord;
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct CreateInput {
-    id: Option<String>,
-    #[serde(deserialize_with = "sh::opt_string_list")]
-    policies: Option<Vec<String>>,
-    meta: BTreeMap<String, String>,
-    #[serde(deserialize_with = "sh::boolean")]
-    no_parent: bool,
-    #[serde(deserialize_with = "sh::boolean")]
-    no_default_policy: bool,
-    #[serde(deserialize_with = "sh::opt_boolean")]
-    renewable: Option<bool>,
-    #[serde(deserialize_with = "sh::duration")]
-    ttl: Duration,
-    #[serde(deserialize_with = "sh::duration")]
-    explicit_max_ttl: Duration,
-    display_name: String,
-    #[serde(deserialize_with = "sh::uint")]
-    num_uses: u64,
-    #[serde(deserialize_with = "sh::duration")]
-    period: Duration,
-    #[serde(rename = "type")]
-    token_type: Option<String>,
-    // Accepted for compatibility with clients that send them.
-    lease: Option<String>,
-    entity_alias: Option<String>,
-}
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -59,8 +30,25 @@ struct TargetInput {
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
     let rel = ctx.rel.as_str();
     let write = matches!(ctx.op, Operation::Update | Operation::Create);
+    if let Some(name) = rel.strip_prefix("roles/") {
+        let name = crate::token_roles::role_name(name).ok_or_else(unsupported_path)?;
+        return crate::token_roles::handle(ctx, Some(name)).await;
+    }
+    if let Some(name) = rel.strip_prefix("create/") {
+        let name = crate::token_roles::role_name(name).ok_or_else(unsupported_path)?;
+        if !write {
+            return Err(CoreError::Engine(EngineError::UnsupportedOperation));
+        }
+        let role = crate::token_roles::load(ctx.u, name)
+            .await?
+            .ok_or_else(|| CoreError::bad_request(format!("unknown role {name}")))?;
+        return crate::token_create::create(ctx, false, Some(role)).await;
+    }
     match rel {
-        "create" | "create-orphan" if write => create(ctx, rel == "create-orphan").await,
+        "create" | "create-orphan" if write => {
+            crate::token_create::create(ctx, rel == "create-orphan", None).await
+        }
+        "roles" => crate::token_roles::handle(ctx, None).await,
         "lookup-self" if matches!(ctx.op, Operation::Read) || write => {
             let rec = ctx.caller()?.clone();
             Ok(CoreResponse::data(lookup_data(
@@ -142,13 +130,15 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
         }
         "create" | "create-orphan" | "lookup-self" | "lookup" | "lookup-accessor"
         | "renew-self" | "renew" | "renew-accessor" | "revoke-self" | "revoke"
-        | "revoke-accessor" | "revoke-orphan" | "accessors" => Err(CoreError::Engine(
-            secrethub_engine::EngineError::UnsupportedOperation,
-        )),
-        _ => Err(CoreError::Engine(
-            secrethub_engine::EngineError::UnsupportedPath,
-        )),
+        | "revoke-accessor" | "revoke-orphan" | "accessors" => {
+            Err(CoreError::Engine(EngineError::UnsupportedOperation))
+        }
+        _ => Err(unsupported_path()),
     }
+}
+
+fn unsupported_path() -> CoreError {
+    CoreError::Engine(EngineError::UnsupportedPath)
 }
 
 /// Batch tokens are not stored, so there is nothing to revoke: they end with their TTL.
@@ -186,161 +176,6 @@ async fn by_accessor(ctx: &Ctx<'_>) -> CoreResult<Option<TokenRecord>> {
     ctx.u.tokens.lookup_hash(&hash).await
 }
 
-fn sanitize_display_name(name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if cleaned.is_empty() {
-        "token".into()
-    } else {
-        format!("token-{cleaned}")
-    }
-}
-
-async fn create(ctx: &Ctx<'_>, orphan_path: bool) -> CoreResult<CoreResponse> {
-    let parent = ctx.caller()?.clone();
-    if parent.is_batch() {
-        return Err(CoreError::bad_request("batch tokens cannot create tokens"));
-    }
-    let input: CreateInput = parse(&ctx.body)?;
-    let parent_is_root = parent.is_root();
-    let path_sudo = ctx
-        .acl
-        .check(
-            "auth/token/create",
-            secrethub_policy::Capability::Sudo,
-            &JsonMap::new(),
-        )
-        .allowed;
-    let privileged = parent_is_root || path_sudo;
-
-    if input.id.is_some() && !parent_is_root {
-        return Err(CoreError::bad_request(
-            "root or sudo privileges required to specify token id",
-        ));
-    }
-    if input.no_parent && !privileged {
-        return Err(CoreError::bad_request(
-            "root or sudo privileges required to create orphan token",
-        ));
-    }
-    let batch = match input.token_type.as_deref().unwrap_or_default() {
-        "" | "service" | "default" => false,
-        "batch" => true,
-        t => {
-            return Err(CoreError::bad_request(format!(
-                "unsupported token type {t:?}; expected service or batch"
-            )))
-        }
-    };
-    if batch && input.id.is_some() {
-        return Err(CoreError::bad_request(
-            "a batch token cannot have a chosen id",
-        ));
-    }
-    let _ = (&input.lease, &input.entity_alias);
-
-    let mut policies: Vec<String> = match input.policies {
-        Some(p) if !p.is_empty() => p.iter().map(|s| s.trim().to_lowercase()).collect(),
-        _ => parent
-            .policies
-            .iter()
-            .filter(|p| *p != "default")
-            .cloned()
-            .collect(),
-    };
-    if !parent_is_root && !path_sudo {
-        if let Some(bad) = policies
-            .iter()
-            .find(|p| *p != "default" && !parent.policies.contains(p))
-        {
-            return Err(CoreError::bad_request(format!(
-                "child policies must be subset of parent: {bad:?} is not held by the parent"
-            )));
-        }
-    }
-    if !input.no_default_policy && !policies.iter().any(|p| p == "root") {
-        policies.push("default".into());
-    }
-    policies.sort();
-    policies.dedup();
-    if policies.iter().any(|p| p == "root") && !parent_is_root {
-        return Err(CoreError::bad_request(
-            "root tokens may only be created by a root token",
-        ));
-    }
-
-    let sys_max = ctx.core.config.max_lease_ttl;
-    let sys_default = ctx.core.config.default_lease_ttl;
-    let mut warnings = Vec::new();
-    let mut ttl = if !input.period.is_zero() {
-        input.period
-    } else if !input.ttl.is_zero() {
-        input.ttl
-    } else if policies.iter().any(|p| p == "root") {
-        Duration::ZERO
-    } else {
-        sys_default
-    };
-    if !input.explicit_max_ttl.is_zero() && (ttl.is_zero() || ttl > input.explicit_max_ttl) {
-        ttl = input.explicit_max_ttl;
-    }
-    if input.period.is_zero() && !ttl.is_zero() && ttl > sys_max {
-        warnings.push(format!(
-            "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-            format_duration(ttl),
-            format_duration(sys_max)
-        ));
-        ttl = sys_max;
-    }
-    let now = now_unix();
-    let orphan = orphan_path || input.no_parent;
-    let mut rec = TokenRecord {
-        version: 1,
-        hash: String::new(),
-        accessor: String::new(),
-        parent: (!orphan).then(|| parent.hash.clone()),
-        policies,
-        meta: input.meta,
-        display_name: sanitize_display_name(&input.display_name),
-        num_uses: input.num_uses,
-        creation_time: now,
-        creation_ttl: ttl.as_secs(),
-        expire_time: if ttl.is_zero() {
-            0
-        } else {
-            now + ttl.as_secs() as i64
-        },
-        explicit_max_ttl: input.explicit_max_ttl.as_secs(),
-        period: input.period.as_secs(),
-        renewable: input.renewable.unwrap_or(true) && !ttl.is_zero(),
-        path: format!("auth/token/{}", ctx.rel),
-        entity_id: String::new(),
-        token_type: "service".into(),
-        wrap_creation_path: String::new(),
-        max_ttl: 0,
-        bound_cidrs: Vec::new(),
-        login: None,
-    };
-    let token = if batch {
-        ctx.u.tokens.create_batch(&mut rec).await?
-    } else {
-        ctx.u.tokens.create(&mut rec, input.id.as_deref()).await?
-    };
-    Ok(CoreResponse {
-        auth: Some(auth_block(&rec, token.expose().clone(), now)),
-        warnings,
-        ..Default::default()
-    })
-}
-
 pub(crate) fn auth_block(rec: &TokenRecord, token: String, now: i64) -> AuthBlock {
     AuthBlock {
         client_token: token,
@@ -370,12 +205,16 @@ pub(crate) async fn renew(
         return Err(CoreError::bad_request("lease is not renewable"));
     }
     let input: TargetInput = parse(&ctx.body)?;
-    // A login token lives on only while its auth method still admits the login.
+    // A login token lives on only while its auth method still admits the login, a role
+    // token while its role exists (renewing with the role's current terms).
     crate::login::recheck(ctx, &mut rec).await?;
+    let (period, explicit_max_ttl) = crate::token_roles::renewal_terms(ctx, &rec)
+        .await?
+        .unwrap_or((rec.period, rec.explicit_max_ttl));
     let now = now_unix();
     let mut warnings = Vec::new();
-    let mut ttl = if rec.period > 0 {
-        Duration::from_secs(rec.period)
+    let mut ttl = if period > 0 {
+        Duration::from_secs(period)
     } else if !input.increment.is_zero() {
         input.increment
     } else {
@@ -388,11 +227,11 @@ pub(crate) async fn renew(
         m => m.min(sys_max),
     };
     let mut limit = rec.creation_time + max_ttl as i64;
-    if rec.period > 0 {
+    if period > 0 {
         limit = i64::MAX;
     }
-    if rec.explicit_max_ttl > 0 {
-        limit = limit.min(rec.creation_time + rec.explicit_max_ttl as i64);
+    if explicit_max_ttl > 0 {
+        limit = limit.min(rec.creation_time + explicit_max_ttl as i64);
     }
     let wanted = now + ttl.as_secs() as i64;
     if wanted > limit {
@@ -437,10 +276,18 @@ fn lookup_data(rec: &TokenRecord, token: Option<&str>) -> JsonMap {
         "renewable": rec.renewable,
         "ttl": rec.ttl(now),
         "type": rec.token_type,
-        "bound_cidrs": if rec.bound_cidrs.is_empty() { Value::Null } else { json!(rec.bound_cidrs) },
+        "bound_cidrs": if rec.bound_cidrs.is_empty() {
+            Value::Null
+        } else {
+            json!(crate::token_roles::show_cidrs(&rec.bound_cidrs))
+        },
     });
-    match v {
+    let mut m = match v {
         Value::Object(m) => m,
         _ => JsonMap::new(),
+    };
+    if !rec.role.is_empty() {
+        m.insert("role".into(), json!(rec.role));
     }
+    m
 }

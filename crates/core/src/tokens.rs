@@ -70,6 +70,9 @@ pub struct TokenRecord {
     /// For tokens minted by an auth method's login: what renewal re-checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<LoginState>,
+    /// The token role it was created against (`auth/token/create/<role>`); renewal re-reads it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub role: String,
 }
 
 /// What a login token remembers of its login, for [`secrethub_engine::Engine::renew_login`].
@@ -501,6 +504,7 @@ mod tests {
             max_ttl: 0,
             bound_cidrs: Vec::new(),
             login: None,
+            role: String::new(),
         }
     }
 

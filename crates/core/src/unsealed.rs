@@ -214,6 +214,7 @@ impl Unsealed {
             max_ttl: 0,
             bound_cidrs: Vec::new(),
             login: None,
+            role: String::new(),
         };
         self.tokens.create(&mut rec, id).await
     }

@@ -66,6 +66,7 @@ pub(crate) async fn wrap_response(
         max_ttl: 0,
         bound_cidrs: Vec::new(),
         login: None,
+        role: String::new(),
     };
     let token = u.tokens.create(&mut rec, None).await?;
     let stored = WrappedResponse {

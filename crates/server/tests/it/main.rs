@@ -18,5 +18,6 @@ mod mounts;
 mod policies;
 mod seal;
 mod seed_api;
+mod token_roles;
 mod tokens;
 mod wrapping;
