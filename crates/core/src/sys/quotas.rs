@@ -4,7 +4,7 @@
 use secrethub_common::serde_helpers as sh;
 use secrethub_engine::{EngineError, Operation};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{obj, parse};
 use crate::error::{CoreError, CoreResult};
@@ -98,7 +98,7 @@ async fn rate_limit(ctx: &Ctx<'_>, name: &str) -> CoreResult<CoreResponse> {
         Operation::Read => {
             let q = store.read(name).ok_or(CoreError::NotFound)?;
             Ok(CoreResponse::data(obj(json!({
-                "name": q.name, "path": q.path, "role": q.role, "rate": q.rate,
+                "name": q.name, "path": q.path, "role": q.role, "rate": go_float(q.rate),
                 "interval": q.interval, "block_interval": q.block_interval,
                 "type": "rate-limit",
             }))))
@@ -156,5 +156,14 @@ async fn rate_limit(ctx: &Ctx<'_>, name: &str) -> CoreResult<CoreResponse> {
             Ok(CoreResponse::default())
         }
         _ => Err(CoreError::Engine(EngineError::UnsupportedOperation)),
+    }
+}
+
+/// A float as Go's JSON encoder writes it: `5`, not `5.0`, for a whole number.
+fn go_float(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        Value::from(f as i64)
+    } else {
+        Value::from(f)
     }
 }
