@@ -18,6 +18,7 @@ mod mounts;
 mod policies;
 mod seal;
 mod seed_api;
+mod token_role_tokens;
 mod token_roles;
 mod tokens;
 mod wrapping;
