@@ -43,6 +43,11 @@ pub(crate) struct ConfigRecord {
     /// Accepted and echoed for Vault compatibility.
     #[serde(default = "default_true")]
     pub(crate) disable_iss_validation: bool,
+    /// The role of a login that names none (a SecretHub addition, as the jwt method's
+    /// `default_role`: the seed's quick start logs in with only a `jwt`). Empty: `role` is
+    /// required, as in Vault.
+    #[serde(default)]
+    pub(crate) default_role: String,
 }
 
 fn default_true() -> bool {

@@ -129,8 +129,8 @@ async fn quick_start_with_a_kubernetes_login() {
     )
     .await;
 
-    // The Quick Start's body names no role, which Vault's kubernetes method requires: its
-    // answer, as on /v1/auth/kubernetes/login.
+    // The Quick Start's body names no role, which Vault's kubernetes method requires: without
+    // a default role configured, its answer is Vault's, as on /v1/auth/kubernetes/login.
     let (status, v) = send(
         &server,
         reqwest::Method::POST,
@@ -152,12 +152,21 @@ async fn quick_start_with_a_kubernetes_login() {
     .await;
     assert_eq!(status, 403, "{v}");
 
+    // With `default_role` in the mount's config, the Quick Start's body works as written.
+    root_write(
+        &server,
+        &root,
+        "auth/kubernetes/config",
+        json!({"kubernetes_host": cluster.url, "kubernetes_ca_cert": cluster.ca_pem,
+            "token_reviewer_jwt": REVIEWER_JWT, "default_role": "app"}),
+    )
+    .await;
     let (status, login) = send(
         &server,
         reqwest::Method::POST,
         "/api/v1/auth/login",
         None,
-        Some(json!({"method": "kubernetes", "role": "app", "jwt": SA_JWT})),
+        Some(json!({"method": "kubernetes", "jwt": SA_JWT})),
     )
     .await;
     assert_eq!(status, 200, "{login}");

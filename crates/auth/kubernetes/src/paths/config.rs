@@ -61,6 +61,10 @@ impl KubernetesAuth {
             issuer: input::field::<String>(body, "issuer")?.unwrap_or_default(),
             disable_iss_validation: input::field::<bool>(body, "disable_iss_validation")?
                 .unwrap_or(true),
+            default_role: input::field::<String>(body, "default_role")?
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
         };
         req.storage.put_json(CONFIG_KEY, &record).await?;
         Ok(Response::empty())
@@ -86,6 +90,7 @@ impl KubernetesAuth {
             "disable_iss_validation".into(),
             config.disable_iss_validation.into(),
         );
+        data.insert("default_role".into(), config.default_role.into());
         Ok(Response::data(data))
     }
 

@@ -37,6 +37,15 @@ impl KubernetesAuth {
     }
 
     async fn try_login(&self, req: &Request, role_name: &str) -> Result<Response, KubeError> {
+        let config = load_config(&req.storage).await?.ok_or_else(|| {
+            KubeError::invalid(
+                "the kubernetes auth method is not configured; write its config first",
+            )
+        })?;
+        let role_name = match role_name {
+            "" => config.default_role.as_str(),
+            named => named,
+        };
         if role_name.is_empty() {
             return Err(KubeError::invalid("missing role"));
         }
@@ -50,11 +59,6 @@ impl KubernetesAuth {
         let role = load_role(&req.storage, role_name)
             .await?
             .ok_or_else(|| KubeError::invalid(format!("invalid role name {role_name:?}")))?;
-        let config = load_config(&req.storage).await?.ok_or_else(|| {
-            KubeError::invalid(
-                "the kubernetes auth method is not configured; write its config first",
-            )
-        })?;
 
         let sa = self
             .reviewer

@@ -33,6 +33,7 @@ async fn read_returns_the_config_without_the_reviewer_jwt() {
     data["kubernetes_ca_cert"] = json!("<ca>");
     expect![[r#"
         {
+          "default_role": "",
           "disable_iss_validation": true,
           "disable_local_ca_jwt": false,
           "issuer": "https://kubernetes.default.svc.cluster.local",
@@ -66,6 +67,7 @@ async fn a_write_replaces_the_whole_config() {
         .await;
     expect![[r#"
         {
+          "default_role": "",
           "disable_iss_validation": true,
           "disable_local_ca_jwt": false,
           "issuer": "",

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use expect_test::expect;
+use secrethub_engine::Operation;
 use serde_json::json;
 
 use crate::cluster::{unrelated_ca_pem, Account, FakeCluster, SeenReview, REVIEWER_JWT};
@@ -463,5 +464,40 @@ async fn bad_login_requests() {
             .write("login", json!({"role": "app", "jwt": WEB_JWT}))
             .await,
         "BadRequest: the kubernetes auth method is not configured; write its config first"
+    );
+}
+
+/// The seed's quick start logs in with only a `jwt`: a mount configured with `default_role`
+/// takes that role; without one, `role` stays required, as in Vault.
+#[tokio::test]
+async fn a_login_without_a_role_uses_the_configured_default_role() {
+    let (cluster, m) = setup(bound("web", "prod")).await;
+    m.ok(
+        "config",
+        json!({
+            "kubernetes_host": cluster.url,
+            "kubernetes_ca_cert": cluster.ca_pem,
+            "token_reviewer_jwt": REVIEWER_JWT,
+            "default_role": "app",
+        }),
+    )
+    .await;
+    let config = m.read("config").await;
+    assert!(config.contains(r#""default_role": "app""#), "{config}");
+
+    let resp = m
+        .call(Operation::Update, "login", json!({"jwt": WEB_JWT}))
+        .await
+        .expect("login with the default role");
+    let auth = resp.auth.expect("a login answers `auth`");
+    assert_eq!(auth.metadata["role"], "app");
+    assert_eq!(auth.token.token_policies, vec!["app".to_string()]);
+
+    // A named role still wins over the default.
+    m.ok("role/other", bound("nobody", "prod")).await;
+    assert_eq!(
+        m.write("login", json!({"role": "other", "jwt": WEB_JWT}))
+            .await,
+        r#"PermissionDenied: permission denied: service account name "web" is not bound to role "other""#
     );
 }
