@@ -317,7 +317,10 @@ async fn rollback(ctx: &Ctx, args: RollbackArgs) -> CmdResult {
             "Cannot roll back to a destroyed version: {version}"
         )));
     }
-    if state["deletion_time"].as_str().is_some_and(|t| !t.is_empty()) {
+    if state["deletion_time"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty())
+    {
         return Err(Failure::remote(format!(
             "Cannot roll back to a deleted version: {version}"
         )));

@@ -193,7 +193,9 @@ fn bad_delays() {
         ),
         (
             "max_delay = [\"5m\"]",
-            expect![[r#"server.hcl:5: lease_revocation: "max_delay": expected a duration such as "1h" or a number of seconds"#]],
+            expect![[
+                r#"server.hcl:5: lease_revocation: "max_delay": expected a duration such as "1h" or a number of seconds"#
+            ]],
         ),
     ] {
         check_err(
