@@ -1,12 +1,18 @@
 //! What `secrethub run` and `secrethub template render` read secrets with: a client for the
 //! server (the CLI's address and token, or the config's `vault {}` and one auto-auth login),
 //! and the providers of the config around the built-in `secrethub` provider.
+//!
+//! The built-in provider reads paths that no mount visible to the token holds under the
+//! default KV mount: `--default-kv-mount`, else the config's `vault { default_kv_mount }`,
+//! else `secret`.
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use secrethub_client::{Client, ClientConfig};
-use secrethub_config::agent::{AgentConfig, LeaseRenewalConfig, ServerConnection};
+use secrethub_config::agent::{
+    AgentConfig, LeaseRenewalConfig, ServerConnection, DEFAULT_KV_MOUNT,
+};
 use secrethub_providers::{Providers, SecretHubProvider, DEFAULT_PROVIDER};
 
 use crate::auto_auth::AutoAuth;
@@ -27,6 +33,16 @@ impl Setup {
         base: ClientConfig,
         config: Option<&AgentConfig>,
     ) -> anyhow::Result<Setup> {
+        Setup::connect_with(base, config, None).await
+    }
+
+    /// As [`Setup::connect`]; `default_kv_mount` (the command line's) wins over the config's,
+    /// `Some("")` turning the default KV mount off.
+    pub async fn connect_with(
+        base: ClientConfig,
+        config: Option<&AgentConfig>,
+        default_kv_mount: Option<&str>,
+    ) -> anyhow::Result<Setup> {
         let client = match config {
             Some(config) => server_client(base, &config.server)?,
             None => Client::new(base).context("creating the client")?,
@@ -39,12 +55,26 @@ impl Setup {
             }
             None => client,
         };
-        Setup::with_client(client, config)
+        Setup::build(client, config, default_kv_mount)
     }
 
     /// The providers around an already authenticated client.
     pub fn with_client(client: Client, config: Option<&AgentConfig>) -> anyhow::Result<Setup> {
-        let secrethub = Arc::new(SecretHubProvider::new(DEFAULT_PROVIDER, client));
+        Setup::build(client, config, None)
+    }
+
+    fn build(
+        client: Client,
+        config: Option<&AgentConfig>,
+        default_kv_mount: Option<&str>,
+    ) -> anyhow::Result<Setup> {
+        let mount = match (default_kv_mount, config) {
+            (Some(flag), _) => Some(flag),
+            (None, Some(config)) => config.server.default_kv_mount.as_deref(),
+            (None, None) => Some(DEFAULT_KV_MOUNT),
+        };
+        let secrethub =
+            Arc::new(SecretHubProvider::new(DEFAULT_PROVIDER, client).with_default_kv_mount(mount));
         let configured = config.map(|c| c.providers.as_slice()).unwrap_or_default();
         let providers = Providers::from_config(secrethub.clone(), configured)
             .context("configuring the providers")?;

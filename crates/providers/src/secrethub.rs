@@ -6,6 +6,12 @@
 //! or any other engine (`database/creds/ro`), the path is read as is and the fields are the
 //! answer's `data`, with the answer's lease when it has one. The mount and its KV version come
 //! from the `sys/internal/ui/mounts/<path>` preflight, done once per mount.
+//!
+//! A path that no mount visible to the token holds (the preflight answers "no mount found",
+//! or Vault's 403, which it answers for a mount the token may not see as well) is read under
+//! the default KV mount when one is set ([`SecretHubProvider::with_default_kv_mount`]):
+//! `ai/anthropic/api-key` reads `secret/ai/anthropic/api-key`. Without one, or when the
+//! default mount is not there either, the path is read as is, as before.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -34,6 +40,8 @@ pub struct SecretHubProvider {
     token_file: Option<PathBuf>,
     /// Mounts seen in preflight answers: (`secret/`, KV v2).
     mounts: Mutex<Vec<(String, bool)>>,
+    /// Where paths outside every visible mount are read (`secret`), if anywhere.
+    default_kv_mount: Option<String>,
 }
 
 impl fmt::Debug for SecretHubProvider {
@@ -53,7 +61,17 @@ impl SecretHubProvider {
             client: RwLock::new(client),
             token_file: None,
             mounts: Mutex::new(Vec::new()),
+            default_kv_mount: None,
         }
+    }
+
+    /// Reads paths that no mount visible to the token holds under `mount` (`secret`); `None`
+    /// reads them as is. Surrounding slashes are ignored; an empty mount is `None`.
+    pub fn with_default_kv_mount(mut self, mount: Option<&str>) -> SecretHubProvider {
+        self.default_kv_mount = mount
+            .map(|m| m.trim().trim_matches('/').to_string())
+            .filter(|m| !m.is_empty());
+        self
     }
 
     /// A provider for a `provider "NAME" { type = "vault" | "secrethub" }` stanza: its address,
@@ -75,7 +93,8 @@ impl SecretHubProvider {
             timeout: REQUEST_TIMEOUT,
         })
         .map_err(|e| ProviderError::new(ProviderErrorKind::Invalid, name, e.to_string()))?;
-        let mut provider = SecretHubProvider::new(name, client);
+        let mut provider = SecretHubProvider::new(name, client)
+            .with_default_kv_mount(config.default_kv_mount.as_deref());
         provider.token_file = config.token_file.clone().filter(|_| config.token.is_none());
         Ok(provider)
     }
@@ -117,7 +136,7 @@ impl SecretHubProvider {
             .read(&api_path)
             .await
             .map_err(|e| self.error(&format!("reading {api_path}"), e))?
-            .ok_or_else(|| ProviderError::not_found(&self.name, path))?;
+            .ok_or_else(|| ProviderError::not_found(&self.name, &target.partial))?;
         if target.v2 {
             kv2_secret(&self.name, path, &answer)
         } else {
@@ -134,22 +153,56 @@ impl SecretHubProvider {
                 partial: path.to_string(),
             });
         }
-        let target = match client.kv_target(path).await {
-            Ok(target) => target,
+        let err = match client.kv_target(path).await {
+            Ok(target) => return Ok(self.remember(target)),
+            Err(err) => err,
+        };
+        let no_mount = err.kind == ClientErrorKind::Api
+            && (err.status == Some(403)
+                || (err.status == Some(400)
+                    && err.errors.iter().any(|e| e.contains("no mount found"))));
+        if !no_mount {
+            return Err(self.error(&format!("finding the mount of {path}"), err));
+        }
+        if let Some(target) = self.under_default_mount(client, path).await {
+            return Ok(target);
+        }
+        if err.status == Some(403) {
             // Vault answers 403 both when the token may not see the path and when no mount
             // holds it; reading the path as is tells the two apart (403 or 404).
-            Err(err) if err.kind == ClientErrorKind::Api && err.status == Some(403) => {
-                KvTarget::from_preflight(None, path.to_string())
-            }
-            Err(err) => return Err(self.error(&format!("finding the mount of {path}"), err)),
-        };
+            return Ok(KvTarget::from_preflight(None, path.to_string()));
+        }
+        Err(self.error(&format!("finding the mount of {path}"), err))
+    }
+
+    /// `path` under the default KV mount, when there is one, `path` is not already under it,
+    /// and the token sees it; `None` otherwise.
+    async fn under_default_mount(&self, client: &Client, path: &str) -> Option<KvTarget> {
+        let mount = self.default_kv_mount.as_deref()?;
+        if path == mount || path.starts_with(&format!("{mount}/")) {
+            return None;
+        }
+        let under = format!("{mount}/{path}");
+        if let Some((mount, v2)) = self.known_mount(&under) {
+            return Some(KvTarget {
+                mount,
+                v2,
+                partial: under,
+            });
+        }
+        let target = client.kv_target(&under).await.ok()?;
+        (!target.mount.is_empty()).then(|| self.remember(target))
+    }
+
+    /// Notes the mount of a preflight answer for later reads under it.
+    fn remember(&self, target: KvTarget) -> KvTarget {
         if !target.mount.is_empty() {
             let mut mounts = self.mounts.lock().unwrap_or_else(PoisonError::into_inner);
             if !mounts.iter().any(|(m, _)| *m == target.mount) {
                 mounts.push((target.mount.clone(), target.v2));
             }
         }
-        Ok(target)
+        target
     }
 
     /// The longest known mount that holds `path`.

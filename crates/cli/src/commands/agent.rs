@@ -36,6 +36,10 @@ pub(crate) struct RunArgs {
     /// Agent-style configuration for providers and auto-auth (HCL)
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Read paths no visible mount holds under this KV mount (default: the config's
+    /// vault { default_kv_mount }, else secret; "" for none)
+    #[arg(long = "default-kv-mount", value_name = "MOUNT")]
+    default_kv_mount: Option<String>,
     /// The command and its arguments, after --
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -52,6 +56,10 @@ pub(crate) struct RenderArgs {
     /// Agent-style configuration for providers and auto-auth (HCL)
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Read paths no visible mount holds under this KV mount (default: the config's
+    /// vault { default_kv_mount }, else secret; "" for none)
+    #[arg(long = "default-kv-mount", value_name = "MOUNT")]
+    default_kv_mount: Option<String>,
     /// Write here (atomically, mode 0600) instead of standard output
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
@@ -90,7 +98,7 @@ pub(crate) async fn run(base: ClientConfig, args: RunArgs) -> CmdResult {
     init_tracing("warn");
     let config = args.config.as_deref().map(load).transpose()?;
     let env = parse_env_args(&args.env)?;
-    let setup = Setup::connect(base, config.as_ref())
+    let setup = Setup::connect_with(base, config.as_ref(), args.default_kv_mount.as_deref())
         .await
         .map_err(|e| Failure::remote(format!("Error: {e:#}")))?;
     let options = ExecOptions {
@@ -128,7 +136,7 @@ pub(crate) async fn template(base: ClientConfig, command: TemplateCommand) -> Cm
     let config = args.config.as_deref().map(load).transpose()?;
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| Failure::local(format!("Error reading {}: {e}", args.file.display())))?;
-    let setup = Setup::connect(base, config.as_ref())
+    let setup = Setup::connect_with(base, config.as_ref(), args.default_kv_mount.as_deref())
         .await
         .map_err(|e| Failure::remote(format!("Error: {e:#}")))?;
     let rendered = secrethub_agent::render_once(&setup, &text)

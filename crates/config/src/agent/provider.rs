@@ -17,7 +17,7 @@ use super::types::{
     RemoteVault, DEFAULT_PROVIDER_CACHE_MAX_ENTRIES, DEFAULT_PROVIDER_CACHE_TTL,
     DEFAULT_PROVIDER_TIMEOUT,
 };
-use super::values::{boolean, delay, http_url, integer, line_of, opt_path, path, text};
+use super::values::{boolean, delay, http_url, integer, kv_mount, line_of, opt_path, path, text};
 use crate::error::{ConfigError, Problem};
 use crate::raw::Spanned;
 use crate::server_config::invalid;
@@ -112,7 +112,7 @@ fn check_name(name: &str, line: Option<usize>) -> Result<(), ConfigError> {
 type TypeKey = (&'static str, Option<usize>, bool, &'static [&'static str]);
 
 /// The keys that belong to one type or two.
-fn type_keys(p: &RawProvider) -> [TypeKey; 17] {
+fn type_keys(p: &RawProvider) -> [TypeKey; 18] {
     const REMOTE: &[&str] = &["secrethub", "vault"];
     const AWS: &[&str] = &["aws-sm"];
     const AZURE: &[&str] = &["azure-kv"];
@@ -133,6 +133,7 @@ fn type_keys(p: &RawProvider) -> [TypeKey; 17] {
         key!(token_file, REMOTE),
         key!(ca_cert, REMOTE),
         key!(tls_skip_verify, REMOTE),
+        key!(default_kv_mount, REMOTE),
         key!(region, AWS),
         key!(endpoint, AWS),
         key!(access_key_id, AWS),
@@ -229,6 +230,7 @@ fn provider(
                 ca_cert: opt_path(&p.ca_cert, base_dir, stanza, "ca_cert")?,
                 tls_skip_verify: boolean(&p.tls_skip_verify, stanza, "tls_skip_verify")?
                     .unwrap_or(false),
+                default_kv_mount: kv_mount(p.default_kv_mount, stanza)?,
             };
             if kind_name == "vault" {
                 ProviderKind::Vault(remote)

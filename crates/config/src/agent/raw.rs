@@ -38,11 +38,12 @@ pub(crate) struct RawAgentConfig {
     pub(crate) exit_after_auth: Option<Spanned<Value>>,
 }
 
-/// `vault { address, ca_cert, tls_skip_verify, retry { num_retries } }`.
+/// `vault { address, ca_cert, tls_skip_verify, default_kv_mount, retry { num_retries } }`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a stanza")]
 pub(crate) struct RawVault {
     pub(crate) address: Option<Spanned<String>>,
+    pub(crate) default_kv_mount: Option<Spanned<String>>,
     pub(crate) ca_cert: Option<Spanned<String>>,
     pub(crate) tls_skip_verify: Option<Spanned<Value>>,
     pub(crate) retry: Option<Spanned<RawRetry>>,
@@ -230,6 +231,7 @@ pub(crate) struct RawProvider {
     pub(crate) token_file: Option<Spanned<String>>,
     pub(crate) ca_cert: Option<Spanned<String>>,
     pub(crate) tls_skip_verify: Option<Spanned<Value>>,
+    pub(crate) default_kv_mount: Option<Spanned<String>>,
     // aws-sm
     pub(crate) region: Option<Spanned<String>>,
     pub(crate) endpoint: Option<Spanned<String>>,

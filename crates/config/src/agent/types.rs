@@ -22,6 +22,9 @@ pub const DEFAULT_STATIC_RENDER_INTERVAL: Duration = Duration::from_secs(300);
 pub const DEFAULT_PROVIDER_CACHE_TTL: Duration = Duration::from_secs(300);
 /// Default for [`ProviderConfig::cache_max_entries`].
 pub const DEFAULT_PROVIDER_CACHE_MAX_ENTRIES: usize = 1000;
+/// Default for [`ServerConnection::default_kv_mount`] and [`RemoteVault::default_kv_mount`]:
+/// the KV v2 mount of a dev server.
+pub const DEFAULT_KV_MOUNT: &str = "secret";
 /// Default for [`ProviderConfig::timeout`].
 pub const DEFAULT_PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -63,6 +66,9 @@ pub struct ServerConnection {
     /// Attempts after the first for a request that failed with a connection error or 5xx
     /// (Vault Agent's default: 12).
     pub num_retries: u32,
+    /// `default_kv_mount`: where a reference's path that no mount visible to the token holds is
+    /// read (`ai/key` reads `secret/ai/key`); `None` (`default_kv_mount = ""`) reads it as is.
+    pub default_kv_mount: Option<String>,
 }
 
 /// `auto_auth { method "TYPE" { mount_path, config = {…} }  sink "file" { config = {…} } }`.
@@ -234,7 +240,7 @@ impl ProviderKind {
     }
 }
 
-/// `address, token | token_file, ca_cert, tls_skip_verify`.
+/// `address, token | token_file, ca_cert, tls_skip_verify, default_kv_mount`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemoteVault {
     pub address: String,
@@ -244,6 +250,8 @@ pub struct RemoteVault {
     pub token_file: Option<PathBuf>,
     pub ca_cert: Option<PathBuf>,
     pub tls_skip_verify: bool,
+    /// As [`ServerConnection::default_kv_mount`], for this server.
+    pub default_kv_mount: Option<String>,
 }
 
 /// `region, endpoint, access_key_id, secret_access_key, session_token`; keys default to the

@@ -21,7 +21,7 @@ use super::types::{
     AgentConfig, AgentListener, LeaseRenewalConfig, ServerConnection, TemplateConfig,
     TemplateSettings, TemplateSource,
 };
-use super::values::{boolean, delay, http_url, integer, line_of, mode, path, text};
+use super::values::{boolean, delay, http_url, integer, kv_mount, line_of, mode, path, text};
 use crate::error::{ConfigError, Problem};
 use crate::raw::Spanned;
 use crate::server_config::invalid;
@@ -106,6 +106,7 @@ fn vault(raw: Option<Spanned<RawVault>>, base_dir: &Path) -> Result<ServerConnec
             .transpose()?,
         tls_skip_verify: boolean(&raw.tls_skip_verify, stanza, "tls_skip_verify")?.unwrap_or(false),
         num_retries,
+        default_kv_mount: kv_mount(raw.default_kv_mount, stanza)?,
     })
 }
 

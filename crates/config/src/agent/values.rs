@@ -10,6 +10,7 @@ use secrethub_common::serde_helpers::value_to_bool;
 use serde_json::Value;
 
 use super::raw::RawMode;
+use super::types::DEFAULT_KV_MOUNT;
 use crate::error::ConfigError;
 use crate::raw::Spanned;
 use crate::server_config::{duration, invalid};
@@ -37,6 +38,27 @@ pub(super) fn boolean(
     value_to_bool(&raw.value)
         .map(Some)
         .ok_or_else(|| invalid(raw.line, stanza, key, "must be true or false".to_owned()))
+}
+
+/// A `default_kv_mount`: absent is [`DEFAULT_KV_MOUNT`], `""` turns the fallback off, else a
+/// mount path (`secret`, `kv/team`; surrounding slashes dropped) without spaces or `#|}`.
+pub(super) fn kv_mount(
+    raw: Option<Spanned<String>>,
+    stanza: Option<&str>,
+) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(Some(DEFAULT_KV_MOUNT.to_owned()));
+    };
+    let mount = raw.value.trim().trim_matches('/');
+    if mount.is_empty() {
+        return Ok(None);
+    }
+    let bad = |c: char| c.is_whitespace() || matches!(c, '#' | '|' | '}' | ':');
+    if mount.split('/').any(str::is_empty) || mount.contains(bad) {
+        let reason = "must be a mount path such as \"secret\" (or \"\" for none)".to_owned();
+        return Err(invalid(raw.line, stanza, "default_kv_mount", reason));
+    }
+    Ok(Some(mount.to_owned()))
 }
 
 /// An integer from `min` to `max`, given as a number or a numeric string.

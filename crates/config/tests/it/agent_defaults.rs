@@ -21,6 +21,7 @@ fn empty_file_is_all_defaults() {
             ca_cert: None,
             tls_skip_verify: false,
             num_retries: 12,
+            default_kv_mount: Some("secret".into()),
         },
         auto_auth: None,
         cache: false,

@@ -135,6 +135,18 @@ fn vault_stanza() {
         "vault {\n  retry {\n    num_retries = -2\n  }\n}\n",
         expect![[r#"agent.hcl:3: retry: "num_retries": must be an integer from -1 to 1000"#]],
     );
+    check(
+        "vault {\n  default_kv_mount = \"my kv\"\n}\n",
+        expect![[
+            r#"agent.hcl:2: vault: "default_kv_mount": must be a mount path such as "secret" (or "" for none)"#
+        ]],
+    );
+    check(
+        "provider \"f\" {\n  type = \"file\"\n  path = \"x.env\"\n  default_kv_mount = \"kv\"\n}\n",
+        expect![[
+            r#"agent.hcl:4: provider "f": key "default_kv_mount" does not belong to type "file""#
+        ]],
+    );
 }
 
 #[test]

@@ -34,6 +34,7 @@ vault {
   address         = "https://secrethub.internal:8200"
   ca_cert         = "tls/ca.pem"
   tls_skip_verify = "false"
+  default_kv_mount = "/kv/team/"
   retry {
     num_retries = 5
   }
@@ -120,6 +121,7 @@ provider "legacy" {
   type    = "vault"
   address = "http://vault.legacy:8200"
   token   = "hvs.legacy-root-token"
+  default_kv_mount = ""
 }
 provider "aws" {
   type              = "aws-sm"
@@ -159,6 +161,7 @@ fn full_config() {
             ca_cert: Some(at("tls/ca.pem")),
             tls_skip_verify: false,
             num_retries: 5,
+            default_kv_mount: Some("kv/team".into()),
         },
         auto_auth: Some(AutoAuthConfig {
             method: AuthMethodConfig::AppRole {
@@ -236,6 +239,7 @@ fn full_config() {
                     token_file: Some(at("prod-token")),
                     ca_cert: Some(at("tls/prod-ca.pem")),
                     tls_skip_verify: false,
+                    default_kv_mount: Some("secret".into()),
                 }),
             },
             ProviderConfig {
@@ -251,6 +255,7 @@ fn full_config() {
                     token_file: None,
                     ca_cert: None,
                     tls_skip_verify: false,
+                    default_kv_mount: None,
                 }),
             },
             ProviderConfig {

@@ -38,6 +38,42 @@ async fn weak_token() -> String {
         .to_string()
 }
 
+/// OpenBao answers 403 to the preflight of a path no mount holds: with a default KV mount the
+/// path is read there (the integration story's `${secret:ai/anthropic/api-key}`).
+#[tokio::test]
+async fn paths_outside_every_mount_are_read_under_the_default_kv_mount() {
+    let root = bao().await.root_client();
+    let base = unique("ai");
+    write(
+        &root,
+        &format!("secret/data/{base}/anthropic/api-key"),
+        json!({"data": {"value": "sk-bao-1"}}),
+    )
+    .await;
+    let bare = format!("{base}/anthropic/api-key");
+    let provider = root_provider()
+        .await
+        .with_default_kv_mount(Some("/secret/"));
+    let secret = provider.read(&bare).await.expect("read under secret/");
+    assert_eq!(secret.fields["value"].expose(), "sk-bao-1");
+    assert_eq!(secret.version.as_deref(), Some("1"));
+    // The same path under its mount, and a missing one (named where it was looked for).
+    let secret = provider
+        .read(&format!("secret/{bare}"))
+        .await
+        .expect("read");
+    assert_eq!(secret.fields["value"].expose(), "sk-bao-1");
+    let err = provider.read(&format!("{base}/missing")).await.unwrap_err();
+    assert_eq!(err.kind, ProviderErrorKind::NotFound, "{err}");
+    assert!(
+        err.to_string().contains(&format!("secret/{base}/missing")),
+        "{err}"
+    );
+    // Without a default mount the path is read as is, as before: nothing there.
+    let err = root_provider().await.read(&bare).await.unwrap_err();
+    assert_ne!(err.kind, ProviderErrorKind::Unavailable, "{err}");
+}
+
 #[tokio::test]
 async fn kv2_reads_follow_new_versions() {
     let root = bao().await.root_client();
@@ -264,6 +300,7 @@ async fn a_token_file_is_read_again_after_a_refusal() {
             token_file: Some(token_file.clone()),
             ca_cert: None,
             tls_skip_verify: false,
+            default_kv_mount: Some("secret".into()),
         },
     )
     .expect("provider");

@@ -22,4 +22,5 @@ mod postgres;
 mod run_cmd;
 mod secrets_in_logs;
 mod seed_api;
+mod seed_config;
 mod tls;
