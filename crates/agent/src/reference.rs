@@ -284,8 +284,16 @@ mod tests {
             ("${secret:file:dev.yaml#k}", Some("file"), "dev.yaml"),
             ("${secret:azure-kv2:db-pass}", Some("azure-kv2"), "db-pass"),
             // The story's type names are provider names here (aliases are resolved by routing).
-            ("${secret:aws-secrets:prod/db}", Some("aws-secrets"), "prod/db"),
-            ("${secret:local-file:dev.yaml}", Some("local-file"), "dev.yaml"),
+            (
+                "${secret:aws-secrets:prod/db}",
+                Some("aws-secrets"),
+                "prod/db",
+            ),
+            (
+                "${secret:local-file:dev.yaml}",
+                Some("local-file"),
+                "dev.yaml",
+            ),
             (
                 "${secret:https://vault.example/x}",
                 None,
