@@ -43,7 +43,8 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
         }
         ("key-status", Operation::Read) if tail.is_empty() => {
             let s = ctx.core.key_status()?;
-            Ok(CoreResponse::data(obj(serde_json::json!({
+            // OpenBao sends these at the top level too (hvac reads `key_status['term']`).
+            Ok(both(obj(serde_json::json!({
                 "term": s.term,
                 "install_time": secrethub_common::format_rfc3339(s.install_time as i128 * 1_000_000_000),
                 "encryptions": s.encryptions,

@@ -97,7 +97,13 @@ pub(super) async fn handle(
             let m = router
                 .all()
                 .find(|m| m.entry.class == class && m.entry.path == path)
-                .ok_or(CoreError::NotFound)?;
+                .ok_or_else(|| {
+                    // OpenBao's 400s, word for word.
+                    CoreError::bad_request(match class {
+                        MountClass::Secret => format!("No secret engine mount at {path}"),
+                        MountClass::Auth => format!("No auth engine at {path}"),
+                    })
+                })?;
             Ok(both(obj(m.entry.to_json())))
         }
         _ => Err(CoreError::Engine(

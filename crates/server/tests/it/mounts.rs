@@ -91,3 +91,24 @@ async fn enable_tune_disable() {
     let (s, _) = t.root("DELETE", "sys/mounts/cubbyhole", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn reads_of_missing_mounts_answer_as_openbao() {
+    let t = TestServer::dev().await;
+    let (s, v) = t.root("GET", "sys/mounts/nope/x/", None).await;
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"errors": ["No secret engine mount at nope/x/"]})
+        )
+    );
+    let (s, v) = t.root("GET", "sys/auth/nope", None).await;
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"errors": ["No auth engine at nope/"]})
+        )
+    );
+}

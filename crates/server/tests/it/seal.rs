@@ -151,6 +151,10 @@ async fn rotate_keeps_old_data_readable() {
     .await;
     let (_, v) = t.root("GET", "sys/key-status", None).await;
     assert_eq!(v["data"]["term"], json!(1));
+    // OpenBao sends the fields at the top level too (hvac reads `key_status['term']`).
+    for field in ["term", "install_time", "encryptions"] {
+        assert_eq!(v[field], v["data"][field], "{field} at the top level");
+    }
     let (s, _) = t.root("POST", "sys/rotate", None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (_, v) = t.root("GET", "sys/key-status", None).await;
