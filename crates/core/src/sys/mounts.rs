@@ -411,7 +411,8 @@ pub(super) fn ui_mounts(ctx: &Ctx<'_>, path: &str) -> CoreResult<CoreResponse> {
             let v = m.entry.to_json();
             match m.entry.class {
                 MountClass::Secret => secret.insert(m.entry.path.clone(), v),
-                MountClass::Auth => auth.insert(m.entry.api_path(), v),
+                // Keyed as in `sys/auth` ("token/"), as OpenBao does.
+                MountClass::Auth => auth.insert(m.entry.path.clone(), v),
             };
         }
         let mut data = serde_json::Map::new();
@@ -419,11 +420,18 @@ pub(super) fn ui_mounts(ctx: &Ctx<'_>, path: &str) -> CoreResult<CoreResponse> {
         data.insert("auth".into(), Value::Object(auth));
         return Ok(CoreResponse::data(data));
     }
-    let (m, _) = router
-        .route(path)
-        .ok_or_else(|| CoreError::bad_request(format!("no mount found for path {path:?}")))?;
+    // The same 403 whether nothing is mounted there or the caller may not see the mount, so
+    // this lookup cannot be used to discover mounts (OpenBao's answer, word for word).
+    let denied = || {
+        let shown = format!("{}/", path.trim_end_matches('/'));
+        CoreError::Forbidden(format!(
+            "preflight capability check returned 403, please ensure client's policies grant \
+             access to path {shown:?}"
+        ))
+    };
+    let (m, _) = router.route(path).ok_or_else(denied)?;
     if !ctx.acl.grants_anything_under(&m.entry.api_path()) {
-        return Err(CoreError::PermissionDenied);
+        return Err(denied());
     }
     let mut data = obj(m.entry.to_json());
     data.insert("path".into(), Value::from(m.entry.api_path()));

@@ -112,3 +112,22 @@ async fn reads_of_missing_mounts_answer_as_openbao() {
         )
     );
 }
+
+#[tokio::test]
+async fn ui_mounts_answer_as_openbao() {
+    let t = TestServer::dev().await;
+    // The UI lookup of a path under no mount is the 403 a hidden mount gets, so it cannot be
+    // used to discover mounts.
+    let (s, v) = t.root("GET", "sys/internal/ui/mounts/nope/x/y", None).await;
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::FORBIDDEN,
+            json!({"errors": ["preflight capability check returned 403, please ensure client's policies grant access to path \"nope/x/y/\""]})
+        )
+    );
+    // Auth mounts are keyed as in sys/auth.
+    let (_, v) = t.root("GET", "sys/internal/ui/mounts", None).await;
+    assert_eq!(v["data"]["auth"]["token/"]["type"], json!("token"), "{v}");
+    assert!(v["data"]["auth"].get("auth/token/").is_none(), "{v}");
+}

@@ -239,7 +239,13 @@ async fn ui_mounts_shows_only_reachable_mounts() {
         "{v}"
     );
     let (s, v) = t.req("GET", &ui("other/app/db"), Some(&tok), None).await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::FORBIDDEN,
+            json!({"errors": ["preflight capability check returned 403, please ensure client's policies grant access to path \"other/app/db/\""]})
+        )
+    );
     let (_, v) = t
         .req("GET", "sys/internal/ui/mounts", Some(&tok), None)
         .await;
