@@ -228,6 +228,7 @@ mod tests {
             disable_local_ca_jwt: false,
             issuer: String::new(),
             disable_iss_validation: true,
+            default_role: String::new(),
         };
         assert!(!format!("{c:?}").contains("reviewer-secret"));
     }

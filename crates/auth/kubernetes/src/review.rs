@@ -401,6 +401,7 @@ mod tests {
             disable_local_ca_jwt: disable_local,
             issuer: String::new(),
             disable_iss_validation: true,
+            default_role: String::new(),
         }
     }
 
