@@ -75,6 +75,7 @@ pub(crate) async fn handle_with_leases(
         return Ok(CoreResponse {
             data: resp.data,
             warnings: resp.warnings,
+            accepted: resp.accepted,
             ..Default::default()
         });
     };

@@ -116,6 +116,9 @@ pub struct CoreResponse {
     pub mount_type: String,
     /// Extra top-level fields some `sys/` endpoints return beside `data`, as Vault does.
     pub top_level: Option<JsonMap>,
+    /// The operation is reported as started rather than done (HTTP 202 Accepted, as Vault
+    /// answers a tidy); rendered with the envelope even without `data`.
+    pub accepted: bool,
 }
 
 impl CoreResponse {
@@ -127,9 +130,19 @@ impl CoreResponse {
         }
     }
 
+    /// An operation reported as started (HTTP 202), with `warnings` as its only content.
+    pub fn accepted(warnings: Vec<String>) -> Self {
+        CoreResponse {
+            warnings,
+            accepted: true,
+            ..Default::default()
+        }
+    }
+
     /// Whether this renders as HTTP 204.
     pub fn is_empty(&self) -> bool {
-        self.data.is_none()
+        !self.accepted
+            && self.data.is_none()
             && self.auth.is_none()
             && self.wrap_info.is_none()
             && self.warnings.is_empty()

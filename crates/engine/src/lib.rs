@@ -23,7 +23,7 @@ pub use error::EngineError;
 pub use paths::{Args, PathEntry, PathTable};
 pub use request::{
     Caller, LeaseInfo, LeaseTerms, MountInfo, NewLease, Operation, Request, Response, Revocation,
-    UnconfirmedRevocation,
+    UnconfirmedRevocation, TIDY_STARTED,
 };
 pub use secrethub_common::JsonMap;
 pub use secrethub_storage::StorageView;

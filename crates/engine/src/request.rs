@@ -140,6 +140,11 @@ impl Request {
     }
 }
 
+/// The warning of a tidy, which Vault and OpenBao answer with 202 Accepted ([`Response::accepted`]).
+/// Ours tidy before answering, but clients expect this answer.
+pub const TIDY_STARTED: &str = "Tidy operation successfully started. Any information from the \
+     operation will be printed to SecretHub's server logs.";
+
 /// What an engine answers. `data: None` with no warnings becomes HTTP 204.
 #[derive(Default)]
 pub struct Response {
@@ -151,6 +156,9 @@ pub struct Response {
     pub warnings: Vec<String>,
     /// A successful login (auth methods only): core mints a token for it.
     pub auth: Option<Box<crate::LoginAuth>>,
+    /// The operation is reported as started rather than done (Vault's HTTP 202 Accepted,
+    /// which it answers for a tidy), with the envelope even when there is no `data`.
+    pub accepted: bool,
 }
 
 impl Response {
@@ -173,6 +181,15 @@ impl Response {
     /// A response with no body (HTTP 204).
     pub fn empty() -> Self {
         Response::default()
+    }
+
+    /// An operation reported as started (HTTP 202), with `warnings` as its only content.
+    pub fn accepted(warnings: Vec<String>) -> Self {
+        Response {
+            warnings,
+            accepted: true,
+            ..Default::default()
+        }
     }
 
     /// A LIST answer: `{"keys": [...]}`; an empty list is a 404 as in Vault.

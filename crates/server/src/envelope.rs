@@ -57,11 +57,17 @@ fn anyhow_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Vault's envelope, or 204 when there is nothing to say.
+/// Vault's envelope (202 for an operation reported as started), or 204 when there is nothing
+/// to say.
 pub(crate) fn envelope(request_id: &str, resp: CoreResponse) -> Response {
     if resp.is_empty() {
         return StatusCode::NO_CONTENT.into_response();
     }
+    let status = if resp.accepted {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
     let lease = resp.lease.unwrap_or_default();
     let mut body = json!({
         "request_id": request_id,
@@ -79,5 +85,5 @@ pub(crate) fn envelope(request_id: &str, resp: CoreResponse) -> Response {
             m.entry(k).or_insert(v);
         }
     }
-    (StatusCode::OK, Json(body)).into_response()
+    (status, Json(body)).into_response()
 }

@@ -40,7 +40,8 @@
 //! - Looking up or destroying an unknown secret ID or accessor answers 404 / 204.
 //! - `num_uses` or `ttl` of a new secret ID above the role's limits is a 400; zero or absent
 //!   takes the role's value.
-//! - `tidy/secret-id` runs before it answers (204, with warnings for records it skipped).
+//! - `tidy/secret-id` runs before it answers, but answers as OpenBao does when it starts one
+//!   (202 with its warning), followed by warnings for records it skipped.
 //! - `local_secret_ids` is accepted and stored; secret IDs are always replicated with the
 //!   storage.
 

@@ -107,7 +107,10 @@ pub(super) async fn handle(ctx: &Ctx<'_>, head: &str, tail: &str) -> CoreResult<
         ("tidy", _) if write => {
             let removed = leases.tidy().await?;
             tracing::info!(removed, "lease index tidied");
-            Ok(CoreResponse::default())
+            // Done by now, but answered as Vault answers a tidy it started.
+            Ok(CoreResponse::accepted(vec![
+                secrethub_engine::TIDY_STARTED.into()
+            ]))
         }
         ("count", Operation::Read) => {
             let n = if input.kind.as_deref() == Some("irrevocable") {

@@ -127,7 +127,7 @@ impl Engine for TestLeases {
                         },
                     }),
                     warnings: Vec::new(),
-                    auth: None,
+                    ..Response::default()
                 })
             }
         }

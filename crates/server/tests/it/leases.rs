@@ -534,3 +534,25 @@ async fn a_failing_mount_does_not_starve_another() {
     let (_, v) = t.root("LIST", "dead/upstream", None).await;
     assert_eq!(v["data"]["keys"].as_array().map(Vec::len), Some(5));
 }
+
+#[tokio::test]
+async fn tidy_answers_202_with_openbaos_warning() {
+    let t = with_engine().await;
+    let (s, v) = t.root("POST", "sys/leases/tidy", None).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(
+        (v["data"].clone(), v["warnings"].clone()),
+        (
+            Value::Null,
+            json!(["Tidy operation successfully started. Any information from the operation will be printed to SecretHub's server logs."])
+        )
+    );
+    // An engine's tidy gets the same answer through core (approle's `tidy/secret-id`).
+    t.root("POST", "sys/auth/approle", Some(json!({"type": "approle"})))
+        .await;
+    let (s, w) = t.root("POST", "auth/approle/tidy/secret-id", None).await;
+    assert_eq!(
+        (s, w["warnings"].clone()),
+        (StatusCode::ACCEPTED, v["warnings"].clone())
+    );
+}

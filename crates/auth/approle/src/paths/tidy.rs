@@ -45,7 +45,8 @@ fn skip_corrupt<T>(
 impl AppRole {
     pub(crate) async fn tidy(&self, req: &Request) -> Result<Response, EngineError> {
         let storage = &req.storage;
-        let mut warnings = Vec::new();
+        // OpenBao answers 202 "Tidy operation successfully started"; clients expect that.
+        let mut warnings = vec![secrethub_engine::TIDY_STARTED.to_string()];
         for role in roles_with_entries(storage).await? {
             let _guard = self.locks.lock(&role).await;
             let role_exists = load_role(storage, &role).await?.is_some();
@@ -74,9 +75,6 @@ impl AppRole {
                 }
             }
         }
-        Ok(Response {
-            warnings,
-            ..Response::default()
-        })
+        Ok(Response::accepted(warnings))
     }
 }

@@ -200,8 +200,8 @@ impl Mount {
     }
 }
 
-/// `204`, the data (and warnings) as pretty JSON, a login as its parts, or
-/// `<ErrorKind>: <message>`.
+/// `204`, the data (and warnings, and `"accepted": true` for a 202) as pretty JSON, a login
+/// as its parts, or `<ErrorKind>: <message>`.
 pub(crate) fn render(r: Result<Response, EngineError>) -> String {
     match r {
         Ok(resp) => {
@@ -215,10 +215,13 @@ pub(crate) fn render(r: Result<Response, EngineError>) -> String {
                     "token": token,
                 }));
             }
-            if resp.data.is_none() && resp.warnings.is_empty() {
+            if resp.data.is_none() && resp.warnings.is_empty() && !resp.accepted {
                 return "204".to_string();
             }
             let mut out = JsonMap::new();
+            if resp.accepted {
+                out.insert("accepted".into(), Value::Bool(true));
+            }
             if let Some(d) = resp.data {
                 out.insert("data".into(), Value::Object(d));
             }

@@ -125,7 +125,7 @@ impl DatabaseEngine {
                 },
             }),
             warnings: warning.into_iter().collect(),
-            auth: None,
+            ..Response::default()
         })
     }
 }
