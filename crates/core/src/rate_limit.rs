@@ -33,6 +33,19 @@ pub(crate) struct RateLimitQuota {
     /// Seconds a client stays blocked after exceeding the rate; 0 = until tokens refill.
     #[serde(default)]
     pub(crate) block_interval: u64,
+    /// Whether a namespace's quota applies to its child namespaces in OpenBao. SecretHub has
+    /// no namespaces, so this is only kept and shown; `None` in records written before it
+    /// existed (see [`RateLimitQuota::inheritable`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) inheritable: Option<bool>,
+}
+
+impl RateLimitQuota {
+    /// `inheritable` as OpenBao shows it: as written, else true for a global quota (empty
+    /// path) and false for any other.
+    pub(crate) fn inheritable(&self) -> bool {
+        self.inheritable.unwrap_or(self.path.is_empty())
+    }
 }
 
 struct Bucket {
@@ -237,6 +250,7 @@ mod tests {
             rate,
             interval: 3600,
             block_interval: block,
+            inheritable: None,
         }
     }
 

@@ -404,7 +404,7 @@ def test_rate_limit_quotas_match_openbao(secrethub, bao):
         client.sys.create_or_update_quota(name, rate=50, path=f"{path}/")
         return name, path
 
-    same_answers(
+    outcomes = same_answers(
         secrethub,
         bao,
         {
@@ -418,10 +418,21 @@ def test_rate_limit_quotas_match_openbao(secrethub, bao):
             "read missing": lambda c, n: c.sys.read_quota(n[0] + "_missing"),
         },
         setup=setup,
-        # `inheritable` (whether a namespace's quota applies to its children) is about
-        # namespaces, which SecretHub does not have; it does not send it (reported).
-        ignore={"inheritable"},
     )
+    # `inheritable` (whether a namespace's quota applies to its child namespaces; SecretHub
+    # has none) is false for a mount's quota unless written, as in OpenBao.
+    ours, theirs = outcomes["read"]
+    assert ours.body["data"]["inheritable"] is theirs.body["data"]["inheritable"] is False
+
+    def inheritable(c, n):
+        c.adapter.post(
+            f"/v1/sys/quotas/rate-limit/{n[0]}",
+            json={"rate": 50, "path": f"{n[1]}/", "inheritable": True},
+        )
+        return c.sys.read_quota(n[0])
+
+    ours, theirs = same_answer(secrethub, bao, inheritable, setup=setup)
+    assert ours.body["data"]["inheritable"] is theirs.body["data"]["inheritable"] is True
 
 
 def test_secrethub_lease_count_quotas(secrethub):

@@ -86,6 +86,8 @@ struct RateInput {
     interval: Option<std::time::Duration>,
     #[serde(deserialize_with = "sh::opt_duration")]
     block_interval: Option<std::time::Duration>,
+    #[serde(deserialize_with = "sh::opt_boolean")]
+    inheritable: Option<bool>,
 }
 
 async fn rate_limit(ctx: &Ctx<'_>, name: &str) -> CoreResult<CoreResponse> {
@@ -100,7 +102,7 @@ async fn rate_limit(ctx: &Ctx<'_>, name: &str) -> CoreResult<CoreResponse> {
             Ok(CoreResponse::data(obj(json!({
                 "name": q.name, "path": q.path, "role": q.role, "rate": go_float(q.rate),
                 "interval": q.interval, "block_interval": q.block_interval,
-                "type": "rate-limit",
+                "inheritable": q.inheritable(), "type": "rate-limit",
             }))))
         }
         Operation::Create | Operation::Update => {
@@ -134,6 +136,8 @@ async fn rate_limit(ctx: &Ctx<'_>, name: &str) -> CoreResult<CoreResponse> {
             if interval == 0 {
                 return Err(CoreError::bad_request("interval must be at least 1s"));
             }
+            // As in OpenBao, each write sets it: given, else the default for the path.
+            let inheritable = Some(input.inheritable.unwrap_or(path.is_empty()));
             store
                 .write(crate::rate_limit::RateLimitQuota {
                     version: 1,
@@ -147,6 +151,7 @@ async fn rate_limit(ctx: &Ctx<'_>, name: &str) -> CoreResult<CoreResponse> {
                         old.as_ref().map(|q| q.block_interval),
                         0,
                     ),
+                    inheritable,
                 })
                 .await?;
             Ok(CoreResponse::default())

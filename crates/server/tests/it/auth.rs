@@ -419,3 +419,33 @@ async fn enabling_checks_type_and_path() {
     let (_, v) = t.root("GET", &format!("sys/auth/{path}/tune"), None).await;
     assert_eq!(v["data"]["default_lease_ttl"], 300);
 }
+
+#[tokio::test]
+async fn rate_limit_quotas_show_inheritable_as_openbao() {
+    let t = TestServer::dev().await;
+    let inheritable = |body: Value| {
+        let t = &t;
+        async move {
+            let (s, v) = t.root("POST", "sys/quotas/rate-limit/q", Some(body)).await;
+            assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+            let (_, v) = t.root("GET", "sys/quotas/rate-limit/q", None).await;
+            v["data"]["inheritable"].clone()
+        }
+    };
+    // Each write sets it: as given, else true for a global quota and false for any other.
+    let mount = json!({"path": "secret/", "rate": 10000});
+    assert_eq!(inheritable(mount).await, json!(false));
+    assert_eq!(inheritable(json!({"rate": 10000})).await, json!(true));
+    let given = json!({"rate": 10000, "inheritable": "false"});
+    assert_eq!(inheritable(given).await, json!(false));
+    let given = json!({"path": "secret/", "rate": 10000, "inheritable": true});
+    assert_eq!(inheritable(given).await, json!(true));
+    let (s, v) = t
+        .root(
+            "POST",
+            "sys/quotas/rate-limit/q",
+            Some(json!({"rate": 1, "inheritable": "maybe"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
