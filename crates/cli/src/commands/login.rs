@@ -3,8 +3,10 @@
 //! `-method=token` looks the given token up; `userpass`, `approle`, `jwt`, `kubernetes` and
 //! `aws` send their `key=value` arguments to `auth/<path>/login` (userpass: `login/<username>`;
 //! a missing password is prompted for; kubernetes reads the pod's service account token when
-//! no `jwt` is given; aws signs an `sts:GetCallerIdentity` request with the credentials in the
-//! environment). Each answers a secret with an `auth` block; storing and printing are shared.
+//! no `jwt` is given, from `token_path` if set (Vault Agent's name for it; it only says where to
+//! read and is not sent); aws signs an `sts:GetCallerIdentity` request with the credentials in
+//! the environment). Each answers a secret with an `auth` block; storing and printing are
+//! shared.
 
 use secrethub_common::Sensitive;
 use serde_json::{json, Value};
@@ -33,8 +35,10 @@ pub(crate) struct LoginArgs {
     field: Option<String>,
     /// For -method=token: the token, or - to read it from stdin (prompted when omitted);
     /// for other methods: key=value pairs (userpass: username=… password=…; approle:
-    /// role_id=… secret_id=…; jwt: role=… jwt=…; kubernetes: role=… [jwt=…]; aws: role=…
-    /// [header_value=…] [region=…])
+    /// role_id=… secret_id=…; jwt: role=… jwt=…; kubernetes: role=… [jwt=…|token_path=…]
+    /// (the service account token file, by default
+    /// /var/run/secrets/kubernetes.io/serviceaccount/token); aws: role=… [header_value=…]
+    /// [region=…])
     args: Vec<String>,
 }
 
@@ -96,7 +100,7 @@ async fn login_with_method(ctx: &Ctx, args: &LoginArgs) -> Result<Value, Failure
     }
 }
 
-/// Where a pod finds its service account token.
+/// Where a pod finds its service account token; `token_path=` reads another file instead.
 const K8S_TOKEN_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 /// The login request of a method other than token: path and body.
@@ -123,13 +127,28 @@ pub(crate) fn login_request(
             format!("{base}/login/{user}")
         }
         "kubernetes" => {
-            if !body.contains_key("jwt") {
-                let jwt = std::fs::read_to_string(K8S_TOKEN_FILE).map_err(|e| {
-                    Failure::local(format!(
-                        "Missing jwt= and the service account token {K8S_TOKEN_FILE} cannot be read: {e}"
+            // Where to read the token is the CLI's business, not a field of the login.
+            let token_path = match body.remove("token_path") {
+                None => None,
+                Some(Value::String(p)) if !p.is_empty() => Some(p),
+                Some(_) => return Err(Failure::local("token_path= must name a file")),
+            };
+            match (body.contains_key("jwt"), token_path) {
+                (true, Some(_)) => {
+                    return Err(Failure::local(
+                        "Give either jwt= or token_path= for -method=kubernetes, not both",
                     ))
-                })?;
-                body.insert("jwt".into(), json!(jwt.trim()));
+                }
+                (true, None) => {}
+                (false, token_path) => {
+                    let file = token_path.as_deref().unwrap_or(K8S_TOKEN_FILE);
+                    let jwt = std::fs::read_to_string(file).map_err(|e| {
+                        Failure::local(format!(
+                            "Missing jwt= and the service account token {file} cannot be read: {e}"
+                        ))
+                    })?;
+                    body.insert("jwt".into(), json!(jwt.trim()));
+                }
             }
             format!("{base}/login")
         }
@@ -241,6 +260,50 @@ pub(crate) fn auth_from_lookup(token: &Sensitive<String>, lookup: &Value) -> Val
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn body(pairs: &[(&str, &str)]) -> serde_json::Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect()
+    }
+
+    #[test]
+    fn kubernetes_token_path_is_read_and_not_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "eyJ.sa.sig\n").unwrap();
+        let file = file.to_str().unwrap();
+        let (path, sent) = login_request(
+            "kubernetes",
+            "k8s/",
+            body(&[("role", "app"), ("token_path", file)]),
+        )
+        .unwrap();
+        assert_eq!(path, "auth/k8s/login");
+        assert_eq!(sent, json!({"role": "app", "jwt": "eyJ.sa.sig"}));
+
+        let both = login_request(
+            "kubernetes",
+            "kubernetes",
+            body(&[("jwt", "x"), ("token_path", file)]),
+        );
+        assert_eq!(
+            both.unwrap_err().message,
+            "Give either jwt= or token_path= for -method=kubernetes, not both"
+        );
+        let missing = dir.path().join("missing");
+        let missing = missing.to_str().unwrap();
+        let e = login_request("kubernetes", "kubernetes", body(&[("token_path", missing)]))
+            .unwrap_err()
+            .message;
+        assert!(
+            e.starts_with(&format!(
+                "Missing jwt= and the service account token {missing} cannot be read: "
+            )),
+            "{e}"
+        );
+    }
 
     #[test]
     fn lookup_becomes_an_auth_block() {

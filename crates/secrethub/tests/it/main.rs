@@ -9,6 +9,7 @@ mod audit;
 mod auth_cli;
 mod bao_cli;
 mod ci_jwt;
+mod cli_logins;
 mod compat_clients;
 mod compat_vaultrs;
 mod config_errors;
