@@ -20,6 +20,7 @@ mod harness;
 mod kv_cli;
 mod openbao_errors;
 mod postgres;
+mod readme;
 mod run_cmd;
 mod secrets_in_logs;
 mod seed_api;
