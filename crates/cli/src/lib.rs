@@ -36,6 +36,8 @@ pub struct ServerArgs {
     pub dev_listen_address: String,
     /// `-dev-root-token-id`: a fixed root token for the dev server (a secret: never logged).
     pub dev_root_token_id: Option<String>,
+    /// The user guide's variables (`DATABASE_URL`, `LEASE_CLEANUP_INTERVAL`), checked.
+    pub env: secrethub_config::ServerEnv,
 }
 
 impl fmt::Debug for ServerArgs {
@@ -48,6 +50,7 @@ impl fmt::Debug for ServerArgs {
                 "dev_root_token_id",
                 &self.dev_root_token_id.as_ref().map(|_| "<redacted>"),
             )
+            .field("env", &self.env)
             .finish()
     }
 }
@@ -83,7 +86,14 @@ pub fn main_with(server: ServerRunner) -> ExitCode {
 
 fn run_cli(cli: Cli, env: Env, server: ServerRunner) -> u8 {
     if let Command::Server(args) = cli.command {
-        return match server(args.into()) {
+        let env = match env.server() {
+            Ok(env) => env,
+            Err(err) => {
+                output::err(&format!("Error: {err}"));
+                return 1;
+            }
+        };
+        return match server(ServerArgs::from_command(args, env)) {
             Ok(()) => 0,
             Err(err) => {
                 output::err(&format!("Error: {err:#}"));
@@ -123,9 +133,11 @@ async fn dispatch(global: GlobalArgs, command: Command, env: Env) -> CmdResult {
     let config = settings::client_config(&global, &env).map_err(Failure::local)?;
     // The client-side commands build their own clients (auto-auth, providers).
     let command = match command {
-        Command::Agent(args) => return agent::agent(config, args).await,
-        Command::Run(args) => return agent::run(config, args).await,
-        Command::Template { command } => return agent::template(config, command).await,
+        Command::Agent(args) => return agent::agent(config, args, &global, &env).await,
+        Command::Run(args) => return agent::run(config, args, &global, &env).await,
+        Command::Template { command } => {
+            return agent::template(config, command, &global, &env).await
+        }
         other => other,
     };
     let client = Client::new(config).map_err(|e| Failure::api("Error creating the client", &e))?;
@@ -299,13 +311,14 @@ struct ServerCommand {
     dev_root_token_id: Option<String>,
 }
 
-impl From<ServerCommand> for ServerArgs {
-    fn from(cmd: ServerCommand) -> ServerArgs {
+impl ServerArgs {
+    fn from_command(cmd: ServerCommand, env: secrethub_config::ServerEnv) -> ServerArgs {
         ServerArgs {
             config: cmd.config,
             dev: cmd.dev,
             dev_listen_address: cmd.dev_listen_address,
             dev_root_token_id: cmd.dev_root_token_id,
+            env,
         }
     }
 }

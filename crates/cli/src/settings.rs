@@ -1,6 +1,11 @@
 //! Where the CLI connects and with which token: global flags, then `SECRETHUB_*`, then
 //! `VAULT_*` environment variables, then defaults; plus the token helper file
-//! `~/.secrethub-token` that `login` writes.
+//! `~/.secrethub-token` that `login` writes. The address: `-address`, `SECRETHUB_ADDR`,
+//! `SECRETHUB_CORE_URL` (the user guide's name for it), `VAULT_ADDR`, then (agent, `run`,
+//! `template render`) the config file's `vault { address }`, then `http://127.0.0.1:8200`.
+//!
+//! The user guide's other variables are captured here too and checked by
+//! `secrethub_config` ([`Env::server`], [`Env::agent`]).
 //!
 //! The environment is read once into [`Env`], so resolution is a pure function that tests can
 //! drive without touching the process environment.
@@ -23,7 +28,7 @@ pub(crate) const TOKEN_HELPER_FILE: &str = ".secrethub-token";
 /// Flags every command accepts (Vault spells them `-address`, `-format`, ...).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub(crate) struct GlobalArgs {
-    /// Server address [env: SECRETHUB_ADDR, VAULT_ADDR] (default http://127.0.0.1:8200).
+    /// Server address [env: SECRETHUB_ADDR, SECRETHUB_CORE_URL, VAULT_ADDR] (default http://127.0.0.1:8200).
     #[arg(long, global = true, value_name = "ADDR")]
     pub(crate) address: Option<String>,
     /// PEM file of the CA that signed the server certificate [env: SECRETHUB_CACERT, VAULT_CACERT].
@@ -47,6 +52,7 @@ pub(crate) struct Env {
 /// Every variable [`Env`] captures; nothing else is read.
 const ENV_NAMES: &[&str] = &[
     "SECRETHUB_ADDR",
+    "SECRETHUB_CORE_URL",
     "VAULT_ADDR",
     "SECRETHUB_TOKEN",
     "VAULT_TOKEN",
@@ -59,6 +65,10 @@ const ENV_NAMES: &[&str] = &[
     "SECRETHUB_CLIENT_TIMEOUT",
     "VAULT_CLIENT_TIMEOUT",
     "HOME",
+    "DATABASE_URL",
+    "LEASE_CLEANUP_INTERVAL",
+    "LEASE_RENEWAL_THRESHOLD",
+    "LEASE_RENEWAL_RETRIES",
 ];
 
 impl Env {
@@ -82,15 +92,27 @@ impl Env {
         }
     }
 
+    /// The variable if set and non-empty.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
     /// Our variable if set and non-empty, else Vault's.
     fn pick(&self, ours: &str, vaults: &str) -> Option<&str> {
-        let get = |name: &str| {
-            self.vars
-                .get(name)
-                .map(String::as_str)
-                .filter(|v| !v.is_empty())
-        };
-        get(ours).or_else(|| get(vaults))
+        self.get(ours).or_else(|| self.get(vaults))
+    }
+
+    /// `DATABASE_URL` and `LEASE_CLEANUP_INTERVAL`, checked.
+    pub(crate) fn server(&self) -> Result<secrethub_config::ServerEnv, secrethub_config::EnvError> {
+        secrethub_config::ServerEnv::from_lookup(|name| self.get(name).map(str::to_string))
+    }
+
+    /// `LEASE_RENEWAL_THRESHOLD` and `LEASE_RENEWAL_RETRIES`, checked.
+    pub(crate) fn agent(&self) -> Result<secrethub_config::AgentEnv, secrethub_config::EnvError> {
+        secrethub_config::AgentEnv::from_lookup(|name| self.get(name).map(str::to_string))
     }
 
     /// Where the token helper file lives, when a home directory is known.
@@ -119,13 +141,20 @@ pub(crate) fn resolve_format(global: &GlobalArgs, env: &Env) -> Result<Format, S
     }
 }
 
+/// The address the flag or the environment gives, which wins over a config file's: `-address`,
+/// `SECRETHUB_ADDR`, `SECRETHUB_CORE_URL`, `VAULT_ADDR`.
+pub(crate) fn explicit_address(global: &GlobalArgs, env: &Env) -> Option<String> {
+    global.address.clone().or_else(|| {
+        env.get("SECRETHUB_ADDR")
+            .or_else(|| env.get("SECRETHUB_CORE_URL"))
+            .or_else(|| env.get("VAULT_ADDR"))
+            .map(str::to_string)
+    })
+}
+
 /// Everything the client needs; the token comes from the environment, else the token helper.
 pub(crate) fn client_config(global: &GlobalArgs, env: &Env) -> Result<ClientConfig, String> {
-    let addr = global
-        .address
-        .clone()
-        .or_else(|| env.pick("SECRETHUB_ADDR", "VAULT_ADDR").map(str::to_string))
-        .unwrap_or_else(|| DEFAULT_ADDR.to_string());
+    let addr = explicit_address(global, env).unwrap_or_else(|| DEFAULT_ADDR.to_string());
     let ca_cert = global.ca_cert.clone().or_else(|| {
         env.pick("SECRETHUB_CACERT", "VAULT_CACERT")
             .map(PathBuf::from)
@@ -219,6 +248,46 @@ mod tests {
             client_config(&none, &Env::default()).unwrap().addr,
             DEFAULT_ADDR
         );
+        // The user guide's SECRETHUB_CORE_URL: below SECRETHUB_ADDR, above VAULT_ADDR.
+        let core = Env::from_pairs(&[
+            ("SECRETHUB_CORE_URL", "http://core:4"),
+            ("VAULT_ADDR", "http://vault:3"),
+        ]);
+        assert_eq!(client_config(&none, &core).unwrap().addr, "http://core:4");
+        assert_eq!(client_config(&flag, &core).unwrap().addr, "http://flag:1");
+        let all = Env::from_pairs(&[
+            ("SECRETHUB_ADDR", "http://ours:2"),
+            ("SECRETHUB_CORE_URL", "http://core:4"),
+        ]);
+        assert_eq!(client_config(&none, &all).unwrap().addr, "http://ours:2");
+        assert_eq!(explicit_address(&none, &Env::default()), None);
+    }
+
+    #[test]
+    fn the_user_guides_variables_are_checked_and_named_in_errors() {
+        let env = Env::from_pairs(&[
+            ("DATABASE_URL", "postgresql://u:pw@db/secrethub"),
+            ("LEASE_CLEANUP_INTERVAL", "10000"),
+            ("LEASE_RENEWAL_THRESHOLD", "0.33"),
+            ("LEASE_RENEWAL_RETRIES", "5"),
+        ]);
+        let server = env.server().unwrap();
+        assert!(server.storage.is_some());
+        assert_eq!(server.lease_cleanup_interval, Some(Duration::from_secs(10)));
+        let agent = env.agent().unwrap();
+        assert_eq!((agent.renew_at, agent.max_attempts), (Some(0.33), Some(5)));
+        let bad = Env::from_pairs(&[("LEASE_RENEWAL_RETRIES", "lots")]);
+        assert!(bad
+            .agent()
+            .unwrap_err()
+            .to_string()
+            .contains("LEASE_RENEWAL_RETRIES"));
+        let bad = Env::from_pairs(&[("DATABASE_URL", "sqlite:///tmp/x.db")]);
+        assert!(bad
+            .server()
+            .unwrap_err()
+            .to_string()
+            .contains("DATABASE_URL"));
     }
 
     #[test]

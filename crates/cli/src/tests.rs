@@ -60,7 +60,7 @@ fn server_flags_become_server_args() {
     let Command::Server(cmd) = cli.command else {
         panic!("server command expected")
     };
-    let args = ServerArgs::from(cmd);
+    let args = ServerArgs::from_command(cmd, Default::default());
     assert!(args.dev);
     assert_eq!(args.dev_listen_address, "127.0.0.1:0");
     assert_eq!(args.dev_root_token_id.as_deref(), Some("root"));
@@ -72,7 +72,7 @@ fn server_flags_become_server_args() {
     let Command::Server(cmd) = cli.command else {
         panic!("server command expected")
     };
-    let args = ServerArgs::from(cmd);
+    let args = ServerArgs::from_command(cmd, Default::default());
     assert_eq!(args.config, Some(PathBuf::from("/etc/secrethub.hcl")));
     assert_eq!(args.dev_listen_address, "127.0.0.1:8200");
 }
@@ -94,6 +94,26 @@ fn server_runs_through_the_injected_runner() {
         run_cli(parse(&["server", "-dev"]), Env::default(), failing),
         1
     );
+}
+
+#[test]
+fn the_server_gets_the_checked_environment() {
+    fn needs_postgres(args: ServerArgs) -> anyhow::Result<()> {
+        anyhow::ensure!(args.env.storage.is_some(), "DATABASE_URL expected");
+        let interval = args.env.lease_cleanup_interval;
+        anyhow::ensure!(interval == Some(std::time::Duration::from_secs(10)));
+        Ok(())
+    }
+    fn never(_: ServerArgs) -> anyhow::Result<()> {
+        panic!("the server must not start with a bad variable")
+    }
+    let env = Env::from_pairs(&[
+        ("DATABASE_URL", "postgresql://secrethub@db/secrethub"),
+        ("LEASE_CLEANUP_INTERVAL", "10000"),
+    ]);
+    assert_eq!(run_cli(parse(&["server"]), env, needs_postgres), 0);
+    let bad = Env::from_pairs(&[("LEASE_CLEANUP_INTERVAL", "10s")]);
+    assert_eq!(run_cli(parse(&["server"]), bad, never), 1);
 }
 
 #[test]

@@ -22,11 +22,15 @@
 //! The agent's `agent.hcl` goes through the same two layers into an [`AgentConfig`]
 //! ([`load_agent`]; see [`agent`]).
 //!
+//! The user guide's environment variables (`DATABASE_URL`, `LEASE_*`) are checked here too
+//! ([`ServerEnv`], [`AgentEnv`]), from text the composition root hands in.
+//!
 //! API Boundary: `server` and `cli` call [`load`], `agent` and `cli` call [`load_agent`];
-//! nothing here opens storage or sockets.
+//! nothing here opens storage or sockets, or reads the environment.
 
 pub mod agent;
 mod de;
+mod env;
 mod error;
 mod lease_revocation;
 mod raw;
@@ -35,6 +39,9 @@ mod server_config;
 use std::path::Path;
 
 pub use agent::AgentConfig;
+pub use env::{
+    AgentEnv, EnvError, ServerEnv, MAX_LEASE_CLEANUP_INTERVAL, MIN_LEASE_CLEANUP_INTERVAL,
+};
 pub use error::{ConfigError, Location, Problem};
 pub use lease_revocation::{LeaseRevocationConfig, MAX_REVOCATION_DELAY, MAX_REVOCATION_WORKERS};
 pub use raw::{

@@ -1,5 +1,10 @@
 //! Composition root: which engines exist, which storage a config selects, and how the
 //! server process starts (dev mode or from a config file), serves, and stops.
+//!
+//! The environment over the file: `DATABASE_URL` replaces the config's `storage` stanza (and
+//! lets the server start without a config file, with the default listener); `-dev` always
+//! keeps its data in memory and ignores it. `LEASE_CLEANUP_INTERVAL` bounds the lease expiry
+//! scheduler's sleep between looks at its due index.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -86,13 +91,28 @@ async fn serve_command(args: ServerArgs) -> anyhow::Result<()> {
     if args.dev {
         return run_dev(args).await;
     }
-    let path = args.config.context(
-        "a configuration file is required: secrethub server -config server.hcl (or -dev)",
-    )?;
-    let config = secrethub_config::load(&path)?;
+    let mut config = match (&args.config, &args.env.storage) {
+        (Some(path), _) => secrethub_config::load(path)?,
+        // DATABASE_URL alone: the defaults of an empty file (listener 127.0.0.1:8200).
+        (None, Some(_)) => secrethub_config::parse("", std::path::Path::new("."))?,
+        (None, None) => anyhow::bail!(
+            "a configuration file is required: secrethub server -config server.hcl \
+             (or -dev, or DATABASE_URL for PostgreSQL storage)"
+        ),
+    };
     init_tracing(config.log_level.as_str());
+    if let Some(storage) = &args.env.storage {
+        if args.config.is_some() {
+            tracing::info!("storage from DATABASE_URL, over the config file's storage stanza");
+        }
+        config.storage = storage.clone();
+    }
     let (storage, storage_type) = open_storage(&config.storage).await?;
-    let core = Core::new(storage, registry(), core_config(&config, storage_type));
+    let mut core_config = core_config(&config, storage_type);
+    if let Some(interval) = args.env.lease_cleanup_interval {
+        core_config.lease_retry.scan_interval = interval;
+    }
+    let core = Core::new(storage, registry(), core_config);
     let mut listeners = Vec::new();
     for l in &config.listeners {
         let tls = l.tls.as_ref().map(|t| TlsFiles {
@@ -130,12 +150,20 @@ fn core_config(config: &ServerConfig, storage_type: &str) -> CoreConfig {
             irrevocable_retry: r.irrevocable_retry,
             breaker_threshold: r.breaker_threshold,
             breaker_cooldown: r.breaker_cooldown,
+            ..Default::default()
         },
     }
 }
 
 async fn run_dev(args: ServerArgs) -> anyhow::Result<()> {
     init_tracing("info");
+    if args.env.storage.is_some() {
+        tracing::warn!("DATABASE_URL is ignored: -dev keeps its data in memory");
+    }
+    let mut core_config = CoreConfig::default();
+    if let Some(interval) = args.env.lease_cleanup_interval {
+        core_config.lease_retry.scan_interval = interval;
+    }
     let addr: SocketAddr = args
         .dev_listen_address
         .parse()
@@ -143,7 +171,7 @@ async fn run_dev(args: ServerArgs) -> anyhow::Result<()> {
     let core = Core::new(
         Arc::new(secrethub_storage::MemoryStorage::new()),
         registry(),
-        CoreConfig::default(),
+        core_config,
     );
     let init = core.init_dev(args.dev_root_token_id.as_deref()).await?;
     let root = init.root_token.to_string();

@@ -9,6 +9,7 @@ mod kubernetes_auth;
 mod proxy;
 mod render_refs;
 mod renewer;
+mod renewer_env;
 mod renewer_script;
 mod run_prepare;
 mod server;

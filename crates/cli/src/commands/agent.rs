@@ -1,7 +1,9 @@
 //! `agent`, `run` and `template render`: the client-side commands, thin over
 //! `secrethub_agent`. The CLI's own address and token (flags, `SECRETHUB_*`/`VAULT_*`, the
 //! token helper) are the defaults; `-config agent.hcl` adds providers, auto-auth and, for the
-//! agent, everything else.
+//! agent, everything else. An address from the flag or the environment (`SECRETHUB_ADDR`,
+//! `SECRETHUB_CORE_URL`, `VAULT_ADDR`) wins over the file's `vault { address }`, and
+//! `LEASE_RENEWAL_THRESHOLD` / `LEASE_RENEWAL_RETRIES` over its `lease_renewal {}`.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +12,7 @@ use secrethub_client::ClientConfig;
 use secrethub_config::agent::AgentConfig;
 
 use crate::output;
+use crate::settings::{explicit_address, Env, GlobalArgs};
 use crate::{CmdResult, Failure};
 
 #[derive(clap::Args)]
@@ -79,14 +82,33 @@ fn init_tracing(default: &str) {
         .try_init();
 }
 
-fn load(path: &Path) -> Result<AgentConfig, Failure> {
-    secrethub_config::load_agent(path).map_err(|e| Failure::local(format!("Error: {e}")))
+/// Loads an agent config, the address of the flag or the environment put over its own.
+fn load(path: &Path, global: &GlobalArgs, env: &Env) -> Result<AgentConfig, Failure> {
+    let mut config =
+        secrethub_config::load_agent(path).map_err(|e| Failure::local(format!("Error: {e}")))?;
+    if let Some(address) = explicit_address(global, env) {
+        config.server.address = Some(address);
+    }
+    Ok(config)
+}
+
+/// The renewal variables of the environment, checked.
+fn agent_env(env: &Env) -> Result<secrethub_config::AgentEnv, Failure> {
+    env.agent()
+        .map_err(|e| Failure::local(format!("Error: {e}")))
 }
 
 /// `secrethub agent -config FILE`: runs until SIGINT or SIGTERM.
-pub(crate) async fn agent(base: ClientConfig, args: AgentArgs) -> CmdResult {
+pub(crate) async fn agent(
+    base: ClientConfig,
+    args: AgentArgs,
+    global: &GlobalArgs,
+    env: &Env,
+) -> CmdResult {
     init_tracing("info");
-    let config = load(&args.config)?;
+    let renewal = agent_env(env)?;
+    let mut config = load(&args.config, global, env)?;
+    renewal.apply(&mut config.lease_renewal);
     secrethub_agent::run_agent(config, base)
         .await
         .map_err(|e| Failure::remote(format!("Error: {e:#}")))?;
@@ -94,13 +116,24 @@ pub(crate) async fn agent(base: ClientConfig, args: AgentArgs) -> CmdResult {
 }
 
 /// `secrethub run [-env K=V]... [-env-file F]... -- COMMAND...`: the child's exit code.
-pub(crate) async fn run(base: ClientConfig, args: RunArgs) -> CmdResult {
+pub(crate) async fn run(
+    base: ClientConfig,
+    args: RunArgs,
+    global: &GlobalArgs,
+    process_env: &Env,
+) -> CmdResult {
     init_tracing("warn");
-    let config = args.config.as_deref().map(load).transpose()?;
+    let renewal = agent_env(process_env)?;
+    let config = args
+        .config
+        .as_deref()
+        .map(|path| load(path, global, process_env))
+        .transpose()?;
     let env = parse_env_args(&args.env)?;
-    let setup = Setup::connect_with(base, config.as_ref(), args.default_kv_mount.as_deref())
+    let mut setup = Setup::connect_with(base, config.as_ref(), args.default_kv_mount.as_deref())
         .await
         .map_err(|e| Failure::remote(format!("Error: {e:#}")))?;
+    renewal.apply(&mut setup.renewal);
     let options = ExecOptions {
         env,
         env_files: args.env_files,
@@ -130,10 +163,19 @@ fn parse_env_args(args: &[String]) -> Result<Vec<(String, String)>, Failure> {
 }
 
 /// `secrethub template render FILE`: prints (or writes) the rendered text.
-pub(crate) async fn template(base: ClientConfig, command: TemplateCommand) -> CmdResult {
+pub(crate) async fn template(
+    base: ClientConfig,
+    command: TemplateCommand,
+    global: &GlobalArgs,
+    env: &Env,
+) -> CmdResult {
     init_tracing("warn");
     let TemplateCommand::Render(args) = command;
-    let config = args.config.as_deref().map(load).transpose()?;
+    let config = args
+        .config
+        .as_deref()
+        .map(|path| load(path, global, env))
+        .transpose()?;
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| Failure::local(format!("Error reading {}: {e}", args.file.display())))?;
     let setup = Setup::connect_with(base, config.as_ref(), args.default_kv_mount.as_deref())

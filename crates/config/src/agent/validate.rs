@@ -254,13 +254,7 @@ fn renew_at(raw: &Option<Spanned<Value>>) -> Result<Option<f64>, ConfigError> {
     let fraction = match &raw.value {
         Value::Null => return Ok(None),
         Value::Number(n) => n.as_f64(),
-        Value::String(s) => {
-            let s = s.trim();
-            match s.strip_suffix('%') {
-                Some(percent) => percent.trim().parse::<f64>().ok().map(|p| p / 100.0),
-                None => s.parse::<f64>().ok(),
-            }
-        }
+        Value::String(s) => crate::env::parse_fraction(s),
         _ => None,
     };
     match fraction {

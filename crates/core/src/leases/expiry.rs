@@ -35,6 +35,9 @@ pub struct RetryConfig {
     pub breaker_threshold: u32,
     /// How long an open breaker pauses that mount's revocations.
     pub breaker_cooldown: Duration,
+    /// The longest the scheduler sleeps before it looks at the due index again (leases written
+    /// by another node, clock jumps); a lease due sooner wakes it on time regardless.
+    pub scan_interval: Duration,
 }
 
 impl Default for RetryConfig {
@@ -47,6 +50,7 @@ impl Default for RetryConfig {
             irrevocable_retry: Duration::from_secs(3600),
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(30),
+            scan_interval: Duration::from_secs(1),
         }
     }
 }
@@ -263,16 +267,19 @@ pub(crate) fn spawn(mgr: Arc<LeaseManager>, cancel: CancellationToken) {
             if cancel.is_cancelled() {
                 return;
             }
+            let scan_ms = i64::try_from(mgr.scheduler.retry.scan_interval.as_millis())
+                .unwrap_or(i64::MAX)
+                .max(1);
             let next = match dispatch_due(&mgr).await {
                 Ok(next) => next,
                 Err(e) => {
                     tracing::warn!(error = %e, "lease scheduler cannot read its index; retrying");
-                    Some(now_ms() + 1000)
+                    Some(now_ms() + scan_ms.min(1000))
                 }
             };
-            // Sleep until the next due lease (at most a second, so clock jumps and leases
+            // Sleep until the next due lease (at most `scan_interval`, so clock jumps and leases
             // written by another node are noticed), or until woken by an earlier lease.
-            let wait_ms = next.map_or(1000, |t| (t - now_ms()).clamp(0, 1000));
+            let wait_ms = next.map_or(scan_ms, |t| (t - now_ms()).clamp(0, scan_ms));
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = mgr.scheduler.wake.notified() => {}
