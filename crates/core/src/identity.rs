@@ -187,7 +187,19 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
     match (rel, ctx.op) {
         ("entity/id", Operation::List) => {
             let keys = secrethub_storage::list_children(&ctx.u.identity.view, "entity/").await?;
-            Ok(CoreResponse::data(keys_map(keys)?))
+            let mounted: Vec<String> = {
+                let router = ctx.u.router();
+                router.all().map(|m| m.entry.accessor.clone()).collect()
+            };
+            let mut key_info = JsonMap::new();
+            for id in &keys {
+                if let Some(e) = ctx.u.identity.entity(id).await? {
+                    key_info.insert(id.clone(), entity_key_info(&e, &mounted));
+                }
+            }
+            let mut data = keys_map(keys)?;
+            data.insert("key_info".into(), key_info.into());
+            Ok(CoreResponse::data(data))
         }
         (_, Operation::Read) if rel.starts_with("entity/id/") => {
             let id = &rel["entity/id/".len()..];
@@ -210,6 +222,30 @@ fn keys_map(keys: Vec<String>) -> CoreResult<JsonMap> {
     let mut m = JsonMap::new();
     m.insert("keys".into(), keys.into());
     Ok(m)
+}
+
+/// An entity in a LIST's `key_info`, as OpenBao shows it: its name and, when it has any, its
+/// aliases, with their mount's path and type while that mount (one of `mounted` accessors)
+/// is still there. OpenBao's aliases also carry alias IDs; SecretHub's have none.
+fn entity_key_info(e: &Entity, mounted: &[String]) -> serde_json::Value {
+    let mut info = JsonMap::new();
+    info.insert("name".into(), e.name.clone().into());
+    if !e.aliases.is_empty() {
+        let aliases = e
+            .aliases
+            .iter()
+            .map(|a| {
+                let mut alias = json!({"mount_accessor": a.mount_accessor, "name": a.name});
+                if mounted.contains(&a.mount_accessor) {
+                    alias["mount_path"] = a.mount_path.clone().into();
+                    alias["mount_type"] = a.mount_type.clone().into();
+                }
+                alias
+            })
+            .collect::<Vec<_>>();
+        info.insert("aliases".into(), aliases.into());
+    }
+    info.into()
 }
 
 fn entity_data(e: &Entity) -> JsonMap {

@@ -116,6 +116,27 @@ async fn login_mints_a_token_for_the_alias_entity() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["data"]["aliases"][0]["name"], "alice");
     assert_eq!(v["data"]["aliases"][0]["mount_accessor"], json!(accessor));
+    let name = v["data"]["name"].clone();
+    // LIST shows each entity's name and aliases in `key_info`, as OpenBao does.
+    let (s, v) = t.root("LIST", "identity/entity/id", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["data"],
+        json!({
+            "keys": [entity],
+            "key_info": {
+                entity.as_str(): {
+                    "name": name,
+                    "aliases": [{
+                        "mount_accessor": accessor,
+                        "mount_path": "auth/userpass/",
+                        "mount_type": "test-login",
+                        "name": "alice",
+                    }],
+                },
+            },
+        })
+    );
 
     // A second login is the same entity; a wrong password is a 400 and mints nothing.
     let (_, v) = login_from(&t, None, "correct horse").await;
@@ -361,6 +382,13 @@ async fn disabling_an_auth_method_revokes_its_tokens() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (_, v) = t.root("GET", "sys/auth", None).await;
     assert!(v["data"].get("userpass/").is_none());
+    // The entity stays; LIST no longer names the gone mount of its alias, as in OpenBao.
+    let (_, v) = t.root("LIST", "identity/entity/id", None).await;
+    let info = v["data"]["key_info"].as_object().unwrap().values().next();
+    let alias = info.unwrap()["aliases"][0].as_object().unwrap();
+    let mut fields: Vec<&str> = alias.keys().map(String::as_str).collect();
+    fields.sort();
+    assert_eq!(fields, ["mount_accessor", "name"]);
 }
 
 #[tokio::test]
