@@ -13,7 +13,7 @@ mod seed_login;
 mod seed_rotate;
 mod seed_routes;
 
-pub use listener::{serve, Listener, TlsFiles};
+pub use listener::{raise_open_file_limit, serve, Listener, ListenerLimits, TlsFiles};
 pub use routes::app;
 
 /// Largest request body accepted; larger ones get 413.

@@ -13,6 +13,7 @@ mod lease_engine;
 mod lease_receipts;
 mod lease_ttl;
 mod leases;
+mod listener;
 mod login_engine;
 mod mounts;
 mod policies;

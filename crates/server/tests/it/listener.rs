@@ -1,0 +1,178 @@
+//! The listener on real sockets: slow and silent clients are cut off at their deadlines
+//! while others are served, and a full listener still answers `sys/health`.
+//!
+//! Timeouts are short and real; every wait has a generous deadline, and each test checks
+//! what a client observes (an answer, or the connection closing), never a sleep.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use secrethub_server::{serve, Listener, ListenerLimits, TlsFiles};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::harness::TestServer;
+
+/// Far beyond any timeout used here; reaching it fails the test instead of hanging it.
+const PATIENCE: Duration = Duration::from_secs(10);
+const SHORT: Duration = Duration::from_millis(300);
+
+struct Running {
+    addr: SocketAddr,
+    stop: CancellationToken,
+    _server: TestServer,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn start(limits: ListenerLimits, tls: Option<&TlsFiles>) -> Running {
+    let server = TestServer::dev().await;
+    let listener = Listener::bind("127.0.0.1:0".parse().unwrap(), tls)
+        .await
+        .expect("bind")
+        .with_limits(limits);
+    let addr = listener.local_addr().expect("address");
+    let stop = CancellationToken::new();
+    tokio::spawn(serve(listener, server.app.clone(), stop.clone()));
+    Running {
+        addr,
+        stop,
+        _server: server,
+    }
+}
+
+const HEALTH: &[u8] = b"GET /v1/sys/health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+
+/// Reads until the server closes the connection; what it sent, and how long that took.
+async fn read_until_closed<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> (String, Duration) {
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    read.await
+        .expect("the server closes the connection in time");
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        started.elapsed(),
+    )
+}
+
+async fn health(addr: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(HEALTH).await.expect("write");
+    read_until_closed(&mut stream).await.0
+}
+
+#[tokio::test]
+async fn half_a_request_line_is_cut_off_at_the_header_timeout_while_others_are_served() {
+    let limits = ListenerLimits {
+        read_header_timeout: SHORT,
+        ..ListenerLimits::DEFAULT
+    };
+    let running = start(limits, None).await;
+    let mut slow = TcpStream::connect(running.addr).await.expect("connect");
+    slow.write_all(b"GET /v1/sys/hea").await.expect("write");
+    let cut_off = tokio::spawn(async move { read_until_closed(&mut slow).await });
+
+    let answer = health(running.addr).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let (sent, took) = cut_off.await.expect("reader");
+    assert_eq!(sent, "", "closed without an answer");
+    assert!(took >= SHORT - Duration::from_millis(50), "{took:?}");
+}
+
+#[tokio::test]
+async fn a_request_body_that_never_ends_is_cut_off_at_the_read_timeout() {
+    let limits = ListenerLimits {
+        read_timeout: SHORT,
+        ..ListenerLimits::DEFAULT
+    };
+    let running = start(limits, None).await;
+    let mut slow = TcpStream::connect(running.addr).await.expect("connect");
+    let head = "PUT /v1/sys/policies/acl/slow HTTP/1.1\r\nHost: t\r\n\
+                Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"policy\":";
+    slow.write_all(head.as_bytes()).await.expect("write");
+    let (answer, took) = read_until_closed(&mut slow).await;
+    assert!(took >= SHORT - Duration::from_millis(50), "{took:?}");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn at_the_connection_limit_a_fresh_health_check_is_answered_at_once() {
+    let limits = ListenerLimits {
+        max_connections: 4,
+        ..ListenerLimits::DEFAULT
+    };
+    let running = start(limits, None).await;
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(TcpStream::connect(running.addr).await.expect("connect"));
+    }
+    let started = Instant::now();
+    let answer = health(running.addr).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Long before any of the idle connections' 10 s header timeout.
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The connection idle longest made room.
+    let (sent, took) = read_until_closed(&mut idle[0]).await;
+    assert_eq!(sent, "");
+    assert!(took < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_tls_client_that_never_says_hello_is_dropped_at_the_header_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("cert");
+    let files = TlsFiles {
+        cert_file: dir.path().join("cert.pem"),
+        key_file: dir.path().join("key.pem"),
+    };
+    std::fs::write(&files.cert_file, cert.cert.pem()).expect("cert file");
+    std::fs::write(&files.key_file, cert.key_pair.serialize_pem()).expect("key file");
+    let limits = ListenerLimits {
+        read_header_timeout: SHORT,
+        ..ListenerLimits::DEFAULT
+    };
+    let running = start(limits, Some(&files)).await;
+
+    let mut silent = TcpStream::connect(running.addr).await.expect("connect");
+    let dropped = tokio::spawn(async move { read_until_closed(&mut silent).await });
+
+    // Meanwhile a client that does speak TLS is served.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).expect("root");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(running.addr).await.expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    let mut tls = connector.connect(name, tcp).await.expect("handshake");
+    tls.write_all(HEALTH).await.expect("write");
+    let (answer, _) = read_until_closed(&mut tls).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let (sent, took) = dropped.await.expect("reader");
+    assert_eq!(sent, "");
+    assert!(took >= SHORT - Duration::from_millis(50), "{took:?}");
+}
