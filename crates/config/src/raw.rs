@@ -135,6 +135,17 @@ pub struct RawTcpListener {
     pub tls_cert_file: Option<Spanned<String>>,
     /// PEM private key.
     pub tls_key_file: Option<Spanned<String>>,
+    /// Seconds or a duration: accept (TLS handshake included) to the end of the first
+    /// request's headers, and the first byte to the end of the headers of a later one.
+    pub http_read_header_timeout: Option<Spanned<Value>>,
+    /// Seconds or a duration: the end of a request's headers to the end of its body.
+    pub http_read_timeout: Option<Spanned<Value>>,
+    /// Seconds or a duration: a ready response to the client having taken it.
+    pub http_write_timeout: Option<Spanned<Value>>,
+    /// Seconds or a duration: how long a connection with no request in flight stays open.
+    pub http_idle_timeout: Option<Spanned<Value>>,
+    /// Connections open at once (ours; Vault has no such setting).
+    pub max_connections: Option<Spanned<Value>>,
 }
 
 /// A value and the 1-based line it was written on (`None` when not parsed from text).

@@ -80,7 +80,28 @@ pub struct ListenerConfig {
     pub address: SocketAddr,
     /// `None` only when the stanza says `tls_disable = true`.
     pub tls: Option<TlsFiles>,
+    /// `http_read_header_timeout`: accept (TLS handshake included) to the end of the first
+    /// request's headers, and a later HTTP/1 request's first byte to the end of its headers.
+    pub read_header_timeout: Duration,
+    /// `http_read_timeout`: the end of a request's headers to the end of its body.
+    pub read_timeout: Duration,
+    /// `http_write_timeout`: a ready response to the client having taken it.
+    pub write_timeout: Duration,
+    /// `http_idle_timeout`: how long a connection with no request in flight stays open.
+    pub idle_timeout: Duration,
+    /// `max_connections` (ours): connections open at once; at the limit a new connection
+    /// closes the longest-idle one.
+    pub max_connections: usize,
 }
+
+/// Vault's defaults (10s, 30s, 5m); a write timeout and connection limit Vault lacks.
+const DEFAULT_READ_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// The most `max_connections` accepts.
+const MAX_MAX_CONNECTIONS: u64 = 1_000_000;
 
 /// The PEM files of a TLS listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -342,12 +363,63 @@ fn listeners(
                 key_file,
             })
         };
-        listeners.push((ListenerConfig { address, tls }, stanza.line));
+        let limit = |raw: &Option<Spanned<Value>>, key, default| match raw {
+            // Zero means the default, as for lease TTLs: a bound can't be turned off.
+            Some(raw) => Ok(duration(raw, Some(name), key)?
+                .filter(|d| !d.is_zero())
+                .unwrap_or(default)),
+            None => Ok::<_, ConfigError>(default),
+        };
+        let listener = ListenerConfig {
+            address,
+            tls,
+            read_header_timeout: limit(
+                &tcp.http_read_header_timeout,
+                "http_read_header_timeout",
+                DEFAULT_READ_HEADER_TIMEOUT,
+            )?,
+            read_timeout: limit(
+                &tcp.http_read_timeout,
+                "http_read_timeout",
+                DEFAULT_READ_TIMEOUT,
+            )?,
+            write_timeout: limit(
+                &tcp.http_write_timeout,
+                "http_write_timeout",
+                DEFAULT_WRITE_TIMEOUT,
+            )?,
+            idle_timeout: limit(
+                &tcp.http_idle_timeout,
+                "http_idle_timeout",
+                DEFAULT_IDLE_TIMEOUT,
+            )?,
+            max_connections: match &tcp.max_connections {
+                Some(raw) => max_connections(raw)?,
+                None => DEFAULT_MAX_CONNECTIONS,
+            },
+        };
+        listeners.push((listener, stanza.line));
     }
     Ok(listeners
         .into_iter()
         .map(|(listener, _)| listener)
         .collect())
+}
+
+fn max_connections(raw: &Spanned<Value>) -> Result<usize, ConfigError> {
+    let n = match &raw.value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    match n {
+        Some(n @ 1..=MAX_MAX_CONNECTIONS) => Ok(n as usize),
+        _ => {
+            let reason = format!("must be an integer from 1 to {MAX_MAX_CONNECTIONS}");
+            let stanza = Some("listener \"tcp\"");
+            Err(invalid(raw.line, stanza, "max_connections", reason))
+        }
+    }
 }
 
 /// A TCP listener's `tls_cert_file` and `tls_key_file`, resolved against `base_dir`; both are

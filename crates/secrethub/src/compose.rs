@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use secrethub_cli::ServerArgs;
-use secrethub_config::{ServerConfig, StorageConfig};
+use secrethub_config::{ListenerConfig, ServerConfig, StorageConfig};
 use secrethub_core::{Core, CoreConfig, CoreRequest, EngineRegistry, Method};
-use secrethub_server::{Listener, TlsFiles};
+use secrethub_server::{Listener, ListenerLimits, TlsFiles};
 use secrethub_storage::Storage;
 use tokio_util::sync::CancellationToken;
 
@@ -119,7 +119,8 @@ async fn serve_command(args: ServerArgs) -> anyhow::Result<()> {
             cert_file: t.cert_file.clone(),
             key_file: t.key_file.clone(),
         });
-        listeners.push(Listener::bind(l.address, tls.as_ref()).await?);
+        let listener = Listener::bind(l.address, tls.as_ref()).await?;
+        listeners.push(listener.with_limits(listener_limits(l)));
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "==> SecretHub server configuration:\n")?;
@@ -134,6 +135,17 @@ async fn serve_command(args: ServerArgs) -> anyhow::Result<()> {
     )?;
     drop(out);
     serve_until_signal(core, listeners).await
+}
+
+/// A `listener "tcp"` stanza's timeouts and connection limit; `-dev` uses the defaults.
+fn listener_limits(l: &ListenerConfig) -> ListenerLimits {
+    ListenerLimits {
+        read_header_timeout: l.read_header_timeout,
+        read_timeout: l.read_timeout,
+        write_timeout: l.write_timeout,
+        idle_timeout: l.idle_timeout,
+        max_connections: l.max_connections,
+    }
 }
 
 fn core_config(config: &ServerConfig, storage_type: &str) -> CoreConfig {
@@ -228,6 +240,8 @@ async fn mount_dev_kv(core: &Core, root: &str) -> anyhow::Result<()> {
 }
 
 async fn serve_until_signal(core: Arc<Core>, listeners: Vec<Listener>) -> anyhow::Result<()> {
+    // So the listeners' connection limits, not EMFILE, are what a flood runs into.
+    secrethub_server::raise_open_file_limit();
     let shutdown = CancellationToken::new();
     let app = secrethub_server::app(core.clone());
     let mut tasks = tokio::task::JoinSet::new();
@@ -252,4 +266,22 @@ async fn serve_until_signal(core: Arc<Core>, listeners: Vec<Listener>) -> anyhow
     while tasks.join_next().await.is_some() {}
     core.seal().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stanza_without_limits_gets_the_same_defaults_as_dev_mode() {
+        let config = secrethub_config::parse(
+            "listener \"tcp\" {\n  tls_disable = true\n}\n",
+            std::path::Path::new("."),
+        )
+        .expect("valid config");
+        assert_eq!(
+            listener_limits(&config.listeners[0]),
+            ListenerLimits::DEFAULT
+        );
+    }
 }

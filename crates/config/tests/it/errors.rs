@@ -292,3 +292,33 @@ fn unreadable_file() {
         "{message}"
     );
 }
+
+#[test]
+fn bad_listener_limits() {
+    let listener =
+        |line: &str| format!("listener \"tcp\" {{\n  tls_disable = true\n  {line}\n}}\n");
+    check_err(
+        &listener("max_connections = 0"),
+        expect![[
+            r#"server.hcl:3: listener "tcp": "max_connections": must be an integer from 1 to 1000000"#
+        ]],
+    );
+    check_err(
+        &listener("max_connections = \"many\""),
+        expect![[
+            r#"server.hcl:3: listener "tcp": "max_connections": must be an integer from 1 to 1000000"#
+        ]],
+    );
+    check_err(
+        &listener("http_read_header_timeout = \"soon\""),
+        expect![[
+            r#"server.hcl:3: listener "tcp": "http_read_header_timeout": invalid duration "soon""#
+        ]],
+    );
+    check_err(
+        &listener("http_idle_timeout = -1"),
+        expect![[
+            r#"server.hcl:3: listener "tcp": "http_idle_timeout": duration cannot be negative"#
+        ]],
+    );
+}

@@ -35,8 +35,13 @@ listener "tcp" {
 }
 
 listener "tcp" {
-  address     = "127.0.0.1:8210"
-  tls_disable = "true"
+  address                  = "127.0.0.1:8210"
+  tls_disable              = "true"
+  http_read_header_timeout = "5s"
+  http_read_timeout        = 60
+  http_write_timeout       = "1m"
+  http_idle_timeout        = "0"   # the default
+  max_connections          = "256"
 }
 
 api_addr          = "https://secrethub.example.com:8200"
@@ -77,10 +82,20 @@ lease_revocation {
                                 key_file: "/etc/ssl/private/server.key",
                             },
                         ),
+                        read_header_timeout: 10s,
+                        read_timeout: 30s,
+                        write_timeout: 30s,
+                        idle_timeout: 300s,
+                        max_connections: 1024,
                     },
                     ListenerConfig {
                         address: 127.0.0.1:8210,
                         tls: None,
+                        read_header_timeout: 5s,
+                        read_timeout: 60s,
+                        write_timeout: 60s,
+                        idle_timeout: 300s,
+                        max_connections: 256,
                     },
                 ],
                 api_addr: Some(
@@ -119,6 +134,11 @@ fn defaults() {
                     ListenerConfig {
                         address: 127.0.0.1:0,
                         tls: None,
+                        read_header_timeout: 10s,
+                        read_timeout: 30s,
+                        write_timeout: 30s,
+                        idle_timeout: 300s,
+                        max_connections: 1024,
                     },
                 ],
                 api_addr: None,
@@ -275,4 +295,23 @@ fn raw_values_carry_their_lines() {
         secrethub_config::parse_raw("\n\nlog_level = \"info\"\nlistener \"tcp\" {}\n").unwrap();
     assert_eq!(raw.log_level.unwrap().line, Some(3));
     assert_eq!(raw.listener[0].line, Some(4));
+}
+
+#[test]
+fn the_readme_server_example_parses_with_the_listener_defaults_it_shows() {
+    let readme = include_str!("../../../../README.md");
+    let start = readme
+        .find("```hcl\nstorage \"file\"")
+        .expect("the README has a server.hcl example starting with a storage stanza");
+    let body = &readme[start + "```hcl\n".len()..];
+    let end = body.find("```").expect("the example block is closed");
+    let shown = parse(&body[..end], Path::new("/etc/secrethub"))
+        .unwrap_or_else(|e| panic!("README server example: {e}"));
+    let defaults = parse(LISTENER, Path::new("/etc/secrethub")).expect("valid");
+    let (shown, defaults) = (&shown.listeners[0], &defaults.listeners[0]);
+    assert_eq!(shown.read_header_timeout, defaults.read_header_timeout);
+    assert_eq!(shown.read_timeout, defaults.read_timeout);
+    assert_eq!(shown.write_timeout, defaults.write_timeout);
+    assert_eq!(shown.idle_timeout, defaults.idle_timeout);
+    assert_eq!(shown.max_connections, defaults.max_connections);
 }
