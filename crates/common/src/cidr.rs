@@ -85,6 +85,27 @@ impl FromStr for Cidr {
     }
 }
 
+impl Cidr {
+    /// The block as Vault and OpenBao show a parsed `token_bound_cidrs` entry (Go's
+    /// sockaddr): a single address (`/32`, `/128`) bare, IPv4-mapped IPv6 as IPv4, anything
+    /// else as address/prefix with the address as written (host bits kept) in canonical form.
+    pub fn canonical(&self) -> String {
+        let (addr, max) = match self.network {
+            IpAddr::V6(v6) if self.prefix == 128 => match v6.to_ipv4_mapped() {
+                Some(v4) => (IpAddr::V4(v4), 128),
+                None => (IpAddr::V6(v6), 128),
+            },
+            IpAddr::V4(v4) => (IpAddr::V4(v4), 32),
+            IpAddr::V6(v6) => (IpAddr::V6(v6), 128),
+        };
+        if self.prefix == max {
+            addr.to_string()
+        } else {
+            format!("{addr}/{}", self.prefix)
+        }
+    }
+}
+
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.network, self.prefix)
@@ -127,6 +148,18 @@ mod tests {
         assert!(!v6.contains(ip("2001:db9::1")));
         let all: Cidr = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains(ip("8.8.8.8")));
+    }
+
+    #[test]
+    fn canonical_shows_single_addresses_bare() {
+        let shown = |s: &str| s.parse::<Cidr>().unwrap().canonical();
+        assert_eq!(shown("127.0.0.1/32"), "127.0.0.1");
+        assert_eq!(shown(" 10.0.0.1"), "10.0.0.1");
+        assert_eq!(shown("10.0.0.0/8"), "10.0.0.0/8");
+        assert_eq!(shown("10.1.2.3/8"), "10.1.2.3/8");
+        assert_eq!(shown("0:0::1/128"), "::1");
+        assert_eq!(shown("2001:DB8::/32"), "2001:db8::/32");
+        assert_eq!(shown("::ffff:10.0.0.1/128"), "10.0.0.1");
     }
 
     #[test]

@@ -122,8 +122,12 @@ impl TokenParams {
             next.token_num_uses = n;
         }
         if let Some(blocks) = list(body, "token_bound_cidrs")? {
-            parse_cidrs(&blocks).map_err(|e| field_err("token_bound_cidrs", e))?;
-            next.token_bound_cidrs = blocks;
+            // Stored as OpenBao shows them back: `127.0.0.1/32` is `127.0.0.1`.
+            next.token_bound_cidrs = parse_cidrs(&blocks)
+                .map_err(|e| field_err("token_bound_cidrs", e))?
+                .iter()
+                .map(Cidr::canonical)
+                .collect();
         }
         if let Some(t) = input::field::<String>(body, "token_type")? {
             if !matches!(
@@ -166,11 +170,19 @@ impl TokenParams {
             for (k, v) in m {
                 let v = match (k.as_str(), v) {
                     ("token_type", Value::String(s)) if s.is_empty() => "default".into(),
+                    // Records written before blocks were stored in canonical form.
+                    ("token_bound_cidrs", _) => self.shown_bound_cidrs().into(),
                     (_, v) => v,
                 };
                 out.insert(k, v);
             }
         }
+    }
+
+    /// `token_bound_cidrs` as OpenBao shows them: `127.0.0.1/32` as `127.0.0.1` (stored so
+    /// since; this covers records written before).
+    pub fn shown_bound_cidrs(&self) -> Vec<String> {
+        self.bound_cidrs().iter().map(Cidr::canonical).collect()
     }
 
     /// The parsed `token_bound_cidrs` (validated on update, so stored values parse).

@@ -17,10 +17,17 @@ FIELDS = {
     "token-ttl": ("token_ttl", "20m", 1200),
     "token-max-ttl": ("token_max_ttl", "1h", 3600),
     "token-num-uses": ("token_num_uses", 3, 3),
-    "secret-id-bound-cidrs": ("secret_id_bound_cidrs", ["10.0.0.0/8"], ["10.0.0.0/8"]),
-    # A /32 reads back as "127.0.0.1" from OpenBao and as "127.0.0.1/32" from SecretHub (a
-    # difference reported, not fixed here); a wider block reads back the same from both.
-    "token-bound-cidrs": ("token_bound_cidrs", ["127.0.0.0/8"], ["127.0.0.0/8"]),
+    # Secret ID blocks read back as written; a token's single address (/32, /128) bare.
+    "secret-id-bound-cidrs": (
+        "secret_id_bound_cidrs",
+        ["127.0.0.1/32", "10.0.0.0/8"],
+        ["127.0.0.1/32", "10.0.0.0/8"],
+    ),
+    "token-bound-cidrs": (
+        "token_bound_cidrs",
+        ["127.0.0.1/32", "::1/128", "127.0.0.0/8"],
+        ["127.0.0.1", "::1", "127.0.0.0/8"],
+    ),
     "period": ("token_period", "30m", 1800),
 }
 
@@ -49,17 +56,21 @@ def test_approle_field_endpoints(server, approle, endpoint):
 
 
 def test_approle_bound_cidr_list_is_the_older_name(server, approle):
-    """`bound-cidr-list` writes `secret_id_bound_cidrs`. Read back through the old name,
-    OpenBao answers null with a deprecation warning, SecretHub the list (a difference
-    reported, not fixed here)."""
+    """`bound-cidr-list` writes `secret_id_bound_cidrs`. Read back through the old name it is
+    null with a deprecation warning; DELETE through it keeps them."""
     url = f"/v1/auth/{approle}/role/web/bound-cidr-list"
     server.adapter.post(url, json={"bound_cidr_list": ["192.168.0.0/16"]})
-    assert server.adapter.get(url)["data"]["bound_cidr_list"] in (None, ["192.168.0.0/16"])
+    read = server.adapter.get(url)
+    assert read["data"] == {"bound_cidr_list": None}
+    assert read["warnings"] == [
+        'The "bound_cidr_list" field is deprecated and will be removed. '
+        'Please use "secret_id_bound_cidrs" instead.'
+    ]
     role = server.auth.approle.read_role("web", mount_point=approle)["data"]
     assert role["secret_id_bound_cidrs"] == ["192.168.0.0/16"]
-    # DELETE is accepted by both; SecretHub then clears secret_id_bound_cidrs, OpenBao
-    # keeps them (it resets only the deprecated field; a difference reported, not fixed).
     assert server.adapter.delete(url).status_code == 204
+    role = server.auth.approle.read_role("web", mount_point=approle)["data"]
+    assert role["secret_id_bound_cidrs"] == ["192.168.0.0/16"]
 
 
 def test_approle_bind_secret_id_endpoint(secrethub):
@@ -180,6 +191,15 @@ def test_userpass_policies_match_openbao(secrethub, bao):
         },
         setup=setup,
     )
+
+
+def test_userpass_token_bound_cidrs_show_single_addresses_bare(server, userpass):
+    """Every auth method's token_bound_cidrs read back as OpenBao shows them."""
+    server.auth.userpass.create_or_update_user(
+        "dave", "pw-dave-1", mount_point=userpass, token_bound_cidrs=["127.0.0.1/32", "10.0.0.0/8"]
+    )
+    user = server.auth.userpass.read_user("dave", mount_point=userpass)["data"]
+    assert user["token_bound_cidrs"] == ["127.0.0.1", "10.0.0.0/8"]
 
 
 def test_userpass_policies_of_missing_user(server, userpass):

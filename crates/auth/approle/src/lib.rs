@@ -14,7 +14,8 @@
 //!   (`policies`, `secret-id-num-uses`, `secret-id-ttl`, `token-ttl`, `token-max-ttl`,
 //!   `token-num-uses`, `bind-secret-id`, `bound-cidr-list`, `secret-id-bound-cidrs`,
 //!   `token-bound-cidrs`, `period`, read-only `local-secret-ids`) for delegating one field
-//!   through ACLs.
+//!   through ACLs. `bound-cidr-list`, the deprecated name of `secret_id_bound_cidrs`, writes
+//!   them, but as in OpenBao reads as null with a deprecation warning and deletes nothing.
 //! - `login` (no token needed): `role_id` and, when the role binds one, `secret_id`.
 //! - `tidy/secret-id`: removes expired secret IDs and accessors that point nowhere.
 //!

@@ -12,6 +12,10 @@ use crate::paths::roles::{check_constraints, single};
 use crate::records::RoleRecord;
 use crate::{AppRole, RoleField};
 
+/// OpenBao's warning on a read of `role/:name/bound-cidr-list`.
+const BOUND_CIDR_LIST_DEPRECATED: &str = "The \"bound_cidr_list\" field is deprecated and will be \
+     removed. Please use \"secret_id_bound_cidrs\" instead.";
+
 impl RoleField {
     /// The body keys a write accepts, the first being the field's own name.
     fn keys(self) -> &'static [&'static str] {
@@ -83,9 +87,9 @@ fn reset(role: &mut RoleRecord, field: RoleField) -> Result<(), EngineError> {
         RoleField::TokenMaxTtl => t.token_max_ttl = 0,
         RoleField::TokenNumUses => t.token_num_uses = 0,
         RoleField::BindSecretId => role.bind_secret_id = true,
-        RoleField::BoundCidrList | RoleField::SecretIdBoundCidrs => {
-            role.secret_id_bound_cidrs.clear();
-        }
+        RoleField::SecretIdBoundCidrs => role.secret_id_bound_cidrs.clear(),
+        // Handled before a role is loaded (`reset_field`).
+        RoleField::BoundCidrList => {}
         RoleField::TokenBoundCidrs => t.token_bound_cidrs.clear(),
         RoleField::Period => t.token_period = 0,
         RoleField::LocalSecretIds => return Err(EngineError::UnsupportedOperation),
@@ -121,13 +125,15 @@ impl AppRole {
             RoleField::TokenMaxTtl => single("token_max_ttl", json!(t.token_max_ttl)),
             RoleField::TokenNumUses => single("token_num_uses", json!(t.token_num_uses)),
             RoleField::BindSecretId => single("bind_secret_id", json!(role.bind_secret_id)),
-            RoleField::BoundCidrList => {
-                single("bound_cidr_list", json!(role.secret_id_bound_cidrs))
-            }
+            // OpenBao no longer shows the deprecated name's value, only this warning.
+            RoleField::BoundCidrList => Response {
+                warnings: vec![BOUND_CIDR_LIST_DEPRECATED.into()],
+                ..single("bound_cidr_list", serde_json::Value::Null)
+            },
             RoleField::SecretIdBoundCidrs => {
                 single("secret_id_bound_cidrs", json!(role.secret_id_bound_cidrs))
             }
-            RoleField::TokenBoundCidrs => single("token_bound_cidrs", json!(t.token_bound_cidrs)),
+            RoleField::TokenBoundCidrs => single("token_bound_cidrs", json!(t.shown_bound_cidrs())),
             RoleField::Period => {
                 let mut r = single("token_period", json!(t.token_period));
                 if let Some(d) = r.data.as_mut() {
@@ -162,6 +168,11 @@ impl AppRole {
         field: RoleField,
     ) -> Result<Response, EngineError> {
         let name = input::role_name(raw)?;
+        if field == RoleField::BoundCidrList {
+            // OpenBao resets only the deprecated name, which holds nothing of its own: the
+            // role's secret_id_bound_cidrs stay, and a missing role is no error either.
+            return Ok(Response::empty());
+        }
         let _guard = self.locks.lock(&name).await;
         let mut role = self.role_for_update(&req.storage, &name).await?;
         reset(&mut role, field)?;

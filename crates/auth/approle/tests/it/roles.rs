@@ -265,12 +265,13 @@ async fn field_endpoints_read_write_and_reset() {
         (
             "bound-cidr-list",
             json!({"bound_cidr_list": ["10.1.0.0/16"]}),
-            json!({"bound_cidr_list": ["10.1.0.0/16"]}),
+            json!({"bound_cidr_list": null}),
         ),
         (
+            // A single address is shown bare, as OpenBao shows it.
             "token-bound-cidrs",
-            json!({"token_bound_cidrs": ["127.0.0.1"]}),
-            json!({"token_bound_cidrs": ["127.0.0.1"]}),
+            json!({"token_bound_cidrs": ["127.0.0.1/32", "::1/128", "10.0.0.0/8"]}),
+            json!({"token_bound_cidrs": ["127.0.0.1", "::1", "10.0.0.0/8"]}),
         ),
         (
             "period",
@@ -288,7 +289,27 @@ async fn field_endpoints_read_write_and_reset() {
     let role = m.data(Operation::Read, "role/r", Value::Null).await;
     assert_eq!(role["token_ttl"], 300);
     assert_eq!(role["secret_id_bound_cidrs"], json!(["10.1.0.0/16"]));
+    assert_eq!(
+        role["token_bound_cidrs"],
+        json!(["127.0.0.1", "::1", "10.0.0.0/8"])
+    );
     assert_eq!(role["token_period"], 600);
+    // The deprecated name reads as null with OpenBao's warning; deleting it keeps the
+    // secret_id_bound_cidrs it wrote (on a missing role too, nothing happens).
+    expect![[r#"
+        {
+          "data": {
+            "bound_cidr_list": null
+          },
+          "warnings": [
+            "The \"bound_cidr_list\" field is deprecated and will be removed. Please use \"secret_id_bound_cidrs\" instead."
+          ]
+        }"#]]
+    .assert_eq(&m.read("role/r/bound-cidr-list").await);
+    assert_eq!(m.delete("role/r/bound-cidr-list").await, "204");
+    assert_eq!(m.delete("role/nope/bound-cidr-list").await, "204");
+    let role = m.data(Operation::Read, "role/r", Value::Null).await;
+    assert_eq!(role["secret_id_bound_cidrs"], json!(["10.1.0.0/16"]));
 
     // A write without the field is a 400 naming it; a bad value too.
     expect!["BadRequest: missing token_ttl"]

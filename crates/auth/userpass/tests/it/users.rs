@@ -23,7 +23,8 @@ async fn create_read_list_update_delete() {
         )
         .await,
     );
-    // The password never comes back; names are lowercased.
+    // The password never comes back; names are lowercased; a /32 is shown as the bare
+    // address, as OpenBao shows it.
     expect![[r#"
         {
           "data": {
@@ -32,7 +33,7 @@ async fn create_read_list_update_delete() {
               "default"
             ],
             "token_bound_cidrs": [
-              "127.0.0.1/32",
+              "127.0.0.1",
               "128.252.0.0/16"
             ],
             "token_explicit_max_ttl": 0,
