@@ -176,3 +176,20 @@ async fn a_tls_client_that_never_says_hello_is_dropped_at_the_header_timeout() {
     assert_eq!(sent, "");
     assert!(took >= SHORT - Duration::from_millis(50), "{took:?}");
 }
+
+#[tokio::test]
+async fn an_http2_connection_without_a_request_is_closed_at_the_header_timeout() {
+    let limits = ListenerLimits {
+        read_header_timeout: SHORT,
+        ..ListenerLimits::DEFAULT
+    };
+    let running = start(limits, None).await;
+    let mut h2c = TcpStream::connect(running.addr).await.expect("connect");
+    // The client preface and an empty SETTINGS frame, then silence.
+    h2c.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .expect("write");
+    let (sent, took) = read_until_closed(&mut h2c).await;
+    assert!(!sent.is_empty(), "the server spoke HTTP/2 (its SETTINGS)");
+    assert!(took >= SHORT - Duration::from_millis(50), "{took:?}");
+}
