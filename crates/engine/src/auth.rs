@@ -6,7 +6,7 @@
 //!
 //! [`Response`]: crate::Response
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -175,6 +175,40 @@ impl TokenParams {
                     (_, v) => v,
                 };
                 out.insert(k, v);
+            }
+        }
+    }
+
+    /// Notes in `in_use` which of Vault's older names (`policies`, `ttl`, `max_ttl`, `period`,
+    /// `num_uses`, `bound_cidrs`) `body` writes, and forgets those whose `token_*` field it
+    /// writes without them: OpenBao shows an older name back only while a role was last
+    /// written through it ([`TokenParams::write_legacy_to`]).
+    pub fn note_legacy_names(body: &JsonMap, in_use: &mut BTreeSet<String>) {
+        for (old, new) in LEGACY_TOKEN_FIELDS {
+            if input::given(body, old).is_some() {
+                in_use.insert((*old).to_string());
+            } else if input::given(body, new).is_some() {
+                in_use.remove(*old);
+            }
+        }
+    }
+
+    /// Writes the older names in `in_use` next to their `token_*` fields (already in `out`,
+    /// from [`TokenParams::write_to`]) with the same values, leaving out empty lists and zeros
+    /// as OpenBao does.
+    pub fn write_legacy_to(in_use: &BTreeSet<String>, out: &mut JsonMap) {
+        for (old, new) in LEGACY_TOKEN_FIELDS {
+            if !in_use.contains(*old) {
+                continue;
+            }
+            let set = match out.get(*new) {
+                Some(Value::Array(a)) => !a.is_empty(),
+                Some(Value::Number(n)) => n.as_u64() != Some(0),
+                _ => false,
+            };
+            if set {
+                let v = out[*new].clone();
+                out.insert((*old).to_string(), v);
             }
         }
     }

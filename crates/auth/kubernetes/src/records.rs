@@ -4,6 +4,8 @@
 //! layout). A login token carries a [`LoginData`] as its `internal` value, so renewal can
 //! re-check the role's bindings without calling Kubernetes again.
 
+use std::collections::BTreeSet;
+
 use secrethub_common::Sensitive;
 use secrethub_engine::TokenParams;
 use serde::{Deserialize, Serialize};
@@ -99,6 +101,10 @@ pub(crate) struct RoleRecord {
     pub(crate) alias_name_source: AliasNameSource,
     #[serde(default)]
     pub(crate) token: TokenParams,
+    /// Vault's older token field names (`policies`, `ttl`, ...) the role was last written
+    /// through, which reads show next to the `token_*` fields as OpenBao does.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub(crate) legacy_token_fields: BTreeSet<String>,
 }
 
 impl RoleRecord {

@@ -1,6 +1,7 @@
 //! `auth/kubernetes/config`: how to reach the Kubernetes API. A write replaces the whole
 //! config (as Vault does); `kubernetes_host` is required. `token_reviewer_jwt` is stored
-//! (encrypted by the barrier like everything else) but never returned.
+//! (encrypted by the barrier like everything else) but never returned; reads say whether
+//! one is set (`token_reviewer_jwt_set`).
 
 use secrethub_common::input;
 use secrethub_common::Sensitive;
@@ -91,6 +92,11 @@ impl KubernetesAuth {
             config.disable_iss_validation.into(),
         );
         data.insert("default_role".into(), config.default_role.into());
+        // Whether one is stored; the JWT itself is never shown.
+        data.insert(
+            "token_reviewer_jwt_set".into(),
+            (!config.token_reviewer_jwt.expose().is_empty()).into(),
+        );
         Ok(Response::data(data))
     }
 

@@ -4,7 +4,7 @@
 //! the fields given.
 
 use secrethub_common::input;
-use secrethub_engine::{JsonMap, Request, Response, StorageView};
+use secrethub_engine::{JsonMap, Request, Response, StorageView, TokenParams};
 use secrethub_storage::{list_children, Storage as _};
 
 use crate::error::KubeError;
@@ -63,6 +63,7 @@ impl KubernetesAuth {
         role.token
             .update_from(body)
             .map_err(|e| KubeError::invalid(e.to_string()))?;
+        TokenParams::note_legacy_names(body, &mut role.legacy_token_fields);
 
         if role.bound_service_account_names.is_empty() {
             return Err(KubeError::invalid(
@@ -101,12 +102,15 @@ impl KubernetesAuth {
             "bound_service_account_namespaces".into(),
             role.bound_service_account_namespaces.into(),
         );
+        // Namespace selectors are refused on write, so there is never one to show.
+        data.insert("bound_service_account_namespace_selector".into(), "".into());
         data.insert("audience".into(), role.audience.into());
         data.insert(
             "alias_name_source".into(),
             role.alias_name_source.as_str().into(),
         );
         role.token.write_to(&mut data);
+        TokenParams::write_legacy_to(&role.legacy_token_fields, &mut data);
         Ok(Response::data(data))
     }
 

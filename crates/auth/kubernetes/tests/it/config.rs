@@ -39,7 +39,8 @@ async fn read_returns_the_config_without_the_reviewer_jwt() {
           "issuer": "https://kubernetes.default.svc.cluster.local",
           "kubernetes_ca_cert": "<ca>",
           "kubernetes_host": "https://10.0.0.1:6443",
-          "pem_keys": []
+          "pem_keys": [],
+          "token_reviewer_jwt_set": true
         }"#]]
     .assert_eq(&serde_json::to_string_pretty(&data).expect("json"));
 
@@ -73,7 +74,8 @@ async fn a_write_replaces_the_whole_config() {
           "issuer": "",
           "kubernetes_ca_cert": "",
           "kubernetes_host": "https://k8s.example",
-          "pem_keys": []
+          "pem_keys": [],
+          "token_reviewer_jwt_set": false
         }"#]]
     .assert_eq(&m.read("config").await);
 }

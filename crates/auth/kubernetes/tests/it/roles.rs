@@ -35,6 +35,7 @@ async fn create_read_update_list_delete() {
             "web",
             "api-*"
           ],
+          "bound_service_account_namespace_selector": "",
           "bound_service_account_namespaces": [
             "prod"
           ],
@@ -49,7 +50,8 @@ async fn create_read_update_list_delete() {
             "db"
           ],
           "token_ttl": 3600,
-          "token_type": "default"
+          "token_type": "default",
+          "ttl": 3600
         }"#]]
     .assert_eq(&m.read("role/app").await);
 
@@ -155,4 +157,61 @@ async fn bad_roles_are_refused_by_name() {
     );
     let read: Value = serde_json::from_str(&m.read("role/app").await).expect("json");
     assert_eq!(read["bound_service_account_names"], json!(["web"]));
+}
+
+#[tokio::test]
+async fn older_token_field_names_are_shown_while_in_use() {
+    let m = Mount::new();
+    // Written through Vault's older names, a role shows them next to the token_* fields, as
+    // OpenBao does (hvac users read `role['policies']`).
+    m.ok(
+        "role/app",
+        json!({
+            "bound_service_account_names": "web",
+            "bound_service_account_namespaces": "prod",
+            "policies": "a,b", "ttl": "1h", "max_ttl": "2h", "period": "30m",
+            "num_uses": 3, "bound_cidrs": ["127.0.0.1/32", "10.0.0.0/8"],
+        }),
+    )
+    .await;
+    let read: Value = serde_json::from_str(&m.read("role/app").await).expect("json");
+    let legacy = |read: &Value| {
+        [
+            "policies",
+            "ttl",
+            "max_ttl",
+            "period",
+            "num_uses",
+            "bound_cidrs",
+        ]
+        .map(|k| read.get(k).cloned().unwrap_or(Value::Null))
+    };
+    assert_eq!(
+        legacy(&read),
+        [
+            json!(["a", "b"]),
+            json!(3600),
+            json!(7200),
+            json!(1800),
+            json!(3),
+            json!(["127.0.0.1", "10.0.0.0/8"])
+        ]
+    );
+    // Written through the token_* name, the older one goes; an older name set to nothing is
+    // not shown either.
+    m.ok("role/app", json!({"token_ttl": "5m", "policies": ""}))
+        .await;
+    let read: Value = serde_json::from_str(&m.read("role/app").await).expect("json");
+    assert_eq!(read["token_ttl"], 300);
+    assert_eq!(
+        legacy(&read),
+        [
+            Value::Null,
+            Value::Null,
+            json!(7200),
+            json!(1800),
+            json!(3),
+            json!(["127.0.0.1", "10.0.0.0/8"])
+        ]
+    );
 }
