@@ -218,8 +218,16 @@ pub(crate) async fn write(req: &Request, cache: &KeyCache) -> Result<Response, E
     })
 }
 
-pub(crate) async fn read(req: &Request) -> Result<Response, EngineError> {
+pub(crate) async fn read(req: &Request, cache: &KeyCache) -> Result<Response, EngineError> {
     let c = load(&req.storage).await?.ok_or(EngineError::NotFound)?;
+    // As OpenBao: whether the keys can be had now (cached, or fetched as a login would).
+    let (status, warnings) = match cache.keys(&c).await {
+        Ok(_) => ("valid", Vec::new()),
+        Err(e) => (
+            "invalid",
+            vec![format!("failed to construct JWK validator: {e}")],
+        ),
+    };
     let data = json!({
         "oidc_discovery_url": c.oidc_discovery_url,
         "oidc_discovery_ca_pem": c.oidc_discovery_ca_pem,
@@ -234,9 +242,14 @@ pub(crate) async fn read(req: &Request) -> Result<Response, EngineError> {
         "default_role": c.default_role,
         "provider_config": {},
         "namespace_in_state": true,
+        "override_allowed_server_names": [],
+        "status": status,
     });
     match data {
-        Value::Object(m) => Ok(Response::data(m)),
+        Value::Object(m) => Ok(Response {
+            warnings,
+            ..Response::data(m)
+        }),
         // `json!` with braces always builds an object.
         _ => Err(EngineError::Internal(anyhow::anyhow!(
             "config data is not an object"

@@ -112,7 +112,7 @@ impl Engine for JwtAuth {
     async fn handle(&self, req: Request) -> Result<Response, EngineError> {
         let (route, args) = self.table.route(&req.path, req.op)?;
         match (route, req.op) {
-            (Route::Config, Read) => config::read(&req).await,
+            (Route::Config, Read) => config::read(&req, &self.keys).await,
             (Route::Config, _) => config::write(&req, &self.keys).await,
             (Route::Role, Read) => role::read(&req, args.get("name")).await,
             (Route::Role, Delete) => role::delete(&req, args.get("name")).await,

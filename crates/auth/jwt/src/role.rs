@@ -19,7 +19,8 @@ use crate::jws::Leeways;
 const RECORD_VERSION: u32 = 1;
 /// Metadata keys the method sets itself, which `claim_mappings` may not target.
 const RESERVED_METADATA: &[&str] = &["role"];
-/// Vault fields that only matter to the OIDC browser flow: ignored, with a warning.
+/// Vault fields that only matter to the OIDC browser flow: ignored, with a warning, unless
+/// they hold their default (reads show the defaults, as OpenBao does for a jwt role).
 const OIDC_ONLY: &[&str] = &[
     "allowed_redirect_uris",
     "oidc_scopes",
@@ -27,6 +28,7 @@ const OIDC_ONLY: &[&str] = &[
     "poll_interval",
     "max_age",
     "oauth2_metadata",
+    "oidc_disable_confirmation",
 ];
 const FIELDS: &[&str] = &[
     "role_type",
@@ -282,9 +284,23 @@ fn apply(role: &mut RoleRecord, body: &JsonMap) -> Result<Vec<String>, EngineErr
             "not_before_leeway" => role.not_before_leeway = leeway(field, v)?,
             "verbose_oidc_logging" => role.verbose_oidc_logging = boolean(field, v)?,
             f if OIDC_ONLY.contains(&f) => {
-                if !matches!(v, Value::Null) && v != &json!([]) && v != &json!("") && v != &json!(0)
-                {
+                let default = match f {
+                    "callback_mode" => v == &json!("client"),
+                    "oidc_disable_confirmation" => input::bool_of(v) == Some(false),
+                    _ => false,
+                };
+                if !default && v != &json!([]) && v != &json!("") && v != &json!(0) {
                     ignored.push(f);
+                }
+            }
+            // OpenBao's templating of token_policies with claims, which SecretHub does not
+            // do: refused rather than ignored, so no role gets other policies than intended.
+            "token_policies_template_claims" => {
+                if boolean(field, v)? {
+                    return Err(bad(
+                        "token_policies_template_claims is not supported: token_policies are \
+                         used as written",
+                    ));
                 }
             }
             f if FIELDS.contains(&f) || TOKEN_FIELDS.contains(&f) => {}
@@ -399,6 +415,10 @@ pub(crate) async fn read(req: &Request, name: &str) -> Result<Response, EngineEr
         ("allowed_redirect_uris", Value::Null),
         ("oidc_scopes", Value::Null),
         ("max_age", json!(0)),
+        ("callback_mode", json!("client")),
+        ("oauth2_metadata", Value::Null),
+        ("oidc_disable_confirmation", json!(false)),
+        ("token_policies_template_claims", json!(false)),
     ];
     for (k, v) in fields {
         data.insert(k.into(), v);

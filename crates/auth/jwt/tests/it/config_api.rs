@@ -53,6 +53,8 @@ async fn config_is_read_back_in_vaults_shape() {
             "default_role": "ci",
             "provider_config": {},
             "namespace_in_state": true,
+            "override_allowed_server_names": [],
+            "status": "valid",
         })
     );
     let exists = m
@@ -186,7 +188,22 @@ async fn unreachable_or_malformed_key_sources_are_refused_at_write() {
     assert_eq!(warnings.len(), 1);
     assert!(warnings[0]
         .starts_with("error checking the key source (saved anyway): error fetching the JWKS"));
-    assert_eq!(m.read("config").await["jwks_url"], format!("{closed}/jwks"));
+    // Reads say the keys cannot be had, as OpenBao does.
+    let read = m
+        .call(Operation::Read, "config", json!(null))
+        .await
+        .unwrap();
+    let data = read.data.unwrap();
+    assert_eq!(
+        (&data["jwks_url"], &data["status"]),
+        (&json!(format!("{closed}/jwks")), &json!("invalid"))
+    );
+    assert_eq!(read.warnings.len(), 1);
+    assert!(
+        read.warnings[0].starts_with("failed to construct JWK validator: error fetching the JWKS"),
+        "{:?}",
+        read.warnings
+    );
 }
 
 #[tokio::test]
@@ -292,6 +309,10 @@ async fn roles_are_written_read_listed_and_deleted() {
             "allowed_redirect_uris": null,
             "oidc_scopes": null,
             "max_age": 0,
+            "callback_mode": "client",
+            "oauth2_metadata": null,
+            "oidc_disable_confirmation": false,
+            "token_policies_template_claims": false,
             "token_policies": ["CI", "read"],
             "token_ttl": 600,
             "token_max_ttl": 0,
@@ -315,6 +336,32 @@ async fn roles_are_written_read_listed_and_deleted() {
     .await;
     let list = m.call(Operation::List, "role", json!(null)).await.unwrap();
     assert_eq!(list.data.unwrap()["keys"], json!(["ci", "deploy"]));
+
+    // OpenBao's defaults of its OIDC-only fields are accepted silently, other values are
+    // ignored with a warning; templated policies are refused.
+    let warnings = m
+        .write(
+            "role/ci",
+            json!({"callback_mode": "client", "oidc_disable_confirmation": "false",
+                   "oauth2_metadata": [], "token_policies_template_claims": false}),
+        )
+        .await;
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let warnings = m
+        .write(
+            "role/ci",
+            json!({"callback_mode": "direct", "oidc_disable_confirmation": true}),
+        )
+        .await;
+    assert_eq!(
+        warnings,
+        ["Endpoint ignored these unrecognized parameters: [callback_mode oidc_disable_confirmation]"]
+    );
+    assert_eq!(
+        m.write_err("role/ci", json!({"token_policies_template_claims": true}))
+            .await,
+        "token_policies_template_claims is not supported: token_policies are used as written"
+    );
 
     // An update changes only what it names.
     m.write("role/ci", json!({"token_num_uses": 3})).await;
