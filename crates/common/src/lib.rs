@@ -1,11 +1,13 @@
 //! Shared vocabulary of every SecretHub crate: the error kinds the HTTP layer maps to status
 //! codes, `Sensitive<T>` for values that must never be printed, Vault's loose input coercions
-//! (durations such as `"1h"` or `3600`, comma-separated lists) and small random/time helpers.
+//! (durations such as `"1h"` or `3600`, comma-separated lists), small random/time helpers, and
+//! `parse_guard`, the size and nesting bound every recursive parser's input passes first.
 
 mod cidr;
 mod duration;
 mod error_kind;
 pub mod input;
+pub mod parse_guard;
 mod random;
 mod sensitive;
 pub mod serde_helpers;

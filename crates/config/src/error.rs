@@ -7,6 +7,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use secrethub_common::parse_guard::ParseLimitError;
 use secrethub_common::ErrorKind;
 
 /// A config file that can't be read, parsed or validated.
@@ -104,6 +105,9 @@ impl fmt::Display for Location {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Problem {
+    /// Refused before parsing: larger or nested deeper than `ParseLimits::CONFIG` allows.
+    #[error("config is {0}")]
+    Limit(ParseLimitError),
     /// The text is not HCL. The parser's message only: its rendering quotes the source line,
     /// which may hold a connection URL with a password.
     #[error("syntax error at column {column}: {message}{hint}")]

@@ -78,8 +78,8 @@ impl PolicyStore {
         if is_immutable(&name) {
             return Err(CoreError::bad_request("cannot update \"root\" policy"));
         }
-        let parsed = Policy::parse(&name, text)
-            .map_err(|e| CoreError::bad_request(format!("failed to parse policy: {e}")))?;
+        let parsed =
+            Policy::parse(&name, text).map_err(|e| CoreError::bad_request(e.to_string()))?;
         self.view
             .put_json(
                 &name,

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use secrethub_common::parse_guard::ParseLimitError;
 use secrethub_common::ErrorKind;
 
 /// A policy text that is not valid HCL/JSON or not a valid policy.
@@ -41,6 +42,9 @@ pub(crate) enum Problem {
     PlusStar,
     #[error("unbalanced templating characters")]
     UnbalancedTemplate,
+    /// Refused before parsing: too large or nested too deeply for the parser's stack.
+    #[error("policy is {0}")]
+    Limit(ParseLimitError),
 }
 
 impl PolicyError {

@@ -2,10 +2,13 @@
 //! Vault accepts both, and telling them apart by the first character is what its own HCL parser
 //! does; converting both into the same tree lets `policy.rs` validate a policy once, whatever
 //! it was written in. HCL nodes remember their line so errors can point at it.
+//! Both parsers recurse per nesting level, so the text first passes `parse_guard` (size and
+//! depth), which no policy that could overflow a thread's stack gets through.
 
 use hcl::edit::expr::{Expression, ObjectKey};
 use hcl::edit::structure::{Body, Structure};
 use hcl::edit::Span;
+use secrethub_common::parse_guard::{self, ParseLimits};
 
 use crate::error::{PolicyError, Problem};
 
@@ -33,6 +36,8 @@ pub(crate) enum Value {
 
 /// Parses policy text into its top-level entries (`path`, `name`, ...).
 pub(crate) fn parse(text: &str) -> Result<Vec<(String, Node)>, PolicyError> {
+    parse_guard::check(text, ParseLimits::POLICY)
+        .map_err(|err| PolicyError::new(err.line(), None, Problem::Limit(err)))?;
     if text.trim_start().starts_with('{') {
         parse_json(text)
     } else {

@@ -11,6 +11,8 @@
 //! field that is not a list takes one block only; values are literals only (HCL expressions
 //! are not evaluated). Object values (`config = { path = "x" }`) are maps too, whose keys and
 //! values name their own lines.
+//! The text first passes `parse_guard`, so no file can nest deep enough to overflow the
+//! parser's stack.
 
 mod block;
 mod error;
@@ -22,6 +24,7 @@ use std::ops::Range;
 use hcl::edit::expr::Expression;
 use hcl::edit::structure::{Block, Body, Structure};
 use hcl::edit::Span;
+use secrethub_common::parse_guard::{self, ParseLimits};
 use serde::de::value::StrDeserializer;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde::forward_to_deserialize_any;
@@ -48,6 +51,8 @@ pub(crate) const NAMED_BLOCK_NAME: &str = "$__secrethub_config_named_block";
 
 /// Parses `text` as HCL and deserializes it into `T`, with errors located by line.
 pub(crate) fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
+    parse_guard::check(text, ParseLimits::CONFIG)
+        .map_err(|err| ConfigError::at(err.line(), None, Problem::Limit(err)))?;
     let body = hcl::edit::parser::parse_body(text).map_err(|e| syntax_error(text, e))?;
     let lines = Lines::new(text);
     let de = BodyDe::new(&body, &lines, None, None).map_err(DeError::into_config_error)?;

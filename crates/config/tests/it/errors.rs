@@ -322,3 +322,15 @@ fn bad_listener_limits() {
         ]],
     );
 }
+
+#[test]
+fn nesting_too_deep_for_the_parser() {
+    check_err(
+        &format!(
+            "ui = true\nlistener \"tcp\" {{\n  address = {}1{}\n}}\n",
+            "[".repeat(400),
+            "]".repeat(400)
+        ),
+        expect![[r#"server.hcl:3: config is nested too deeply (limit 32)"#]],
+    );
+}

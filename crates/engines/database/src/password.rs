@@ -14,9 +14,12 @@
 //! Named policies (`sys/policies/password/:name`) do not exist in SecretHub yet, so a bare
 //! name is rejected rather than silently ignored. Quotes, backslashes, whitespace and control
 //! characters are refused in charsets: a clear-text password may be spliced into SQL.
+//! The text passes `parse_guard` (size and nesting depth) before the HCL parser, which
+//! recurses per nesting level and would otherwise overflow the worker's stack.
 
 use rand::rngs::OsRng;
 use rand::Rng;
+use secrethub_common::parse_guard::{self, ParseLimits};
 use zeroize::Zeroizing;
 
 use crate::error::DatabaseError;
@@ -49,6 +52,8 @@ impl PasswordPolicy {
     /// Parses `password_policy`; empty means the default.
     pub(crate) fn parse(text: &str) -> Result<Self, DatabaseError> {
         let bad = |m: &str| DatabaseError::invalid(format!("invalid password_policy: {m}"));
+        parse_guard::check(text, ParseLimits::POLICY)
+            .map_err(|err| bad(&format!("password_policy is {err}")))?;
         if text.trim().is_empty() {
             return Ok(Self::default());
         }

@@ -342,3 +342,37 @@ fn json_rule_blocks_wrapped_in_lists() {
         "#]],
     );
 }
+
+#[test]
+fn size_and_nesting_are_bounded_before_parsing() {
+    let deep = |n: usize| format!("{}\"read\"{}", "[".repeat(n), "]".repeat(n));
+    check_err(
+        &format!(
+            "# comment\npath \"a\" {{\n  capabilities = {}\n}}\n",
+            deep(400)
+        ),
+        expect!["failed to parse policy: line 3: policy is nested too deeply (limit 32)"],
+    );
+    check_err(
+        &format!(
+            "{{\"path\": {{\"a\": {{\"capabilities\": {}}}}}}}",
+            deep(400)
+        ),
+        expect!["failed to parse policy: line 1: policy is nested too deeply (limit 32)"],
+    );
+    check_err(
+        &format!("# {}", "x".repeat(128 * 1024)),
+        expect!["failed to parse policy: policy is too large (131074 bytes, limit 131072)"],
+    );
+    // At the limit (the block is one level) the parser runs and the validator answers.
+    check_err(
+        &format!("path \"a\" {{ capabilities = {} }}", deep(31)),
+        expect![[
+            r#"failed to parse policy: path "a" (line 1): "capabilities" must be a list of strings"#
+        ]],
+    );
+    // Brackets in strings and comments are not nesting.
+    let brackets = "[".repeat(400);
+    let text = format!("# {brackets}\npath \"a/{brackets}\" {{ capabilities = [\"read\"] }}");
+    assert!(Policy::parse("ok", &text).is_ok());
+}

@@ -17,6 +17,7 @@ mod listener;
 mod login_engine;
 mod mounts;
 mod policies;
+mod policy_limits;
 mod seal;
 mod seed_api;
 mod token_role_tokens;

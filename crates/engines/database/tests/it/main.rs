@@ -4,6 +4,8 @@
 //!   trust authentication), each test in a database of its own, checking `pg_roles`.
 //! - `auth`: a private cluster with scram-sha-256 authentication (see `cluster`), where
 //!   logging in with the issued credentials is really checked.
+//! - `nesting`: a `password_policy` too deep for the HCL parser is refused before parsing
+//!   (no database needed).
 //! - `unflushed`: revocations for a waiting caller that do not wait for the WAL flush, and
 //!   their confirmation.
 
@@ -13,5 +15,6 @@ mod cluster;
 mod harness;
 mod issue;
 mod lifecycle;
+mod nesting;
 mod proxy;
 mod unflushed;
