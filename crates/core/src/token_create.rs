@@ -96,6 +96,13 @@ pub(crate) async fn create(
     if parent.is_batch() {
         return Err(CoreError::bad_request("batch tokens cannot create tokens"));
     }
+    // A child would escape its parent's use limit, so OpenBao refuses (a parent on its last
+    // use says "parent token lookup failed: no parent found" there; the refusal is the same).
+    if parent.num_uses > 0 {
+        return Err(CoreError::bad_request(
+            "restricted use token cannot generate child tokens",
+        ));
+    }
     let input: CreateInput = parse(&ctx.body)?;
     let parent_is_root = parent.is_root();
     // Sudo on the path itself, as OpenBao checks it (`auth/token/create/<role>` for roles).

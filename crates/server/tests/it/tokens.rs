@@ -291,6 +291,69 @@ async fn use_limits_and_expiry_are_enforced() {
     }
 }
 
+/// A child of a use-limited token would escape the limit; OpenBao refuses it with this text.
+#[tokio::test]
+async fn use_limited_token_cannot_create_children() {
+    let t = TestServer::dev().await;
+    let policy = r#"path "auth/token/create" { capabilities = ["update"] }
+path "auth/token/create/*" { capabilities = ["update"] }"#;
+    let (s, v) = t
+        .root(
+            "PUT",
+            "sys/policies/acl/creator",
+            Some(json!({"policy": policy})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let (s, v) = t
+        .root(
+            "POST",
+            "auth/token/roles/child",
+            Some(json!({"allowed_policies": ["creator"]})),
+        )
+        .await;
+    assert!(s.is_success(), "{v}");
+    let (_, v) = t
+        .root(
+            "POST",
+            "auth/token/create",
+            Some(json!({"policies": ["creator"], "num_uses": 3})),
+        )
+        .await;
+    let limited = v["auth"]["client_token"].as_str().unwrap().to_string();
+    for path in ["auth/token/create", "auth/token/create/child"] {
+        let (s, v) = t.req("POST", path, Some(&limited), Some(json!({}))).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert_eq!(
+            v,
+            json!({"errors": ["restricted use token cannot generate child tokens"]}),
+            "{path}"
+        );
+    }
+
+    let (_, v) = t
+        .root(
+            "POST",
+            "auth/token/create",
+            Some(json!({"policies": ["creator"]})),
+        )
+        .await;
+    let unlimited = v["auth"]["client_token"].as_str().unwrap().to_string();
+    let (s, v) = t
+        .req(
+            "POST",
+            "auth/token/create",
+            Some(&unlimited),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "a token without a use limit still creates children: {v}"
+    );
+}
+
 #[tokio::test]
 async fn bearer_and_agent_token_headers() {
     let t = TestServer::dev().await;
