@@ -14,6 +14,7 @@ mod compat_clients;
 mod compat_vaultrs;
 mod config_errors;
 mod crash;
+mod deep_policy;
 mod dynamic;
 mod file_storage;
 mod harness;
