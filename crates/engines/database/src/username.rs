@@ -14,6 +14,13 @@
 //! Whatever the template, the result may only contain `[A-Za-z0-9_.@-]` (it is spliced into
 //! SQL between double quotes, and the display name is partly caller-controlled) and is cut to
 //! 63 bytes, PostgreSQL's identifier limit, so the role created is exactly the one recorded.
+//!
+//! Rendering allocates a small constant at most: `replace "" "xxxxxxxxx"` multiplies a value's
+//! length by ten, so a chain of them would otherwise cost hundreds of MiB before `truncate`
+//! runs. A template is at most [`MAX_TEMPLATE_LEN`] bytes with [`MAX_STAGES`] functions per
+//! action; one whose worst-case growth on a nominal 64-byte value passes [`MAX_VALUE_LEN`] is
+//! refused when the connection is written; and at render time every value is checked against
+//! [`MAX_VALUE_LEN`] *before* a function allocates it, so no input gets past the bound either.
 
 use rand::rngs::OsRng;
 use rand::Rng;
@@ -23,6 +30,18 @@ use crate::error::DatabaseError;
 
 /// PostgreSQL's (and MySQL 8's) identifier length limit.
 pub(crate) const MAX_USERNAME_LEN: usize = 63;
+
+/// The longest `username_template` accepted.
+pub(crate) const MAX_TEMPLATE_LEN: usize = 4096;
+
+/// The most functions one `{{ ... }}` action may pipe its value through.
+pub(crate) const MAX_STAGES: usize = 16;
+
+/// The longest value (and rendered result, before the cut to 63) rendering may build.
+pub(crate) const MAX_VALUE_LEN: usize = 4096;
+
+/// The value length the config-time growth check assumes for `.RoleName` and `.DisplayName`.
+const NOMINAL_NAME_LEN: usize = 64;
 
 const BASE32: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
 
@@ -74,7 +93,73 @@ enum Func {
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
     Text(String),
-    Action(Source, Vec<Func>),
+    /// The source, its functions, and the action's text (for error messages).
+    Action(Source, Vec<Func>, String),
+}
+
+/// Why a value may not grow: names the setting and the action, never the value.
+fn too_long(action: &str) -> DatabaseError {
+    DatabaseError::invalid(format!(
+        "username_template: {{{{{action}}}}} builds a value longer than {MAX_VALUE_LEN} bytes"
+    ))
+}
+
+impl Source {
+    /// The longest value the config-time growth check assumes for this source.
+    fn nominal_len(&self) -> usize {
+        match self {
+            Source::RoleName | Source::DisplayName => NOMINAL_NAME_LEN,
+            Source::Random(n) => *n,
+            Source::UnixTime | Source::UnixTimeMillis => 24,
+            Source::Uuid => 36,
+        }
+    }
+}
+
+impl Func {
+    /// An upper bound, in bytes, of this function's result on a value of `len` bytes.
+    fn bound(&self, len: usize) -> usize {
+        match self {
+            // A char is at most 4 bytes.
+            Func::Truncate(n) => len.min(n.saturating_mul(4)),
+            // Case mapping at most triples a char's bytes (e.g. 'ΐ' → "Ϊ́").
+            Func::Lowercase | Func::Uppercase => len.saturating_mul(3),
+            // Go's and Rust's replace of "" insert `b` at every char boundary.
+            Func::Replace(a, b) if a.is_empty() => {
+                len.saturating_add(len.saturating_add(1).saturating_mul(b.len()))
+            }
+            Func::Replace(a, b) => {
+                len.saturating_add((len / a.len()).saturating_mul(b.len().saturating_sub(a.len())))
+            }
+        }
+    }
+
+    /// Applies the function, refusing before it allocates a value past [`MAX_VALUE_LEN`].
+    fn apply(&self, v: String, action: &str) -> Result<String, DatabaseError> {
+        let out = match self {
+            Func::Truncate(n) => v.chars().take(*n).collect(),
+            Func::Lowercase => v.to_lowercase(),
+            Func::Uppercase => v.to_uppercase(),
+            Func::Replace(a, b) => {
+                // The exact result length, counted without allocating it.
+                let hits = if a.is_empty() {
+                    v.chars().count() + 1
+                } else {
+                    v.matches(a.as_str()).count()
+                };
+                let len = (v.len() - hits * a.len()).saturating_add(hits.saturating_mul(b.len()));
+                if len > MAX_VALUE_LEN {
+                    return Err(too_long(action));
+                }
+                v.replace(a.as_str(), b)
+            }
+        };
+        // Case mapping of a value within the bound allocates at most three times it.
+        if out.len() > MAX_VALUE_LEN {
+            return Err(too_long(action));
+        }
+        Ok(out)
+    }
 }
 
 /// A parsed `username_template`.
@@ -87,6 +172,9 @@ impl UsernameTemplate {
     /// Parses a template; the error says what is wrong, for a 400.
     pub(crate) fn parse(template: &str) -> Result<Self, DatabaseError> {
         let bad = |m: String| DatabaseError::invalid(format!("invalid username_template: {m}"));
+        if template.len() > MAX_TEMPLATE_LEN {
+            return Err(bad(format!("longer than {MAX_TEMPLATE_LEN} bytes")));
+        }
         let mut parts = Vec::new();
         let mut rest = template;
         while let Some(open) = rest.find("{{") {
@@ -97,7 +185,17 @@ impl UsernameTemplate {
                 .find("}}")
                 .map(|i| i + open)
                 .ok_or_else(|| bad("unclosed \"{{\"".into()))?;
-            parts.push(parse_action(&rest[open + 2..close]).map_err(bad)?);
+            let part = parse_action(&rest[open + 2..close]).map_err(bad)?;
+            if let Part::Action(source, funcs, action) = &part {
+                let mut len = source.nominal_len();
+                for f in funcs {
+                    len = f.bound(len);
+                    if len > MAX_VALUE_LEN {
+                        return Err(too_long(action));
+                    }
+                }
+            }
+            parts.push(part);
             rest = &rest[close + 2..];
         }
         if rest.contains("}}") {
@@ -115,7 +213,7 @@ impl UsernameTemplate {
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Action(source, funcs) => {
+                Part::Action(source, funcs, action) => {
                     let mut v = match source {
                         Source::RoleName => input.role.to_string(),
                         Source::DisplayName => input.display_name.to_string(),
@@ -124,13 +222,14 @@ impl UsernameTemplate {
                         Source::UnixTimeMillis => (i128::from(input.now) * 1000).to_string(),
                         Source::Uuid => secrethub_common::random_uuid(),
                     };
+                    if v.len() > MAX_VALUE_LEN {
+                        return Err(too_long(action));
+                    }
                     for f in funcs {
-                        v = match f {
-                            Func::Truncate(n) => v.chars().take(*n).collect(),
-                            Func::Lowercase => v.to_lowercase(),
-                            Func::Uppercase => v.to_uppercase(),
-                            Func::Replace(a, b) => v.replace(a.as_str(), b),
-                        };
+                        v = f.apply(v, action)?;
+                    }
+                    if out.len() + v.len() > MAX_VALUE_LEN {
+                        return Err(too_long(action));
                     }
                     out.push_str(&v);
                 }
@@ -171,6 +270,9 @@ fn parse_action(action: &str) -> Result<Part, String> {
     };
     let mut funcs = Vec::new();
     for stage in stages {
+        if funcs.len() == MAX_STAGES {
+            return Err(format!("more than {MAX_STAGES} functions in {action:?}"));
+        }
         let words = split_words(stage)?;
         funcs.push(match words.as_slice() {
             [w, n] if w == "truncate" => Func::Truncate(number(n, 0, 1024)?),
@@ -180,7 +282,7 @@ fn parse_action(action: &str) -> Result<Part, String> {
             _ => return Err(format!("unsupported function {stage:?}")),
         });
     }
-    Ok(Part::Action(source, funcs))
+    Ok(Part::Action(source, funcs, action.trim().to_string()))
 }
 
 fn number(s: &str, min: usize, max: usize) -> Result<usize, String> {
@@ -284,6 +386,56 @@ mod tests {
         let e = t.render(&input()).unwrap_err();
         assert!(e.to_string().contains("'!'"), "{e}");
         let long = UsernameTemplate::parse(&"x".repeat(100)).unwrap();
+        assert!(UsernameTemplate::parse(&"x".repeat(MAX_TEMPLATE_LEN + 1)).is_err());
+        let stages = " | lowercase".repeat(MAX_STAGES + 1);
+        assert!(UsernameTemplate::parse(&format!("{{{{.RoleName{stages}}}}}")).is_err());
         assert_eq!(long.render(&input()).unwrap().len(), MAX_USERNAME_LEN);
+    }
+
+    #[test]
+    fn growth_is_bounded() {
+        // Eight `replace ""` stages would need 285 MiB: refused when the connection is written.
+        let bomb = format!(
+            "{{{{.RoleName{} | truncate 63}}}}",
+            " | replace \"\" \"xxxxxxxxx\"".repeat(8)
+        );
+        let e = UsernameTemplate::parse(&bomb).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("username_template: {{.RoleName | replace"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("longer than 4096 bytes"), "{e}");
+        // One stage passes the config-time check but is still bounded by what it renders.
+        let t = UsernameTemplate::parse("{{.DisplayName | replace \"\" \"xx\" | truncate 63}}")
+            .unwrap();
+        assert!(t.render(&input()).unwrap().starts_with("xxuxxsxxexx"));
+        let long = "a".repeat(2000);
+        let e = t
+            .render(&UsernameInput {
+                display_name: &long,
+                ..input()
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("longer than 4096 bytes"), "{e}");
+        // A source value alone past the bound is refused too.
+        let t = UsernameTemplate::parse("{{.DisplayName | truncate 10}}").unwrap();
+        let huge = "a".repeat(MAX_VALUE_LEN + 1);
+        assert!(t
+            .render(&UsernameInput {
+                display_name: &huge,
+                ..input()
+            })
+            .is_err());
+        // Realistic templates (Vault's default shape) still render.
+        let vault = "v-{{.DisplayName | truncate 8}}-{{.RoleName | truncate 8}}-{{random 20}}-{{unix_time}}";
+        let u = UsernameTemplate::parse(vault)
+            .unwrap()
+            .render(&input())
+            .unwrap();
+        assert!(u.starts_with("v-userpass-ReadOnly-"), "{u}");
+        let dots =
+            "{{.RoleName | replace \".\" \"_\" | replace \"-\" \"__\" | lowercase | truncate 40}}";
+        assert!(UsernameTemplate::parse(dots).is_ok());
     }
 }

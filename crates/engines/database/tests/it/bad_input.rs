@@ -224,6 +224,11 @@ async fn bad_connections_are_a_fast_400_naming_the_connection() {
             json!({"plugin_name": "postgresql-database-plugin", "connection_url": "postgresql://h/d", "username_template": "{{.Nope}}"}),
             "invalid username_template",
         ),
+        (
+            // Each `replace ""` stage multiplies the length by ten: refused before any render.
+            json!({"plugin_name": "postgresql-database-plugin", "connection_url": "postgresql://h/d", "username_template": format!("{{{{.RoleName{} | truncate 63}}}}", " | replace \"\" \"xxxxxxxxx\"".repeat(8))}),
+            "username_template: {{.RoleName | replace \"\" \"xxxxxxxxx\" | replace",
+        ),
     ] {
         let msg = bad_request(
             mount
