@@ -141,7 +141,7 @@ pub(crate) async fn mint(
         num_uses: params.token_num_uses,
         creation_time: now,
         creation_ttl: t.ttl.as_secs(),
-        expire_time: now + t.ttl.as_secs() as i64,
+        expire_time: now.saturating_add(i64::try_from(t.ttl.as_secs()).unwrap_or(i64::MAX)),
         explicit_max_ttl: t.explicit_max_ttl.as_secs(),
         period: t.period.as_secs(),
         renewable: true,

@@ -226,16 +226,21 @@ pub(crate) async fn renew(
         0 => sys_max,
         m => m.min(sys_max),
     };
-    let mut limit = rec.creation_time + max_ttl as i64;
+    let mut limit = rec
+        .creation_time
+        .saturating_add(i64::try_from(max_ttl).unwrap_or(i64::MAX));
     if period > 0 {
         limit = i64::MAX;
     }
     if explicit_max_ttl > 0 {
-        limit = limit.min(rec.creation_time + explicit_max_ttl as i64);
+        limit = limit.min(
+            rec.creation_time
+                .saturating_add(i64::try_from(explicit_max_ttl).unwrap_or(i64::MAX)),
+        );
     }
-    let wanted = now + ttl.as_secs() as i64;
+    let wanted = now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
     if wanted > limit {
-        let capped = (limit - now).max(0) as u64;
+        let capped = u64::try_from(limit.saturating_sub(now)).unwrap_or(0);
         warnings.push(format!(
             "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
             format_duration(ttl),
@@ -244,7 +249,7 @@ pub(crate) async fn renew(
         ttl = Duration::from_secs(capped);
     }
     let old_expire = rec.expire_time;
-    rec.expire_time = now + ttl.as_secs() as i64;
+    rec.expire_time = now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
     ctx.u.tokens.update(old_expire, &rec).await?;
     Ok(CoreResponse {
         auth: Some(auth_block(&rec, token, now)),

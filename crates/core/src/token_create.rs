@@ -290,7 +290,7 @@ pub(crate) async fn create(
         expire_time: if ttl.is_zero() {
             0
         } else {
-            now + ttl.as_secs() as i64
+            now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
         },
         // The request's own terms, as OpenBao shows them; a role token renews with its
         // role's (see `token_roles::renewal_terms`).

@@ -55,7 +55,7 @@ pub(crate) async fn wrap_response(
         num_uses: 1,
         creation_time: now,
         creation_ttl: ttl.as_secs(),
-        expire_time: now + ttl.as_secs() as i64,
+        expire_time: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
         explicit_max_ttl: 0,
         period: 0,
         renewable: false,

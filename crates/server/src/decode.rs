@@ -126,9 +126,11 @@ pub(crate) fn wrap_ttl(headers: &HeaderMap) -> Result<Option<std::time::Duration
     let s = v
         .to_str()
         .map_err(|_| CoreError::bad_request("invalid X-Vault-Wrap-TTL header"))?;
-    secrethub_common::parse_duration(s)
-        .map(Some)
-        .map_err(|_| CoreError::bad_request("invalid X-Vault-Wrap-TTL header"))
+    // Bounded like every request duration, so the wrapping token's expiry stays representable.
+    match secrethub_common::parse_duration(s) {
+        Ok(d) if d <= secrethub_common::input::MAX_DURATION => Ok(Some(d)),
+        _ => Err(CoreError::bad_request("invalid X-Vault-Wrap-TTL header")),
+    }
 }
 
 /// The client address (the socket peer; forwarded headers are not trusted).

@@ -149,8 +149,8 @@ impl LeaseManager {
             internal: new.internal,
             confirmed: true,
             issue_ms: now,
-            expire_ms: now + ttl.as_millis() as i64,
-            max_expire_ms: now + max.as_millis() as i64,
+            expire_ms: now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)),
+            max_expire_ms: now.saturating_add(i64::try_from(max.as_millis()).unwrap_or(i64::MAX)),
             last_renewal_ms: 0,
             renewable: new.terms.renewable,
             token_hash,
@@ -158,7 +158,7 @@ impl LeaseManager {
             attempts: 0,
             last_error: String::new(),
             irrevocable: false,
-            due_ms: now + ttl.as_millis() as i64,
+            due_ms: now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)),
         };
         let mut batch = vec![
             put_json(id_key(lease_id), &rec)?,
@@ -239,16 +239,18 @@ impl LeaseManager {
         let wanted = if increment.is_zero() {
             original
         } else {
-            increment.as_millis() as i64
+            i64::try_from(increment.as_millis()).unwrap_or(i64::MAX)
         };
         let mut warnings = Vec::new();
-        let mut new_expire = now + wanted;
+        let mut new_expire = now.saturating_add(wanted);
         if rec.max_expire_ms > 0 && new_expire > rec.max_expire_ms {
             new_expire = rec.max_expire_ms;
             warnings.push(format!(
                 "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-                format_duration(Duration::from_millis(wanted as u64)),
-                format_duration(Duration::from_millis((new_expire - now).max(0) as u64))
+                format_duration(Duration::from_millis(u64::try_from(wanted).unwrap_or(0))),
+                format_duration(Duration::from_millis(
+                    u64::try_from(new_expire.saturating_sub(now)).unwrap_or(0)
+                ))
             ));
         }
         let (engine, storage) = self
