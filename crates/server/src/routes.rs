@@ -1,6 +1,6 @@
 //! The axum application: the seal endpoints that work while sealed, the seed's `/health`,
 //! `/api/v1/secrets/*` and `/api/v1/auth/login`, and `/v1/*` for everything else through the
-//! core pipeline.
+//! core pipeline. Every answer carries `Cache-Control: no-store`, as Vault's do.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,7 +39,19 @@ pub fn app(core: Arc<Core>) -> Router {
                 vec!["internal error".into()],
             )
         }))
+        // Outermost, so panics and every error answer carry it too.
+        .layer(axum::middleware::map_response(no_store))
         .with_state(core)
+}
+
+/// Vault marks every API answer `Cache-Control: no-store`: tokens and secrets must not be
+/// kept by a proxy or a browser cache.
+async fn no_store(mut res: Response) -> Response {
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    res
 }
 
 /// Reads a body up to the limit; a larger one is a 413 in Vault's error shape.

@@ -147,3 +147,50 @@ async fn storage_failure_mid_write_leaves_nothing_half_written() {
         .await;
     assert_eq!(s, StatusCode::OK, "recovers once storage is back");
 }
+
+/// Every answer, success or error, `/v1`, the seed's `/api/v1` and `/health`, sealed or not,
+/// says `Cache-Control: no-store`, as Vault's do.
+#[tokio::test]
+async fn every_answer_is_marked_no_store() {
+    use tower::ServiceExt as _;
+    let t = TestServer::dev().await;
+    let root = t.root.clone();
+    let cases: Vec<(&str, &str, Option<&str>, &str)> = vec![
+        ("GET", "/v1/auth/token/lookup-self", Some(&root), ""),
+        ("GET", "/v1/auth/token/lookup-self", None, ""),
+        ("GET", "/v1/no-such-mount/x", Some(&root), ""),
+        ("POST", "/v1/secret/data/x", Some(&root), "{not json"),
+        ("BREW", "/v1/secret/data/x", Some(&root), ""),
+        ("GET", "/v1/sys/health", None, ""),
+        ("GET", "/v1/sys/seal-status", None, ""),
+        ("GET", "/health", None, ""),
+        ("GET", "/api/v1/secrets/x", None, ""),
+        ("POST", "/api/v1/auth/login", None, "{}"),
+        ("POST", "/v1/secrets/dynamic/r", None, "{}"),
+        ("GET", "/elsewhere", None, ""),
+    ];
+    let mut sealed = false;
+    for round in 0..2 {
+        if round == 1 {
+            let (s, v) = t.root("PUT", "sys/seal", None).await;
+            assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+            sealed = true;
+        }
+        for (method, uri, token, body) in &cases {
+            let mut b = Request::builder().method(*method).uri(*uri);
+            if let Some(tok) = token {
+                b = b.header("x-vault-token", *tok);
+            }
+            let req = b.body(Body::from(body.to_string())).unwrap();
+            let resp = t.app.clone().oneshot(req).await.unwrap();
+            assert_eq!(
+                resp.headers()
+                    .get("cache-control")
+                    .map(|v| v.to_str().unwrap()),
+                Some("no-store"),
+                "{method} {uri} (sealed: {sealed}) answered {}",
+                resp.status()
+            );
+        }
+    }
+}
