@@ -69,13 +69,37 @@ async fn open_storage(cfg: &StorageConfig) -> anyhow::Result<(Arc<dyn Storage>, 
 }
 
 fn init_tracing(level: &str) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SECRETHUB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .finish()
+        .with(tracing_subscriber::filter::filter_fn(
+            not_from_the_postgres_driver,
+        ))
         .try_init();
+}
+
+/// The global filter that keeps the PostgreSQL driver out of the log, at every level and
+/// whatever `SECRETHUB_LOG` asks for.
+///
+/// tokio-postgres logs (through `log`, which `try_init` bridges into tracing) the full text of
+/// every simple query and statement batch at DEBUG, and the database engine's statements carry
+/// secrets there: `CREATE ROLE … PASSWORD 'SCRAM-SHA-256$4096:…'` verifiers, and the clear
+/// password of a `{{password}}` used outside `PASSWORD '…'`. DDL cannot take bind parameters,
+/// so sending the secrets out of band is not possible for these statements, and a directive in
+/// the `EnvFilter` alone would be overridden by an operator's `SECRETHUB_LOG=trace` or
+/// `tokio_postgres=debug`. This filter sits beside the `EnvFilter` as a separate global filter,
+/// so no directive can turn the driver's events back on; its one INFO event relays server
+/// notices, which a statement (or an extension such as pgaudit) can make echo its own text, so
+/// it goes too.
+fn not_from_the_postgres_driver(meta: &tracing::Metadata<'_>) -> bool {
+    let target = meta.target();
+    !(target == "tokio_postgres" || target.starts_with("tokio_postgres::"))
 }
 
 /// `secrethub server ...`: builds the runtime the server runs on.

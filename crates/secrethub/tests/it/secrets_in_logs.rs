@@ -1,10 +1,11 @@
 //! Secrets never reach the server log, even at `trace`: a workload handles distinctive KV
-//! values, a response-wrapping token, child tokens and a wrong token, then the captured
-//! stderr is searched for every one of them.
+//! values, a response-wrapping token, child tokens, a wrong token and a database credential
+//! (whose statements carry its SCRAM verifier and, outside `PASSWORD '…'`, its clear password),
+//! then the captured stderr is searched for every one of them.
 
 use serde_json::json;
 
-use crate::harness::{self, json_of, Cli, ServerProcess};
+use crate::harness::{self, json_of, psql, Cli, PgDatabase, ServerProcess};
 
 #[tokio::test]
 async fn no_secret_appears_in_a_trace_level_log() {
@@ -92,6 +93,63 @@ async fn no_secret_appears_in_a_trace_level_log() {
         .run(&["kv", "get", "secret/app/db"]);
     assert_eq!(denied.code, 2, "{denied:?}");
 
+    // A database credential: the PostgreSQL driver logs statement text at DEBUG, and these
+    // statements carry the SCRAM verifier and (in the COMMENT) the clear password.
+    let db = PgDatabase::create();
+    let url = format!(
+        "postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:5432/{}?sslmode=disable",
+        db.name()
+    );
+    let role = format!("lg{}", secrethub_common::random_alnum(5).to_lowercase());
+    cli.ok(&["secrets", "enable", "database"]);
+    cli.ok(&[
+        "write",
+        "database/config/logs",
+        "plugin_name=postgresql-database-plugin",
+        &format!("connection_url={url}"),
+        "username=postgres",
+        "password=trust-ignores-it",
+        &format!("allowed_roles={role}"),
+    ]);
+    let create = harness::write_file(
+        dir.path(),
+        "create.sql",
+        "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}';\n\
+         COMMENT ON ROLE \"{{name}}\" IS 'pw {{password}}';",
+    );
+    cli.ok(&[
+        "write",
+        &format!("database/roles/{role}"),
+        "db_name=logs",
+        &format!("creation_statements=@{}", create.display()),
+    ]);
+    let creds = cli
+        .ok(&["read", "-format=json", &format!("database/creds/{role}")])
+        .json();
+    let db_user = creds["data"]["username"]
+        .as_str()
+        .expect("username")
+        .to_string();
+    let db_password = creds["data"]["password"]
+        .as_str()
+        .expect("password")
+        .to_string();
+    let verifier = psql(&format!(
+        "SELECT rolpassword FROM pg_authid WHERE rolname = '{db_user}'"
+    ))
+    .trim()
+    .to_string();
+    assert!(verifier.starts_with("SCRAM-SHA-256$"), "{verifier}");
+    let comment = psql(&format!(
+        "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = '{db_user}'"
+    ));
+    assert!(
+        comment.contains(&db_password),
+        "the statement did not run: {comment}"
+    );
+    let lease_id = creds["lease_id"].as_str().expect("lease_id");
+    cli.ok(&["lease", "revoke", lease_id]);
+
     // The server logs no request at debug or trace level yet, so prove the level is in effect
     // with an event it does log there: a connection that speaks garbage.
     provoke_debug_event(server.addr()).await;
@@ -116,7 +174,24 @@ async fn no_secret_appears_in_a_trace_level_log() {
         ("child token", child.as_str()),
         ("rejected token", bogus_token.as_str()),
         ("unseal key", unseal_key.trim()),
+        ("database password", db_password.as_str()),
+        ("start of the database password", &db_password[..10]),
+        (
+            "end of the database password",
+            &db_password[db_password.len() - 10..],
+        ),
+        ("scram verifier", verifier.as_str()),
     ];
+    // Every part of the verifier (salt, stored key, server key) on its own too.
+    let parts: Vec<&str> = verifier
+        .split(['$', ':'])
+        .filter(|p| p.len() >= 16)
+        .collect();
+    assert_eq!(parts.len(), 3, "{verifier}");
+    let secrets: Vec<(&str, &str)> = secrets
+        .into_iter()
+        .chain(parts.into_iter().map(|p| ("part of the scram verifier", p)))
+        .collect();
     let leaked: Vec<&str> = secrets
         .iter()
         .filter(|(_, s)| log.contains(s))
