@@ -94,15 +94,57 @@ fn capability(op: Operation) -> Capability {
     }
 }
 
+/// The operation a request method asks for (a write is an update until the existence check).
+fn operation(method: Method) -> Operation {
+    match method {
+        Method::Get => Operation::Read,
+        Method::List => Operation::List,
+        Method::Delete => Operation::Delete,
+        Method::Patch => Operation::Patch,
+        Method::Write => Operation::Update,
+    }
+}
+
 impl Core {
+    /// The answer for a path under no mount: 404 only to a caller whose token grants the path,
+    /// otherwise 403 like any refused request, so that mounts cannot be enumerated without a
+    /// token (OpenBao's order: token and ACL before the route).
+    async fn unrouted(&self, u: &Unsealed, req: &CoreRequest, path: &str) -> CoreResult<CoreError> {
+        let token = req.token.as_ref().map(|t| t.expose().clone());
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Ok(CoreError::PermissionDenied);
+        };
+        let Some(record) = u.lookup_token(&token).await? else {
+            return Ok(CoreError::InvalidToken);
+        };
+        if record.token_type == "wrapping" || !record.allows_address(req.remote_addr) {
+            return Ok(CoreError::PermissionDenied);
+        }
+        let acl = u
+            .policies
+            .acl(&record.policies, &record.entity_id, &u.identity)
+            .await?;
+        let op = operation(req.method);
+        let acl_path = if op == Operation::List {
+            format!("{path}/")
+        } else {
+            path.to_string()
+        };
+        Ok(if acl.check(&acl_path, capability(op), &req.body).allowed {
+            CoreError::NoRoute(path.to_string())
+        } else {
+            CoreError::PermissionDenied
+        })
+    }
+
     /// Serves one API request end to end.
     pub async fn handle(&self, req: CoreRequest) -> CoreResult<CoreResponse> {
         let u = self.unsealed()?;
         let path = clean_path(&req.path)?;
         let router = u.router();
-        let (mounted, rel) = router
-            .route(&path)
-            .ok_or_else(|| CoreError::NoRoute(path.clone()))?;
+        let Some((mounted, rel)) = router.route(&path) else {
+            return Err(self.unrouted(&u, &req, &path).await?);
+        };
         let rel = rel.trim_end_matches('/').to_string();
 
         // A login needs no token, and one sent along is ignored (not used up, not audited
@@ -140,13 +182,7 @@ impl Core {
             }
         }
 
-        let mut op = match req.method {
-            Method::Get => Operation::Read,
-            Method::List => Operation::List,
-            Method::Delete => Operation::Delete,
-            Method::Patch => Operation::Patch,
-            Method::Write => Operation::Update,
-        };
+        let mut op = operation(req.method);
         let engine_req = mounted.engine.as_ref().map(|_| Request {
             op,
             path: rel.clone(),

@@ -194,3 +194,58 @@ async fn every_answer_is_marked_no_store() {
         }
     }
 }
+
+/// A path under no mount answers 403 "permission denied" to a caller without a valid token
+/// or without a grant, as OpenBao does, so mounts cannot be enumerated; 404 only to a caller
+/// the ACL lets through. Login paths of mounted auth methods stay open.
+#[tokio::test]
+async fn unmounted_paths_do_not_reveal_mounts() {
+    let t = TestServer::dev().await;
+    let default_token = t.token_with(&["default"]).await;
+    let denied = json!({"errors": ["permission denied"]});
+    for (path, token) in [
+        ("no-such-mount/x", None),
+        ("no-such-mount/x", Some("hvs.not-a-token")),
+        ("no-such-mount/x", Some(default_token.as_str())),
+        ("auth/no-such-method/login", None),
+        ("secret/data/x", None),
+    ] {
+        for method in ["GET", "POST", "LIST"] {
+            let body = (method == "POST").then(|| json!({"password": "p"}));
+            let (s, v) = t.req(method, path, token, body).await;
+            assert_eq!(
+                (s, &v),
+                (StatusCode::FORBIDDEN, &denied),
+                "{method} {path} {token:?}"
+            );
+        }
+    }
+    let (s, v) = t.root("GET", "no-such-mount/x", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+
+    let (s, v) = t
+        .root(
+            "POST",
+            "sys/auth/userpass",
+            Some(json!({"type": "userpass"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let (s, v) = t
+        .root(
+            "POST",
+            "auth/userpass/users/bob",
+            Some(json!({"password": "pw"})),
+        )
+        .await;
+    assert!(s.is_success(), "{v}");
+    let (s, v) = t
+        .req(
+            "POST",
+            "auth/userpass/login/bob",
+            None,
+            Some(json!({"password": "pw"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "a login path needs no token: {v}");
+}
