@@ -40,8 +40,13 @@ pub(crate) fn core_error(e: &CoreError) -> Response {
         return (StatusCode::NOT_FOUND, Json(body)).into_response();
     }
     let status = status_for(e.kind());
-    if status.is_server_error() {
-        tracing::error!(error = ?anyhow_chain(e), "request failed");
+    match e.kind() {
+        // Expected while sealed, and polling clients would fill the log with one line each.
+        ErrorKind::Sealed => tracing::debug!("request refused: sealed"),
+        _ if status.is_server_error() => {
+            tracing::error!(error = ?anyhow_chain(e), "request failed")
+        }
+        _ => {}
     }
     error_body(status, e.client_messages())
 }

@@ -173,3 +173,42 @@ async fn rotate_keeps_old_data_readable() {
     let (s, _) = t.req("POST", "sys/rotate", Some(&user), None).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "rotation needs sudo");
 }
+
+/// A sealed server answers 503 to every request without an ERROR line for each: polling
+/// clients would fill the disk. The refusal is logged at debug.
+#[tokio::test]
+async fn sealed_answers_are_not_logged_as_errors() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let t = TestServer::dev().await;
+    let (s, _) = t.root("PUT", "sys/seal", None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let buf = Buf(Arc::new(Mutex::new(Vec::new())));
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runs on tokio's current-thread runtime, so a thread-local subscriber sees it all.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    for _ in 0..3 {
+        let (s, v) = t.root("GET", "secret/data/x", None).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    }
+    let logs = String::from_utf8_lossy(&buf.0.lock().expect("log buffer")).into_owned();
+    assert!(!logs.contains("ERROR"), "{logs}");
+    assert_eq!(logs.matches("request refused: sealed").count(), 3, "{logs}");
+}
