@@ -1,13 +1,19 @@
-//! The hash chain that makes a log tamper-evident: each line carries its sequence number and
-//! the SHA-256 of the previous line, so an edited, deleted or moved line breaks the chain.
+//! The hash chain that makes a log tamper-evident: each line carries its sequence number,
+//! the SHA-256 of the previous line and, when the device has a chain key, an HMAC of itself.
 //!
 //! A line is the entry's JSON object with `"seq"` (1-based, equal to the line number in a file
 //! the device created) and `"prev_hash"` (lowercase hex SHA-256 of the previous line's bytes
-//! without its newline; `""` on the first line) appended as the last two fields.
+//! without its newline; `""` on the first line) appended, then `"mac"`: lowercase hex
+//! HMAC-SHA256 under the device's chain key of the line's bytes up to (not including) the
+//! `,"mac":` that introduces it. Since those bytes hold `prev_hash`, which hashes the previous
+//! line with its own `mac`, one valid `mac` pins every line before it: rewriting any of them
+//! and recomputing the SHA-256 chain needs the key. The key lives behind the barrier, apart
+//! from the HMAC key of sensitive values (which `sys/audit-hash` lets callers use).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
+use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -19,6 +25,8 @@ const TAIL_CHUNK: u64 = 8 * 1024;
 pub(crate) struct ChainPosition {
     pub(crate) next_seq: u64,
     pub(crate) prev_hash: String,
+    /// The `mac` of the last line, `""` when it has none (unkeyed, or no line yet).
+    pub(crate) last_mac: String,
 }
 
 impl ChainPosition {
@@ -27,21 +35,47 @@ impl ChainPosition {
         Self {
             next_seq: 1,
             prev_hash: String::new(),
+            last_mac: String::new(),
         }
     }
 
-    /// Moves past `line` (without its newline), which was just written at this position.
-    pub(crate) fn advance(&mut self, line: &[u8]) {
+    /// Moves past `line` (without its newline), which was just written at this position with
+    /// `mac` (`""` for an unkeyed line).
+    pub(crate) fn advance(&mut self, line: &[u8], mac: String) {
         self.next_seq = self.next_seq.saturating_add(1);
         self.prev_hash = line_hash(line);
+        self.last_mac = mac;
     }
 }
 
-/// The two fields the chain adds to every line; other fields are ignored when reading.
+/// The fields the chain adds to every line; other fields are ignored when reading.
 #[derive(Deserialize)]
 pub(crate) struct ChainFields {
     pub(crate) seq: u64,
     pub(crate) prev_hash: String,
+    #[serde(default)]
+    pub(crate) mac: Option<String>,
+}
+
+/// What introduces the `mac` field; it is always the last field of a line.
+const MAC_FIELD: &[u8] = b",\"mac\":\"";
+
+/// Lowercase hex HMAC-SHA256 of `bytes` under the chain key.
+pub(crate) fn line_mac(key: &[u8], bytes: &[u8]) -> String {
+    // new_from_slice accepts keys of any length for HMAC.
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("hmac accepts any key length");
+    mac.update(bytes);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The bytes a line's `mac` covers and the `mac` it carries, or `None` when the line does not
+/// end with a `mac` field.
+pub(crate) fn split_mac(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let body = line.strip_suffix(b"\"}")?;
+    let at = body
+        .windows(MAC_FIELD.len())
+        .rposition(|w| w == MAC_FIELD)?;
+    Some((&body[..at], &body[at + MAC_FIELD.len()..]))
 }
 
 /// Lowercase hex SHA-256 of a line's bytes (without the newline).
@@ -49,20 +83,36 @@ pub(crate) fn line_hash(line: &[u8]) -> String {
     hex::encode(Sha256::digest(line))
 }
 
-/// `body` (a serialized JSON object) with the chain fields appended, plus the final newline.
+/// `body` (a serialized JSON object) with the chain fields appended, plus the final newline,
+/// and the line's `mac` (`""` without a chain key).
 ///
 /// Splicing text instead of re-serializing keeps the device's lock short: the entry is
 /// serialized before the lock is taken, and only this concatenation happens under it.
-pub(crate) fn chained_line(body: &str, position: &ChainPosition) -> Vec<u8> {
+pub(crate) fn chained_line(
+    body: &str,
+    position: &ChainPosition,
+    chain_key: Option<&[u8]>,
+) -> (Vec<u8>, String) {
     // serde_json writes a struct as `{...}` with no surrounding whitespace.
     debug_assert!(body.starts_with('{') && body.ends_with('}'));
     let open = body.strip_suffix('}').unwrap_or(body);
     let separator = if open == "{" { "" } else { "," };
-    let line = format!(
-        "{open}{separator}\"seq\":{},\"prev_hash\":\"{}\"}}\n",
+    let mut line = format!(
+        "{open}{separator}\"seq\":{},\"prev_hash\":\"{}\"",
         position.next_seq, position.prev_hash
     );
-    line.into_bytes()
+    let mac = match chain_key {
+        Some(key) => {
+            let mac = line_mac(key, line.as_bytes());
+            line.push_str(",\"mac\":\"");
+            line.push_str(&mac);
+            line.push('"');
+            mac
+        }
+        None => String::new(),
+    };
+    line.push_str("}\n");
+    (line.into_bytes(), mac)
 }
 
 /// Reads the end of an existing log to continue its chain.
@@ -86,13 +136,14 @@ pub(crate) fn resume(file: &mut File) -> io::Result<ChainPosition> {
         len += 1;
     }
     let last_line = read_line_ending_at(file, len - 1)?;
-    let next_seq = match serde_json::from_slice::<ChainFields>(&last_line) {
-        Ok(fields) => fields.seq.saturating_add(1),
-        Err(_) => count_lines(file)?.saturating_add(1),
+    let (next_seq, last_mac) = match serde_json::from_slice::<ChainFields>(&last_line) {
+        Ok(fields) => (fields.seq.saturating_add(1), fields.mac.unwrap_or_default()),
+        Err(_) => (count_lines(file)?.saturating_add(1), String::new()),
     };
     Ok(ChainPosition {
         next_seq,
         prev_hash: line_hash(&last_line),
+        last_mac,
     })
 }
 
@@ -140,11 +191,28 @@ mod tests {
         let position = ChainPosition {
             next_seq: 3,
             prev_hash: "ab".into(),
+            last_mac: String::new(),
         };
-        let line = chained_line(r#"{"time":"t"}"#, &position);
+        let (line, mac) = chained_line(r#"{"time":"t"}"#, &position, None);
         assert_eq!(line, b"{\"time\":\"t\",\"seq\":3,\"prev_hash\":\"ab\"}\n");
-        let line = chained_line("{}", &ChainPosition::start());
+        assert_eq!(mac, "");
+        let (line, _) = chained_line("{}", &ChainPosition::start(), None);
         assert_eq!(line, b"{\"seq\":1,\"prev_hash\":\"\"}\n");
+    }
+
+    #[test]
+    fn keyed_lines_carry_a_mac_of_everything_before_it() {
+        let (line, mac) = chained_line(r#"{"time":"t"}"#, &ChainPosition::start(), Some(b"k"));
+        let covered = br#"{"time":"t","seq":1,"prev_hash":"""#;
+        assert_eq!(mac, line_mac(b"k", covered));
+        let expected =
+            format!("{{\"time\":\"t\",\"seq\":1,\"prev_hash\":\"\",\"mac\":\"{mac}\"}}\n");
+        assert_eq!(String::from_utf8(line.clone()).unwrap(), expected);
+        let (bytes, carried) = split_mac(&line[..line.len() - 1]).expect("has a mac");
+        assert_eq!(bytes, covered);
+        assert_eq!(carried, mac.as_bytes());
+        assert_ne!(mac, line_mac(b"other key", covered));
+        assert!(split_mac(br#"{"seq":1,"prev_hash":""}"#).is_none());
     }
 
     #[test]

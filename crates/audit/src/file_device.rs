@@ -1,4 +1,5 @@
-//! `FileDevice`: Vault's `file` audit device, writing one hash-chained JSON line per entry.
+//! `FileDevice`: Vault's `file` audit device, writing one hash-chained JSON line per entry,
+//! each with an HMAC under the device's chain key when it has one (see `chain`).
 //!
 //! `file_path` may be a path, `"stdout"` or `"discard"` (as in Vault). Writes are serialized by
 //! a std `Mutex` held only for one `write_all` (no `.await` under it); appends land in the page
@@ -18,6 +19,7 @@ use crate::chain::{self, ChainPosition};
 use crate::error::AuditError;
 use crate::event::AuditEvent;
 use crate::hashing::{hash_event, hash_value};
+use crate::verify::{verify_keyed, ChainHead, ExpectedChain, VerifyReport};
 use crate::AuditDevice;
 
 /// `file_path` value that writes entries to the process's standard output.
@@ -48,6 +50,7 @@ impl Default for FileOptions {
 pub struct FileDevice {
     path: PathBuf,
     hmac_key: Zeroizing<Vec<u8>>,
+    chain_key: Option<Zeroizing<Vec<u8>>>,
     options: FileOptions,
     state: Mutex<WriterState>,
 }
@@ -68,10 +71,21 @@ enum Sink {
 
 impl FileDevice {
     /// Opens (creating with `options.mode`) the log at `path` for appending, and continues the
-    /// hash chain from its last line.
+    /// hash chain from its last line, without a chain key (lines carry no `mac`).
     pub fn open(
         path: &Path,
         hmac_key: Zeroizing<Vec<u8>>,
+        options: FileOptions,
+    ) -> Result<FileDevice, AuditError> {
+        FileDevice::open_keyed(path, hmac_key, None, options)
+    }
+
+    /// Like [`FileDevice::open`], and every line written carries a `mac` under `chain_key`, so
+    /// only a holder of the key can recompute the chain ([`crate::verify_keyed`] checks it).
+    pub fn open_keyed(
+        path: &Path,
+        hmac_key: Zeroizing<Vec<u8>>,
+        chain_key: Option<Zeroizing<Vec<u8>>>,
         options: FileOptions,
     ) -> Result<FileDevice, AuditError> {
         if path.as_os_str().is_empty() {
@@ -90,6 +104,7 @@ impl FileDevice {
         Ok(FileDevice {
             path: path.to_path_buf(),
             hmac_key,
+            chain_key,
             options,
             state: Mutex::new(WriterState {
                 sink,
@@ -102,6 +117,19 @@ impl FileDevice {
     /// The configured `file_path`.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The last line written (or found at open): what a checkpoint records. `None` for stdout
+    /// and discard, which have no file to verify.
+    pub fn head(&self) -> Option<ChainHead> {
+        let state = self.lock_state();
+        match state.sink {
+            Sink::File(_) => Some(ChainHead {
+                seq: state.chain.next_seq.saturating_sub(1),
+                mac: state.chain.last_mac.clone(),
+            }),
+            Sink::Stdout | Sink::Discard => None,
+        }
     }
 
     /// Reopens `path`, e.g. on SIGHUP after logrotate renamed the file; the chain continues from
@@ -146,11 +174,12 @@ impl FileDevice {
             }
             state.resync = false;
         }
-        let line = chain::chained_line(body, &state.chain);
+        let chain_key = self.chain_key.as_ref().map(|k| k.as_slice());
+        let (line, mac) = chain::chained_line(body, &state.chain, chain_key);
         match state.sink.write_line(&line) {
             Ok(()) => {
                 // `line` ends with the newline, which is not part of the hashed bytes.
-                state.chain.advance(&line[..line.len() - 1]);
+                state.chain.advance(&line[..line.len() - 1], mac);
                 Ok(())
             }
             Err(source) => {
@@ -235,6 +264,17 @@ impl AuditDevice for FileDevice {
 
     fn reopen(&self) -> Result<(), AuditError> {
         FileDevice::reopen(self)
+    }
+
+    fn chain_head(&self) -> Option<ChainHead> {
+        self.head()
+    }
+
+    fn verify_chain(&self, expected: &ExpectedChain) -> Result<Option<VerifyReport>, AuditError> {
+        match (&self.chain_key, self.head()) {
+            (Some(key), Some(_)) => verify_keyed(&self.path, key, expected).map(Some),
+            _ => Ok(None),
+        }
     }
 }
 

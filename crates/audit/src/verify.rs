@@ -1,19 +1,45 @@
-//! `verify_file`: walks a hash-chained audit log and reports the first line that breaks the chain
-//! (behind `secrethub audit verify FILE`).
+//! `verify_file` and `verify_keyed`: walk a hash-chained audit log and report the first line that
+//! breaks the chain (behind `secrethub audit verify FILE` and `sys/audit-verify/:path`).
 //!
-//! What the chain proves and what it does not:
-//! - an edited, deleted, inserted, reordered or garbled line is found, as is a cut at the start;
-//! - the chain uses plain SHA-256, so anyone able to rewrite the whole file can recompute it, and
-//!   lines cut from the *end* leave no trace in the file itself. Record `last_hash` elsewhere
-//!   (or ship lines off the host) to anchor the tail.
+//! What each proves and what it does not:
+//! - `verify_file` (structural, no key) finds an edited, deleted, inserted, reordered or garbled
+//!   line and a cut at the start, but `prev_hash` is plain SHA-256: anyone able to rewrite the
+//!   file can recompute it, and lines cut from the *end* leave no trace in the file itself;
+//! - `verify_keyed` also checks every line's `mac` under the chain key, so a recomputed chain is
+//!   found, and checks that the file still holds the last line the server knows it wrote
+//!   ([`ExpectedChain::head`]), so a cut or edited tail is found up to that line.
 
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use crate::chain::{line_hash, ChainFields};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::chain::{line_hash, line_mac, split_mac, ChainFields};
 use crate::error::AuditError;
+
+/// The last line of a keyed chain: what a checkpoint records. `seq` 0 is an empty log; `mac` is
+/// `""` when that line carries none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    /// The line's `seq`.
+    pub seq: u64,
+    /// The line's `mac` (hex).
+    pub mac: String,
+}
+
+/// What the holder of the chain key knows about a log, to verify the file against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExpectedChain {
+    /// The first `seq` that must carry a `mac`. Earlier lines were written before the device had
+    /// its chain key; the first keyed line's `mac` still pins them through `prev_hash`.
+    pub keyed_from: u64,
+    /// The last line known to be written (the live position or a checkpoint): the file must
+    /// hold a line with this `seq` and this `mac`.
+    pub head: Option<ChainHead>,
+}
 
 /// The outcome of verifying one log file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +51,16 @@ pub struct VerifyReport {
     /// SHA-256 (hex) of the last line, `""` for an empty file: what the next entry will record
     /// as `prev_hash`. Keeping it elsewhere lets a later check prove the tail was not cut.
     pub last_hash: String,
+    /// The `seq` of the last line checked (0 for none).
+    pub last_seq: u64,
+    /// Whether the `mac`s were checked under the chain key (`verify_keyed`).
+    pub keyed: bool,
+    /// Lines checked without a `mac`: all of them for `verify_file`, the lines written before
+    /// the device had its chain key for `verify_keyed`.
+    pub unkeyed_lines: u64,
+    /// Lines after the expected head: written since it was recorded (checked like the others,
+    /// but a cut among them is not detectable).
+    pub after_head: u64,
 }
 
 /// Where and how the chain breaks.
@@ -55,7 +91,15 @@ impl fmt::Display for VerifyReport {
         match &self.first_problem {
             None => {
                 let plural = if self.lines == 1 { "" } else { "s" };
-                write!(f, "ok: {} line{plural} verified", self.lines)
+                write!(f, "ok: {} line{plural} verified", self.lines)?;
+                if self.keyed {
+                    write!(f, " with the chain key")?;
+                    if self.unkeyed_lines > 0 {
+                        let n = self.unkeyed_lines;
+                        write!(f, " ({n} written before the device had one)")?;
+                    }
+                }
+                Ok(())
             }
             Some(problem) => problem.fmt(f),
         }
@@ -85,6 +129,39 @@ pub fn verify_file(path: &Path) -> Result<VerifyReport, AuditError> {
     Ok(checker.finish())
 }
 
+/// Checks the log at `path` like [`verify_file`], and also every line's `mac` under `chain_key`
+/// and that the file holds `expected.head`.
+pub fn verify_keyed(
+    path: &Path,
+    chain_key: &[u8],
+    expected: &ExpectedChain,
+) -> Result<VerifyReport, AuditError> {
+    let read_err = |source| AuditError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(read_err)?;
+    let mut checker = Checker {
+        keyed: Some(KeyedCheck {
+            key: Zeroizing::new(chain_key.to_vec()),
+            expected: expected.clone(),
+            head_found: false,
+        }),
+        ..Checker::default()
+    };
+    for line in BufReader::new(file).split(b'\n') {
+        checker.check(&line.map_err(read_err)?);
+    }
+    Ok(checker.finish())
+}
+
+/// The keyed part of a verification.
+struct KeyedCheck {
+    key: Zeroizing<Vec<u8>>,
+    expected: ExpectedChain,
+    head_found: bool,
+}
+
 /// Verification state carried from one line to the next.
 #[derive(Default)]
 struct Checker {
@@ -95,6 +172,9 @@ struct Checker {
     /// decided by the next line: if that one's link holds, the earlier line was edited.
     broken_link: Option<u64>,
     first_problem: Option<VerifyProblem>,
+    keyed: Option<KeyedCheck>,
+    unkeyed_lines: u64,
+    after_head: u64,
 }
 
 impl Checker {
@@ -151,6 +231,9 @@ impl Checker {
         };
         let expected_seq = self.prev_seq.saturating_add(1);
         self.prev_seq = fields.seq;
+        if let Some(reason) = self.check_mac(line, &fields) {
+            return problem(reason);
+        }
         if number == 1 && fields.seq != 1 {
             let seq = fields.seq;
             problem(format!(
@@ -178,7 +261,69 @@ impl Checker {
         }
     }
 
+    /// The keyed checks of one line: its `mac`, and whether it is the expected head. Without a
+    /// key only counts the line as unkeyed.
+    fn check_mac(&mut self, line: &[u8], fields: &ChainFields) -> Option<String> {
+        let Some(keyed) = &mut self.keyed else {
+            self.unkeyed_lines += 1;
+            return None;
+        };
+        let head = keyed.expected.head.as_ref();
+        if head.is_some_and(|h| fields.seq > h.seq) {
+            self.after_head += 1;
+        }
+        let seq = fields.seq;
+        if seq < keyed.expected.keyed_from {
+            self.unkeyed_lines += 1;
+        } else {
+            let Some((covered, mac)) = split_mac(line).filter(|_| fields.mac.is_some()) else {
+                return Some(format!(
+                    "seq {seq} has no mac: the device writes one on every line, so the line \
+                     was written or rewritten by someone else"
+                ));
+            };
+            if mac != line_mac(&keyed.key, covered).as_bytes() {
+                return Some(format!(
+                    "seq {seq}: mac does not match: the line (or the chain before it) was \
+                     changed after it was written"
+                ));
+            }
+        }
+        match head {
+            Some(h) if h.seq == seq && h.seq > 0 => {
+                keyed.head_found = true;
+                if fields.mac.as_deref().unwrap_or("") != h.mac {
+                    return Some(format!(
+                        "seq {seq} is not the line the server recorded at seq {seq}: the file \
+                         was replaced or its tail rewritten"
+                    ));
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
     fn finish(self) -> VerifyReport {
+        let truncated = match &self.keyed {
+            Some(KeyedCheck {
+                expected: ExpectedChain {
+                    head: Some(head), ..
+                },
+                head_found: false,
+                ..
+            }) if head.seq > 0 => Some(VerifyProblem {
+                line: self.lines,
+                reason: format!(
+                    "file ends at seq {}, checkpoint says {} (truncated)",
+                    self.prev_seq, head.seq
+                ),
+            }),
+            _ => None,
+        };
+        let keyed = self.keyed.is_some();
+        let (unkeyed_lines, after_head, last_seq) =
+            (self.unkeyed_lines, self.after_head, self.prev_seq);
         let first_problem = match self.broken_link {
             // The last line's link is broken and no line follows to tell which side changed.
             Some(broken) => Some(VerifyProblem {
@@ -192,8 +337,12 @@ impl Checker {
         };
         VerifyReport {
             lines: self.lines,
-            first_problem,
+            first_problem: first_problem.or(truncated),
             last_hash: self.prev_hash,
+            last_seq,
+            keyed,
+            unkeyed_lines,
+            after_head,
         }
     }
 }

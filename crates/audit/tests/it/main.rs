@@ -2,6 +2,7 @@
 //! `verify_file` against logs tampered with in every way the chain is meant to catch.
 
 mod file_device;
+mod keyed;
 mod verify;
 
 use std::path::Path;
@@ -11,7 +12,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 /// The per-device HMAC key used by the tests.
-const KEY: &[u8] = b"test-device-hmac-key";
+pub(crate) const KEY: &[u8] = b"test-device-hmac-key";
 
 fn open_device(path: &Path, options: FileOptions) -> FileDevice {
     FileDevice::open(path, Zeroizing::new(KEY.to_vec()), options).expect("open audit device")
