@@ -1,6 +1,7 @@
 //! `DatabaseError`: what the engine and its plugins can fail with, and how each failure reaches
-//! the client. Messages name the connection and quote the database's own error text, but never
-//! contain a password (plugins scrub the database's messages before building these).
+//! the client. Messages name the connection and never contain a password (plugins scrub the
+//! database's messages before building these); a refused statement is described by its
+//! condition and SQLSTATE only, since the database's text names its schemas, tables and roles.
 
 use secrethub_common::ErrorKind;
 use secrethub_engine::EngineError;
@@ -16,7 +17,8 @@ pub(crate) enum DatabaseError {
     #[error("error verifying connection {connection:?}: {reason}")]
     Verify { connection: String, reason: String },
     /// The database refused a statement (syntax error, missing object, permission); the
-    /// transaction was rolled back. Shown as a 400 with the database's message.
+    /// transaction was rolled back. Shown as a 400 with the condition and SQLSTATE; the
+    /// database's own message is logged.
     #[error("{action} failed on connection {connection:?}: {reason}")]
     Rejected {
         connection: String,

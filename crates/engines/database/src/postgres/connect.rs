@@ -1,5 +1,6 @@
 //! From a stored connection config to pools of tokio-postgres connections, plus how failures
-//! are described without leaking secrets.
+//! are described without leaking secrets, and how refused statements are described to
+//! clients without the names the database's messages carry (those go to the server log).
 //!
 //! `{{username}}`/`{{password}}` in `connection_url` are filled in with the root credentials,
 //! percent-encoded in the URL form and backslash-escaped in the `key=value` form, so any
@@ -171,6 +172,82 @@ pub(super) fn describe(err: &tokio_postgres::Error) -> String {
         cause = c.source();
     }
     out
+}
+
+/// A refused statement as the client sees it: the failure's condition name and SQLSTATE
+/// (`undefined table (SQLSTATE 42P01)`), without the database's message, which names
+/// schemas, tables, columns, roles and constraints. A client error (no SQLSTATE) is described
+/// as by [`describe`]: it is about the connection, not the database's contents.
+pub(super) fn describe_for_client(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            format!("{} (SQLSTATE {code})", condition(code))
+        }
+        None => describe(err),
+    }
+}
+
+/// Everything the database said, for the server log: [`describe`] plus its detail and hint.
+/// Callers scrub it of secrets like any other description.
+pub(super) fn describe_for_log(err: &tokio_postgres::Error) -> String {
+    let mut out = describe(err);
+    if let Some(db) = err.as_db_error() {
+        if let Some(detail) = db.detail() {
+            out.push_str("; detail: ");
+            out.push_str(detail);
+        }
+        if let Some(hint) = db.hint() {
+            out.push_str("; hint: ");
+            out.push_str(hint);
+        }
+    }
+    out
+}
+
+/// PostgreSQL's condition name of a SQLSTATE (Appendix A of its manual) for the codes that
+/// statements of roles commonly fail with, else the name of the code's class.
+fn condition(code: &str) -> &'static str {
+    match code {
+        "42501" => "insufficient privilege",
+        "42601" => "syntax error",
+        "42P01" => "undefined table",
+        "42703" => "undefined column",
+        "42704" => "undefined object",
+        "42883" => "undefined function",
+        "42710" => "duplicate object",
+        "42P07" => "duplicate table",
+        "42939" => "reserved name",
+        "0LP01" => "invalid grant operation",
+        "23505" => "unique violation",
+        "2BP01" => "dependent objects still exist",
+        "25P02" => "in failed sql transaction",
+        "40001" => "serialization failure",
+        "40P01" => "deadlock detected",
+        "55006" => "object in use",
+        "57014" => "query canceled",
+        "P0001" => "raise exception",
+        _ => match code.get(..2).unwrap_or_default() {
+            "08" => "connection exception",
+            "0A" => "feature not supported",
+            "22" => "data exception",
+            "23" => "integrity constraint violation",
+            "25" => "invalid transaction state",
+            "28" => "invalid authorization specification",
+            "2B" => "dependent privilege descriptors still exist",
+            "3D" => "invalid catalog name",
+            "3F" => "invalid schema name",
+            "40" => "transaction rollback",
+            "42" => "syntax error or access rule violation",
+            "53" => "insufficient resources",
+            "54" => "program limit exceeded",
+            "55" => "object not in prerequisite state",
+            "57" => "operator intervention",
+            "P0" => "pl/pgsql error",
+            "XX" => "internal error",
+            _ => "database error",
+        },
+    }
 }
 
 /// Why a pooled connection could not be had.

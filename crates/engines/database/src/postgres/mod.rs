@@ -153,7 +153,15 @@ impl Postgres {
         err: tokio_postgres::Error,
         secrets: &[&str],
     ) -> DatabaseError {
-        let reason = connect::scrub(connect::describe(&err), secrets);
+        // The client learns the kind of failure and its SQLSTATE; the database's message,
+        // which maps its schemas, tables and roles, goes to the operator's log only.
+        tracing::warn!(
+            connection = %self.name,
+            action,
+            error = %connect::scrub(connect::describe_for_log(&err), secrets),
+            "database statements failed"
+        );
+        let reason = connect::scrub(connect::describe_for_client(&err), secrets);
         if connect::is_connection_error(&err) {
             drop(Object::take(client));
             return DatabaseError::Unavailable {
