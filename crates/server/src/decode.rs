@@ -1,6 +1,10 @@
 //! Decoding an HTTP request into a `CoreRequest`: method (LIST and `?list=true`), token
 //! headers (`X-Vault-Token`, `Authorization: Bearer`, `X-Agent-Token`), JSON body or query
 //! parameters, `X-Vault-Wrap-TTL`.
+//!
+//! Every request body of every route (`/v1`, the seal routes, the seed's `/api/v1/...` and
+//! `/v1/secrets/dynamic`) is decoded by [`json_body`], which refuses a body nested deeper
+//! than [`MAX_BODY_DEPTH`] before parsing it. Query strings are flat.
 
 use std::net::IpAddr;
 
@@ -82,10 +86,29 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// How deeply a request body's arrays and objects may nest; the body's own object is level 1.
+///
+/// Whatever a request carries is stored inside the server's own JSON (a KV v2 key record, a
+/// wrapped response in a cubbyhole record, a lease, an audit entry) and read back with
+/// serde_json, which refuses more than 127 nested levels. A body that parsed but whose record
+/// does not is stored for good and never read again (every later read, write, delete or
+/// destroy of that key is a 500). So one bound, checked here where bodies are decoded, keeps
+/// everything stored readable: the deepest wrapper adds 3 levels (an audit entry of a seed
+/// `/api/v1/secrets` read: `response.data.data` around the body's content), and 64 leaves
+/// more than 60 levels of margin for wrappers to come. Engines' generated data nests no
+/// deeper than their input, so wrapping their answers stays bounded too. Real secrets nest a
+/// handful of levels.
+pub const MAX_BODY_DEPTH: usize = 64;
+
 /// The JSON object of a write; an empty body is an empty object.
 pub(crate) fn json_body(bytes: &[u8]) -> Result<JsonMap, CoreError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(JsonMap::new());
+    }
+    if nesting_exceeds(bytes, MAX_BODY_DEPTH) {
+        return Err(CoreError::bad_request(format!(
+            "request body is nested too deeply (limit {MAX_BODY_DEPTH})"
+        )));
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(m)) => Ok(m),
@@ -100,6 +123,38 @@ pub(crate) fn json_body(bytes: &[u8]) -> Result<JsonMap, CoreError> {
             e.column()
         ))),
     }
+}
+
+/// Whether the arrays and objects of JSON text nest deeper than `limit` levels: one pass over
+/// the bytes, skipping strings (with their escapes), so `"[[["` counts nothing. On valid JSON
+/// the count is exact; on invalid JSON the answer does not matter, the parser refuses it.
+fn nesting_exceeds(bytes: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The JSON object of a write decoded into `T` with Vault's rules (`null` is not given).
@@ -152,6 +207,51 @@ mod tests {
         assert!(json_body(b"[1]").is_err());
         let e = json_body(b"{\"a\": ").unwrap_err().to_string();
         assert!(e.contains("failed to parse JSON input"), "{e}");
+    }
+
+    /// `depth` nested objects, the innermost holding `inner`.
+    fn nested(depth: usize, inner: &str) -> String {
+        format!("{}{inner}{}", "{\"a\":".repeat(depth), "}".repeat(depth))
+    }
+
+    #[test]
+    fn depth_scan_counts_containers_not_strings() {
+        assert!(!nesting_exceeds(b"{}", 1));
+        assert!(nesting_exceeds(b"{\"a\":[]}", 1));
+        assert!(!nesting_exceeds(b"{\"a\":[1,{}],\"b\":{}}", 3));
+        assert!(nesting_exceeds(b"{\"a\":[1,{\"b\":[]}]}", 3));
+        // Brackets inside strings, keys and values, do not count, escaped quotes and
+        // backslashes do not end a string early, and `\u` escapes are plain text.
+        let tricky = br#"{"[[[{{": "]]]}}{{[[", "q\"[[\"": "\\", "u": "\u005b[", "x": "\\\"{{"}"#;
+        assert!(!nesting_exceeds(tricky, 1));
+        assert!(
+            nesting_exceeds(br#"{"a\\": ["]"]}"#, 1),
+            "the string ends after \\"
+        );
+        assert!(!nesting_exceeds(br#"{"a\"": "]"}"#, 1));
+        // Closing brackets never go below zero, and the limit itself is accepted.
+        assert!(!nesting_exceeds(b"]]]]{}", 1));
+        let at = nested(MAX_BODY_DEPTH - 1, "[]");
+        assert!(!nesting_exceeds(at.as_bytes(), MAX_BODY_DEPTH));
+        assert!(nesting_exceeds(
+            nested(MAX_BODY_DEPTH, "[]").as_bytes(),
+            MAX_BODY_DEPTH
+        ));
+    }
+
+    #[test]
+    fn json_body_refuses_deep_bodies_before_parsing() {
+        let at = nested(MAX_BODY_DEPTH, "1");
+        assert!(json_body(at.as_bytes()).is_ok());
+        let over = nested(MAX_BODY_DEPTH + 1, "1");
+        let e = json_body(over.as_bytes()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("request body is nested too deeply (limit {MAX_BODY_DEPTH})")
+        );
+        // Deeper than serde_json's own limit, and unterminated: still the depth error.
+        let e = json_body("[".repeat(10_000).as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("nested too deeply"), "{e}");
     }
 
     #[test]

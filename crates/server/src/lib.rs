@@ -13,6 +13,7 @@ mod seed_login;
 mod seed_rotate;
 mod seed_routes;
 
+pub use decode::MAX_BODY_DEPTH;
 pub use listener::{raise_open_file_limit, serve, Listener, ListenerLimits, TlsFiles};
 pub use routes::app;
 

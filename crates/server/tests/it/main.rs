@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod batch_tokens;
+mod body_depth;
 mod durations;
 mod errors;
 mod harness;
