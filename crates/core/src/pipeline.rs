@@ -20,32 +20,57 @@ use crate::tokens::TokenRecord;
 use crate::unsealed::Unsealed;
 use crate::Core;
 
-/// Paths that need `sudo` on top of the operation's capability (Vault's root-protected paths).
-const SUDO_PREFIXES: &[&str] = &[
+/// Paths that need `sudo` on top of the operation's capability: OpenBao's root-protected
+/// paths (`PathsSpecial.Root` of `sys/` and of the token store) that SecretHub serves, in
+/// Vault's pattern syntax (a trailing `*` matches any suffix, otherwise exact). The bare
+/// `revoke-prefix` and `revoke-force` forms are listed too: here an empty prefix means all.
+const SUDO_PATHS: &[&str] = &[
+    "sys/auth/*",
     "sys/audit",
+    "sys/audit/*",
+    "sys/raw",
+    "sys/raw/*",
     "sys/rotate",
     "sys/seal",
-    "sys/raw",
-    "sys/leases/revoke-prefix/",
-    "sys/leases/revoke-force/",
+    "sys/revoke-prefix",
+    "sys/revoke-prefix/*",
+    "sys/revoke-force",
+    "sys/revoke-force/*",
+    "sys/leases",
+    "sys/leases/revoke-prefix",
+    "sys/leases/revoke-prefix/*",
+    "sys/leases/revoke-force",
+    "sys/leases/revoke-force/*",
+    "sys/leases/lookup/*",
     "auth/token/revoke-orphan",
-    "auth/token/accessors",
+    "auth/token/revoke-orphan/*",
+    "auth/token/accessors*",
 ];
 
 /// Paths served without an ACL check (the handler decides what a caller may see).
 /// `sys/internal/ui/mounts` shows only mounts the caller's policies reach, as in Vault.
-fn is_unauthenticated(path: &str) -> bool {
-    matches!(
-        path,
-        "sys/wrapping/lookup" | "sys/wrapping/unwrap" | "sys/internal/ui/mounts"
-    ) || path.starts_with("sys/internal/ui/mounts/")
+const UNAUTHENTICATED_PATHS: &[&str] = &[
+    "sys/wrapping/lookup",
+    "sys/wrapping/unwrap",
+    "sys/internal/ui/mounts",
+    "sys/internal/ui/mounts/*",
+];
+
+/// Vault's special-path pattern match: `prefix*` matches by prefix, anything else exactly.
+fn matches_special(patterns: &[&str], path: &str) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => path.starts_with(prefix),
+        None => path == *p,
+    })
 }
 
-fn needs_sudo(path: &str) -> bool {
-    SUDO_PREFIXES
-        .iter()
-        .any(|p| path == p.trim_end_matches('/') || path.starts_with(p))
-        && !path.starts_with("sys/audit-hash")
+fn is_unauthenticated(path: &str) -> bool {
+    matches_special(UNAUTHENTICATED_PATHS, path)
+}
+
+/// `acl_path` is the path the ACL checks (with Vault's trailing slash for a LIST).
+fn needs_sudo(acl_path: &str) -> bool {
+    matches_special(SUDO_PATHS, acl_path)
 }
 
 /// Everything a built-in handler (sys, token, cubbyhole, wrapping) gets to see.
@@ -243,7 +268,7 @@ impl Core {
                 path.clone()
             };
             let decision = acl.check(&acl_path, capability(op), &req.body);
-            if !decision.allowed || (needs_sudo(&path) && !decision.sudo) {
+            if !decision.allowed || (needs_sudo(&acl_path) && !decision.sudo) {
                 self.audit_denied(&u, &req, &path, op, record.as_ref(), &mounted.entry)
                     .await?;
                 return Err(CoreError::PermissionDenied);
@@ -521,5 +546,14 @@ mod tests {
         assert!(needs_sudo("sys/audit"));
         assert!(!needs_sudo("sys/audit-hash/file"));
         assert!(!needs_sudo("sys/mounts"));
+        assert!(needs_sudo("sys/revoke-force/secret"));
+        assert!(needs_sudo("sys/revoke-prefix/secret"));
+        assert!(needs_sudo("sys/auth/userpass"));
+        assert!(needs_sudo("sys/auth/userpass/tune"));
+        assert!(!needs_sudo("sys/auth"));
+        assert!(needs_sudo("sys/leases"));
+        assert!(needs_sudo("sys/leases/lookup/"));
+        assert!(!needs_sudo("sys/leases/lookup"));
+        assert!(needs_sudo("auth/token/accessors/"));
     }
 }

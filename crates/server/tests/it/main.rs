@@ -22,6 +22,7 @@ mod policies;
 mod policy_limits;
 mod seal;
 mod seed_api;
+mod sudo_paths;
 mod token_role_tokens;
 mod token_roles;
 mod tokens;
