@@ -251,6 +251,8 @@ impl Core {
         let _guard = self.progress.lock().await;
         let old = self.state.write().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(u) = old {
+            // The last lines' checkpoint, while the barrier is still open.
+            u.audit.flush_checkpoints().await;
             u.shutdown();
         }
         self.barrier.seal();

@@ -141,6 +141,7 @@ impl Unsealed {
         u.leases.restore().await?;
         u.spawn_expiry_sweeper();
         u.leases.start(u.cancel.clone());
+        u.audit.start_checkpoints(u.cancel.clone());
         Ok(u)
     }
 

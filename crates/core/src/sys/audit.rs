@@ -1,4 +1,6 @@
-//! `sys/audit` (list), `sys/audit/:path` (enable, disable) and `sys/audit-hash/:path`.
+//! `sys/audit` (list), `sys/audit/:path` (enable, disable), `sys/audit-hash/:path` and
+//! `sys/audit-verify/:path` (the server verifies a file device's log with the chain key and
+//! the position it keeps behind the barrier; sudo, like every `sys/audit` path).
 
 use std::collections::BTreeMap;
 
@@ -80,4 +82,9 @@ pub(super) fn hash(ctx: &Ctx<'_>, tail: &str) -> CoreResult<CoreResponse> {
         .ok_or_else(|| CoreError::bad_request("the \"input\" parameter is required"))?;
     let hash = ctx.u.audit.hash(&path, input)?;
     Ok(both(obj(serde_json::json!({ "hash": hash }))))
+}
+
+pub(super) async fn verify(ctx: &Ctx<'_>, tail: &str) -> CoreResult<CoreResponse> {
+    let path = normalize_mount_path(tail).map_err(CoreError::BadRequest)?;
+    Ok(both(ctx.u.audit.verify(&path).await?))
 }

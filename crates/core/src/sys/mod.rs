@@ -33,6 +33,7 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
         ("policy" | "policies", _) => policy::handle(ctx, head, tail).await,
         ("audit", _) => audit::handle(ctx, tail).await,
         ("audit-hash", _) if write => audit::hash(ctx, tail),
+        ("audit-verify", Operation::Read) => audit::verify(ctx, tail).await,
         ("capabilities-self" | "capabilities" | "capabilities-accessor", _) if write => {
             capabilities::handle(ctx, head).await
         }
