@@ -5,10 +5,31 @@ use secrethub_engine::Operation;
 use secrethub_storage::{list_children, Storage, StorageView};
 use serde_json::Value;
 
+use crate::builtin::{BuiltinRoute, SpecialPaths};
 use crate::error::{CoreError, CoreResult};
 use crate::pipeline::Ctx;
 use crate::request::CoreResponse;
 use crate::tokens::cubbyhole_prefix;
+
+/// `cubbyhole/` has no special paths: every path needs a token, none needs sudo.
+pub(crate) const SPECIAL_PATHS: SpecialPaths = SpecialPaths::NONE;
+
+/// `cubbyhole/`'s routes: the token's own key space.
+pub(crate) const ROUTES: &[BuiltinRoute] = &[
+    BuiltinRoute {
+        pattern: "",
+        ops: &[Operation::List],
+    },
+    BuiltinRoute {
+        pattern: "{*path}",
+        ops: &[
+            Operation::Read,
+            Operation::Update,
+            Operation::Delete,
+            Operation::List,
+        ],
+    },
+];
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
     let token = ctx.caller()?;

@@ -17,6 +17,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
+use crate::builtin::{BuiltinRoute, SpecialPaths};
 use crate::error::{CoreError, CoreResult};
 use crate::pipeline::Ctx;
 use crate::request::CoreResponse;
@@ -182,6 +183,21 @@ impl IdentityStore {
 }
 
 /// `identity/entity/id/:id` (read) and LIST `identity/entity/id`.
+/// `identity/` has no special paths.
+pub(crate) const SPECIAL_PATHS: SpecialPaths = SpecialPaths::NONE;
+
+/// `identity/`'s routes.
+pub(crate) const ROUTES: &[BuiltinRoute] = &[
+    BuiltinRoute {
+        pattern: "entity/id",
+        ops: &[Operation::List],
+    },
+    BuiltinRoute {
+        pattern: "entity/id/{id}",
+        ops: &[Operation::Read],
+    },
+];
+
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
     let rel = ctx.rel.as_str();
     match (rel, ctx.op) {

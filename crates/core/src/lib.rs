@@ -5,6 +5,7 @@
 
 mod audit_broker;
 mod batch_tokens;
+mod builtin;
 mod cubbyhole;
 mod error;
 mod identity;
@@ -33,6 +34,7 @@ use std::time::Duration;
 use secrethub_barrier::Barrier;
 use secrethub_storage::Storage;
 
+pub use builtin::{BuiltIn, BuiltinRoute, SpecialPaths};
 pub use error::{CoreError, CoreResult};
 pub use leases::RetryConfig as LeaseRetryConfig;
 pub use mounts::{MountClass, MountConfig, MountEntry};

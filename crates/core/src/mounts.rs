@@ -81,10 +81,7 @@ impl MountEntry {
 
     /// Whether core itself serves this mount.
     pub fn is_builtin(&self) -> bool {
-        matches!(
-            self.engine_type.as_str(),
-            "system" | "token" | "cubbyhole" | "identity"
-        )
+        crate::builtin::BuiltIn::of(&self.engine_type).is_some()
     }
 
     /// Effective default and max lease TTLs given the system's.

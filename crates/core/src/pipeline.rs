@@ -13,65 +13,13 @@ use secrethub_engine::{Caller, MountInfo, Operation, Request};
 use secrethub_policy::{Acl, Capability};
 use secrethub_storage::StorageView;
 
+use crate::builtin::{matches_special, BuiltIn};
 use crate::error::{CoreError, CoreResult};
 use crate::mounts::{MountClass, Mounted};
 use crate::request::{CoreRequest, CoreResponse, Method};
 use crate::tokens::TokenRecord;
 use crate::unsealed::Unsealed;
 use crate::Core;
-
-/// Paths that need `sudo` on top of the operation's capability: OpenBao's root-protected
-/// paths (`PathsSpecial.Root` of `sys/` and of the token store) that SecretHub serves, in
-/// Vault's pattern syntax (a trailing `*` matches any suffix, otherwise exact). The bare
-/// `revoke-prefix` and `revoke-force` forms are listed too: here an empty prefix means all.
-const SUDO_PATHS: &[&str] = &[
-    "sys/auth/*",
-    "sys/audit",
-    "sys/audit/*",
-    "sys/raw",
-    "sys/raw/*",
-    "sys/rotate",
-    "sys/seal",
-    "sys/revoke-prefix",
-    "sys/revoke-prefix/*",
-    "sys/revoke-force",
-    "sys/revoke-force/*",
-    "sys/leases",
-    "sys/leases/revoke-prefix",
-    "sys/leases/revoke-prefix/*",
-    "sys/leases/revoke-force",
-    "sys/leases/revoke-force/*",
-    "sys/leases/lookup/*",
-    "auth/token/revoke-orphan",
-    "auth/token/revoke-orphan/*",
-    "auth/token/accessors*",
-];
-
-/// Paths served without an ACL check (the handler decides what a caller may see).
-/// `sys/internal/ui/mounts` shows only mounts the caller's policies reach, as in Vault.
-const UNAUTHENTICATED_PATHS: &[&str] = &[
-    "sys/wrapping/lookup",
-    "sys/wrapping/unwrap",
-    "sys/internal/ui/mounts",
-    "sys/internal/ui/mounts/*",
-];
-
-/// Vault's special-path pattern match: `prefix*` matches by prefix, anything else exactly.
-fn matches_special(patterns: &[&str], path: &str) -> bool {
-    patterns.iter().any(|p| match p.strip_suffix('*') {
-        Some(prefix) => path.starts_with(prefix),
-        None => path == *p,
-    })
-}
-
-fn is_unauthenticated(path: &str) -> bool {
-    matches_special(UNAUTHENTICATED_PATHS, path)
-}
-
-/// `acl_path` is the path the ACL checks (with Vault's trailing slash for a LIST).
-fn needs_sudo(acl_path: &str) -> bool {
-    matches_special(SUDO_PATHS, acl_path)
-}
 
 /// Everything a built-in handler (sys, token, cubbyhole, wrapping) gets to see.
 pub(crate) struct Ctx<'a> {
@@ -171,6 +119,14 @@ impl Core {
             return Err(self.unrouted(&u, &req, &path).await?);
         };
         let rel = rel.trim_end_matches('/').to_string();
+        let builtin = BuiltIn::of(&mounted.entry.engine_type);
+        // Sudo and unauthenticated paths come from the mount: a built-in's own declaration,
+        // or the engine's `sudo_paths` and an auth method's login paths.
+        let (sudo_paths, unauth_paths): (&[&str], &[&str]) = match (builtin, &mounted.engine) {
+            (Some(b), _) => (b.special_paths().sudo, b.special_paths().unauthenticated),
+            (None, Some(engine)) => (engine.sudo_paths(), &[]),
+            (None, None) => (&[], &[]),
+        };
 
         // A login needs no token, and one sent along is ignored (not used up, not audited
         // as the caller).
@@ -189,7 +145,7 @@ impl Core {
             .as_ref()
             .map(|t| t.expose().clone())
             .filter(|_| !login);
-        let unauth = login || is_unauthenticated(&path);
+        let unauth = login || matches_special(unauth_paths, &rel);
         let record = match &token_id {
             Some(t) if !t.is_empty() => u.lookup_token(t).await?,
             _ => None,
@@ -239,8 +195,7 @@ impl Core {
                 }
             }
             // Token roles have OpenBao's existence check: writing a new one needs `create`.
-            if mounted.entry.engine_type == "token" && crate::token_roles::creates(&u, &rel).await?
-            {
+            if builtin == Some(BuiltIn::Token) && crate::token_roles::creates(&u, &rel).await? {
                 op = Operation::Create;
             }
         }
@@ -262,13 +217,14 @@ impl Core {
         };
         if !unauth && !matches!(&record, Some(r) if r.token_type == "wrapping") {
             // Vault lists with a trailing slash, so `secret/metadata/app/*` grants LIST of `app/`.
-            let acl_path = if op == Operation::List {
-                format!("{path}/")
+            let (acl_path, sudo_path) = if op == Operation::List {
+                (format!("{path}/"), format!("{rel}/"))
             } else {
-                path.clone()
+                (path.clone(), rel.clone())
             };
             let decision = acl.check(&acl_path, capability(op), &req.body);
-            if !decision.allowed || (needs_sudo(&acl_path) && !decision.sudo) {
+            let needs_sudo = matches_special(sudo_paths, &sudo_path);
+            if !decision.allowed || (needs_sudo && !decision.sudo) {
                 self.audit_denied(&u, &req, &path, op, record.as_ref(), &mounted.entry)
                     .await?;
                 return Err(CoreError::PermissionDenied);
@@ -294,7 +250,7 @@ impl Core {
             lease_metadata: req.lease_metadata.clone(),
             remote_addr: req.remote_addr,
         };
-        let result = self.dispatch(&ctx, mounted, engine_req).await;
+        let result = self.dispatch(&ctx, builtin, mounted, engine_req).await;
 
         if let Some(rec) = &record {
             if u.tokens.use_once(rec).await? {
@@ -348,19 +304,22 @@ impl Core {
     async fn dispatch(
         &self,
         ctx: &Ctx<'_>,
+        builtin: Option<BuiltIn>,
         mounted: &Mounted,
         engine_req: Option<Request>,
     ) -> CoreResult<CoreResponse> {
-        match (
-            mounted.entry.engine_type.as_str(),
-            &mounted.engine,
-            engine_req,
-        ) {
-            ("system", _, _) => crate::sys::handle(ctx).await,
-            ("token", _, _) => crate::token_api::handle(ctx).await,
-            ("cubbyhole", _, _) => crate::cubbyhole::handle(ctx).await,
-            ("identity", _, _) => crate::identity::handle(ctx).await,
-            (_, Some(engine), Some(mut r)) => {
+        // A built-in serves only the paths its route table declares.
+        if builtin.is_some_and(|b| !b.serves(&ctx.rel)) {
+            return Err(CoreError::Engine(
+                secrethub_engine::EngineError::UnsupportedPath,
+            ));
+        }
+        match (builtin, &mounted.engine, engine_req) {
+            (Some(BuiltIn::System), _, _) => crate::sys::handle(ctx).await,
+            (Some(BuiltIn::Token), _, _) => crate::token_api::handle(ctx).await,
+            (Some(BuiltIn::Cubbyhole), _, _) => crate::cubbyhole::handle(ctx).await,
+            (Some(BuiltIn::Identity), _, _) => crate::identity::handle(ctx).await,
+            (None, Some(engine), Some(mut r)) => {
                 r.op = ctx.op;
                 crate::lease_flow::handle_with_leases(ctx, mounted, engine.as_ref(), r).await
             }
@@ -542,18 +501,5 @@ mod tests {
         assert_eq!(clean_path("secret/data/x/").unwrap(), "secret/data/x");
         assert!(clean_path("secret/../sys").is_err());
         assert!(clean_path("secret/a\0b").is_err());
-        assert!(needs_sudo("sys/audit/file"));
-        assert!(needs_sudo("sys/audit"));
-        assert!(!needs_sudo("sys/audit-hash/file"));
-        assert!(!needs_sudo("sys/mounts"));
-        assert!(needs_sudo("sys/revoke-force/secret"));
-        assert!(needs_sudo("sys/revoke-prefix/secret"));
-        assert!(needs_sudo("sys/auth/userpass"));
-        assert!(needs_sudo("sys/auth/userpass/tune"));
-        assert!(!needs_sudo("sys/auth"));
-        assert!(needs_sudo("sys/leases"));
-        assert!(needs_sudo("sys/leases/lookup/"));
-        assert!(!needs_sudo("sys/leases/lookup"));
-        assert!(needs_sudo("auth/token/accessors/"));
     }
 }

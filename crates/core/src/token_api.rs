@@ -12,6 +12,7 @@ use secrethub_engine::{EngineError, Operation};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::builtin::{BuiltinRoute, SpecialPaths};
 use crate::error::{go_multierror, CoreError, CoreResult};
 use crate::pipeline::Ctx;
 use crate::request::{AuthBlock, CoreResponse};
@@ -26,6 +27,40 @@ struct TargetInput {
     #[serde(deserialize_with = "sh::duration")]
     increment: Duration,
 }
+
+/// `auth/token/`'s special paths: OpenBao's token store `PathsSpecial.Root`
+/// (`revoke-orphan/*`, `accessors*`), plus `revoke-orphan` itself, whose handler OpenBao
+/// checks for sudo explicitly.
+pub(crate) const SPECIAL_PATHS: SpecialPaths = SpecialPaths {
+    sudo: &["revoke-orphan", "revoke-orphan/*", "accessors*"],
+    unauthenticated: &[],
+};
+
+/// `auth/token/`'s routes.
+pub(crate) const ROUTES: &[BuiltinRoute] = {
+    use Operation::{Delete, List, Read, Update};
+    const fn route(pattern: &'static str, ops: &'static [Operation]) -> BuiltinRoute {
+        BuiltinRoute { pattern, ops }
+    }
+    &[
+        route("create", &[Update]),
+        route("create-orphan", &[Update]),
+        route("create/{*role}", &[Update]),
+        route("roles", &[List]),
+        route("roles/{*name}", &[Read, Update, Delete]),
+        route("lookup-self", &[Read, Update]),
+        route("lookup", &[Update]),
+        route("lookup-accessor", &[Update]),
+        route("renew-self", &[Update]),
+        route("renew", &[Update]),
+        route("renew-accessor", &[Update]),
+        route("revoke-self", &[Update]),
+        route("revoke", &[Update]),
+        route("revoke-accessor", &[Update]),
+        route("revoke-orphan", &[Update]),
+        route("accessors", &[List]),
+    ]
+};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
     let rel = ctx.rel.as_str();

@@ -96,6 +96,12 @@ pub trait Engine: Send + Sync + 'static {
         Err(EngineError::NotRenewable)
     }
 
+    /// Paths (relative to the mount, Vault's syntax: a trailing `*` matches any suffix) that
+    /// need `sudo` on top of the operation's capability, as Vault's `PathsSpecial.Root`.
+    fn sudo_paths(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Auth methods: whether `path` (relative to the mount) is a login endpoint, served
     /// without a token and without an ACL check (`login`, `login/alice`).
     fn is_login_path(&self, _path: &str) -> bool {

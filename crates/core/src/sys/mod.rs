@@ -15,10 +15,105 @@ use secrethub_common::JsonMap;
 use secrethub_engine::{EngineError, Operation};
 use serde_json::Value;
 
+use crate::builtin::{BuiltinRoute, SpecialPaths};
 use crate::error::{CoreError, CoreResult};
 use crate::mounts::MountClass;
 use crate::pipeline::Ctx;
 use crate::request::CoreResponse;
+
+use Operation::{Delete, List, Read, Update};
+
+/// `sys/`'s special paths: OpenBao's `PathsSpecial` of its system backend, for the paths
+/// served here (and `raw`, so that it is sudo from the day it is served). The bare
+/// `revoke-prefix` and `revoke-force` forms are sudo too, since an empty prefix means all.
+pub(crate) const SPECIAL_PATHS: SpecialPaths = SpecialPaths {
+    sudo: &[
+        "auth/*",
+        "audit",
+        "audit/*",
+        // SecretHub's own path (OpenBao has none): verifying the log reads the chain key.
+        "audit-verify/*",
+        "raw",
+        "raw/*",
+        "rotate",
+        "seal",
+        "revoke-prefix",
+        "revoke-prefix/*",
+        "revoke-force",
+        "revoke-force/*",
+        "leases",
+        "leases/revoke-prefix",
+        "leases/revoke-prefix/*",
+        "leases/revoke-force",
+        "leases/revoke-force/*",
+        "leases/lookup/*",
+    ],
+    // `internal/ui/mounts` shows only mounts the caller's policies reach, as in Vault.
+    unauthenticated: &[
+        "wrapping/lookup",
+        "wrapping/unwrap",
+        "internal/ui/mounts",
+        "internal/ui/mounts/*",
+    ],
+};
+
+const fn route(pattern: &'static str, ops: &'static [Operation]) -> BuiltinRoute {
+    BuiltinRoute { pattern, ops }
+}
+
+/// `sys/`'s routes (`mounts/{*path}` and `auth/{*path}` include `.../tune`).
+pub(crate) const ROUTES: &[BuiltinRoute] = &[
+    route("mounts", &[Read]),
+    route("mounts/{*path}", &[Read, Update, Delete]),
+    route("auth", &[Read]),
+    route("auth/{*path}", &[Read, Update, Delete]),
+    route("policy", &[Read, List]),
+    route("policy/{*name}", &[Read, Update, Delete]),
+    route("policies/acl", &[List]),
+    route("policies/acl/{*name}", &[Read, Update, Delete]),
+    route("audit", &[Read]),
+    route("audit/{*path}", &[Update, Delete]),
+    route("audit-hash/{*path}", &[Update]),
+    route("audit-verify/{*path}", &[Read]),
+    route("capabilities", &[Update]),
+    route("capabilities-self", &[Update]),
+    route("capabilities-accessor", &[Update]),
+    route("rotate", &[Update]),
+    route("key-status", &[Read]),
+    route("seal", &[Update]),
+    route("wrapping/lookup", &[Read, Update]),
+    route("wrapping/unwrap", &[Update]),
+    route("wrapping/rewrap", &[Update]),
+    route("wrapping/wrap", &[Update]),
+    route("leases", &[Read, List]),
+    route("leases/lookup", &[Update, List]),
+    route("leases/lookup/{*prefix}", &[Update, List]),
+    route("leases/renew", &[Update]),
+    route("leases/renew/{*lease_id}", &[Update]),
+    route("leases/revoke", &[Update]),
+    route("leases/revoke/{*lease_id}", &[Update]),
+    route("leases/revoke-prefix", &[Update]),
+    route("leases/revoke-prefix/{*prefix}", &[Update]),
+    route("leases/revoke-force", &[Update]),
+    route("leases/revoke-force/{*prefix}", &[Update]),
+    route("leases/tidy", &[Update]),
+    route("leases/count", &[Read]),
+    route("leases/stats", &[Read]),
+    route("renew", &[Update]),
+    route("renew/{*lease_id}", &[Update]),
+    route("revoke", &[Update]),
+    route("revoke/{*lease_id}", &[Update]),
+    route("revoke-prefix", &[Update]),
+    route("revoke-prefix/{*prefix}", &[Update]),
+    route("revoke-force", &[Update]),
+    route("revoke-force/{*prefix}", &[Update]),
+    route("quotas/lease-count", &[List]),
+    route("quotas/lease-count/{*name}", &[Read, Update, Delete]),
+    route("quotas/rate-limit", &[List]),
+    route("quotas/rate-limit/{*name}", &[Read, Update, Delete]),
+    route("internal/ui/mounts", &[Read]),
+    route("internal/ui/mounts/{*path}", &[Read]),
+];
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
     let rel = ctx.rel.clone();

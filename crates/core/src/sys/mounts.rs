@@ -146,10 +146,7 @@ async fn enable(ctx: &Ctx<'_>, raw_path: &str, class: MountClass) -> CoreResult<
         engine_type = "kv".into();
         options.insert("version".into(), "2".into());
     }
-    if matches!(
-        engine_type.as_str(),
-        "system" | "token" | "cubbyhole" | "identity"
-    ) {
+    if crate::builtin::BuiltIn::of(&engine_type).is_some() {
         return Err(CoreError::bad_request(format!(
             "cannot mount {engine_type:?} of type {engine_type:?}"
         )));
