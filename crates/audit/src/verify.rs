@@ -55,8 +55,8 @@ pub struct VerifyReport {
     pub last_seq: u64,
     /// Whether the `mac`s were checked under the chain key (`verify_keyed`).
     pub keyed: bool,
-    /// Lines checked without a `mac`: all of them for `verify_file`, the lines written before
-    /// the device had its chain key for `verify_keyed`.
+    /// Lines written before the device had its chain key: for `verify_file` the lines without
+    /// a `mac`, for `verify_keyed` those before `keyed_from`.
     pub unkeyed_lines: u64,
     /// Lines after the expected head: written since it was recorded (checked like the others,
     /// but a cut among them is not detectable).
@@ -262,10 +262,12 @@ impl Checker {
     }
 
     /// The keyed checks of one line: its `mac`, and whether it is the expected head. Without a
-    /// key only counts the line as unkeyed.
+    /// key only counts a line without a `mac`.
     fn check_mac(&mut self, line: &[u8], fields: &ChainFields) -> Option<String> {
         let Some(keyed) = &mut self.keyed else {
-            self.unkeyed_lines += 1;
+            if fields.mac.is_none() {
+                self.unkeyed_lines += 1;
+            }
             return None;
         };
         let head = keyed.expected.head.as_ref();

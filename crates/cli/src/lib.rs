@@ -123,12 +123,14 @@ fn run_cli(cli: Cli, env: Env, server: ServerRunner) -> u8 {
 
 async fn dispatch(global: GlobalArgs, command: Command, env: Env) -> CmdResult {
     let format = settings::resolve_format(&global, &env).map_err(Failure::local)?;
-    // `audit verify` reads a local file and needs no server.
+    // `audit verify FILE` reads a local file and needs no server (`-device` asks the server).
     if let Command::Audit {
         command: audit::AuditCommand::Verify(args),
     } = &command
     {
-        return audit::verify(format, args);
+        if args.device.is_none() {
+            return audit::verify(format, args);
+        }
     }
     let config = settings::client_config(&global, &env).map_err(Failure::local)?;
     // The client-side commands build their own clients (auto-auth, providers).

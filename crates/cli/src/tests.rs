@@ -149,6 +149,7 @@ fn vault_command_shapes_parse() {
         &["token", "capabilities", "tok", "secret/x"],
         &["audit", "enable", "file", "file_path=/tmp/a.log"],
         &["audit", "verify", "/tmp/a.log"],
+        &["audit", "verify", "-device=file"],
         &["login", "-method=token", "-no-store", "tok"],
         &["lease", "lookup", "database/creds/ro/abc"],
         &[

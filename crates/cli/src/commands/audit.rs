@@ -1,5 +1,8 @@
-//! `audit enable|list|disable` (audit devices under `sys/audit`) and `audit verify FILE`, which
-//! checks a file device's hash chain locally with `secrethub_audit::verify_file`.
+//! `audit enable|list|disable` (audit devices under `sys/audit`) and `audit verify`: with
+//! `-device=NAME` the server verifies the device's file with the chain key and the position it
+//! keeps behind the barrier (`sys/audit-verify/NAME`); with a FILE only the chain's structure is
+//! checked locally with `secrethub_audit::verify_file`, which cannot see a chain recomputed
+//! without the key or a cut tail.
 
 use std::path::PathBuf;
 
@@ -18,7 +21,8 @@ pub(crate) enum AuditCommand {
     List(ListArgs),
     /// Disable an audit device
     Disable(PathArgs),
-    /// Check an audit log file's hash chain (exit 2 when it is broken)
+    /// Check an audit log's chain (exit 2 when it is broken): `-device=NAME` has the server
+    /// verify it with the chain key; a FILE alone gets a structural check only
     Verify(VerifyArgs),
 }
 
@@ -51,8 +55,13 @@ pub(crate) struct PathArgs {
 
 #[derive(clap::Args)]
 pub(crate) struct VerifyArgs {
-    /// Audit log written by a file device
-    file: PathBuf,
+    /// Have the server verify the file this audit device writes, with its chain key and
+    /// checkpoint (needs a token with sudo on sys/audit-verify/NAME)
+    #[arg(long, value_name = "NAME", conflicts_with = "file")]
+    pub(crate) device: Option<String>,
+    /// Audit log written by a file device, checked locally (structure only)
+    #[arg(required_unless_present = "device")]
+    file: Option<PathBuf>,
 }
 
 pub(crate) async fn run(ctx: &Ctx, command: AuditCommand) -> CmdResult {
@@ -109,14 +118,63 @@ pub(crate) async fn run(ctx: &Ctx, command: AuditCommand) -> CmdResult {
             ));
             Ok(0)
         }
-        AuditCommand::Verify(args) => verify(ctx.format, &args),
+        AuditCommand::Verify(args) => match &args.device {
+            Some(device) => verify_on_server(ctx, device).await,
+            None => verify(ctx.format, &args),
+        },
+    }
+}
+
+/// `audit verify -device=NAME`: 0 when the server finds the log intact, 2 when it does not.
+async fn verify_on_server(ctx: &Ctx, device: &str) -> CmdResult {
+    let path = sanitize_path(device);
+    let answer = ctx
+        .client
+        .read(&format!("sys/audit-verify/{path}"))
+        .await
+        .map_err(|e| Failure::api("Error verifying the audit log", &e))?
+        .unwrap_or(Value::Null);
+    let data = body_data(&answer).clone();
+    let ok = data["ok"] == json!(true);
+    if ctx.format == Format::Json {
+        output::out(&output::json(&data));
+        return Ok(if ok { 0 } else { 2 });
+    }
+    let file = data["file"].as_str().unwrap_or(device);
+    let mut text = match data["problem"].as_str() {
+        Some(problem) => format!("{file}: {problem}"),
+        None => format!("{file}: {}", data["message"].as_str().unwrap_or("ok")),
+    };
+    for found in data["problems_at_unseal"].as_array().into_iter().flatten() {
+        text.push_str(&format!("\n{file}: {}", found.as_str().unwrap_or_default()));
+    }
+    text.push_str(&format!(
+        "\nlast line written: seq {}; stored checkpoint: seq {}",
+        data["head_seq"], data["checkpoint_seq"]
+    ));
+    if ok {
+        output::out(&text);
+        Ok(0)
+    } else {
+        output::err(&text);
+        Ok(2)
     }
 }
 
 /// `audit verify FILE`: 0 when the chain holds, 2 when it breaks, 1 when the file is unreadable.
 pub(crate) fn verify(format: Format, args: &VerifyArgs) -> CmdResult {
-    let report = secrethub_audit::verify_file(&args.file)
-        .map_err(|e| Failure::local(format!("Error verifying {}: {e}", args.file.display())))?;
+    let Some(file) = &args.file else {
+        return Err(Failure::local("audit verify needs a FILE or -device=NAME"));
+    };
+    let report = secrethub_audit::verify_file(file)
+        .map_err(|e| Failure::local(format!("Error verifying {}: {e}", file.display())))?;
+    let note = if report.lines > 0 && report.unkeyed_lines == report.lines {
+        "structure only; this file's lines carry no mac (written before chain keys), so a chain \
+         recomputed with SHA-256 or a cut tail cannot be detected"
+    } else {
+        "structure only: a chain recomputed without the key or a cut tail cannot be detected \
+         here; `audit verify -device=NAME` has the server check the macs and its checkpoint"
+    };
     match format {
         Format::Json => {
             let problem = report
@@ -124,15 +182,16 @@ pub(crate) fn verify(format: Format, args: &VerifyArgs) -> CmdResult {
                 .as_ref()
                 .map(|p| json!({ "line": p.line, "reason": p.reason }));
             output::out(&output::json(&json!({
-                "file": args.file.display().to_string(),
+                "file": file.display().to_string(),
                 "lines": report.lines,
                 "ok": report.is_ok(),
                 "first_problem": problem,
                 "last_hash": report.last_hash,
+                "note": note,
             })));
         }
         Format::Table => {
-            let text = format!("{}: {report}", args.file.display());
+            let text = format!("{}: {report} ({note})", file.display());
             if report.is_ok() {
                 output::out(&text);
             } else {
@@ -199,7 +258,8 @@ file/    file    n/a";
     #[test]
     fn verify_reports_unreadable_files_as_local_errors() {
         let args = VerifyArgs {
-            file: PathBuf::from("/nonexistent/secrethub-audit.log"),
+            device: None,
+            file: Some(PathBuf::from("/nonexistent/secrethub-audit.log")),
         };
         let failure = verify(Format::Table, &args).unwrap_err();
         assert_eq!(failure.code, 1);
@@ -216,13 +276,27 @@ file/    file    n/a";
         let empty = dir.path().join("empty.log");
         std::fs::write(&empty, "").unwrap();
         assert_eq!(
-            verify(Format::Json, &VerifyArgs { file: empty }).unwrap(),
+            verify(
+                Format::Json,
+                &VerifyArgs {
+                    device: None,
+                    file: Some(empty)
+                }
+            )
+            .unwrap(),
             0
         );
         let garbage = dir.path().join("garbage.log");
         std::fs::write(&garbage, "not an audit entry\n").unwrap();
         assert_eq!(
-            verify(Format::Json, &VerifyArgs { file: garbage }).unwrap(),
+            verify(
+                Format::Json,
+                &VerifyArgs {
+                    device: None,
+                    file: Some(garbage)
+                }
+            )
+            .unwrap(),
             2
         );
     }

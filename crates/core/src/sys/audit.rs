@@ -1,6 +1,6 @@
 //! `sys/audit` (list), `sys/audit/:path` (enable, disable), `sys/audit-hash/:path` and
 //! `sys/audit-verify/:path` (the server verifies a file device's log with the chain key and
-//! the position it keeps behind the barrier; sudo, like every `sys/audit` path).
+//! the position it keeps behind the barrier; sudo, declared in `sys/mod.rs`).
 
 use std::collections::BTreeMap;
 

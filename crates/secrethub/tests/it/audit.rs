@@ -1,5 +1,6 @@
 //! The file audit device through the CLI: enable it, make requests, and check the log's hash
-//! chain with `audit verify`, which must then catch a single edited line.
+//! chain with `audit verify FILE` (structure) and `audit verify -device=file` (the server, with
+//! the chain key), which must both then catch a single edited line.
 
 use crate::harness::{self, Cli, ServerProcess};
 
@@ -50,6 +51,13 @@ async fn audit_log_verifies_and_an_edit_is_caught() {
     let verified = cli.run(&["audit", "verify", audit_arg]);
     assert_eq!(verified.code, 0, "{verified:?}");
     assert!(verified.stdout.contains("ok"), "{verified:?}");
+    assert!(verified.stdout.contains("structure only"), "{verified:?}");
+    let on_server = cli.run(&["audit", "verify", "-device=file"]);
+    assert_eq!(on_server.code, 0, "{on_server:?}");
+    assert!(
+        on_server.stdout.contains("verified with the chain key"),
+        "{on_server:?}"
+    );
 
     // Change one character inside line 3, keeping it valid JSON: the chain breaks there.
     let mut edited: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
@@ -64,5 +72,13 @@ async fn audit_log_verifies_and_an_edit_is_caught() {
     assert!(
         broken.stderr.contains("line 3"),
         "the report names the edited line: {broken:?}"
+    );
+    let on_server = cli.run(&["audit", "verify", "-device=file"]);
+    assert_eq!(on_server.code, 2, "{on_server:?}");
+    assert!(
+        on_server
+            .stderr
+            .contains("line 3: seq 3: mac does not match"),
+        "{on_server:?}"
     );
 }

@@ -248,11 +248,31 @@ async fn server_verify_detects_every_rewrite_of_the_chain() {
     }
 
     // Verification needs sudo, like every sys/audit path.
-    let user = t.token_with(&["default"]).await;
+    for (name, caps) in [
+        ("verify-read", r#"["read"]"#),
+        ("verify-sudo", r#"["read", "sudo"]"#),
+    ] {
+        let policy = format!(r#"path "sys/audit-verify/*" {{ capabilities = {caps} }}"#);
+        let (s, v) = t
+            .root(
+                "PUT",
+                &format!("sys/policies/acl/{name}"),
+                Some(json!({ "policy": policy })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    }
+    let reader = t.token_with(&["verify-read"]).await;
     let (s, _) = t
-        .req("GET", "sys/audit-verify/untouched", Some(&user), None)
+        .req("GET", "sys/audit-verify/untouched", Some(&reader), None)
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    let sudoer = t.token_with(&["verify-sudo"]).await;
+    let (s, v) = t
+        .req("GET", "sys/audit-verify/untouched", Some(&sudoer), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["ok"], json!(true), "{v}");
 }
 
 #[tokio::test]
