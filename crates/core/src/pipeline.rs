@@ -217,13 +217,16 @@ impl Core {
         };
         if !unauth && !matches!(&record, Some(r) if r.token_type == "wrapping") {
             // Vault lists with a trailing slash, so `secret/metadata/app/*` grants LIST of `app/`.
-            let (acl_path, sudo_path) = if op == Operation::List {
-                (format!("{path}/"), format!("{rel}/"))
+            let acl_path = if op == Operation::List {
+                format!("{path}/")
             } else {
-                (path.clone(), rel.clone())
+                path.clone()
             };
             let decision = acl.check(&acl_path, capability(op), &req.body);
-            let needs_sudo = matches_special(sudo_paths, &sudo_path);
+            // A LIST is protected in Vault's list form (`leases/lookup/` of `leases/lookup/*`)
+            // and in ours without the slash (`leases`, which lists every lease).
+            let needs_sudo = matches_special(sudo_paths, &rel)
+                || (op == Operation::List && matches_special(sudo_paths, &format!("{rel}/")));
             if !decision.allowed || (needs_sudo && !decision.sudo) {
                 self.audit_denied(&u, &req, &path, op, record.as_ref(), &mounted.entry)
                     .await?;

@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod authz_matrix;
 mod batch_tokens;
 mod body_depth;
 mod durations;
