@@ -1,7 +1,8 @@
 //! Shared vocabulary of every SecretHub crate: the error kinds the HTTP layer maps to status
 //! codes, `Sensitive<T>` for values that must never be printed, Vault's loose input coercions
 //! (durations such as `"1h"` or `3600`, comma-separated lists), small random/time helpers, and
-//! `parse_guard`, the size and nesting bound every recursive parser's input passes first.
+//! `parse_guard`, the size and nesting bound every recursive parser's input passes first, and
+//! `tls`, Vault's names of a listener's TLS versions and cipher suites.
 
 mod cidr;
 mod duration;
@@ -12,6 +13,7 @@ mod random;
 mod sensitive;
 pub mod serde_helpers;
 mod time;
+pub mod tls;
 
 pub use cidr::{cidrs_allow, parse_cidrs, Cidr, CidrParseError};
 pub use duration::{format_duration, parse_duration, DurationParseError};

@@ -135,6 +135,10 @@ pub struct RawTcpListener {
     pub tls_cert_file: Option<Spanned<String>>,
     /// PEM private key.
     pub tls_key_file: Option<Spanned<String>>,
+    /// `tls12` (the default) or `tls13`.
+    pub tls_min_version: Option<Spanned<Value>>,
+    /// Go cipher suite names, comma-separated; limits the TLS 1.2 suites.
+    pub tls_cipher_suites: Option<Spanned<Value>>,
     /// Seconds or a duration: accept (TLS handshake included) to the end of the first
     /// request's headers, and the first byte to the end of the headers of a later one.
     pub http_read_header_timeout: Option<Spanned<Value>>,

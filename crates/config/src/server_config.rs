@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use secrethub_common::serde_helpers::{opt_duration, value_to_bool};
+use secrethub_common::tls::{CipherSuite, TlsVersion};
 use secrethub_common::{format_duration, Sensitive};
 use serde_json::Value;
 
@@ -103,13 +104,18 @@ const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// The most `max_connections` accepts.
 const MAX_MAX_CONNECTIONS: u64 = 1_000_000;
 
-/// The PEM files of a TLS listener.
+/// The PEM files and protocol settings of a TLS listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
     /// The certificate chain.
     pub cert_file: PathBuf,
     /// The private key.
     pub key_file: PathBuf,
+    /// `tls_min_version`: TLS 1.2 (the default) or 1.3.
+    pub min_version: TlsVersion,
+    /// `tls_cipher_suites`: the TLS 1.2 suites offered, in Vault's way (TLS 1.3 suites are
+    /// always offered); empty for the defaults.
+    pub cipher_suites: Vec<CipherSuite>,
 }
 
 /// How much the server logs.
@@ -352,6 +358,15 @@ fn listeners(
             Some(value) => boolean(value, "tls_disable", Some(name))?,
             None => false,
         };
+        // Checked even when TLS is disabled, so a typo does not wait for TLS to be enabled.
+        let min_version = match &tcp.tls_min_version {
+            Some(raw) => tls_setting(raw, "tls_min_version", TlsVersion::parse)?,
+            None => TlsVersion::default(),
+        };
+        let cipher_suites = match &tcp.tls_cipher_suites {
+            Some(raw) => tls_setting(raw, "tls_cipher_suites", CipherSuite::parse_list)?,
+            None => Vec::new(),
+        };
         let tls = if tls_disable {
             None
         } else {
@@ -361,6 +376,8 @@ fn listeners(
             Some(TlsFiles {
                 cert_file,
                 key_file,
+                min_version,
+                cipher_suites,
             })
         };
         let limit = |raw: &Option<Spanned<Value>>, key, default| match raw {
@@ -404,6 +421,24 @@ fn listeners(
         .into_iter()
         .map(|(listener, _)| listener)
         .collect())
+}
+
+/// A string setting of `listener "tcp"` parsed by `parse`, whose error becomes the reason.
+fn tls_setting<T>(
+    raw: &Spanned<Value>,
+    key: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    let stanza = Some("listener \"tcp\"");
+    match &raw.value {
+        Value::String(s) => parse(s).map_err(|reason| invalid(raw.line, stanza, key, reason)),
+        _ => Err(invalid(
+            raw.line,
+            stanza,
+            key,
+            "must be a string".to_owned(),
+        )),
+    }
 }
 
 fn max_connections(raw: &Spanned<Value>) -> Result<usize, ConfigError> {

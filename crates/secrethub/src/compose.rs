@@ -142,6 +142,8 @@ async fn serve_command(args: ServerArgs) -> anyhow::Result<()> {
         let tls = l.tls.as_ref().map(|t| TlsFiles {
             cert_file: t.cert_file.clone(),
             key_file: t.key_file.clone(),
+            min_version: t.min_version,
+            cipher_suites: t.cipher_suites.clone(),
         });
         let listener = Listener::bind(l.address, tls.as_ref()).await?;
         listeners.push(listener.with_limits(listener_limits(l)));

@@ -324,6 +324,48 @@ fn bad_listener_limits() {
 }
 
 #[test]
+fn bad_tls_settings() {
+    let listener =
+        |line: &str| format!("listener \"tcp\" {{\n  tls_disable = true\n  {line}\n}}\n");
+    check_err(
+        &listener("tls_min_version = \"tls10\""),
+        expect![[
+            r#"server.hcl:3: listener "tcp": "tls_min_version": "tls10" is refused: TLS 1.0 and 1.1 are insecure and not served; use "tls12" or "tls13""#
+        ]],
+    );
+    check_err(
+        &listener("tls_min_version = \"tls11\""),
+        expect![[
+            r#"server.hcl:3: listener "tcp": "tls_min_version": "tls11" is refused: TLS 1.0 and 1.1 are insecure and not served; use "tls12" or "tls13""#
+        ]],
+    );
+    check_err(
+        &listener("tls_min_version = \"1.3\""),
+        expect![[
+            r#"server.hcl:3: listener "tcp": "tls_min_version": "1.3" is not one of "tls12", "tls13""#
+        ]],
+    );
+    check_err(
+        &listener("tls_min_version = 13"),
+        expect![[r#"server.hcl:3: listener "tcp": "tls_min_version": must be a string"#]],
+    );
+    check_err(
+        &listener(
+            "tls_cipher_suites = \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_RSA_WITH_AES_256_CBC_SHA\"",
+        ),
+        expect![[
+            r#"server.hcl:3: listener "tcp": "tls_cipher_suites": cipher suite "TLS_RSA_WITH_AES_256_CBC_SHA" is not supported (only ECDHE suites with AES-GCM or ChaCha20-Poly1305 for TLS 1.2, and the TLS 1.3 suites, are served)"#
+        ]],
+    );
+    check_err(
+        &listener("tls_cipher_suites = \"TLS_ECDHE_RSA_WITH_RC4_128_SHA\""),
+        expect![[
+            r#"server.hcl:3: listener "tcp": "tls_cipher_suites": cipher suite "TLS_ECDHE_RSA_WITH_RC4_128_SHA" is not supported (only ECDHE suites with AES-GCM or ChaCha20-Poly1305 for TLS 1.2, and the TLS 1.3 suites, are served)"#
+        ]],
+    );
+}
+
+#[test]
 fn nesting_too_deep_for_the_parser() {
     check_err(
         &format!(

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use expect_test::expect;
+use secrethub_common::tls::TlsVersion;
 use secrethub_config::{parse, LogLevel, StorageConfig, DEFAULT_LEASE_TTL};
 
 use crate::check_ok;
@@ -32,6 +33,8 @@ listener "tcp" {
   address       = "0.0.0.0:8200"
   tls_cert_file = "tls/server.crt"
   tls_key_file  = "/etc/ssl/private/server.key"
+  tls_min_version   = "tls13"
+  tls_cipher_suites = "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305"
 }
 
 listener "tcp" {
@@ -80,6 +83,11 @@ lease_revocation {
                             TlsFiles {
                                 cert_file: "/etc/secrethub/tls/server.crt",
                                 key_file: "/etc/ssl/private/server.key",
+                                min_version: Tls13,
+                                cipher_suites: [
+                                    TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                                    TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+                                ],
                             },
                         ),
                         read_header_timeout: 10s,
@@ -165,6 +173,20 @@ fn listener_address_defaults_to_vaults() {
     let config = parse("listener \"tcp\" {\n  tls_disable = 1\n}\n", Path::new("")).unwrap();
     assert_eq!(config.listeners[0].address.to_string(), "127.0.0.1:8200");
     assert_eq!(config.listeners[0].tls, None);
+}
+
+#[test]
+fn tls_settings_default_to_vaults() {
+    let text = "listener \"tcp\" {\n  tls_cert_file = \"c.pem\"\n  tls_key_file = \"k.pem\"\n}\n";
+    let config = parse(text, Path::new("/d")).unwrap();
+    let tls = config.listeners[0].tls.as_ref().unwrap();
+    assert_eq!(tls.min_version, TlsVersion::Tls12);
+    assert!(tls.cipher_suites.is_empty());
+    let text = "listener \"tcp\" {\n  tls_cert_file = \"c.pem\"\n  tls_key_file = \"k.pem\"\n  tls_min_version = \"tls12\"\n  tls_cipher_suites = \"\"\n}\n";
+    let config = parse(text, Path::new("/d")).unwrap();
+    let tls = config.listeners[0].tls.as_ref().unwrap();
+    assert_eq!(tls.min_version, TlsVersion::Tls12);
+    assert!(tls.cipher_suites.is_empty());
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod accept;
 mod connections;
 mod limits;
 mod service;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use anyhow::Context as _;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
+use secrethub_common::tls::{CipherSuite, TlsVersion};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
@@ -32,13 +34,17 @@ use limits::{
 pub use limits::{raise_open_file_limit, ListenerLimits};
 use service::{ConnService, Tracked};
 
-/// Certificate and key files of a TLS listener (PEM).
+/// Certificate and key files of a TLS listener (PEM) and its protocol settings.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
     /// Certificate chain.
     pub cert_file: PathBuf,
     /// Private key.
     pub key_file: PathBuf,
+    /// The lowest TLS version served.
+    pub min_version: TlsVersion,
+    /// The TLS 1.2 suites offered (TLS 1.3 suites always are, as in Vault); empty for all.
+    pub cipher_suites: Vec<CipherSuite>,
 }
 
 /// A bound listener, ready to serve.
@@ -55,7 +61,7 @@ impl Listener {
         let tcp = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let tls = tls.map(load_tls).transpose()?;
+        let tls = tls.map(tls::load).transpose()?;
         Ok(Listener {
             tcp,
             tls,
@@ -77,35 +83,6 @@ impl Listener {
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
     }
-}
-
-fn load_tls(files: &TlsFiles) -> anyhow::Result<TlsAcceptor> {
-    let certs = {
-        let pem = std::fs::read(&files.cert_file)
-            .with_context(|| format!("cannot read tls_cert_file {}", files.cert_file.display()))?;
-        rustls_pemfile::certs(&mut pem.as_slice())
-            .collect::<Result<Vec<_>, _>>()
-            .with_context(|| format!("invalid certificate in {}", files.cert_file.display()))?
-    };
-    if certs.is_empty() {
-        anyhow::bail!("no certificate found in {}", files.cert_file.display());
-    }
-    let key = {
-        let pem = std::fs::read(&files.key_file)
-            .with_context(|| format!("cannot read tls_key_file {}", files.key_file.display()))?;
-        rustls_pemfile::private_key(&mut pem.as_slice())
-            .with_context(|| format!("invalid private key in {}", files.key_file.display()))?
-            .with_context(|| format!("no private key found in {}", files.key_file.display()))?
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("tls protocol versions")?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("certificate and key do not match")?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// Serves `app` on `listener` until `shutdown` is cancelled.

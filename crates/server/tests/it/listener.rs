@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use secrethub_common::tls::{CipherSuite, TlsVersion};
 use secrethub_server::{serve, Listener, ListenerLimits, TlsFiles};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -136,16 +137,67 @@ async fn at_the_connection_limit_a_fresh_health_check_is_answered_at_once() {
     assert!(took < Duration::from_secs(5));
 }
 
-#[tokio::test]
-async fn a_tls_client_that_never_says_hello_is_dropped_at_the_header_timeout() {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// A self-signed ECDSA P-256 certificate for 127.0.0.1 written to `dir`, and its files with
+/// the given TLS settings.
+fn tls_files(
+    dir: &std::path::Path,
+    min_version: TlsVersion,
+    cipher_suites: Vec<CipherSuite>,
+) -> (rcgen::CertifiedKey, TlsFiles) {
     let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("cert");
     let files = TlsFiles {
-        cert_file: dir.path().join("cert.pem"),
-        key_file: dir.path().join("key.pem"),
+        cert_file: dir.join("cert.pem"),
+        key_file: dir.join("key.pem"),
+        min_version,
+        cipher_suites,
     };
     std::fs::write(&files.cert_file, cert.cert.pem()).expect("cert file");
     std::fs::write(&files.key_file, cert.key_pair.serialize_pem()).expect("key file");
+    (cert, files)
+}
+
+/// A rustls client trusting `cert`, limited to `versions` (and `suites`, when given).
+fn tls_connector(
+    cert: &rcgen::CertifiedKey,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    suites: Option<&[rustls::CipherSuite]>,
+) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).expect("root");
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(suites) = suites {
+        provider
+            .cipher_suites
+            .retain(|s| suites.contains(&s.suite()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(versions)
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+async fn tls_connect(
+    connector: &tokio_rustls::TlsConnector,
+    addr: SocketAddr,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    tokio::time::timeout(PATIENCE, connector.connect(name, tcp))
+        .await
+        .expect("handshake in time")
+}
+
+const BOTH: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+const TLS12_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+const TLS13_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+
+#[tokio::test]
+async fn a_tls_client_that_never_says_hello_is_dropped_at_the_header_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, files) = tls_files(dir.path(), TlsVersion::Tls12, vec![]);
     let limits = ListenerLimits {
         read_header_timeout: SHORT,
         ..ListenerLimits::DEFAULT
@@ -156,18 +208,10 @@ async fn a_tls_client_that_never_says_hello_is_dropped_at_the_header_timeout() {
     let dropped = tokio::spawn(async move { read_until_closed(&mut silent).await });
 
     // Meanwhile a client that does speak TLS is served.
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.cert.der().clone()).expect("root");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = TcpStream::connect(running.addr).await.expect("connect");
-    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
-    let mut tls = connector.connect(name, tcp).await.expect("handshake");
+    let connector = tls_connector(&cert, BOTH, None);
+    let mut tls = tls_connect(&connector, running.addr)
+        .await
+        .expect("handshake");
     tls.write_all(HEALTH).await.expect("write");
     let (answer, _) = read_until_closed(&mut tls).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -175,6 +219,71 @@ async fn a_tls_client_that_never_says_hello_is_dropped_at_the_header_timeout() {
     let (sent, took) = dropped.await.expect("reader");
     assert_eq!(sent, "");
     assert!(took >= SHORT - Duration::from_millis(50), "{took:?}");
+}
+
+#[tokio::test]
+async fn tls_min_version_13_refuses_a_tls12_client_and_serves_a_tls13_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, files) = tls_files(dir.path(), TlsVersion::Tls13, vec![]);
+    let running = start(ListenerLimits::DEFAULT, Some(&files)).await;
+
+    let old = tls_connector(&cert, TLS12_ONLY, None);
+    let err = tls_connect(&old, running.addr)
+        .await
+        .expect_err("a TLS 1.2 client is refused");
+    assert!(err.to_string().contains("ProtocolVersion"), "{err}");
+
+    let new = tls_connector(&cert, BOTH, None);
+    let mut tls = tls_connect(&new, running.addr).await.expect("handshake");
+    assert_eq!(
+        tls.get_ref().1.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
+    tls.write_all(HEALTH).await.expect("write");
+    let (answer, _) = read_until_closed(&mut tls).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn tls_cipher_suites_limit_what_tls12_negotiates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Not the suite rustls would pick first (AES-256-GCM).
+    let only = CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256;
+    let (cert, files) = tls_files(dir.path(), TlsVersion::Tls12, vec![only]);
+    let running = start(ListenerLimits::DEFAULT, Some(&files)).await;
+
+    let any_suite = tls_connector(&cert, TLS12_ONLY, None);
+    let tls = tls_connect(&any_suite, running.addr)
+        .await
+        .expect("handshake");
+    let negotiated = tls.get_ref().1.negotiated_cipher_suite().expect("suite");
+    assert_eq!(
+        negotiated.suite(),
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+    );
+
+    let other_suite = tls_connector(
+        &cert,
+        TLS12_ONLY,
+        Some(&[rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]),
+    );
+    let err = tls_connect(&other_suite, running.addr)
+        .await
+        .expect_err("no shared suite");
+    assert!(err.to_string().contains("HandshakeFailure"), "{err}");
+
+    // TLS 1.3 suites are not limited, as in Vault.
+    let tls13 = tls_connector(
+        &cert,
+        TLS13_ONLY,
+        Some(&[rustls::CipherSuite::TLS13_AES_128_GCM_SHA256]),
+    );
+    let tls = tls_connect(&tls13, running.addr).await.expect("handshake");
+    let negotiated = tls.get_ref().1.negotiated_cipher_suite().expect("suite");
+    assert_eq!(
+        negotiated.suite(),
+        rustls::CipherSuite::TLS13_AES_128_GCM_SHA256
+    );
 }
 
 #[tokio::test]
