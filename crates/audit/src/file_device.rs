@@ -119,16 +119,16 @@ impl FileDevice {
         &self.path
     }
 
-    /// The last line written (or found at open): what a checkpoint records. `None` for stdout
-    /// and discard, which have no file to verify.
+    /// The last line written (or found at open): what a checkpoint records. `None` for stdout,
+    /// discard and files that are not regular files (such as `/dev/full`): nothing to verify.
     pub fn head(&self) -> Option<ChainHead> {
         let state = self.lock_state();
-        match state.sink {
-            Sink::File(_) => Some(ChainHead {
+        match &state.sink {
+            Sink::File(file) if file.metadata().is_ok_and(|m| m.is_file()) => Some(ChainHead {
                 seq: state.chain.next_seq.saturating_sub(1),
                 mac: state.chain.last_mac.clone(),
             }),
-            Sink::Stdout | Sink::Discard => None,
+            Sink::File(_) | Sink::Stdout | Sink::Discard => None,
         }
     }
 

@@ -227,3 +227,12 @@ async fn lines_after_the_head_and_before_the_key_are_counted() {
         "{problem}"
     );
 }
+
+#[tokio::test]
+async fn a_device_file_in_place_of_the_log_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, _, head) = write_log(dir.path(), 1).await;
+    let err = verify_keyed(Path::new("/dev/zero"), CHAIN_KEY, &expected(&head))
+        .expect_err("never read to the end");
+    assert!(err.to_string().contains("/dev/zero"), "{err}");
+}

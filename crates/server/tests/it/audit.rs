@@ -321,3 +321,14 @@ async fn a_tail_cut_while_sealed_is_reported_against_the_checkpoint() {
     assert!(v["checkpoint_seq"].as_u64().unwrap() >= at_seal, "{v}");
     assert_eq!(v["head_seq"].as_u64().unwrap(), at_seal + 1, "{v}");
 }
+
+#[tokio::test]
+async fn a_device_without_a_regular_file_has_nothing_to_verify() {
+    let t = TestServer::dev().await;
+    enable(&t, "null", std::path::Path::new("/dev/null")).await;
+    // Reading a device file could never end (/dev/zero); the server does not try.
+    let (s, v) = t.root("GET", "sys/audit-verify/null", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, v) = t.root("GET", "sys/audit-verify/missing", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
