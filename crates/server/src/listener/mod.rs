@@ -199,6 +199,11 @@ impl Connection {
         let serve = async move {
             match tls {
                 Some(acceptor) => {
+                    let mut stream = stream;
+                    if tls::answer_plain_http(&mut stream).await {
+                        tracing::debug!(peer = %peer, "plain http on a tls listener refused");
+                        return Ok(());
+                    }
                     let stream = acceptor.accept(stream).await.map_err(|e| {
                         tracing::debug!(peer = %peer, error = %e, "tls handshake failed");
                     })?;

@@ -287,6 +287,31 @@ async fn tls_cipher_suites_limit_what_tls12_negotiates() {
 }
 
 #[tokio::test]
+async fn plain_http_on_a_tls_listener_gets_vaults_400() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, files) = tls_files(dir.path(), TlsVersion::Tls12, vec![]);
+    let running = start(ListenerLimits::DEFAULT, Some(&files)).await;
+
+    let mut plain = TcpStream::connect(running.addr).await.expect("connect");
+    plain.write_all(HEALTH).await.expect("write");
+    let (answer, took) = read_until_closed(&mut plain).await;
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a whole answer");
+    assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{head}");
+    assert!(head.contains("\r\nConnection: close"), "{head}");
+    assert_eq!(body, "Client sent an HTTP request to an HTTPS server.\n");
+
+    // TLS clients are still served.
+    let connector = tls_connector(&cert, BOTH, None);
+    let mut tls = tls_connect(&connector, running.addr)
+        .await
+        .expect("handshake");
+    tls.write_all(HEALTH).await.expect("write");
+    let (answer, _) = read_until_closed(&mut tls).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
 async fn an_http2_connection_without_a_request_is_closed_at_the_header_timeout() {
     let limits = ListenerLimits {
         read_header_timeout: SHORT,
