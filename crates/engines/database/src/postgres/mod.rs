@@ -26,6 +26,12 @@
 //! other databases are not touched, so a role owning some there fails to drop and the lease
 //! is retried. A caller waiting on one revocation gets it without waiting for the WAL flush,
 //! confirmed later (`unflushed.rs`).
+//!
+//! An admin that is not a superuser (`CREATEROLE`) may terminate a user's sessions and
+//! `DROP OWNED` only with the privileges of that user's role, which PostgreSQL 13–15 never
+//! give it and 16+ by default only as ADMIN without INHERIT. So creation ends, in the same
+//! transaction, with `GRANT "<user>" TO <admin>` unless the admin is a superuser (checked
+//! once per opened config): a grant that fails fails the creation, leaving nothing behind.
 
 mod connect;
 mod unflushed;
@@ -71,6 +77,7 @@ pub(crate) fn open(req: &OpenRequest<'_>) -> Result<Arc<dyn DatabasePlugin>, Dat
         revoke: connect::pool(&target.config, revoke_pool_size(size))?,
         facts: connect::facts(&target.config),
         unflushed: unflushed::Support::default(),
+        grantee: tokio::sync::OnceCell::new(),
     }))
 }
 
@@ -82,6 +89,9 @@ struct Postgres {
     revoke: Pool,
     facts: JsonMap,
     unflushed: unflushed::Support,
+    /// Whom a new user is granted to so revocation works: the connection's user when it is
+    /// not a superuser, as a quoted identifier; `None` for a superuser. Checked once.
+    grantee: tokio::sync::OnceCell<Option<String>>,
 }
 
 /// Double-quotes an identifier for SQL.
@@ -124,6 +134,26 @@ impl Postgres {
             connection: self.name.clone(),
             reason: connect::describe_pool(&e),
         })
+    }
+
+    /// The connection's user, quoted, when it is not a superuser (see the module docs); the
+    /// answer of the first successful check.
+    async fn grantee(&self, client: &Object) -> Result<Option<String>, tokio_postgres::Error> {
+        let found = self
+            .grantee
+            .get_or_try_init(|| async {
+                let row = client
+                    .query_one(
+                        "SELECT current_user::text, rolsuper FROM pg_catalog.pg_roles \
+                         WHERE rolname = current_user",
+                        &[],
+                    )
+                    .await?;
+                let (name, superuser): (String, bool) = (row.get(0), row.get(1));
+                Ok::<_, tokio_postgres::Error>((!superuser).then(|| quote_ident(&name)))
+            })
+            .await?;
+        Ok(found.clone())
     }
 
     /// A SCRAM-SHA-256 verifier for `password`, when statements have a password literal.
@@ -311,12 +341,24 @@ impl DatabasePlugin for Postgres {
             password_literal: literal.as_deref().map(String::as_str),
             expiration: &expiration,
         };
-        let sql = Zeroizing::new(template::render_all(
+        let mut sql = Zeroizing::new(template::render_all(
             "creation_statements",
             user.statements,
             &vars,
         )?);
         let client = self.client(&self.issue).await?;
+        let grantee = match self.grantee(&client).await {
+            Ok(g) => g,
+            Err(e) => {
+                return Err(self
+                    .failure("checking the admin user", client, e, &[])
+                    .await)
+            }
+        };
+        if let Some(admin) = grantee {
+            // Appended to the same multi-statement text: one transaction with the creation.
+            sql.push_str(&format!("GRANT {} TO {admin}", quote_ident(user.username)));
+        }
         user.before_create.ready().await?;
         let mut attempt = 0;
         loop {

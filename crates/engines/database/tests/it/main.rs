@@ -4,6 +4,8 @@
 //!   trust authentication), each test in a database of its own, checking `pg_roles`.
 //! - `auth`: a private cluster with scram-sha-256 authentication (see `cluster`), where
 //!   logging in with the issued credentials is really checked.
+//! - `createrole`: the same cluster with a `CREATEROLE` admin that is not a superuser: users
+//!   with open sessions are still revoked.
 //! - `nesting`: a `password_policy` too deep for the HCL parser is refused before parsing
 //!   (no database needed).
 //! - `unflushed`: revocations for a waiting caller that do not wait for the WAL flush, and
@@ -12,6 +14,7 @@
 mod auth;
 mod bad_input;
 mod cluster;
+mod createrole;
 mod harness;
 mod issue;
 mod lifecycle;
