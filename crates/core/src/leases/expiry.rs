@@ -2,8 +2,9 @@
 //! index (time-ordered), hands due leases to a bounded pool of workers, and sleeps until the
 //! next due time or until a new lease is due earlier. Failed revocations are retried with
 //! exponential backoff and jitter; after `max_attempts` a lease becomes irrevocable (kept,
-//! listed, counted, retried slowly). A per-mount circuit breaker stops hammering a dead
-//! upstream so it cannot starve other mounts.
+//! listed, counted, retried slowly). A circuit breaker per mount and role stops hammering a
+//! dead upstream so it cannot starve other mounts; it gates background revocations only,
+//! never a caller's explicit `sync` revocation.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -61,6 +62,45 @@ struct Breaker {
     open_until_ms: i64,
 }
 
+/// An open breaker, as a queued revocation's answer names it.
+pub(crate) struct OpenBreaker {
+    /// The leases it pauses: the lease ID's path without its random suffix
+    /// (`database/creds/ro`).
+    pub(crate) role: String,
+    pub(crate) failures: u32,
+    pub(crate) until_ms: i64,
+}
+
+/// The breaker of a lease: its mount and its lease path without the random suffix (the
+/// engine's role, e.g. `creds/ro`). A whole-mount breaker let one role's failing revocation
+/// statements pause every other role's revocations on the same healthy connection. Per role,
+/// a database that is really down still opens every role's breaker after `breaker_threshold`
+/// failures each, so the protection stays bounded (threshold × roles attempts per cooldown).
+fn breaker_key(rec: &LeaseRecord) -> String {
+    format!("{}/{}", rec.mount_accessor, rec.path)
+}
+
+/// What a breaker is called in answers: the lease ID without its random suffix.
+pub(crate) fn role_of(lease_id: &str) -> &str {
+    lease_id.rsplit_once('/').map_or(lease_id, |(role, _)| role)
+}
+
+/// One revocation attempt over many leases: how many failed, and the first error.
+#[derive(Default)]
+pub(crate) struct Attempted {
+    pub(crate) failures: usize,
+    pub(crate) first_error: Option<String>,
+}
+
+impl Attempted {
+    fn add(&mut self, other: Attempted) {
+        self.failures += other.failures;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
 pub(crate) struct Scheduler {
     retry: RetryConfig,
     wake: Notify,
@@ -103,29 +143,42 @@ impl Scheduler {
         capped.mul_f64(jitter)
     }
 
-    pub(crate) fn breaker_success(&self, accessor: &str) {
-        lock(&self.breakers).remove(accessor);
+    pub(crate) fn breaker_success(&self, rec: &LeaseRecord) {
+        lock(&self.breakers).remove(&breaker_key(rec));
     }
 
-    fn breaker_failure(&self, accessor: &str) {
+    fn breaker_failure(&self, rec: &LeaseRecord) {
         let mut b = lock(&self.breakers);
-        let e = b.entry(accessor.to_string()).or_default();
+        let e = b.entry(breaker_key(rec)).or_default();
         e.consecutive_failures += 1;
         if e.consecutive_failures >= self.retry.breaker_threshold {
             e.open_until_ms = now_ms() + self.retry.breaker_cooldown.as_millis() as i64;
             tracing::warn!(
-                mount = accessor,
+                mount = %rec.mount_accessor,
+                role = role_of(&rec.lease_id),
                 failures = e.consecutive_failures,
-                "revocations paused for this mount (circuit breaker open)"
+                "revocations paused for this role (circuit breaker open)"
             );
         }
     }
 
-    fn breaker_open_until(&self, accessor: &str) -> Option<i64> {
+    fn breaker_open_until(&self, rec: &LeaseRecord) -> Option<i64> {
         lock(&self.breakers)
-            .get(accessor)
+            .get(&breaker_key(rec))
             .map(|b| b.open_until_ms)
             .filter(|t| *t > now_ms())
+    }
+
+    /// The open breaker that pauses `rec`'s background revocation, if any.
+    pub(crate) fn open_breaker(&self, rec: &LeaseRecord) -> Option<OpenBreaker> {
+        lock(&self.breakers)
+            .get(&breaker_key(rec))
+            .filter(|b| b.open_until_ms > now_ms())
+            .map(|b| OpenBreaker {
+                role: role_of(&rec.lease_id).to_string(),
+                failures: b.consecutive_failures,
+                until_ms: b.open_until_ms,
+            })
     }
 
     /// Records a failed attempt: reschedules with backoff, or marks the lease irrevocable.
@@ -135,7 +188,7 @@ impl Scheduler {
         mut rec: LeaseRecord,
         error: &str,
     ) -> CoreResult<()> {
-        self.breaker_failure(&rec.mount_accessor);
+        self.breaker_failure(&rec);
         let old_due = rec.due_ms;
         rec.attempts += 1;
         rec.last_error = error.chars().take(500).collect();
@@ -199,9 +252,11 @@ impl Scheduler {
         Ok(())
     }
 
-    /// One revocation attempt for a batch of due leases; failures are recorded, never
-    /// dropped. Returns how many failed.
-    async fn attempt_batch(&self, mgr: &LeaseManager, ids: &[String]) -> usize {
+    /// One revocation attempt for a batch of leases; failures are recorded, never dropped.
+    /// Background attempts (`explicit` false) defer the leases of a role whose breaker is
+    /// open; a caller's explicit revocation tries them once regardless, since the caller is
+    /// owed the real outcome and one attempt cannot hammer anything.
+    async fn attempt_batch(&self, mgr: &LeaseManager, ids: &[String], explicit: bool) -> Attempted {
         let mut due = Vec::with_capacity(ids.len());
         for id in ids {
             match mgr.view.get_json::<LeaseRecord>(&id_key(id)).await {
@@ -214,7 +269,7 @@ impl Scheduler {
         }
         let mut now_due = Vec::with_capacity(due.len());
         for rec in due {
-            if let Some(until) = self.breaker_open_until(&rec.mount_accessor) {
+            if let Some(until) = self.breaker_open_until(&rec).filter(|_| !explicit) {
                 let id = rec.lease_id.clone();
                 if let Err(e) = self.defer(mgr, rec, until).await {
                     tracing::warn!(lease_id = %id, error = %e, "cannot defer lease");
@@ -223,21 +278,29 @@ impl Scheduler {
                 now_due.push(rec);
             }
         }
-        let mut failures = 0;
+        let mut out = Attempted::default();
         for (rec, outcome) in mgr.revoke_records(now_due).await {
             if let Err(e) = outcome {
-                failures += 1;
+                out.failures += 1;
                 let id = rec.lease_id.clone();
-                if let Err(e2) = self.after_failure(mgr, rec, &e.to_string()).await {
+                let error = e.to_string();
+                if let Err(e2) = self.after_failure(mgr, rec, &error).await {
                     tracing::warn!(lease_id = %id, error = %e2, "cannot record a failed revocation");
                 }
+                out.first_error
+                    .get_or_insert_with(|| format!("{id}: {error}"));
             }
         }
-        failures
+        out
     }
 
-    /// Revokes `ids` on the worker pool, in batches; returns how many failed.
-    pub(crate) async fn revoke_many(&self, mgr: &Arc<LeaseManager>, ids: Vec<String>) -> usize {
+    /// Revokes `ids` on the worker pool, in batches (see `attempt_batch` for `explicit`).
+    pub(crate) async fn revoke_many(
+        &self,
+        mgr: &Arc<LeaseManager>,
+        ids: Vec<String>,
+        explicit: bool,
+    ) -> Attempted {
         let mut set = tokio::task::JoinSet::new();
         for chunk in ids.chunks(BATCH) {
             let permit = self.workers.clone().acquire_owned().await;
@@ -245,14 +308,17 @@ impl Scheduler {
             let chunk = chunk.to_vec();
             set.spawn(async move {
                 let _permit = permit;
-                mgr.scheduler.attempt_batch(&mgr, &chunk).await
+                mgr.scheduler.attempt_batch(&mgr, &chunk, explicit).await
             });
         }
-        let mut failures = 0;
+        let mut out = Attempted::default();
         while let Some(r) = set.join_next().await {
-            failures += r.unwrap_or(BATCH);
+            out.add(r.unwrap_or_else(|e| Attempted {
+                failures: BATCH,
+                first_error: Some(format!("revocation task failed: {e}")),
+            }));
         }
-        failures
+        out
     }
 }
 
@@ -329,7 +395,7 @@ async fn spawn_batch(mgr: &Arc<LeaseManager>, ids: Vec<String>) {
     let mgr = mgr.clone();
     tokio::spawn(async move {
         let _permit = permit;
-        mgr.scheduler.attempt_batch(&mgr, &ids).await;
+        mgr.scheduler.attempt_batch(&mgr, &ids, false).await;
         {
             let mut inflight = lock(&mgr.scheduler.inflight);
             for id in &ids {

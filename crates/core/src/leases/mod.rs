@@ -336,7 +336,7 @@ impl LeaseManager {
                 self.receipt_stored();
             }
         }
-        self.scheduler.breaker_success(&rec.mount_accessor);
+        self.scheduler.breaker_success(rec);
         Ok(())
     }
 
@@ -370,7 +370,7 @@ impl LeaseManager {
             for (rec, result) in group.into_iter().zip(results) {
                 let outcome = match result {
                     Ok(()) => self.delete_record(&rec, None).await.map(|()| {
-                        self.scheduler.breaker_success(&rec.mount_accessor);
+                        self.scheduler.breaker_success(&rec);
                     }),
                     Err(e) => Err(e.into()),
                 };
@@ -411,18 +411,81 @@ impl LeaseManager {
         Ok(())
     }
 
-    /// Revokes every lease under `prefix`, many at a time; fails if any of them failed
-    /// (those stay scheduled for retry).
+    /// Revokes every lease under `prefix` now, many at a time, for a caller waiting on the
+    /// outcome (`sync=true`): one attempt each even where a breaker pauses background
+    /// retries. Fails naming how many failed; those stay and are retried in the background.
     pub(crate) async fn revoke_prefix(self: &Arc<Self>, prefix: &str) -> CoreResult<usize> {
         let ids = self.ids_under(prefix).await?;
         let n = ids.len();
-        let failures = self.scheduler.revoke_many(self, ids).await;
-        if failures > 0 {
+        let attempted = self.scheduler.revoke_many(self, ids, true).await;
+        if attempted.failures > 0 {
+            let first = attempted.first_error.unwrap_or_default();
             return Err(CoreError::Unavailable(format!(
-                "{failures} of {n} leases under {prefix:?} could not be revoked yet; they are retried"
+                "{} of {n} leases under {prefix:?} could not be revoked (first: {first}); they are kept and retried",
+                attempted.failures
             )));
         }
         Ok(n)
+    }
+
+    /// Queues the revocation of every lease under `prefix` (`sync=false`): each is made due
+    /// now for the workers. Returns a warning per role whose circuit breaker is open, naming
+    /// when its revocations resume.
+    pub(crate) async fn queue_prefix(&self, prefix: &str) -> CoreResult<Vec<String>> {
+        let ids = self.ids_under(prefix).await?;
+        self.queue(ids).await
+    }
+
+    /// Queues the revocation of one lease (`sync=false`), as `queue_prefix`.
+    pub(crate) async fn queue_lease(&self, lease_id: &str) -> CoreResult<Vec<String>> {
+        self.queue(vec![lease_id.to_string()]).await
+    }
+
+    async fn queue(&self, ids: Vec<String>) -> CoreResult<Vec<String>> {
+        let mut warnings = Vec::new();
+        for id in ids {
+            let Some(rec) = self.load(&id).await? else {
+                continue;
+            };
+            if let Some(b) = self.scheduler.open_breaker(&rec) {
+                let warning = format!(
+                    "revocations of leases under {:?} are paused by their circuit breaker after {} consecutive failures; queued until {}",
+                    b.role,
+                    b.failures,
+                    secrethub_common::format_rfc3339(i128::from(b.until_ms) * 1_000_000)
+                );
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+            self.make_due_now(rec).await?;
+        }
+        self.scheduler.wake();
+        Ok(warnings)
+    }
+
+    /// Moves a lease's due time to now, for the workers to revoke it.
+    async fn make_due_now(&self, mut rec: LeaseRecord) -> CoreResult<()> {
+        let id = rec.lease_id.clone();
+        let old = rec.due_ms;
+        let now = now_ms();
+        if old <= now {
+            return Ok(());
+        }
+        rec.due_ms = now;
+        self.view
+            .apply(vec![
+                put_json(id_key(&id), &rec)?,
+                WriteOp::Delete {
+                    key: due_key(old, &id),
+                },
+                WriteOp::Put {
+                    key: due_key(now, &id),
+                    value: Vec::new(),
+                },
+            ])
+            .await?;
+        Ok(())
     }
 
     /// Deletes every lease under `prefix` without asking the engine (operator's last resort),
@@ -586,7 +649,7 @@ impl LeaseManager {
             count = ids.len(),
             "revoking unconfirmed intents left by a previous run"
         );
-        let failures = self.scheduler.revoke_many(self, ids).await;
+        let failures = self.scheduler.revoke_many(self, ids, false).await.failures;
         if failures > 0 {
             tracing::warn!(
                 failures,

@@ -26,6 +26,10 @@ struct LeaseInput {
     after: Option<String>,
     #[serde(deserialize_with = "sh::opt_uint")]
     limit: Option<u64>,
+    /// Vault's `sync` of `revoke` and `revoke-prefix` (default true): revoke before
+    /// answering, or answer 202 with the revocation queued.
+    #[serde(deserialize_with = "sh::opt_boolean")]
+    sync: Option<bool>,
 }
 
 /// `head` is the first path segment after `sys/` (`leases`, `renew`, `revoke`, ...).
@@ -49,6 +53,7 @@ pub(super) async fn handle(ctx: &Ctx<'_>, head: &str, tail: &str) -> CoreResult<
             .ok_or_else(|| CoreError::bad_request("lease_id must be specified"))
     };
     let leases = &ctx.u.leases;
+    let sync = input.sync.unwrap_or(true);
     if let Some(resp) = token_leases_route(ctx, action, rest, &input).await? {
         return Ok(resp);
     }
@@ -88,12 +93,24 @@ pub(super) async fn handle(ctx: &Ctx<'_>, head: &str, tail: &str) -> CoreResult<
             })
         }
         ("revoke", _) if write => {
-            leases.revoke(&id_from(rest)?).await?;
-            Ok(CoreResponse::default())
+            let id = id_from(rest)?;
+            if sync {
+                leases.revoke(&id).await?;
+                Ok(CoreResponse::default())
+            } else {
+                Ok(CoreResponse::accepted(leases.queue_lease(&id).await?))
+            }
         }
+        // With `sync` (the default) the answer is 204 only once every lease under the prefix
+        // is revoked, whatever a circuit breaker says; without it, 202 and a warning per open
+        // breaker, so "queued" never hides that nothing will happen for a while.
         ("revoke-prefix", _) if write => {
-            leases.revoke_prefix(rest).await?;
-            Ok(CoreResponse::default())
+            if sync {
+                leases.revoke_prefix(rest).await?;
+                Ok(CoreResponse::default())
+            } else {
+                Ok(CoreResponse::accepted(leases.queue_prefix(rest).await?))
+            }
         }
         ("revoke-force", _) if write => {
             let n = leases.revoke_force(rest).await?;

@@ -1,7 +1,8 @@
 //! A small engine that hands out leased "credentials" whose upstream is its own storage
 //! (`upstream/<user>` exists while the credential does), so lease tests can see exactly what
-//! was created and revoked. `config` can make creation or revocation fail, and make
-//! revocations for a waiting caller answer "unconfirmed" and hold their confirmation.
+//! was created and revoked. `config` can make creation or revocation fail (for every role or
+//! some roles), and make revocations for a waiting caller answer "unconfirmed" and hold their
+//! confirmation.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,9 @@ enum Route {
 struct Config {
     fail_create: bool,
     fail_revoke: bool,
+    /// Revocations of these roles' leases (`creds/<role>`) fail, others succeed: one role's
+    /// broken revocation statements on a healthy connection.
+    fail_revoke_roles: Vec<String>,
     /// `revoke_for_caller` answers `Unconfirmed`.
     unconfirmed_revoke: bool,
     /// `confirm_revocations` answers "not yet".
@@ -134,7 +138,9 @@ impl Engine for TestLeases {
     }
 
     async fn revoke(&self, lease: &LeaseInfo, storage: &StorageView) -> Result<(), EngineError> {
-        if config(storage).await?.fail_revoke {
+        let c = config(storage).await?;
+        let role = lease.path.strip_prefix("creds/").unwrap_or_default();
+        if c.fail_revoke || c.fail_revoke_roles.iter().any(|r| r == role) {
             return Err(EngineError::Upstream {
                 what: "test upstream".into(),
                 source: anyhow::anyhow!("connection refused"),

@@ -14,6 +14,7 @@ mod invalid_tokens;
 mod kv;
 mod lease_engine;
 mod lease_receipts;
+mod lease_revoke_sync;
 mod lease_ttl;
 mod leases;
 mod listener;
