@@ -253,6 +253,7 @@ impl Core {
         if let Some(u) = old {
             // The last lines' checkpoint, while the barrier is still open.
             u.audit.flush_checkpoints().await;
+            u.leases.flush_stats().await;
             u.shutdown();
         }
         self.barrier.seal();

@@ -461,6 +461,34 @@ impl TokenStore {
             .collect())
     }
 
+    /// How many tokens expire (token leases, for `sys/leases/stats`), and how many of those
+    /// by `until`: the expiry index only, counted natively by the backend and paged up to
+    /// `until`, so no record is read.
+    pub(crate) async fn expiring_counts(&self, until: UnixTime) -> CoreResult<(usize, usize)> {
+        let mut soon = 0;
+        let mut after: Option<String> = None;
+        'pages: loop {
+            let page = self.view.list("expiry/", after.as_deref(), 1000).await?;
+            for key in &page {
+                let t = key
+                    .split('/')
+                    .next()
+                    .and_then(|t| t.parse::<UnixTime>().ok());
+                if t.is_none_or(|t| t > until) {
+                    break 'pages;
+                }
+                soon += 1;
+            }
+            if page.len() < 1000 {
+                break;
+            }
+            after = page.last().cloned();
+        }
+        let total = self.view.count("expiry/").await?;
+        // A token revoked between the two reads must not make `soon` exceed `total`.
+        Ok((total, soon.min(total)))
+    }
+
     /// Whether any token expires (i.e. any token lease exists).
     pub(crate) async fn has_expiring(&self) -> CoreResult<bool> {
         Ok(!self.view.list("expiry/", None, 1).await?.is_empty())
@@ -511,7 +539,9 @@ mod tests {
     fn store() -> TokenStore {
         let barrier: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
         let router: crate::mounts::RouterCell = Default::default();
-        let leases = crate::leases::LeaseManager::new(barrier.clone(), router, Default::default());
+        let audit = Arc::new(crate::audit_broker::AuditBroker::new(barrier.clone()));
+        let leases =
+            crate::leases::LeaseManager::new(barrier.clone(), router, audit, Default::default());
         TokenStore::new(barrier, leases)
     }
 

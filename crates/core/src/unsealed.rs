@@ -29,7 +29,7 @@ pub(crate) struct Unsealed {
     pub(crate) mount_lock: tokio::sync::Mutex<()>,
     pub(crate) tokens: TokenStore,
     pub(crate) policies: PolicyStore,
-    pub(crate) audit: AuditBroker,
+    pub(crate) audit: Arc<AuditBroker>,
     pub(crate) leases: Arc<LeaseManager>,
     pub(crate) quotas: crate::quotas::QuotaStore,
     pub(crate) identity: crate::identity::IdentityStore,
@@ -115,9 +115,11 @@ impl Unsealed {
             mounted.push(Mounted { entry, engine });
         }
         let router: RouterCell = Arc::new(RwLock::new(Arc::new(Router::new(mounted))));
+        let audit = Arc::new(AuditBroker::new(barrier.clone()));
         let leases = LeaseManager::new(
             barrier.clone(),
             router.clone(),
+            audit.clone(),
             core.config().lease_retry.clone(),
         );
         let u = Unsealed {
@@ -129,7 +131,7 @@ impl Unsealed {
             identity: crate::identity::IdentityStore::new(barrier.clone()),
             rate_limits: crate::rate_limit::RateLimits::new(barrier.clone()),
             policies: PolicyStore::new(barrier.clone()),
-            audit: AuditBroker::new(barrier.clone()),
+            audit,
             registry: core.registry.clone(),
             barrier,
             cancel: CancellationToken::new(),

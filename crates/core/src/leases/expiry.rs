@@ -132,6 +132,11 @@ impl Scheduler {
         self.wake.notify_one();
     }
 
+    /// Whether a worker is revoking `lease_id` because it fell due (not for a caller).
+    pub(crate) fn is_inflight(&self, lease_id: &str) -> bool {
+        lock(&self.inflight).contains(lease_id)
+    }
+
     /// The delay before attempt `attempts + 1`: exponential, capped, with ±20 % jitter.
     pub(crate) fn backoff(&self, attempts: u32) -> Duration {
         let exp = self
@@ -224,6 +229,9 @@ impl Scheduler {
         mgr.view.apply(batch).await?;
         if newly_irrevocable && rec.confirmed {
             mgr.stats.on_irrevocable();
+        }
+        if newly_irrevocable {
+            mgr.trace_irrevocable(&rec).await;
         }
         Ok(())
     }

@@ -10,22 +10,27 @@
 //! - `sys/expire/confirm/<lease id>` → revoked leases whose revocation the engine has yet to
 //!   confirm durable upstream (`confirm.rs`)
 //!
-//! Every change to a record and its index entries is one atomic batch.
+//! - `sys/expire/stats` → the created/renewed/revoked totals (`stats.rs`)
+//!
+//! Every change to a record and its index entries is one atomic batch. Background work
+//! (expiry, intent clean-up, irrevocable leases) is logged and audited (`trace.rs`).
 
 mod confirm;
 mod expiry;
 mod intents;
 mod record;
 mod stats;
+mod trace;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrethub_common::{format_duration, now_unix_nanos, random_alnum};
 use secrethub_engine::{Engine, NewLease, Revocation};
 use secrethub_storage::{list_all, list_children, Storage, StorageView, WriteOp};
 
+use crate::audit_broker::AuditBroker;
 use crate::error::{CoreError, CoreResult};
 use crate::mounts::{Mounted, RouterCell};
 
@@ -48,6 +53,10 @@ pub(crate) struct LeaseManager {
     view: StorageView,
     barrier: Arc<dyn Storage>,
     router: RouterCell,
+    /// Where background revocations are audited (`trace.rs`).
+    audit: Arc<AuditBroker>,
+    /// Unconfirmed intents of a previous run being revoked at start-up (`trace.rs`).
+    startup_intents: Mutex<HashSet<String>>,
     pub(crate) stats: LeaseStats,
     scheduler: expiry::Scheduler,
     confirmer: confirm::Confirmer,
@@ -63,12 +72,15 @@ impl LeaseManager {
     pub(crate) fn new(
         barrier: Arc<dyn Storage>,
         router: RouterCell,
+        audit: Arc<AuditBroker>,
         retry: RetryConfig,
     ) -> Arc<Self> {
         Arc::new(LeaseManager {
             view: StorageView::new(barrier.clone(), "sys/expire/"),
             barrier,
             router,
+            audit,
+            startup_intents: Mutex::default(),
             stats: LeaseStats::default(),
             scheduler: expiry::Scheduler::new(retry),
             confirmer: confirm::Confirmer::default(),
@@ -408,6 +420,9 @@ impl LeaseManager {
         if existed && rec.confirmed {
             self.stats.on_revoked(rec.irrevocable);
         }
+        if existed {
+            self.trace_revoked(rec).await;
+        }
         Ok(())
     }
 
@@ -600,16 +615,22 @@ impl LeaseManager {
             .len())
     }
 
-    /// Leases due within `window` from now (for stats).
+    /// Confirmed leases due within `window` from now (for stats): the due index without
+    /// intents, which are due when their grace period ends but are no leases (not `active`).
     pub(crate) async fn due_within(&self, window: Duration) -> CoreResult<usize> {
         let limit = now_ms() + window.as_millis() as i64;
+        // Intents are the requests in flight (or left by a crash): few.
+        let pending: HashSet<String> = list_all(&self.view, "pending/")
+            .await?
+            .into_iter()
+            .collect();
         let mut count = 0;
         let mut after: Option<String> = None;
         loop {
             let page = self.view.list("due/", after.as_deref(), 1000).await?;
             for e in &page {
                 match record::parse_due(e) {
-                    Some((t, _)) if t <= limit => count += 1,
+                    Some((t, id)) if t <= limit => count += usize::from(!pending.contains(id)),
                     _ => return Ok(count),
                 }
             }
@@ -620,10 +641,34 @@ impl LeaseManager {
         }
     }
 
-    /// Counts leases (keys only, natively by the backend) for the stats; called during
-    /// unseal, before any request can create or revoke one, so the count is exact.
+    /// Counts leases (keys only, natively by the backend) for the stats and loads the stored
+    /// totals; called during unseal, before any request can create or revoke one, so the
+    /// count is exact.
     pub(crate) async fn restore(&self) -> CoreResult<()> {
         self.stats.recount(&self.view).await
+    }
+
+    /// Stores the stats totals if they changed (on seal, while the barrier is still open).
+    pub(crate) async fn flush_stats(&self) {
+        if let Err(e) = self.stats.flush(&self.view).await {
+            tracing::warn!(error = %e, "lease stats totals not stored");
+        }
+    }
+
+    /// Stores changed stats totals every `stats::FLUSH_INTERVAL` until `cancel`.
+    fn spawn_stats_flusher(self: &Arc<Self>, cancel: tokio_util::sync::CancellationToken) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(stats::FLUSH_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                me.flush_stats().await;
+            }
+        });
     }
 
     /// Starts the scheduler and revokes unconfirmed intents left by a crash, in the
@@ -634,9 +679,12 @@ impl LeaseManager {
             if let Err(e) = me.revoke_pending_intents().await {
                 tracing::warn!(error = %e, "revoking unconfirmed intents failed; the scheduler retries them");
             }
+            // Those not revoked now are retried by the scheduler, which traces them itself.
+            trace::lock(&me.startup_intents).clear();
             tracing::info!("lease restore complete");
         });
         confirm::spawn(self.clone(), cancel.clone());
+        self.spawn_stats_flusher(cancel.clone());
         expiry::spawn(self.clone(), cancel);
     }
 
@@ -645,6 +693,7 @@ impl LeaseManager {
         if ids.is_empty() {
             return Ok(());
         }
+        trace::lock(&self.startup_intents).extend(ids.iter().cloned());
         tracing::info!(
             count = ids.len(),
             "revoking unconfirmed intents left by a previous run"
@@ -675,7 +724,8 @@ mod tests {
     #[tokio::test]
     async fn tidy_removes_only_orphaned_index_entries() {
         let barrier: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let mgr = LeaseManager::new(barrier, Default::default(), Default::default());
+        let audit = Arc::new(AuditBroker::new(barrier.clone()));
+        let mgr = LeaseManager::new(barrier, Default::default(), audit, Default::default());
         let v = &mgr.view;
         v.put("id/db/creds/ro/live", b"{}").await.unwrap();
         for key in [

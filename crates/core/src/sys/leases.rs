@@ -140,11 +140,23 @@ pub(super) async fn handle(ctx: &Ctx<'_>, head: &str, tail: &str) -> CoreResult<
             )))
         }
         ("stats", Operation::Read) => {
+            // Tokens that expire are leases too (Vault counts them): `active` is confirmed
+            // leases plus expiring tokens, and `expiring_soon` counts from the same two sets
+            // only (no intents), each part capped by its own count, so it never exceeds
+            // `active` even when leases come and go between the reads.
+            const WINDOW_SECS: u64 = 300;
             let s = leases.stats.snapshot();
-            let soon = leases.due_within(Duration::from_secs(300)).await?;
+            let soon = leases.due_within(Duration::from_secs(WINDOW_SECS)).await?;
+            let (tokens, tokens_soon) = ctx
+                .u
+                .tokens
+                .expiring_counts(secrethub_common::now_unix() + WINDOW_SECS as i64)
+                .await?;
+            let active = s.active + tokens as i64;
+            let soon = (soon as i64).min(s.active) + tokens_soon as i64;
             let unconfirmed = leases.unconfirmed_count().await?;
             Ok(CoreResponse::data(obj(json!({
-                "active": s.active,
+                "active": active,
                 "expiring_soon": soon,
                 "irrevocable": s.irrevocable,
                 "created_total": s.created,

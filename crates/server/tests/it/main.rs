@@ -15,6 +15,8 @@ mod kv;
 mod lease_engine;
 mod lease_receipts;
 mod lease_revoke_sync;
+mod lease_stats;
+mod lease_trace;
 mod lease_ttl;
 mod leases;
 mod listener;
