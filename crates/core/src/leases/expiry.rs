@@ -245,19 +245,7 @@ impl Scheduler {
     ) -> CoreResult<()> {
         let old_due = rec.due_ms;
         rec.due_ms = until_ms;
-        mgr.view
-            .apply(vec![
-                put_json(id_key(&rec.lease_id), &rec)?,
-                WriteOp::Delete {
-                    key: due_key(old_due, &rec.lease_id),
-                },
-                WriteOp::Put {
-                    key: due_key(until_ms, &rec.lease_id),
-                    value: Vec::new(),
-                },
-            ])
-            .await?;
-        Ok(())
+        mgr.store_rescheduled(&rec.lease_id, &rec, old_due).await
     }
 
     /// One revocation attempt for a batch of leases; failures are recorded, never dropped.

@@ -12,13 +12,18 @@
 //!
 //! - `sys/expire/stats` → the created/renewed/revoked totals (`stats.rs`)
 //!
-//! Every change to a record and its index entries is one atomic batch. Background work
-//! (expiry, intent clean-up, irrevocable leases) is logged and audited (`trace.rs`).
+//! Every change to a record and its index entries is one atomic batch. This file holds the
+//! manager itself: intents, registration, lookup, listing, renewal, tidy and start-up.
+//! Revocations (caller `sync`, queued, forced, per token, and the workers' batches) are in
+//! `revoke.rs`, the expiry scheduler with its retries and breakers in `expiry.rs`.
+//! Background work (expiry, intent clean-up, irrevocable leases) is logged and audited
+//! (`trace.rs`).
 
 mod confirm;
 mod expiry;
 mod intents;
 mod record;
+mod revoke;
 mod stats;
 mod trace;
 
@@ -27,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrethub_common::{format_duration, now_unix_nanos, random_alnum};
-use secrethub_engine::{Engine, NewLease, Revocation};
+use secrethub_engine::{Engine, NewLease};
 use secrethub_storage::{list_all, list_children, Storage, StorageView, WriteOp};
 
 use crate::audit_broker::AuditBroker;
@@ -37,7 +42,7 @@ use crate::mounts::{Mounted, RouterCell};
 pub use expiry::RetryConfig;
 pub(crate) use intents::PendingIntent;
 pub(crate) use record::LeaseRecord;
-use record::{due_key, id_key, irrevocable_key, pending_key, token_key};
+use record::{due_key, id_key, pending_key, token_key};
 pub(crate) use stats::LeaseStats;
 
 /// How long an unconfirmed intent may stay unconfirmed before the scheduler revokes it
@@ -275,18 +280,7 @@ impl LeaseManager {
         rec.expire_ms = new_expire;
         rec.last_renewal_ms = now;
         rec.due_ms = new_expire;
-        self.view
-            .apply(vec![
-                put_json(id_key(lease_id), &rec)?,
-                WriteOp::Delete {
-                    key: due_key(old_due, lease_id),
-                },
-                WriteOp::Put {
-                    key: due_key(rec.due_ms, lease_id),
-                    value: Vec::new(),
-                },
-            ])
-            .await?;
+        self.store_rescheduled(lease_id, &rec, old_due).await?;
         self.stats.on_renewed();
         Ok(Renewed {
             record: rec,
@@ -294,273 +288,21 @@ impl LeaseManager {
         })
     }
 
-    /// Revokes one lease now: the engine first, then the record and its indexes.
-    /// A missing lease is already revoked.
-    /// Runs on a task of its own, so a caller who goes away mid-way (a dropped connection
-    /// cancels the request) cannot cut it between the upstream revocation and the write
-    /// that records it.
-    pub(crate) async fn revoke(self: &Arc<Self>, lease_id: &str) -> CoreResult<()> {
-        let Some(rec) = self.load(lease_id).await? else {
-            return Ok(());
-        };
-        let me = self.clone();
-        let task = tokio::spawn(async move {
-            match me.revoke_record(&rec).await {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    let _ = me.scheduler.after_failure(&me, rec, &e.to_string()).await;
-                    Err(e)
-                }
-            }
-        });
-        task.await
-            .map_err(|e| CoreError::Internal(anyhow::anyhow!("revocation task failed: {e}")))?
-    }
-
-    /// Calls the engine for a waiting caller and, on success, deletes the lease (keeping the
-    /// engine's receipt when the revocation is yet to be confirmed upstream).
-    async fn revoke_record(&self, rec: &LeaseRecord) -> CoreResult<()> {
-        // Counted until the receipt is stored; `None` while the mount is being disabled.
-        let unflushed = self.begin_unflushed(&rec.mount_accessor);
-        let revocation = match self.engine_for(rec) {
-            Some((engine, storage)) if unflushed.is_some() => {
-                engine.revoke_for_caller(&rec.info(), &storage).await?
-            }
-            Some((engine, storage)) => {
-                engine.revoke(&rec.info(), &storage).await?;
-                Revocation::Durable
-            }
-            None => {
-                // Mounts revoke their leases before they are disabled, so this is an anomaly:
-                // keep the lease (retried, then irrevocable and visible) rather than drop it.
-                return Err(CoreError::Internal(anyhow::anyhow!(
-                    "the mount {:?} of lease {:?} is not mounted",
-                    rec.mount_accessor,
-                    rec.lease_id
-                )));
-            }
-        };
-        match revocation {
-            Revocation::Durable => self.delete_record(rec, None).await?,
-            Revocation::Unconfirmed(receipt) => {
-                let keep = self.receipt_op(rec, receipt)?;
-                self.delete_record(rec, Some(keep)).await?;
-                self.receipt_stored();
-            }
-        }
-        self.scheduler.breaker_success(rec);
-        Ok(())
-    }
-
-    /// Revokes many leases, a batch per mount (one upstream round trip where the engine can),
-    /// and deletes the ones revoked. Returns each record with its outcome.
-    pub(crate) async fn revoke_records(
-        &self,
-        recs: Vec<LeaseRecord>,
-    ) -> Vec<(LeaseRecord, CoreResult<()>)> {
-        let mut by_mount: BTreeMap<String, Vec<LeaseRecord>> = BTreeMap::new();
-        for rec in recs {
-            by_mount
-                .entry(rec.mount_accessor.clone())
-                .or_default()
-                .push(rec);
-        }
-        let mut out = Vec::new();
-        for (accessor, group) in by_mount {
-            let Some((engine, storage)) = self.engine_for(&group[0]) else {
-                for rec in group {
-                    let err = CoreError::Internal(anyhow::anyhow!(
-                        "the mount {accessor:?} of lease {:?} is not mounted",
-                        rec.lease_id
-                    ));
-                    out.push((rec, Err(err)));
-                }
-                continue;
-            };
-            let infos: Vec<_> = group.iter().map(LeaseRecord::info).collect();
-            let results = engine.revoke_batch(&infos, &storage).await;
-            for (rec, result) in group.into_iter().zip(results) {
-                let outcome = match result {
-                    Ok(()) => self.delete_record(&rec, None).await.map(|()| {
-                        self.scheduler.breaker_success(&rec);
-                    }),
-                    Err(e) => Err(e.into()),
-                };
-                out.push((rec, outcome));
-            }
-        }
-        out
-    }
-
-    /// Deletes the lease and its index entries, and writes `also` in the same batch.
-    async fn delete_record(&self, rec: &LeaseRecord, also: Option<WriteOp>) -> CoreResult<()> {
-        let id = &rec.lease_id;
-        // A worker and an API call may revoke the same lease at once (both idempotent);
-        // only the one that still finds the record counts it.
-        let existed = self.view.get(&id_key(id)).await?.is_some();
-        let mut batch = vec![
-            WriteOp::Delete { key: id_key(id) },
-            WriteOp::Delete {
-                key: due_key(rec.due_ms, id),
-            },
-            WriteOp::Delete {
-                key: pending_key(id),
-            },
-            WriteOp::Delete {
-                key: irrevocable_key(id),
-            },
-        ];
-        if let Some(t) = &rec.token_hash {
-            batch.push(WriteOp::Delete {
-                key: token_key(t, id),
-            });
-        }
-        batch.extend(also);
-        self.view.apply(batch).await?;
-        if existed && rec.confirmed {
-            self.stats.on_revoked(rec.irrevocable);
-        }
-        if existed {
-            self.trace_revoked(rec).await;
-        }
-        Ok(())
-    }
-
-    /// Revokes every lease under `prefix` now, many at a time, for a caller waiting on the
-    /// outcome (`sync=true`): one attempt each even where a breaker pauses background
-    /// retries. Fails naming how many failed; those stay and are retried in the background.
-    pub(crate) async fn revoke_prefix(self: &Arc<Self>, prefix: &str) -> CoreResult<usize> {
-        let ids = self.ids_under(prefix).await?;
-        let n = ids.len();
-        let attempted = self.scheduler.revoke_many(self, ids, true).await;
-        if attempted.failures > 0 {
-            let first = attempted.first_error.unwrap_or_default();
-            return Err(CoreError::Unavailable(format!(
-                "{} of {n} leases under {prefix:?} could not be revoked (first: {first}); they are kept and retried",
-                attempted.failures
-            )));
-        }
-        Ok(n)
-    }
-
-    /// Queues the revocation of every lease under `prefix` (`sync=false`): each is made due
-    /// now for the workers. Returns a warning per role whose circuit breaker is open, naming
-    /// when its revocations resume.
-    pub(crate) async fn queue_prefix(&self, prefix: &str) -> CoreResult<Vec<String>> {
-        let ids = self.ids_under(prefix).await?;
-        self.queue(ids).await
-    }
-
-    /// Queues the revocation of one lease (`sync=false`), as `queue_prefix`.
-    pub(crate) async fn queue_lease(&self, lease_id: &str) -> CoreResult<Vec<String>> {
-        self.queue(vec![lease_id.to_string()]).await
-    }
-
-    async fn queue(&self, ids: Vec<String>) -> CoreResult<Vec<String>> {
-        let mut warnings = Vec::new();
-        for id in ids {
-            let Some(rec) = self.load(&id).await? else {
-                continue;
-            };
-            if let Some(b) = self.scheduler.open_breaker(&rec) {
-                let warning = format!(
-                    "revocations of leases under {:?} are paused by their circuit breaker after {} consecutive failures; queued until {}",
-                    b.role,
-                    b.failures,
-                    secrethub_common::format_rfc3339(i128::from(b.until_ms) * 1_000_000)
-                );
-                if !warnings.contains(&warning) {
-                    warnings.push(warning);
-                }
-            }
-            self.make_due_now(rec).await?;
-        }
-        self.scheduler.wake();
-        Ok(warnings)
-    }
-
-    /// Moves a lease's due time to now, for the workers to revoke it.
-    async fn make_due_now(&self, mut rec: LeaseRecord) -> CoreResult<()> {
-        let id = rec.lease_id.clone();
-        let old = rec.due_ms;
-        let now = now_ms();
-        if old <= now {
-            return Ok(());
-        }
-        rec.due_ms = now;
+    /// Writes lease `id`'s record `rec` and moves its due index entry from `old_due` to
+    /// `rec.due_ms`, in one batch (renewal, deferral, revocations made due now).
+    async fn store_rescheduled(&self, id: &str, rec: &LeaseRecord, old_due: i64) -> CoreResult<()> {
         self.view
             .apply(vec![
-                put_json(id_key(&id), &rec)?,
+                put_json(id_key(id), rec)?,
                 WriteOp::Delete {
-                    key: due_key(old, &id),
+                    key: due_key(old_due, id),
                 },
                 WriteOp::Put {
-                    key: due_key(now, &id),
+                    key: due_key(rec.due_ms, id),
                     value: Vec::new(),
                 },
             ])
             .await?;
-        Ok(())
-    }
-
-    /// Deletes every lease under `prefix` without asking the engine (operator's last resort),
-    /// and every receipt of a revocation under it still waiting for its engine's
-    /// confirmation (a connection deleted since, say).
-    pub(crate) async fn revoke_force(&self, prefix: &str) -> CoreResult<usize> {
-        let ids = self.ids_under(prefix).await?;
-        for id in &ids {
-            if let Some(rec) = self.load(id).await? {
-                self.delete_record(&rec, None).await?;
-            }
-        }
-        self.drop_receipts_under(prefix.trim_start_matches('/'))
-            .await?;
-        Ok(ids.len())
-    }
-
-    async fn ids_under(&self, prefix: &str) -> CoreResult<Vec<String>> {
-        let p = prefix.trim_start_matches('/');
-        let mut ids: Vec<String> = list_all(&self.view, &id_key(p))
-            .await?
-            .into_iter()
-            .map(|k| format!("{p}{k}"))
-            .collect();
-        // A prefix without a trailing slash may also name one lease exactly.
-        if !p.is_empty()
-            && !p.ends_with('/')
-            && self.load(p).await?.is_some()
-            && !ids.contains(&p.to_string())
-        {
-            ids.push(p.to_string());
-        }
-        Ok(ids)
-    }
-
-    /// Makes every lease of a revoked token due now; the workers revoke them.
-    pub(crate) async fn revoke_for_token(&self, token_hash: &str) -> CoreResult<()> {
-        let ids = list_all(&self.view, &format!("token/{token_hash}/")).await?;
-        let now = now_ms();
-        for id in ids {
-            let Some(mut rec) = self.load(&id).await? else {
-                self.view.delete(&token_key(token_hash, &id)).await?;
-                continue;
-            };
-            let old = rec.due_ms;
-            rec.due_ms = now;
-            self.view
-                .apply(vec![
-                    put_json(id_key(&id), &rec)?,
-                    WriteOp::Delete {
-                        key: due_key(old, &id),
-                    },
-                    WriteOp::Put {
-                        key: due_key(now, &id),
-                        value: Vec::new(),
-                    },
-                ])
-                .await?;
-        }
-        self.scheduler.wake();
         Ok(())
     }
 
@@ -613,62 +355,6 @@ impl LeaseManager {
             .list(&id_key(prefix.trim_start_matches('/')), None, limit)
             .await?
             .len())
-    }
-
-    /// Confirmed leases due within `window` from now (for stats): the due index without
-    /// intents, which are due when their grace period ends but are no leases (not `active`).
-    pub(crate) async fn due_within(&self, window: Duration) -> CoreResult<usize> {
-        let limit = now_ms() + window.as_millis() as i64;
-        // Intents are the requests in flight (or left by a crash): few.
-        let pending: HashSet<String> = list_all(&self.view, "pending/")
-            .await?
-            .into_iter()
-            .collect();
-        let mut count = 0;
-        let mut after: Option<String> = None;
-        loop {
-            let page = self.view.list("due/", after.as_deref(), 1000).await?;
-            for e in &page {
-                match record::parse_due(e) {
-                    Some((t, id)) if t <= limit => count += usize::from(!pending.contains(id)),
-                    _ => return Ok(count),
-                }
-            }
-            if page.len() < 1000 {
-                return Ok(count);
-            }
-            after = page.last().cloned();
-        }
-    }
-
-    /// Counts leases (keys only, natively by the backend) for the stats and loads the stored
-    /// totals; called during unseal, before any request can create or revoke one, so the
-    /// count is exact.
-    pub(crate) async fn restore(&self) -> CoreResult<()> {
-        self.stats.recount(&self.view).await
-    }
-
-    /// Stores the stats totals if they changed (on seal, while the barrier is still open).
-    pub(crate) async fn flush_stats(&self) {
-        if let Err(e) = self.stats.flush(&self.view).await {
-            tracing::warn!(error = %e, "lease stats totals not stored");
-        }
-    }
-
-    /// Stores changed stats totals every `stats::FLUSH_INTERVAL` until `cancel`.
-    fn spawn_stats_flusher(self: &Arc<Self>, cancel: tokio_util::sync::CancellationToken) {
-        let me = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(stats::FLUSH_INTERVAL);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
-                me.flush_stats().await;
-            }
-        });
     }
 
     /// Starts the scheduler and revokes unconfirmed intents left by a crash, in the

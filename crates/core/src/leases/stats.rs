@@ -6,13 +6,20 @@
 //! task at most every [`FLUSH_INTERVAL`] when they changed, and on seal. A write per lease
 //! would double the writes of every credential; a crash loses at most the last interval's
 //! increments, which a counter meant for dashboards can afford.
+//!
+//! `LeaseManager`'s side of it is here too: restoring the counters at unseal, the flusher
+//! task and the flush on seal, and `due_within` for `expiring_soon`.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use secrethub_storage::{Storage, StorageView};
+use secrethub_storage::{list_all, Storage, StorageView};
 use serde::{Deserialize, Serialize};
 
+use super::record::parse_due;
+use super::{now_ms, LeaseManager};
 use crate::error::CoreResult;
 
 /// How often changed totals are written.
@@ -125,5 +132,66 @@ impl LeaseStats {
         view.put_json(STATS_KEY, &now).await?;
         *stored = now;
         Ok(())
+    }
+}
+
+impl LeaseManager {
+    /// Confirmed leases due within `window` from now (for stats): the due index without
+    /// intents, which are due when their grace period ends but are no leases (not `active`).
+    pub(crate) async fn due_within(&self, window: Duration) -> CoreResult<usize> {
+        let limit = now_ms() + window.as_millis() as i64;
+        // Intents are the requests in flight (or left by a crash): few.
+        let pending: HashSet<String> = list_all(&self.view, "pending/")
+            .await?
+            .into_iter()
+            .collect();
+        let mut count = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.view.list("due/", after.as_deref(), 1000).await?;
+            for e in &page {
+                match parse_due(e) {
+                    Some((t, id)) if t <= limit => count += usize::from(!pending.contains(id)),
+                    _ => return Ok(count),
+                }
+            }
+            if page.len() < 1000 {
+                return Ok(count);
+            }
+            after = page.last().cloned();
+        }
+    }
+
+    /// Counts leases (keys only, natively by the backend) for the stats and loads the stored
+    /// totals; called during unseal, before any request can create or revoke one, so the
+    /// count is exact.
+    pub(crate) async fn restore(&self) -> CoreResult<()> {
+        self.stats.recount(&self.view).await
+    }
+
+    /// Stores the stats totals if they changed (on seal, while the barrier is still open).
+    pub(crate) async fn flush_stats(&self) {
+        if let Err(e) = self.stats.flush(&self.view).await {
+            tracing::warn!(error = %e, "lease stats totals not stored");
+        }
+    }
+
+    /// Stores changed stats totals every `FLUSH_INTERVAL` until `cancel`.
+    pub(super) fn spawn_stats_flusher(
+        self: &Arc<Self>,
+        cancel: tokio_util::sync::CancellationToken,
+    ) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                me.flush_stats().await;
+            }
+        });
     }
 }
