@@ -2,6 +2,10 @@
 //!
 //! - [`pg_cluster`]: a private PostgreSQL cluster with real password authentication.
 //! - [`https`]: a local HTTPS server (test CA) for an axum app standing in for a provider.
+//! - [`process`]: an external server process (moto, OpenBao) that dies with the test binary.
+//! - [`moto`]: a local moto server (AWS, mocked) with IAM bootstrap and signed-call helpers.
 
 pub mod https;
+pub mod moto;
 pub mod pg_cluster;
+pub mod process;

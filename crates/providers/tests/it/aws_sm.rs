@@ -1,21 +1,19 @@
 //! `aws-sm` against moto with signature checking on: secrets are created with signed
 //! `CreateSecret` calls, read through the provider (whose SigV4 signature moto verifies).
 
-use std::time::SystemTime;
-
-use secrethub_aws_sigv4::{self as sigv4, AwsCredentials, SigningRequest};
+use secrethub_aws_sigv4::AwsCredentials;
 use secrethub_common::Sensitive;
 use secrethub_config::agent::AwsSmConfig;
 use secrethub_providers::{AwsSmProvider, Provider, ProviderErrorKind};
 use serde_json::{json, Value};
 
-use crate::external::{start_moto, Server};
+use crate::external::start_moto;
 use crate::unique;
 
 const REGION: &str = "us-east-1";
 
 struct Moto {
-    server: Server,
+    server: secrethub_testkit::moto::Moto,
     /// An IAM user allowed everything, created before signature checking was switched on.
     admin: AwsCredentials,
 }
@@ -26,114 +24,22 @@ async fn moto() -> &'static Moto {
     MOTO.get_or_init(|| async {
         let server = start_moto().await;
         // While moto accepts anything, make an admin user and its key.
-        let anyone = AwsCredentials {
-            access_key_id: "AKIABOOTSTRAP".into(),
-            secret_access_key: "bootstrap".into(),
-            session_token: None,
-        };
-        let user = "secrethub-providers-admin";
-        iam(&server, &anyone, &[("Action", "CreateUser"), ("UserName", user)]).await;
-        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-        iam(
-            &server,
-            &anyone,
-            &[
-                ("Action", "PutUserPolicy"),
-                ("UserName", user),
-                ("PolicyName", "all"),
-                ("PolicyDocument", policy),
-            ],
-        )
-        .await;
-        let key = iam(&server, &anyone, &[("Action", "CreateAccessKey"), ("UserName", user)]).await;
-        let admin = AwsCredentials {
-            access_key_id: xml(&key, "AccessKeyId"),
-            secret_access_key: xml(&key, "SecretAccessKey"),
-            session_token: None,
-        };
+        let admin = server.bootstrap_admin("secrethub-providers-admin").await;
         // From now on moto checks signatures and policies.
-        let reset = reqwest::Client::new()
-            .post(format!("{}/moto-api/reset-auth", server.addr))
-            .header("content-type", "text/plain")
-            .body("0")
-            .send()
-            .await
-            .expect("reset-auth");
-        assert!(reset.status().is_success(), "reset-auth: {}", reset.status());
+        server.reset_auth().await;
         Moto { server, admin }
     })
     .await
 }
 
-/// A signed call to moto; (status, body).
-async fn signed(
-    server: &Server,
-    creds: &AwsCredentials,
-    service: &str,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-) -> (u16, String) {
-    let req = SigningRequest {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &headers,
-        body: &body,
-    };
-    let added = sigv4::sign(creds, REGION, service, &req, SystemTime::now());
-    let mut builder = reqwest::Client::new()
-        .post(format!("{}/", server.addr))
-        .body(body);
-    for (k, v) in headers.iter().chain(&added) {
-        builder = builder.header(k.as_str(), v.as_str());
-    }
-    let response = builder.send().await.expect("moto answers");
-    let status = response.status().as_u16();
-    (status, response.text().await.expect("body"))
-}
-
-async fn iam(server: &Server, creds: &AwsCredentials, params: &[(&str, &str)]) -> String {
-    let body = params
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let headers = vec![
-        (
-            "Content-Type".to_string(),
-            "application/x-www-form-urlencoded; charset=utf-8".to_string(),
-        ),
-        ("Host".to_string(), "iam.amazonaws.com".to_string()),
-    ];
-    let (status, text) = signed(server, creds, "iam", headers, body.into_bytes()).await;
-    assert_eq!(status, 200, "IAM {params:?}: {text}");
-    text
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn xml(doc: &str, tag: &str) -> String {
-    let start = doc.find(&format!("<{tag}>")).expect("tag") + tag.len() + 2;
-    let end = doc[start..]
-        .find(&format!("</{tag}>"))
-        .expect("closing tag");
-    doc[start..start + end].to_string()
-}
-
 /// A signed Secrets Manager call as the admin; the answer's JSON.
 async fn secretsmanager(action: &str, body: Value) -> Value {
     let moto = moto().await;
-    let host = moto.server.addr.trim_start_matches("http://").to_string();
+    let host = moto
+        .server
+        .endpoint
+        .trim_start_matches("http://")
+        .to_string();
     let headers = vec![
         (
             "Content-Type".to_string(),
@@ -145,14 +51,15 @@ async fn secretsmanager(action: &str, body: Value) -> Value {
             format!("secretsmanager.{action}"),
         ),
     ];
-    let (status, text) = signed(
-        &moto.server,
-        &moto.admin,
-        "secretsmanager",
-        headers,
-        body.to_string().into_bytes(),
-    )
-    .await;
+    let (status, text) = moto
+        .server
+        .signed(
+            &moto.admin,
+            "secretsmanager",
+            headers,
+            body.to_string().into_bytes(),
+        )
+        .await;
     assert_eq!(
         status,
         200,
@@ -178,7 +85,7 @@ async fn admin_provider() -> AwsSmProvider {
     provider(
         &moto.admin.access_key_id,
         &moto.admin.secret_access_key,
-        &moto.server.addr,
+        &moto.server.endpoint,
     )
 }
 
@@ -248,7 +155,11 @@ async fn a_wrong_secret_key_is_denied() {
     let moto = moto().await;
     let name = unique("denied");
     secretsmanager("CreateSecret", json!({"Name": name, "SecretString": "x"})).await;
-    let provider = provider(&moto.admin.access_key_id, "not-the-key", &moto.server.addr);
+    let provider = provider(
+        &moto.admin.access_key_id,
+        "not-the-key",
+        &moto.server.endpoint,
+    );
     let err = provider.read(&name).await.unwrap_err();
     assert_eq!(err.kind, ProviderErrorKind::Denied, "{err}");
     assert!(!err.to_string().contains("not-the-key"), "{err}");

@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -496,18 +496,13 @@ pub(crate) fn assert_errors_shape(status: u16, body: &Value) {
     );
 }
 
-/// A moto server (AWS's APIs, mocked) of one test, killed when dropped. It accepts any
+/// A moto server (AWS's APIs, mocked) of one test, killed when dropped: a
+/// `secrethub_testkit::moto::Moto` logging to the test's directory. It accepts any
 /// credentials until [`Moto::check_signatures`]: create the IAM users first.
-///
-/// The binary is `SECRETHUB_TEST_MOTO`, else `~/.cache/secrethub-test/venv/bin/moto_server`
-/// (which `scripts/test` installs). It runs under a small `sh` that kills it when this
-/// process's end of the stdin pipe closes, so moto never outlives the test binary.
 pub(crate) struct Moto {
     /// `http://127.0.0.1:<port>`.
     pub(crate) endpoint: String,
-    log: PathBuf,
-    http: reqwest::Client,
-    _keepalive: (Child, ChildStdin),
+    server: secrethub_testkit::moto::Moto,
 }
 
 /// An IAM user with an access key.
@@ -520,170 +515,35 @@ pub(crate) struct IamUser {
 impl Moto {
     /// Starts moto on a free port (logging to `dir/moto.log`) and waits until it answers.
     pub(crate) async fn start(dir: &Path) -> Moto {
-        let binary = moto_binary();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let log = dir.join("moto.log");
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(r#""$0" -H 127.0.0.1 -p "$1" </dev/null >"$2" 2>&1 & pid=$!; read -r line; kill "$pid""#)
-            .arg(&binary)
-            .arg(port.to_string())
-            .arg(&log)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning sh for {}: {e}", binary.display()));
-        let stdin = child.stdin.take().expect("stdin is piped");
-        let moto = Moto {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            log,
-            http: http_client(None),
-            _keepalive: (child, stdin),
-        };
-        // moto takes about a second to import itself; a bounded poll of its API.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let probe = format!("{}/moto-api/", moto.endpoint);
-        while !moto
-            .http
-            .get(&probe)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not answer on {probe} within 60 s; log:\n{}",
-                moto.log()
-            );
-            tokio::time::sleep(POLL_INTERVAL).await;
+        let server = secrethub_testkit::moto::Moto::start(dir.join("moto.log")).await;
+        Moto {
+            endpoint: server.endpoint.clone(),
+            server,
         }
-        moto
     }
 
     /// Creates IAM user `name` with an access key (before [`Moto::check_signatures`]).
     pub(crate) async fn create_user(&self, name: &str) -> IamUser {
+        let anyone = secrethub_testkit::moto::bootstrap_credentials();
         let user = self
-            .iam(&[("Action", "CreateUser"), ("UserName", name)])
+            .server
+            .iam(&anyone, &[("Action", "CreateUser"), ("UserName", name)])
             .await;
-        let key = self
-            .iam(&[("Action", "CreateAccessKey"), ("UserName", name)])
-            .await;
+        let key = self.server.access_key(&anyone, name).await;
         IamUser {
-            arn: xml_text(&user, "Arn"),
-            access_key_id: xml_text(&key, "AccessKeyId"),
-            secret_access_key: xml_text(&key, "SecretAccessKey"),
+            arn: secrethub_testkit::moto::xml(&user, "Arn"),
+            access_key_id: key.access_key_id.clone(),
+            secret_access_key: key.secret_access_key.clone(),
         }
     }
 
     /// From now on moto checks every request's SigV4 signature against the keys it issued.
     pub(crate) async fn check_signatures(&self) {
-        let resp = self
-            .http
-            .post(format!("{}/moto-api/reset-auth", self.endpoint))
-            .header("content-type", "text/plain")
-            .body("0")
-            .send()
-            .await
-            .expect("POST /moto-api/reset-auth");
-        assert!(resp.status().is_success(), "reset-auth: {}", resp.status());
+        self.server.reset_auth().await;
     }
 
     /// Everything moto wrote so far.
     pub(crate) fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.server.log()
     }
-
-    /// An IAM query-protocol call, signed with throwaway credentials (moto tells services
-    /// apart by the signature's scope); panics unless it answers 200.
-    async fn iam(&self, params: &[(&str, &str)]) -> String {
-        use secrethub_auth_aws::sigv4::{self, SigningRequest};
-        let body = params
-            .iter()
-            .map(|(k, v)| format!("{k}={}", form_escape(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let headers = [
-            (
-                "Content-Type".to_string(),
-                "application/x-www-form-urlencoded; charset=utf-8".to_string(),
-            ),
-            ("Host".to_string(), "iam.amazonaws.com".to_string()),
-        ];
-        let anyone = secrethub_auth_aws::AwsCredentials {
-            access_key_id: "AKIABOOTSTRAP".into(),
-            secret_access_key: "bootstrap".into(),
-            session_token: None,
-        };
-        let request = SigningRequest {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &headers,
-            body: body.as_bytes(),
-        };
-        let signature = sigv4::sign(&anyone, "us-east-1", "iam", &request, SystemTime::now());
-        let mut builder = self.http.post(format!("{}/", self.endpoint)).body(body);
-        for (k, v) in headers.iter().chain(&signature) {
-            builder = builder.header(k, v);
-        }
-        let resp = builder.send().await.expect("IAM call to moto");
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        assert_eq!(status, 200, "IAM {params:?}: {text}");
-        text
-    }
-}
-
-/// `SECRETHUB_TEST_MOTO`, else the `scripts/test` virtualenv's `moto_server`.
-fn moto_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("SECRETHUB_TEST_MOTO").filter(|p| !p.is_empty()) {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "SECRETHUB_TEST_MOTO={} is not a file; it must be the path of moto_server",
-            path.display()
-        );
-        return path;
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let venv = home.join(".cache/secrethub-test/venv/bin/moto_server");
-    assert!(
-        venv.is_file(),
-        "moto_server not found: the aws login test needs a local moto server. Run scripts/test \
-         (it installs moto[server] into ~/.cache/secrethub-test/venv), or set \
-         SECRETHUB_TEST_MOTO=/path/to/moto_server"
-    );
-    venv
-}
-
-/// Percent-encodes a form value (RFC 3986 unreserved characters pass through).
-fn form_escape(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// The text of the first `<tag>` element of an XML answer.
-fn xml_text(doc: &str, tag: &str) -> String {
-    let open = format!("<{tag}>");
-    let start = doc
-        .find(&open)
-        .unwrap_or_else(|| panic!("no <{tag}> in {doc}"))
-        + open.len();
-    let len = doc[start..]
-        .find(&format!("</{tag}>"))
-        .unwrap_or_else(|| panic!("no </{tag}> in {doc}"));
-    doc[start..start + len].to_string()
 }

@@ -1,22 +1,17 @@
 //! Test set-up: an `aws` auth mount on memory storage, and one moto server per test binary
 //! with signature checking on, plus IAM/STS helpers that sign with the crate's own SigV4.
 //!
-//! moto is found through `SECRETHUB_TEST_MOTO` (path to `moto_server`) or `moto_server` on
-//! PATH; without either, tests that need it fail with install instructions. moto runs under
-//! a small `sh` that kills it when this process's end of its stdin pipe closes, so the server
-//! never outlives the test binary.
+//! moto is `secrethub_testkit::moto`: `SECRETHUB_TEST_MOTO` (path to `moto_server`) or
+//! scripts/test's virtualenv, else tests that need it fail with install instructions; it
+//! runs under a small `sh` that kills it when this test binary ends.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use secrethub_auth_aws::sigv4::{self, SigningRequest};
 use secrethub_auth_aws::AwsCredentials;
 use secrethub_engine::{
     Caller, Engine, EngineError, JsonMap, LoginAuth, MountContext, MountInfo, Operation, Request,
@@ -26,7 +21,7 @@ use secrethub_storage::{MemoryStorage, Storage};
 use serde_json::Value;
 
 /// The account moto puts everything in.
-pub(crate) const ACCOUNT: &str = "123456789012";
+pub(crate) use secrethub_testkit::moto::ACCOUNT;
 
 /// A name no other test of this run uses.
 pub(crate) fn unique(prefix: &str) -> String {
@@ -179,13 +174,14 @@ pub(crate) fn edit_headers(
 // ---------------------------------------------------------------------------------------
 // moto.
 
+pub(crate) use secrethub_testkit::moto::xml;
+
 pub(crate) struct Moto {
+    server: secrethub_testkit::moto::Moto,
     /// `http://127.0.0.1:<port>`.
     pub(crate) endpoint: String,
     /// An IAM user allowed everything, created before signature checking was switched on.
     pub(crate) admin: AwsCredentials,
-    /// Kept open: closing it (when this process ends) makes the wrapper kill moto.
-    _keepalive: Mutex<(Child, ChildStdin)>,
 }
 
 static MOTO: tokio::sync::OnceCell<Moto> = tokio::sync::OnceCell::const_new();
@@ -195,281 +191,71 @@ pub(crate) async fn moto() -> &'static Moto {
     MOTO.get_or_init(start_moto).await
 }
 
-fn moto_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("SECRETHUB_TEST_MOTO").filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "SECRETHUB_TEST_MOTO={} is not a file; it must be the path of moto_server",
-            p.display()
-        );
-        return p;
-    }
-    if let Some(paths) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&paths) {
-            let candidate = dir.join("moto_server");
-            if candidate.is_file() {
-                return candidate;
-            }
-        }
-    }
-    panic!(
-        "moto_server not found: the aws auth tests need a local moto server. Install it with\n  \
-         python3 -m venv ~/.cache/secrethub-test/venv && \
-         ~/.cache/secrethub-test/venv/bin/pip install 'moto[server]'\n\
-         then set SECRETHUB_TEST_MOTO=~/.cache/secrethub-test/venv/bin/moto_server \
-         (or put moto_server on PATH)"
-    );
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
 async fn start_moto() -> Moto {
-    let bin = moto_binary();
-    let port = free_port();
-    let log = std::env::temp_dir().join(format!("secrethub-auth-aws-moto-{port}.log"));
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(r#""$0" -H 127.0.0.1 -p "$1" </dev/null >"$2" 2>&1 & pid=$!; read -r line; kill "$pid""#)
-        .arg(&bin)
-        .arg(port.to_string())
-        .arg(&log)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn sh for moto_server");
-    let stdin = child.stdin.take().expect("piped stdin");
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-
-    // Wait until moto answers HTTP (it takes about half a second).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if http
-            .get(format!("{endpoint}/moto-api/"))
-            .send()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("moto_server exited ({status}); log:\n{}", read_log(&log));
-        }
-        assert!(
-            Instant::now() < deadline,
-            "moto_server did not answer on {endpoint} within 60 s; log:\n{}",
-            read_log(&log)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-
+    let log = std::env::temp_dir().join(format!(
+        "secrethub-auth-aws-moto-{}.log",
+        std::process::id()
+    ));
+    let server = secrethub_testkit::moto::Moto::start(log).await;
     // While moto accepts anything, create an admin user and its key.
-    let anyone = AwsCredentials {
-        access_key_id: "AKIABOOTSTRAP".into(),
-        secret_access_key: "bootstrap".into(),
-        session_token: None,
-    };
-    let admin_name = "secrethub-test-admin";
-    iam(
-        &http,
-        &endpoint,
-        &anyone,
-        &[("Action", "CreateUser"), ("UserName", admin_name)],
-    )
-    .await;
-    let policy =
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-    iam(
-        &http,
-        &endpoint,
-        &anyone,
-        &[
-            ("Action", "PutUserPolicy"),
-            ("UserName", admin_name),
-            ("PolicyName", "all"),
-            ("PolicyDocument", policy),
-        ],
-    )
-    .await;
-    let admin = access_key(&http, &endpoint, &anyone, admin_name).await;
-
+    let admin = server.bootstrap_admin("secrethub-test-admin").await;
     // From now on moto checks signatures and policies.
-    let r = http
-        .post(format!("{endpoint}/moto-api/reset-auth"))
-        .header("content-type", "text/plain")
-        .body("0")
-        .send()
-        .await
-        .expect("reset-auth");
-    assert!(r.status().is_success(), "reset-auth: {}", r.status());
-
+    server.reset_auth().await;
     Moto {
-        endpoint,
+        endpoint: server.endpoint.clone(),
+        server,
         admin,
-        _keepalive: Mutex::new((child, stdin)),
-    }
-}
-
-fn read_log(path: &std::path::Path) -> String {
-    let mut s = String::new();
-    if let Ok(mut f) = std::fs::File::open(path) {
-        let _ = f.read_to_string(&mut s);
-    }
-    s
-}
-
-fn form_encode(params: &[(&str, &str)]) -> String {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                    char::from(b).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect::<String>()
-    };
-    params
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// A signed query-protocol call to moto as `service` at `host`; (status, body).
-async fn call_aws(
-    http: &reqwest::Client,
-    endpoint: &str,
-    creds: &AwsCredentials,
-    service: &str,
-    host: &str,
-    params: &[(&str, &str)],
-) -> (u16, String) {
-    let body = form_encode(params);
-    let headers = vec![
-        (
-            "Content-Type".to_string(),
-            "application/x-www-form-urlencoded; charset=utf-8".to_string(),
-        ),
-        ("Host".to_string(), host.to_string()),
-    ];
-    let req = SigningRequest {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &headers,
-        body: body.as_bytes(),
-    };
-    let added = sigv4::sign(creds, "us-east-1", service, &req, SystemTime::now());
-    let mut rb = http.post(format!("{endpoint}/")).body(body);
-    for (k, v) in headers.iter().chain(added.iter()) {
-        rb = rb.header(k.as_str(), v.as_str());
-    }
-    let resp = rb.send().await.expect("moto call");
-    let status = resp.status().as_u16();
-    (status, resp.text().await.expect("moto body"))
-}
-
-async fn iam(
-    http: &reqwest::Client,
-    endpoint: &str,
-    creds: &AwsCredentials,
-    params: &[(&str, &str)],
-) -> String {
-    let (status, text) = call_aws(http, endpoint, creds, "iam", "iam.amazonaws.com", params).await;
-    assert_eq!(status, 200, "IAM {params:?} failed: {text}");
-    text
-}
-
-/// The text of the first `<tag>` in an XML answer.
-pub(crate) fn xml(doc: &str, tag: &str) -> String {
-    let open = format!("<{tag}>");
-    let start = doc
-        .find(&open)
-        .unwrap_or_else(|| panic!("no <{tag}> in {doc}"))
-        + open.len();
-    let end = doc[start..]
-        .find(&format!("</{tag}>"))
-        .expect("closing tag");
-    doc[start..start + end].to_string()
-}
-
-async fn access_key(
-    http: &reqwest::Client,
-    endpoint: &str,
-    creds: &AwsCredentials,
-    user: &str,
-) -> AwsCredentials {
-    let text = iam(
-        http,
-        endpoint,
-        creds,
-        &[("Action", "CreateAccessKey"), ("UserName", user)],
-    )
-    .await;
-    AwsCredentials {
-        access_key_id: xml(&text, "AccessKeyId"),
-        secret_access_key: xml(&text, "SecretAccessKey"),
-        session_token: None,
     }
 }
 
 impl Moto {
     /// Creates IAM user `name` (under `path`) with an access key; returns its ARN and key.
     pub(crate) async fn user(&self, name: &str, path: &str) -> (String, AwsCredentials) {
-        let http = reqwest::Client::new();
-        let text = iam(
-            &http,
-            &self.endpoint,
-            &self.admin,
-            &[("Action", "CreateUser"), ("UserName", name), ("Path", path)],
-        )
-        .await;
+        let text = self
+            .server
+            .iam(
+                &self.admin,
+                &[("Action", "CreateUser"), ("UserName", name), ("Path", path)],
+            )
+            .await;
         let arn = xml(&text, "Arn");
-        let key = access_key(&http, &self.endpoint, &self.admin, name).await;
+        let key = self.server.access_key(&self.admin, name).await;
         (arn, key)
     }
 
     /// Creates IAM role `name` that the admin may assume, assumes it as `session` and returns
     /// the role's ARN and the temporary credentials.
     pub(crate) async fn assumed_role(&self, name: &str, session: &str) -> (String, AwsCredentials) {
-        let http = reqwest::Client::new();
         let trust = format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:user/secrethub-test-admin"}},"Action":"sts:AssumeRole"}}]}}"#
         );
-        let text = iam(
-            &http,
-            &self.endpoint,
-            &self.admin,
-            &[
-                ("Action", "CreateRole"),
-                ("RoleName", name),
-                ("AssumeRolePolicyDocument", &trust),
-            ],
-        )
-        .await;
+        let text = self
+            .server
+            .iam(
+                &self.admin,
+                &[
+                    ("Action", "CreateRole"),
+                    ("RoleName", name),
+                    ("AssumeRolePolicyDocument", &trust),
+                ],
+            )
+            .await;
         let role_arn = xml(&text, "Arn");
-        let (status, text) = call_aws(
-            &http,
-            &self.endpoint,
-            &self.admin,
-            "sts",
-            "sts.amazonaws.com",
-            &[
-                ("Action", "AssumeRole"),
-                ("Version", "2011-06-15"),
-                ("RoleArn", &role_arn),
-                ("RoleSessionName", session),
-                ("DurationSeconds", "900"),
-            ],
-        )
-        .await;
+        let (status, text) = self
+            .server
+            .call(
+                &self.admin,
+                "sts",
+                "sts.amazonaws.com",
+                &[
+                    ("Action", "AssumeRole"),
+                    ("Version", "2011-06-15"),
+                    ("RoleArn", &role_arn),
+                    ("RoleSessionName", session),
+                    ("DurationSeconds", "900"),
+                ],
+            )
+            .await;
         assert_eq!(status, 200, "AssumeRole failed: {text}");
         let creds = AwsCredentials {
             access_key_id: xml(&text, "AccessKeyId"),
