@@ -1,0 +1,12 @@
+//! `agent.hcl`: `secrethub_config::parse_agent`.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Err(e) = secrethub_config::parse_agent(text, std::path::Path::new("/etc/secrethub")) {
+        let _ = e.to_string();
+    }
+});
