@@ -6,27 +6,17 @@
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
+use secrethub_testkit::nesting::{expression, SHAPES};
+
 use crate::harness::{unique, TestServer};
 
 const LIMIT: usize = 32;
-const SHAPES: [&str; 9] = ["[", "{a=", "f(", "(", "\"${", "-", "!", "+", "?:"];
 
 /// A policy whose capabilities are one of the nine shapes, `n` levels deep in all (the
 /// `path` block is one of them).
 fn nested(shape: &str, n: usize) -> String {
     let n = n - 1;
-    let expr = match shape {
-        "[" => format!("{}1{}", "[".repeat(n), "]".repeat(n)),
-        "{a=" => format!("{}1{}", "{a=".repeat(n), "}".repeat(n)),
-        "f(" => format!("{}1{}", "f(".repeat(n), ")".repeat(n)),
-        "(" => format!("{}1{}", "(".repeat(n), ")".repeat(n)),
-        "\"${" => format!("{}1{}", "\"${".repeat(n), "}\"".repeat(n)),
-        "-" => format!("{}1", "-".repeat(n)),
-        "!" => format!("{}true", "!".repeat(n)),
-        "+" => format!("1{}", "+1".repeat(n)),
-        "?:" => format!("{}1", "true ? 1 : ".repeat(n)),
-        _ => unreachable!("unknown shape {shape}"),
-    };
+    let expr = expression(shape, n);
     format!("path \"x\" {{ capabilities = {expr} }}")
 }
 

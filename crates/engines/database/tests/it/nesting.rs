@@ -6,26 +6,15 @@ use secrethub_common::ErrorKind;
 use secrethub_engine::Operation;
 use serde_json::json;
 
+use secrethub_testkit::nesting::{expression, SHAPES};
+
 use crate::harness::Mount;
 
 /// One of the nine shapes, `n` levels deep, as an attribute of a password policy.
 fn nested(shape: &str, n: usize) -> String {
-    let expr = match shape {
-        "[" => format!("{}1{}", "[".repeat(n), "]".repeat(n)),
-        "{a=" => format!("{}1{}", "{a=".repeat(n), "}".repeat(n)),
-        "f(" => format!("{}1{}", "f(".repeat(n), ")".repeat(n)),
-        "(" => format!("{}1{}", "(".repeat(n), ")".repeat(n)),
-        "\"${" => format!("{}1{}", "\"${".repeat(n), "}\"".repeat(n)),
-        "-" => format!("{}1", "-".repeat(n)),
-        "!" => format!("{}true", "!".repeat(n)),
-        "+" => format!("1{}", "+1".repeat(n)),
-        "?:" => format!("{}1", "true ? 1 : ".repeat(n)),
-        _ => unreachable!("unknown shape {shape}"),
-    };
+    let expr = expression(shape, n);
     format!("length = 20\nx = {expr}\nrule \"charset\" {{ charset = \"ab\" }}\n")
 }
-
-const SHAPES: [&str; 9] = ["[", "{a=", "f(", "(", "\"${", "-", "!", "+", "?:"];
 
 async fn write_config(mount: &Mount, policy: &str) -> Result<(), String> {
     let body = json!({
