@@ -10,13 +10,10 @@
 
 use std::path::Path;
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
-use secrethub_testkit::https::serve_https;
 use serde_json::{json, Value};
 
 use crate::harness::{self, Cli, Moto, Outcome, ServerProcess};
+use crate::token_review::{self, Account};
 
 /// The bearer token the stand-in accepts for TokenReviews (`token_reviewer_jwt`).
 const REVIEWER_JWT: &str = "eyJhbGciOiJSUzI1NiJ9.cli-logins-reviewer.c2lnbmF0dXJl";
@@ -30,39 +27,21 @@ const POD_TOKEN_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/toke
 const APP_POLICY: &str = "path \"secret/data/app/*\" {\n  capabilities = [\"read\"]\n}\n";
 const SERVER_ID: &str = "secrethub.example.com";
 
-/// `POST /apis/authentication.k8s.io/v1/tokenreviews` as Kubernetes documents it: 401 unless
-/// the caller presents the reviewer's token; `201 Created` with `status.authenticated` and the
-/// `system:serviceaccount:<namespace>:<name>` user for a token it knows.
-async fn token_review(headers: HeaderMap, Json(review): Json<Value>) -> (StatusCode, Json<Value>) {
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer != Some(REVIEWER_JWT) {
-        let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-            "message": "Unauthorized", "reason": "Unauthorized", "code": 401});
-        return (StatusCode::UNAUTHORIZED, Json(status));
-    }
-    let account = match review["spec"]["token"].as_str() {
-        Some(WEB_JWT) => Some(("web", "0b6e8a1c-0000-4000-8000-000000000001")),
-        Some(BATCH_JWT) => Some(("batch", "0b6e8a1c-0000-4000-8000-000000000002")),
-        _ => None,
-    };
-    let status = match account {
-        Some((name, uid)) => json!({
-            "authenticated": true,
-            "user": {"username": format!("system:serviceaccount:prod:{name}"), "uid": uid,
-                "groups": ["system:serviceaccounts", "system:serviceaccounts:prod",
-                    "system:authenticated"]},
-            "audiences": ["https://kubernetes.default.svc.cluster.local"],
-        }),
-        None => json!({"user": {}, "error": "[invalid bearer token, token lookup failed]"}),
-    };
-    let answer = json!({"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
-        "metadata": {"creationTimestamp": null}, "spec": review["spec"].clone(),
-        "status": status});
-    (StatusCode::CREATED, Json(answer))
-}
+/// The service accounts the stand-in knows: `web` (bound to role `app`) and `batch` (not).
+const ACCOUNTS: &[Account] = &[
+    Account {
+        token: WEB_JWT,
+        namespace: "prod",
+        name: "web",
+        uid: "0b6e8a1c-0000-4000-8000-000000000001",
+    },
+    Account {
+        token: BATCH_JWT,
+        namespace: "prod",
+        name: "batch",
+        uid: "0b6e8a1c-0000-4000-8000-000000000002",
+    },
+];
 
 /// The token a table-format login printed (`token    hvs.…`).
 fn printed_token(out: &Outcome) -> String {
@@ -100,14 +79,7 @@ fn assert_refused(out: &Outcome, server: &ServerProcess, mount: &str, message: &
 // the stand-in needs a worker thread of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubernetes_login_with_the_secrethub_cli() {
-    let cluster = serve_https(
-        "cli logins kubernetes ca",
-        Router::new().route(
-            "/apis/authentication.k8s.io/v1/tokenreviews",
-            post(token_review),
-        ),
-    )
-    .await;
+    let cluster = token_review::start("cli logins kubernetes ca", REVIEWER_JWT, ACCOUNTS).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let root = harness::unique_name("root");
     let server = ServerProcess::dev(dir.path(), &root, &[]).await;

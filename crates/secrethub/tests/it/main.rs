@@ -27,3 +27,4 @@ mod secrets_in_logs;
 mod seed_api;
 mod seed_config;
 mod tls;
+mod token_review;

@@ -4,54 +4,25 @@
 //! connection's root credentials on the private password-checking PostgreSQL cluster, where the
 //! old password must stop working.
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
-use secrethub_testkit::https::serve_https;
 use serde_json::{json, Value};
 
 use crate::agent::private_cluster;
 use crate::harness::{self, json_of, ServerProcess};
+use crate::token_review::{self, Account};
 
 /// The bearer token the stand-in accepts for TokenReviews (`token_reviewer_jwt`).
 const REVIEWER_JWT: &str = "eyJhbGciOiJSUzI1NiJ9.seed-api-reviewer.signature";
 
-/// `POST /apis/authentication.k8s.io/v1/tokenreviews` as documented, knowing one service
-/// account token (`web` in `prod`); 401 for any caller but the reviewer.
-async fn token_review(headers: HeaderMap, Json(review): Json<Value>) -> (StatusCode, Json<Value>) {
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer != Some(REVIEWER_JWT) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(
-                json!({"kind": "Status", "status": "Failure", "reason": "Unauthorized", "code": 401}),
-            ),
-        );
-    }
-    let status = if review["spec"]["token"] == json!(SA_JWT) {
-        json!({
-            "authenticated": true,
-            "user": {"username": "system:serviceaccount:prod:web", "uid": "6f9c2d1e-0000-4000-8000-000000000001",
-                "groups": ["system:serviceaccounts", "system:authenticated"]},
-            "audiences": ["https://kubernetes.default.svc.cluster.local"],
-        })
-    } else {
-        json!({"user": {}, "error": "[invalid bearer token, token lookup failed]"})
-    };
-    (
-        StatusCode::CREATED,
-        Json(
-            json!({"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
-            "spec": review["spec"].clone(), "status": status}),
-        ),
-    )
-}
-
 /// The pod's service account token (shaped like a JWT).
 const SA_JWT: &str = "eyJhbGciOiJSUzI1NiJ9.seed-api-web-prod.c2lnbmF0dXJl";
+
+/// The one service account the stand-in knows: `web` in `prod`.
+const ACCOUNTS: &[Account] = &[Account {
+    token: SA_JWT,
+    namespace: "prod",
+    name: "web",
+    uid: "6f9c2d1e-0000-4000-8000-000000000001",
+}];
 
 async fn send(
     server: &ServerProcess,
@@ -87,14 +58,7 @@ async fn root_write(server: &ServerProcess, root: &str, path: &str, body: Value)
 
 #[tokio::test]
 async fn quick_start_with_a_kubernetes_login() {
-    let cluster = serve_https(
-        "seed api kubernetes ca",
-        Router::new().route(
-            "/apis/authentication.k8s.io/v1/tokenreviews",
-            post(token_review),
-        ),
-    )
-    .await;
+    let cluster = token_review::start("seed api kubernetes ca", REVIEWER_JWT, ACCOUNTS).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let root = harness::unique_name("root");
     let server = ServerProcess::dev(dir.path(), &root, &[]).await;
