@@ -34,6 +34,9 @@
 //! - `jwt_validation_pubkeys` takes public keys (`PUBLIC KEY`, `RSA PUBLIC KEY`), not
 //!   certificates.
 
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`), not a public API.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod claims;
 mod config;
 mod fetch;

@@ -33,6 +33,9 @@
 //! - Statements of one field are sent as one text, so `;` inside `DO $$ … $$` bodies is fine.
 //! - `max_idle_connections` and `max_connection_lifetime` are accepted and echoed only.
 
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`), not a public API.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod connections;
 mod error;
 mod lease;
