@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use secrethub_storage::StorageView;
 
-use crate::error::DatabaseError;
-use crate::plugin::{self, DatabasePlugin, OpenRequest};
+use secrethub_database_plugin::{DatabaseError, DatabasePlugin};
+
 use crate::records::ConnectionRecord;
+use crate::registry;
 
 struct Entry {
     revision: String,
@@ -42,10 +43,7 @@ impl Connections {
                 return Ok(e.plugin.clone());
             }
         }
-        let plugin = plugin::opener(&record.plugin_name)?(&OpenRequest {
-            name,
-            config: record,
-        })?;
+        let plugin = registry::find(&record.plugin_name)?.open(name, &record.details)?;
         // Two requests may open the same revision at once; the later insert wins and the other
         // plugin is dropped after its request, which is harmless.
         self.insert(name, &record.revision, plugin.clone());
@@ -105,11 +103,8 @@ impl Connections {
             return Ok(record);
         };
         let mut candidate = record.clone();
-        candidate.password = pending;
-        let opened = plugin::opener(&candidate.plugin_name)?(&OpenRequest {
-            name,
-            config: &candidate,
-        })?;
+        candidate.details.set_password(pending.expose());
+        let opened = registry::find(&candidate.plugin_name)?.open(name, &candidate.details)?;
         let chosen = match opened.verify().await {
             Ok(()) => candidate,
             Err(DatabaseError::Verify { .. }) => match self.plugin(name, &record)?.verify().await {

@@ -11,11 +11,11 @@ use std::time::Duration;
 use secrethub_common::format_duration;
 use secrethub_engine::{LeaseInfo, MountInfo, Revocation, StorageView, UnconfirmedRevocation};
 
-use crate::error::DatabaseError;
 use crate::paths::load_role;
-use crate::plugin::DatabasePlugin;
 use crate::records::{LeaseData, RoleRecord};
 use crate::DatabaseEngine;
+use secrethub_database_plugin::DatabaseError;
+use secrethub_database_plugin::DatabasePlugin;
 
 /// Used when neither the role nor the mount sets a TTL (core normally fills the mount's in);
 /// Vault's system default.

@@ -3,7 +3,8 @@
 //! `database/reset/:name`, `database/rotate-root/:name`, LIST `config` and `roles`).
 //!
 //! [`factory`] builds the engine for a mount (registered as `database`). Kinds of databases
-//! are plugins behind one trait (see `plugin.rs`); PostgreSQL is the first.
+//! are plugins, one crate each behind the contract in `secrethub-database-plugin`, compiled
+//! in by cargo feature (`postgres`) and looked up by `plugin_name` in `registry.rs`.
 //!
 //! # Issuing credentials, never orphaned
 //!
@@ -33,19 +34,18 @@
 //! - Statements of one field are sent as one text, so `;` inside `DO $$ … $$` bodies is fine.
 //! - `max_idle_connections` and `max_connection_lifetime` are accepted and echoed only.
 
+mod connections;
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`), not a public API.
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-mod connections;
-mod error;
 mod lease;
 mod password;
 mod paths;
-mod plugin;
-mod postgres;
 mod records;
-mod template;
+mod registry;
 mod username;
+
+pub(crate) use secrethub_database_plugin::template;
 
 use std::sync::Arc;
 

@@ -22,7 +22,7 @@ use rand::Rng;
 use secrethub_common::parse_guard::{self, ParseLimits};
 use zeroize::Zeroizing;
 
-use crate::error::DatabaseError;
+use secrethub_database_plugin::DatabaseError;
 
 const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const DEFAULT_LENGTH: usize = 32;

@@ -6,32 +6,22 @@
 use std::time::Duration;
 
 use secrethub_common::Sensitive;
+use secrethub_database_plugin::ConnectionDetails;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The version written into every record.
 pub(crate) const RECORD_VERSION: u32 = 1;
 
-/// `password_authentication` values: send a SCRAM-SHA-256 verifier (our default), or the
-/// clear-text password as Vault does by default.
-pub(crate) const AUTH_SCRAM: &str = "scram-sha-256";
-pub(crate) const AUTH_PASSWORD: &str = "password";
-
-/// Default pool size for issuing credentials, as Vault's `max_open_connections`.
-pub(crate) const DEFAULT_MAX_OPEN_CONNECTIONS: u32 = 4;
-
-/// A connection config (`database/config/:name`).
+/// A connection config (`database/config/:name`): the engine's fields, and the plugin's
+/// (`connection_url`, `username`, `password`, pool sizes, …) stored flat beside them, which is
+/// the layout records had before plugins owned their fields.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ConnectionRecord {
     pub(crate) version: u32,
     pub(crate) plugin_name: String,
-    /// May contain `{{username}}` and `{{password}}`.
-    pub(crate) connection_url: String,
-    #[serde(default)]
-    pub(crate) username: String,
-    #[serde(default)]
-    pub(crate) password: Sensitive<String>,
     /// A new root password while `rotate-root` runs: if the process dies between changing it
-    /// in the database and storing it here, the next use tries this one (see `connections`).
+    /// in the database and storing it as the password, the next use tries this one (see
+    /// `connections`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) pending_password: Option<Sensitive<String>>,
     #[serde(default)]
@@ -44,28 +34,17 @@ pub(crate) struct ConnectionRecord {
     pub(crate) password_policy: String,
     #[serde(default)]
     pub(crate) username_template: String,
-    #[serde(default)]
-    pub(crate) password_authentication: String,
-    pub(crate) max_open_connections: u32,
-    /// Accepted and echoed for Vault compatibility; not enforced (idle connections are kept).
-    #[serde(default)]
-    pub(crate) max_idle_connections: i64,
-    /// Accepted and echoed for Vault compatibility; not enforced.
-    #[serde(default)]
-    pub(crate) max_connection_lifetime_secs: u64,
     /// Random, changed on every write: in-memory pools are rebuilt when it differs.
     pub(crate) revision: String,
+    /// The plugin's fields, checked and redacted by its [`secrethub_database_plugin::DatabaseType`].
+    #[serde(flatten)]
+    pub(crate) details: ConnectionDetails,
 }
 
 impl ConnectionRecord {
     /// Whether the role named `role` may use this connection (`*` globs, as Vault).
     pub(crate) fn allows(&self, role: &str) -> bool {
         self.allowed_roles.iter().any(|p| glob_match(p, role))
-    }
-
-    /// Whether statements with a password literal get a SCRAM verifier.
-    pub(crate) fn uses_scram(&self) -> bool {
-        self.password_authentication != AUTH_PASSWORD
     }
 }
 

@@ -26,7 +26,7 @@ use rand::rngs::OsRng;
 use rand::Rng;
 use secrethub_common::UnixTime;
 
-use crate::error::DatabaseError;
+use secrethub_database_plugin::DatabaseError;
 
 /// PostgreSQL's (and MySQL 8's) identifier length limit.
 pub(crate) const MAX_USERNAME_LEN: usize = 63;

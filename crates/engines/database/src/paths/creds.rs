@@ -14,14 +14,14 @@ use secrethub_engine::{EngineError, LeaseTerms, NewLease, Request, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::DatabaseError;
 use crate::lease::lease_ttl;
 use crate::password::PasswordPolicy;
 use crate::paths::load_role;
-use crate::plugin::{BeforeCreate, NewUser};
 use crate::records::{LeaseData, RECORD_VERSION};
 use crate::username::{default_username, UsernameInput, UsernameTemplate};
 use crate::DatabaseEngine;
+use secrethub_database_plugin::DatabaseError;
+use secrethub_database_plugin::{BeforeCreate, NewUser};
 
 /// Records the lease's internal data as an intent with core.
 struct RecordIntent<'a> {

@@ -9,8 +9,8 @@ mod rotate;
 use secrethub_engine::{EngineError, Request, Response};
 use secrethub_storage::{list_children, validate_key};
 
-use crate::error::DatabaseError;
 use crate::DatabaseEngine;
+use secrethub_database_plugin::DatabaseError;
 
 pub(crate) use roles::load_role;
 

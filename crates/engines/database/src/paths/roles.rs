@@ -10,11 +10,11 @@ use secrethub_storage::Storage as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::DatabaseError;
 use crate::paths::{check_name, role_key};
 use crate::records::{opt_statements, RoleRecord, RECORD_VERSION};
 use crate::template;
 use crate::DatabaseEngine;
+use secrethub_database_plugin::DatabaseError;
 
 #[derive(Deserialize)]
 struct RoleInput {

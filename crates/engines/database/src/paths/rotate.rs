@@ -9,10 +9,10 @@ use secrethub_common::Sensitive;
 use secrethub_engine::{Request, Response};
 
 use crate::connections::config_key;
-use crate::error::DatabaseError;
 use crate::password::PasswordPolicy;
 use crate::paths::check_name;
 use crate::DatabaseEngine;
+use secrethub_database_plugin::DatabaseError;
 
 fn unknown(name: &str) -> DatabaseError {
     DatabaseError::invalid(format!("connection {name:?} does not exist"))
@@ -51,7 +51,7 @@ impl DatabaseEngine {
             .await
         {
             Ok(()) => {
-                rec.password = Sensitive::new(new_password.to_string());
+                rec.details.set_password(&new_password);
                 rec.pending_password = None;
                 rec.revision = secrethub_common::random_uuid();
                 req.storage.put_json(&key, &rec).await?;

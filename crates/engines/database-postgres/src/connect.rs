@@ -17,26 +17,26 @@ use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::NoTls;
 use zeroize::Zeroizing;
 
-use crate::error::DatabaseError;
-use crate::records::ConnectionRecord;
+use secrethub_database_plugin::{ConnectionDetails, DatabaseError};
 use secrethub_postgres_tls::MakeRustlsConnect;
 
 /// How long one connection attempt (TCP, TLS, authentication) may take: a bad host is a
 /// quick, clear error rather than a hang.
-pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request waits for a pooled connection when all are busy.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A parsed connection config and the root user's name.
-pub(super) struct Target {
-    pub(super) config: tokio_postgres::Config,
-    pub(super) admin_username: String,
+pub(crate) struct Target {
+    pub(crate) config: tokio_postgres::Config,
+    pub(crate) admin_username: String,
 }
 
-/// Parses `record.connection_url` with the root credentials filled in.
-pub(super) fn target(name: &str, record: &ConnectionRecord) -> Result<Target, DatabaseError> {
-    let password = record.password.expose();
-    let url = record.connection_url.trim();
+/// Parses `connection_url` with the root credentials filled in.
+pub(crate) fn target(name: &str, details: &ConnectionDetails) -> Result<Target, DatabaseError> {
+    let password = details.password();
+    let username = details.str("username");
+    let url = details.str("connection_url").trim();
     if url.is_empty() {
         return Err(DatabaseError::invalid("connection_url is required"));
     }
@@ -49,7 +49,7 @@ pub(super) fn target(name: &str, record: &ConnectionRecord) -> Result<Target, Da
         }
     };
     let rendered = Zeroizing::new(
-        url.replace("{{username}}", &escape(&record.username))
+        url.replace("{{username}}", &escape(username))
             .replace("{{password}}", &escape(password)),
     );
     let mut config = tokio_postgres::Config::from_str(&rendered).map_err(|e| {
@@ -58,8 +58,8 @@ pub(super) fn target(name: &str, record: &ConnectionRecord) -> Result<Target, Da
             scrub(describe(&e), &[password])
         ))
     })?;
-    if config.get_user().is_none() && !record.username.is_empty() {
-        config.user(&record.username);
+    if config.get_user().is_none() && !username.is_empty() {
+        config.user(username);
     }
     if config.get_password().is_none() && !password.is_empty() {
         config.password(password.as_bytes());
@@ -78,7 +78,7 @@ pub(super) fn target(name: &str, record: &ConnectionRecord) -> Result<Target, Da
 }
 
 /// A pool of at most `size` connections for `config`.
-pub(super) fn pool(config: &tokio_postgres::Config, size: usize) -> Result<Pool, DatabaseError> {
+pub(crate) fn pool(config: &tokio_postgres::Config, size: usize) -> Result<Pool, DatabaseError> {
     let manager_config = ManagerConfig {
         // `Fast` checks `Client::is_closed` on checkout, which drops connections whose backend
         // went away without a test query per request.
@@ -106,7 +106,7 @@ fn tls() -> Result<MakeRustlsConnect, DatabaseError> {
 }
 
 /// `host`, `port` and `database` of the first host in `config`.
-pub(super) fn facts(config: &tokio_postgres::Config) -> JsonMap {
+pub(crate) fn facts(config: &tokio_postgres::Config) -> JsonMap {
     let mut m = JsonMap::new();
     let host = match config.get_hosts().first() {
         Some(Host::Tcp(h)) => h.clone(),
@@ -130,7 +130,7 @@ pub(super) fn facts(config: &tokio_postgres::Config) -> JsonMap {
 /// updated"), serialization failures and deadlocks. Nothing of the failed attempt is
 /// committed; a text that opened a transaction explicitly leaves it aborted until the caller
 /// rolls back.
-pub(super) fn is_transient_conflict(err: &tokio_postgres::Error) -> bool {
+pub(crate) fn is_transient_conflict(err: &tokio_postgres::Error) -> bool {
     let Some(db) = err.as_db_error() else {
         return false;
     };
@@ -141,7 +141,7 @@ pub(super) fn is_transient_conflict(err: &tokio_postgres::Error) -> bool {
     }
 }
 
-pub(super) fn is_connection_error(err: &tokio_postgres::Error) -> bool {
+pub(crate) fn is_connection_error(err: &tokio_postgres::Error) -> bool {
     if err.is_closed() {
         return true;
     }
@@ -155,7 +155,7 @@ pub(super) fn is_connection_error(err: &tokio_postgres::Error) -> bool {
 
 /// The database's message in libpq's shape (`ERROR: … (SQLSTATE 42601)`), or the client's
 /// with its causes (`error connecting to server: Connection refused (os error 111)`).
-pub(super) fn describe(err: &tokio_postgres::Error) -> String {
+pub(crate) fn describe(err: &tokio_postgres::Error) -> String {
     if let Some(db) = err.as_db_error() {
         return format!(
             "{}: {} (SQLSTATE {})",
@@ -178,7 +178,7 @@ pub(super) fn describe(err: &tokio_postgres::Error) -> String {
 /// (`undefined table (SQLSTATE 42P01)`), without the database's message, which names
 /// schemas, tables, columns, roles and constraints. A client error (no SQLSTATE) is described
 /// as by [`describe`]: it is about the connection, not the database's contents.
-pub(super) fn describe_for_client(err: &tokio_postgres::Error) -> String {
+pub(crate) fn describe_for_client(err: &tokio_postgres::Error) -> String {
     match err.as_db_error() {
         Some(db) => {
             let code = db.code().code();
@@ -190,7 +190,7 @@ pub(super) fn describe_for_client(err: &tokio_postgres::Error) -> String {
 
 /// Everything the database said, for the server log: [`describe`] plus its detail and hint.
 /// Callers scrub it of secrets like any other description.
-pub(super) fn describe_for_log(err: &tokio_postgres::Error) -> String {
+pub(crate) fn describe_for_log(err: &tokio_postgres::Error) -> String {
     let mut out = describe(err);
     if let Some(db) = err.as_db_error() {
         if let Some(detail) = db.detail() {
@@ -251,7 +251,7 @@ fn condition(code: &str) -> &'static str {
 }
 
 /// Why a pooled connection could not be had.
-pub(super) fn describe_pool(err: &PoolError) -> String {
+pub(crate) fn describe_pool(err: &PoolError) -> String {
     match err {
         PoolError::Backend(e) => describe(e),
         PoolError::Timeout(_) => "timed out waiting for a connection".to_string(),
@@ -262,7 +262,7 @@ pub(super) fn describe_pool(err: &PoolError) -> String {
 
 /// Removes `secrets` from a message, including quoted fragments of them: a syntax error
 /// quotes the token it stopped at, which may be part of a password.
-pub(super) fn scrub(message: String, secrets: &[&str]) -> String {
+pub(crate) fn scrub(message: String, secrets: &[&str]) -> String {
     let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
     let mut out = message;
     for s in &secrets {
@@ -310,27 +310,13 @@ fn kv_escape(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrethub_common::Sensitive;
 
-    fn record(url: &str, user: &str, pw: &str) -> ConnectionRecord {
-        ConnectionRecord {
-            version: 1,
-            plugin_name: "postgresql-database-plugin".into(),
-            connection_url: url.into(),
-            username: user.into(),
-            password: Sensitive::new(pw.into()),
-            pending_password: None,
-            allowed_roles: vec![],
-            verify_connection: true,
-            root_rotation_statements: vec![],
-            password_policy: String::new(),
-            username_template: String::new(),
-            password_authentication: String::new(),
-            max_open_connections: 4,
-            max_idle_connections: 0,
-            max_connection_lifetime_secs: 0,
-            revision: "r".into(),
-        }
+    fn record(url: &str, user: &str, pw: &str) -> ConnectionDetails {
+        let mut d = ConnectionDetails::default();
+        d.set("connection_url", url);
+        d.set("username", user);
+        d.set_password(pw);
+        d
     }
 
     #[test]

@@ -1,52 +1,38 @@
-//! The plugin boundary: one [`DatabasePlugin`] per kind of database, looked up by Vault's
-//! `plugin_name`.
-//!
-//! Adding a database (MySQL, MongoDB, Redis) is one new module that implements
-//! [`DatabasePlugin`] and an `open` function, plus one line in [`PLUGINS`]. The engine owns
-//! everything else: storage, roles, TTLs, usernames, passwords, intents and leases.
+//! [`DatabasePlugin`]: one kind of database, opened for one connection config.
 //!
 //! An opened plugin is the live handle for one connection config (its pools); the engine
 //! keeps it in memory and opens a new one when the config is rewritten. Opening does no IO:
 //! connections are made on first use, so `verify` is where a bad host shows up.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use secrethub_common::{JsonMap, UnixTime};
 
 use crate::error::DatabaseError;
-use crate::records::ConnectionRecord;
-
-/// What a plugin is opened from: the stored connection config and its name (for messages).
-pub(crate) struct OpenRequest<'a> {
-    pub(crate) name: &'a str,
-    pub(crate) config: &'a ConnectionRecord,
-}
 
 /// What the engine does right before a user is created: record the intent. A plugin calls
 /// it once it holds a working connection, so an unreachable database leaves no intent
 /// behind, and runs nothing if it fails.
 #[async_trait]
-pub(crate) trait BeforeCreate: Send + Sync {
+pub trait BeforeCreate: Send + Sync {
     async fn ready(&self) -> Result<(), DatabaseError>;
 }
 
 /// A new user to create.
-pub(crate) struct NewUser<'a> {
+pub struct NewUser<'a> {
     /// The role's creation statements (never empty: roles require them).
-    pub(crate) statements: &'a [String],
-    pub(crate) username: &'a str,
-    pub(crate) password: &'a str,
+    pub statements: &'a [String],
+    pub username: &'a str,
+    pub password: &'a str,
     /// When the credentials expire (`{{expiration}}`).
-    pub(crate) expiration: UnixTime,
+    pub expiration: UnixTime,
     /// Must succeed before anything is sent to the database.
-    pub(crate) before_create: &'a dyn BeforeCreate,
+    pub before_create: &'a dyn BeforeCreate,
 }
 
 /// One database kind, opened for one connection config. Every method is safe to call
 /// concurrently; implementations use pools, never a lock around a connection.
 #[async_trait]
-pub(crate) trait DatabasePlugin: Send + Sync + 'static {
+pub trait DatabasePlugin: Send + Sync + 'static {
     /// Connects (or takes a pooled connection) and runs a trivial query.
     async fn verify(&self) -> Result<(), DatabaseError>;
 
@@ -110,27 +96,4 @@ pub(crate) trait DatabasePlugin: Send + Sync + 'static {
 
     /// Facts a client needs to connect (`host`, `port`, `database`), for the seed endpoint.
     fn connection_facts(&self) -> JsonMap;
-}
-
-/// Opens a plugin for one connection config, without IO.
-pub(crate) type PluginOpener =
-    fn(&OpenRequest<'_>) -> Result<Arc<dyn DatabasePlugin>, DatabaseError>;
-
-/// The registry: Vault's plugin names and how to open each.
-pub(crate) const PLUGINS: &[(&str, PluginOpener)] =
-    &[("postgresql-database-plugin", crate::postgres::open)];
-
-/// The opener registered under `plugin_name`.
-pub(crate) fn opener(plugin_name: &str) -> Result<PluginOpener, DatabaseError> {
-    PLUGINS
-        .iter()
-        .find(|(name, _)| *name == plugin_name)
-        .map(|(_, open)| *open)
-        .ok_or_else(|| {
-            let known: Vec<&str> = PLUGINS.iter().map(|(n, _)| *n).collect();
-            DatabaseError::invalid(format!(
-                "unknown plugin_name {plugin_name:?}; supported: {}",
-                known.join(", ")
-            ))
-        })
 }

@@ -1,4 +1,5 @@
-//! The PostgreSQL plugin (`postgresql-database-plugin`).
+//! The PostgreSQL plugin of the database secrets engine (`postgresql-database-plugin`).
+//! [`POSTGRES`] is what the engine registers; its connection fields are in `fields.rs`.
 //!
 //! Each opened config has two pools: one of `max_open_connections` (default 4) for issuing,
 //! renewing, verifying and rotating, and one of the same size (at least 2) for
@@ -34,6 +35,7 @@
 //! once per opened config): a grant that fails fails the creation, leaving nothing behind.
 
 mod connect;
+mod fields;
 mod unflushed;
 
 use std::sync::Arc;
@@ -44,10 +46,12 @@ use deadpool_postgres::{Object, Pool};
 use secrethub_common::{JsonMap, UnixTime};
 use zeroize::Zeroizing;
 
-use crate::error::DatabaseError;
-use crate::plugin::{DatabasePlugin, NewUser, OpenRequest};
-use crate::records::DEFAULT_MAX_OPEN_CONNECTIONS;
-use crate::template::{self, Vars};
+use secrethub_database_plugin::template::{self, Vars};
+use secrethub_database_plugin::{
+    ConnectionDetails, DatabaseError, DatabasePlugin, NewUser, DEFAULT_MAX_OPEN_CONNECTIONS,
+};
+
+pub use fields::POSTGRES;
 
 /// Connections reserved for revocations: as many as the issuing pool, at least 2. Measured
 /// with 1,000 leases expiring while credentials are issued at full speed, half the issuing
@@ -63,16 +67,16 @@ const DEFAULT_RENEW: &str = "ALTER ROLE \"{{name}}\" VALID UNTIL '{{expiration}}
 const DEFAULT_ROTATE_ROOT: &str = "ALTER ROLE \"{{username}}\" WITH PASSWORD '{{password}}'";
 
 /// Opens the plugin for one connection config (no IO).
-pub(crate) fn open(req: &OpenRequest<'_>) -> Result<Arc<dyn DatabasePlugin>, DatabaseError> {
-    let target = connect::target(req.name, req.config)?;
-    let size = match req.config.max_open_connections {
-        0 => DEFAULT_MAX_OPEN_CONNECTIONS,
+fn open(name: &str, details: &ConnectionDetails) -> Result<Arc<dyn DatabasePlugin>, DatabaseError> {
+    let target = connect::target(name, details)?;
+    let size = match details.u64_or(fields::MAX_OPEN_CONNECTIONS, 0) {
+        0 => u64::from(DEFAULT_MAX_OPEN_CONNECTIONS),
         n => n,
     } as usize;
     Ok(Arc::new(Postgres {
-        name: req.name.to_string(),
+        name: name.to_string(),
         admin_username: target.admin_username.clone(),
-        scram: req.config.uses_scram(),
+        scram: fields::uses_scram(details),
         issue: connect::pool(&target.config, size)?,
         revoke: connect::pool(&target.config, revoke_pool_size(size))?,
         facts: connect::facts(&target.config),

@@ -25,24 +25,23 @@ use deadpool_postgres::Object;
 use tokio_postgres::SimpleQueryMessage;
 
 use super::{connect, default_revocation, Postgres, MAINTENANCE_TIMEOUT};
-use crate::error::DatabaseError;
-use crate::plugin::DatabasePlugin;
+use secrethub_database_plugin::{DatabaseError, DatabasePlugin};
 
 use serde::{Deserialize, Serialize};
 
 /// What a revocation answers for later confirmation.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct Receipt {
+pub(crate) struct Receipt {
     /// `pg_current_wal_insert_lsn()` right after the commit, as PostgreSQL prints it.
     lsn: String,
 }
 
 impl Receipt {
-    pub(super) fn new(lsn: String) -> Self {
+    pub(crate) fn new(lsn: String) -> Self {
         Receipt { lsn }
     }
 
-    pub(super) fn to_json(&self) -> Result<serde_json::Value, DatabaseError> {
+    pub(crate) fn to_json(&self) -> Result<serde_json::Value, DatabaseError> {
         serde_json::to_value(self).map_err(|e| DatabaseError::Internal(e.into()))
     }
 
@@ -52,7 +51,7 @@ impl Receipt {
     /// that page's header, and the flushed position reaches it only once more WAL is
     /// written (at the latest by the next checkpoint). A standby promoted with a shorter
     /// history passes it once it has written as much.
-    pub(super) fn settled(&self, flushed: &str) -> bool {
+    pub(crate) fn settled(&self, flushed: &str) -> bool {
         match (parse_lsn(flushed), parse_lsn(&self.lsn)) {
             (Some(flushed), Some(ours)) => flushed >= ours,
             _ => false,
@@ -62,21 +61,21 @@ impl Receipt {
 
 /// Whether the server reports WAL positions: unknown until a probe gets a definite answer.
 #[derive(Default)]
-pub(super) struct Support(AtomicU8);
+pub(crate) struct Support(AtomicU8);
 
 const UNKNOWN: u8 = 0;
 const YES: u8 = 1;
 const NO: u8 = 2;
 
 impl Support {
-    pub(super) fn known(&self) -> Option<bool> {
+    pub(crate) fn known(&self) -> Option<bool> {
         match self.0.load(Ordering::Relaxed) {
             UNKNOWN => None,
             v => Some(v == YES),
         }
     }
 
-    pub(super) fn set(&self, supported: bool) -> bool {
+    pub(crate) fn set(&self, supported: bool) -> bool {
         self.0
             .store(if supported { YES } else { NO }, Ordering::Relaxed);
         supported
@@ -84,12 +83,12 @@ impl Support {
 }
 
 /// Both functions the receipts rely on.
-pub(super) const PROBE: &str =
+pub(crate) const PROBE: &str =
     "SELECT pg_catalog.pg_current_wal_insert_lsn(), pg_catalog.pg_current_wal_flush_lsn()";
 
 /// Whether a failed probe means the functions are unavailable for good: missing, not
 /// permitted, or refused by the service; other errors (a standby, a timeout) are asked again.
-pub(super) fn unsupported(sqlstate: &str) -> bool {
+pub(crate) fn unsupported(sqlstate: &str) -> bool {
     matches!(sqlstate, "42883" | "42501" | "0A000")
 }
 
@@ -98,7 +97,7 @@ const FLUSH_POSITION: &str = "SELECT pg_catalog.pg_current_wal_flush_lsn()::text
 
 /// The WAL position now and whether `$1` (a username) exists: the receipt of a revocation
 /// whose commit is in doubt.
-pub(super) const FENCE: &str = "SELECT pg_catalog.pg_current_wal_insert_lsn()::text, \
+pub(crate) const FENCE: &str = "SELECT pg_catalog.pg_current_wal_insert_lsn()::text, \
      EXISTS(SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)";
 
 /// `pg_lsn` text (`16/B374D848`: two hexadecimal halves) as a number.
@@ -112,7 +111,7 @@ fn parse_lsn(s: &str) -> Option<u64> {
 /// `revocation` in a transaction that commits without waiting for the flush (unless
 /// synchronous standbys are configured), then the WAL position after the commit; the
 /// position is the last row the text returns.
-pub(super) fn statements(revocation: &str) -> String {
+pub(crate) fn statements(revocation: &str) -> String {
     format!(
         "BEGIN;\n\
          SELECT pg_catalog.set_config('synchronous_commit', 'off', true) \
@@ -124,12 +123,12 @@ pub(super) fn statements(revocation: &str) -> String {
 }
 
 /// The flushed WAL position and which of `$1` (usernames) exist, in one query.
-pub(super) const CHECK: &str = "SELECT pg_catalog.pg_current_wal_flush_lsn()::text, \
+pub(crate) const CHECK: &str = "SELECT pg_catalog.pg_current_wal_flush_lsn()::text, \
      ARRAY(SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY($1))";
 
 impl Postgres {
     /// [`DatabasePlugin::revoke_user_unflushed`] (see the module docs).
-    pub(super) async fn revoke_unflushed(
+    pub(crate) async fn revoke_unflushed(
         &self,
         username: &str,
     ) -> Result<Option<serde_json::Value>, DatabaseError> {
@@ -164,7 +163,7 @@ impl Postgres {
     }
 
     /// [`DatabasePlugin::confirm_revoked`] (see the module docs).
-    pub(super) async fn confirm(
+    pub(crate) async fn confirm(
         &self,
         revoked: &[(&str, &serde_json::Value)],
     ) -> Result<Vec<bool>, DatabaseError> {
@@ -262,7 +261,7 @@ impl Postgres {
     /// may have gone in one of our commits that did not wait for the flush; this makes its
     /// absence durable before it counts as revoked. Nothing to wait for on a server known
     /// not to report WAL positions: no commit of ours skipped the flush there.
-    pub(super) async fn absence_is_durable(&self) -> Result<(), DatabaseError> {
+    pub(crate) async fn absence_is_durable(&self) -> Result<(), DatabaseError> {
         // Asked, not just looked up: a plugin reopened after a config write has not probed
         // yet, while the one before it may have committed without the flush.
         self.reports_wal_positions().await;

@@ -19,15 +19,15 @@ const VARIABLES: &[&str] = &["name", "username", "password", "expiration"];
 
 /// The values substituted into one rendering.
 #[derive(Default)]
-pub(crate) struct Vars<'a> {
+pub struct Vars<'a> {
     /// `{{name}}` and `{{username}}`.
-    pub(crate) name: &'a str,
+    pub name: &'a str,
     /// `{{password}}` outside a password literal.
-    pub(crate) password: &'a str,
+    pub password: &'a str,
     /// `{{password}}` inside a password literal; `None` means the clear text.
-    pub(crate) password_literal: Option<&'a str>,
+    pub password_literal: Option<&'a str>,
     /// `{{expiration}}`, already formatted.
-    pub(crate) expiration: &'a str,
+    pub expiration: &'a str,
 }
 
 /// One `{{...}}` found in a template: byte range and the trimmed variable name.
@@ -63,7 +63,7 @@ fn placeholders(template: &str) -> Result<Vec<Placeholder<'_>>, String> {
 }
 
 /// Checks every statement of `field` (e.g. `creation_statements`); the error names the field.
-pub(crate) fn validate(field: &str, statements: &[String]) -> Result<(), DatabaseError> {
+pub fn validate(field: &str, statements: &[String]) -> Result<(), DatabaseError> {
     for s in statements {
         placeholders(s).map_err(|e| DatabaseError::invalid(format!("{field}: {e}")))?;
     }
@@ -86,7 +86,7 @@ fn is_password_literal(template: &str, start: usize, end: usize) -> bool {
 }
 
 /// Whether any statement has a password literal (so a plugin knows to compute a hash).
-pub(crate) fn has_password_literal(statements: &[String]) -> bool {
+pub fn has_password_literal(statements: &[String]) -> bool {
     statements.iter().any(|s| {
         placeholders(s).is_ok_and(|ps| {
             ps.iter()
@@ -96,7 +96,7 @@ pub(crate) fn has_password_literal(statements: &[String]) -> bool {
 }
 
 /// Renders every statement and joins them into one multi-statement SQL text.
-pub(crate) fn render_all(
+pub fn render_all(
     field: &str,
     statements: &[String],
     vars: &Vars<'_>,
@@ -135,7 +135,7 @@ fn render(template: &str, vars: &Vars<'_>) -> Result<String, String> {
 }
 
 /// `{{expiration}}`: `YYYY-MM-DD HH:MM:SS+00`, UTC, which PostgreSQL and MySQL both parse.
-pub(crate) fn format_expiration(unix: UnixTime) -> String {
+pub fn format_expiration(unix: UnixTime) -> String {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);

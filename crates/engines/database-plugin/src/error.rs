@@ -9,7 +9,7 @@ use secrethub_storage::StorageError;
 
 /// A failure of the database engine or one of its plugins.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum DatabaseError {
+pub enum DatabaseError {
     /// Invalid input (unknown role, bad template, role not allowed); shown as a 400.
     #[error("{0}")]
     Invalid(String),
@@ -43,12 +43,12 @@ pub(crate) enum DatabaseError {
 }
 
 impl DatabaseError {
-    pub(crate) fn invalid(msg: impl Into<String>) -> Self {
+    pub fn invalid(msg: impl Into<String>) -> Self {
         DatabaseError::Invalid(msg.into())
     }
 
     /// The error category for the HTTP layer.
-    pub(crate) fn kind(&self) -> ErrorKind {
+    pub fn kind(&self) -> ErrorKind {
         match self {
             DatabaseError::Invalid(_)
             | DatabaseError::Verify { .. }

@@ -1,0 +1,225 @@
+//! The PostgreSQL plugin's connection fields: what `database/config/:name` accepts for it,
+//! the defaults it stores, and how a config read shows them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrethub_common::serde_helpers::{opt_duration, opt_uint};
+use secrethub_common::{format_duration, JsonMap};
+use secrethub_database_plugin::{
+    ConnectionDetails, DatabaseError, DatabasePlugin, DatabaseType, DEFAULT_MAX_OPEN_CONNECTIONS,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The plugin the engine registers.
+pub static POSTGRES: Postgresql = Postgresql;
+
+/// `postgresql-database-plugin`.
+pub struct Postgresql;
+
+pub(crate) const MAX_OPEN_CONNECTIONS: &str = "max_open_connections";
+const PASSWORD_AUTHENTICATION: &str = "password_authentication";
+/// Stored in seconds under this key (the name records had before plugins owned them).
+const MAX_CONNECTION_LIFETIME_SECS: &str = "max_connection_lifetime_secs";
+
+/// `password_authentication` values: send a SCRAM-SHA-256 verifier (our default), or the
+/// clear-text password as Vault does by default.
+const AUTH_SCRAM: &str = "scram-sha-256";
+const AUTH_PASSWORD: &str = "password";
+
+/// Whether statements with a password literal get a SCRAM verifier.
+pub(crate) fn uses_scram(details: &ConnectionDetails) -> bool {
+    details.str(PASSWORD_AUTHENTICATION) != AUTH_PASSWORD
+}
+
+#[derive(Deserialize)]
+struct Input {
+    connection_url: Option<String>,
+    username: Option<String>,
+    #[serde(default, deserialize_with = "opt_uint")]
+    max_open_connections: Option<u64>,
+    max_idle_connections: Option<Value>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    max_connection_lifetime: Option<Duration>,
+    password_authentication: Option<String>,
+}
+
+impl DatabaseType for Postgresql {
+    fn names(&self) -> &'static [&'static str] {
+        &["postgresql-database-plugin"]
+    }
+
+    fn fields(&self) -> &'static [&'static str] {
+        &[
+            "connection_url",
+            "username",
+            "password",
+            "max_open_connections",
+            "max_idle_connections",
+            "max_connection_lifetime",
+            "password_authentication",
+        ]
+    }
+
+    fn apply_fields(
+        &self,
+        details: &mut ConnectionDetails,
+        input: &JsonMap,
+    ) -> Result<(), DatabaseError> {
+        let input: Input = secrethub_common::input::decode(input)
+            .map_err(|e| DatabaseError::invalid(e.to_string()))?;
+        if let Some(v) = input.connection_url {
+            details.set("connection_url", v);
+        }
+        if let Some(v) = input.username {
+            details.set("username", v);
+        }
+        if let Some(n) = input.max_open_connections {
+            let n = u32::try_from(n)
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    DatabaseError::invalid("max_open_connections must be from 1 to 1000")
+                })?;
+            details.set(MAX_OPEN_CONNECTIONS, n);
+        }
+        if let Some(v) = input.max_idle_connections {
+            let n = match &v {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }
+            .ok_or_else(|| DatabaseError::invalid("max_idle_connections must be an integer"))?;
+            details.set("max_idle_connections", n);
+        }
+        if let Some(d) = input.max_connection_lifetime {
+            details.set(MAX_CONNECTION_LIFETIME_SECS, d.as_secs());
+        }
+        if let Some(v) = input.password_authentication {
+            details.set(PASSWORD_AUTHENTICATION, v);
+        }
+        // Defaults for a new config (and records written before a field existed).
+        if details.get(MAX_OPEN_CONNECTIONS).is_none() {
+            details.set(MAX_OPEN_CONNECTIONS, DEFAULT_MAX_OPEN_CONNECTIONS);
+        }
+        if details.str(PASSWORD_AUTHENTICATION).is_empty() {
+            details.set(PASSWORD_AUTHENTICATION, AUTH_SCRAM);
+        }
+        if details.str("connection_url").trim().is_empty() {
+            return Err(DatabaseError::invalid("connection_url is required"));
+        }
+        if ![AUTH_PASSWORD, AUTH_SCRAM].contains(&details.str(PASSWORD_AUTHENTICATION)) {
+            return Err(DatabaseError::invalid(
+                "password_authentication must be \"password\" or \"scram-sha-256\"",
+            ));
+        }
+        Ok(())
+    }
+
+    fn redacted(&self, details: &ConnectionDetails) -> JsonMap {
+        let shown = json!({
+            "connection_url": redact_url(details.str("connection_url")),
+            "username": details.str("username"),
+            "max_open_connections": details.u64_or(MAX_OPEN_CONNECTIONS, u64::from(DEFAULT_MAX_OPEN_CONNECTIONS)),
+            "max_idle_connections": details.get("max_idle_connections").and_then(Value::as_i64).unwrap_or(0),
+            "max_connection_lifetime": format_duration(Duration::from_secs(details.u64_or(MAX_CONNECTION_LIFETIME_SECS, 0))),
+            "password_authentication": details.str(PASSWORD_AUTHENTICATION),
+        });
+        match shown {
+            Value::Object(m) => m,
+            _ => JsonMap::new(),
+        }
+    }
+
+    fn open(
+        &self,
+        name: &str,
+        details: &ConnectionDetails,
+    ) -> Result<Arc<dyn DatabasePlugin>, DatabaseError> {
+        crate::open(name, details)
+    }
+}
+
+/// `connection_url` with any literal password replaced by `*****` (placeholders are kept).
+fn redact_url(url: &str) -> String {
+    const MASK: &str = "*****";
+    if let Some(scheme_end) = url.find("://") {
+        let auth_start = scheme_end + 3;
+        let auth_end = url[auth_start..]
+            .find(['/', '?'])
+            .map_or(url.len(), |i| i + auth_start);
+        if let Some(at) = url[auth_start..auth_end].rfind('@').map(|i| i + auth_start) {
+            if let Some(colon) = url[auth_start..at].find(':').map(|i| i + auth_start) {
+                let pw = &url[colon + 1..at];
+                if pw != "{{password}}" {
+                    return format!("{}{MASK}{}", &url[..=colon], &url[at..]);
+                }
+            }
+        }
+        return url.to_string();
+    }
+    // key=value form: mask the value of `password=`, quoted or not.
+    let mut out = String::new();
+    let mut rest = url;
+    while let Some(i) = rest.find("password") {
+        let after = &rest[i + "password".len()..];
+        let trimmed = after.trim_start();
+        let word_start = i == 0 || rest[..i].ends_with(char::is_whitespace);
+        if word_start && trimmed.starts_with('=') {
+            let value = trimmed[1..].trim_start();
+            let prefix_len = rest.len() - value.len();
+            out.push_str(&rest[..prefix_len]);
+            let end = if let Some(inner) = value.strip_prefix('\'') {
+                inner.find('\'').map_or(value.len(), |j| j + 2)
+            } else {
+                value.find(char::is_whitespace).unwrap_or(value.len())
+            };
+            let v = &value[..end];
+            out.push_str(if v == "{{password}}" || v == "'{{password}}'" {
+                v
+            } else {
+                MASK
+            });
+            rest = &value[end..];
+        } else {
+            out.push_str(&rest[..i + "password".len()]);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_literal_passwords_only() {
+        for (input, want) in [
+            (
+                "postgresql://{{username}}:{{password}}@h:5432/d",
+                "postgresql://{{username}}:{{password}}@h:5432/d",
+            ),
+            (
+                "postgresql://admin:s3cr@t@h/d?sslmode=require",
+                "postgresql://admin:*****@h/d?sslmode=require",
+            ),
+            ("postgresql://admin@h/d", "postgresql://admin@h/d"),
+            ("postgresql://h/d", "postgresql://h/d"),
+            ("host=h password=abc user=u", "host=h password=***** user=u"),
+            (
+                "host=h password = 'a b' user=u",
+                "host=h password = ***** user=u",
+            ),
+            (
+                "host=h password={{password}}",
+                "host=h password={{password}}",
+            ),
+            ("host=h mypassword=x", "host=h mypassword=x"),
+        ] {
+            assert_eq!(redact_url(input), want, "{input}");
+        }
+    }
+}
