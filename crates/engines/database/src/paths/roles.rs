@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 
 use crate::paths::{check_name, role_key};
 use crate::records::{opt_statements, RoleRecord, RECORD_VERSION};
+use crate::connections::config_key;
+use crate::records::ConnectionRecord;
+use crate::registry;
 use crate::template;
 use crate::DatabaseEngine;
 use secrethub_database_plugin::DatabaseError;
@@ -98,7 +101,18 @@ impl DatabaseEngine {
         if role.db_name.is_empty() {
             return Err(DatabaseError::invalid("db_name is required"));
         }
-        if role.creation_statements.is_empty() {
+        // The connection's plugin checks the statements when the connection exists already
+        // (a role may be written first, as in Vault; then Vault's SQL templates are checked).
+        let kind = match req
+            .storage
+            .get_json::<ConnectionRecord>(&config_key(&role.db_name))
+            .await?
+        {
+            Some(config) => Some(registry::find(&config.plugin_name)?),
+            None => None,
+        };
+        let needs_statements = kind.is_none_or(|k| k.requires_creation_statements());
+        if needs_statements && role.creation_statements.is_empty() {
             return Err(DatabaseError::invalid("creation_statements is required"));
         }
         if role.max_ttl_secs > 0 && role.default_ttl_secs > role.max_ttl_secs {
@@ -110,7 +124,10 @@ impl DatabaseEngine {
             ("renew_statements", &role.renew_statements),
             ("rollback_statements", &role.rollback_statements),
         ] {
-            template::validate(field, statements)?;
+            match kind {
+                Some(k) => k.check_statements(field, statements)?,
+                None => template::validate(field, statements)?,
+            }
         }
         role.version = RECORD_VERSION;
         req.storage.put_json(&key, &role).await?;
