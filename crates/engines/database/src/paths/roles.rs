@@ -10,10 +10,10 @@ use secrethub_storage::Storage as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::paths::{check_name, role_key};
-use crate::records::{opt_statements, RoleRecord, RECORD_VERSION};
 use crate::connections::config_key;
+use crate::paths::{check_name, role_key};
 use crate::records::ConnectionRecord;
+use crate::records::{opt_statements, RoleRecord, RECORD_VERSION};
 use crate::registry;
 use crate::template;
 use crate::DatabaseEngine;

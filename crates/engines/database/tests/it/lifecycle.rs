@@ -157,28 +157,3 @@ async fn unreachable_database_fails_revoke_until_it_is_back() {
     mount.revoke(&creds.internal).await.unwrap();
     assert!(!role_exists(&admin, &creds.username).await);
 }
-
-#[tokio::test]
-async fn many_leases_are_revoked_in_one_batch() {
-    let (db, mount) = with_app_role(json!({"creation_statements": [CREATE]})).await;
-    let mut leases = Vec::new();
-    for _ in 0..6 {
-        let c = mount.creds("app").await;
-        leases.push((c.username.clone(), mount.lease(&c.internal, true, 0)));
-    }
-    // One lease whose user is already gone: the batch still succeeds for every lease.
-    let admin = db.admin().await;
-    admin
-        .batch_execute(&format!("DROP ROLE \"{}\"", leases[0].0))
-        .await
-        .unwrap();
-    let infos: Vec<_> = leases.iter().map(|(_, l)| l.clone()).collect();
-    let results = mount.engine.revoke_batch(&infos, &mount.storage).await;
-    assert!(results.iter().all(Result::is_ok), "{results:?}");
-    for (user, _) in &leases {
-        assert!(!role_exists(&admin, user).await, "{user} was dropped");
-    }
-    // Revoking the same batch again is fine (already gone counts as revoked).
-    let again = mount.engine.revoke_batch(&infos, &mount.storage).await;
-    assert!(again.iter().all(Result::is_ok));
-}

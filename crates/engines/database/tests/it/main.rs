@@ -1,5 +1,7 @@
 //! Integration tests of the database engine, driven with `Request`s as core would send them.
 //!
+//! - `conformance`: the plugin conformance suite, what every plugin guarantees, run by each
+//!   plugin against its real server (PostgreSQL: the private cluster).
 //! - `issue`, `lifecycle`, `bad_input`: the machine's shared PostgreSQL (127.0.0.1:5432,
 //!   trust authentication), each test in a database of its own, checking `pg_roles`.
 //! - `auth`: a private cluster with scram-sha-256 authentication (see `cluster`), where
@@ -14,6 +16,7 @@
 mod auth;
 mod bad_input;
 mod cluster;
+mod conformance;
 mod createrole;
 mod harness;
 mod issue;

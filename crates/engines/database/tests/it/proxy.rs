@@ -1,5 +1,5 @@
-//! A TCP proxy in front of the shared PostgreSQL that a test can switch off and on, to make
-//! the database unreachable without touching the shared server. While down it refuses new
+//! A TCP proxy in front of a shared database server that a test can switch off and on, to
+//! make the database unreachable without touching the shared server. While down it refuses new
 //! connections (accepts and closes them) and has cut every open one.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +17,9 @@ pub(crate) struct Proxy {
 }
 
 impl Proxy {
-    pub(crate) async fn start(target: &'static str) -> Self {
+    /// A proxy to `target` (`host:port`).
+    pub(crate) async fn start(target: &str) -> Self {
+        let target = target.to_string();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("proxy address").port();
         let down = Arc::new(AtomicBool::new(false));
@@ -30,10 +32,11 @@ impl Proxy {
                     continue;
                 }
                 let mut cuts = cuts.clone();
+                let target = target.clone();
                 // Only cuts from now on concern this connection.
                 cuts.borrow_and_update();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
                         return;
                     };
                     tokio::select! {
