@@ -7,6 +7,8 @@ use secrethub_database_plugin::{DatabaseError, DatabaseType};
 const TYPES: &[&dyn DatabaseType] = &[
     #[cfg(feature = "postgres")]
     &secrethub_database_postgres::POSTGRES,
+    #[cfg(feature = "redis")]
+    &secrethub_database_redis::REDIS,
 ];
 
 /// The plugin registered under `plugin_name`.
