@@ -11,12 +11,14 @@
 //! [`template`] renders Vault's `{{name}}`/`{{password}}`/`{{expiration}}` statements for the
 //! plugins whose statements are text (SQL); [`DatabaseError`] is what every plugin fails with.
 
+mod check;
 mod details;
 mod error;
 mod kind;
 mod plugin;
 pub mod template;
 
+pub use check::{ConnectionFailure, ConnectionReport, FailureKind, Privilege};
 pub use details::ConnectionDetails;
 pub use error::DatabaseError;
 pub use kind::DatabaseType;

@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use secrethub_common::{JsonMap, UnixTime};
 
+use crate::check::{ConnectionReport, FailureKind};
 use crate::error::DatabaseError;
 
 /// What the engine does right before a user is created: record the intent. A plugin calls
@@ -35,6 +36,26 @@ pub struct NewUser<'a> {
 pub trait DatabasePlugin: Send + Sync + 'static {
     /// Connects (or takes a pooled connection) and runs a trivial query.
     async fn verify(&self) -> Result<(), DatabaseError>;
+
+    /// Connects, times a trivial command, and finds out the server's version and whether
+    /// the admin user holds what the plugin needs (`database/test-connection`, and config
+    /// writes with `verify_connection`). The default reports what [`DatabasePlugin::verify`]
+    /// finds, without version or privileges.
+    async fn check_connection(&self) -> ConnectionReport {
+        let started = std::time::Instant::now();
+        match self.verify().await {
+            Ok(()) => ConnectionReport {
+                round_trip: Some(started.elapsed()),
+                ..Default::default()
+            },
+            Err(DatabaseError::Verify { reason, .. }) => {
+                ConnectionReport::failed(FailureKind::classify(&reason), reason)
+            }
+            Err(e) => {
+                ConnectionReport::failed(FailureKind::classify(&e.to_string()), e.to_string())
+            }
+        }
+    }
 
     /// Runs the creation statements with the templates filled in, atomically where the
     /// database allows: on failure nothing is left behind. Calls `user.before_create` after

@@ -72,6 +72,7 @@ enum Route {
     Creds,
     Reset,
     RotateRoot,
+    TestConnection,
 }
 
 /// The engine of one `database` mount.
@@ -107,6 +108,14 @@ impl DatabaseEngine {
                 &[Read],
                 "Creates a database user for the role and returns its username and password \
                  under a lease. Optional: ttl.",
+            )
+            .add(
+                "test-connection",
+                Route::TestConnection,
+                &[Update],
+                "Checks a connection config without saving it (the body of config/:name): \
+                 reachable or why not, server version, round trip, and whether the admin user \
+                 holds what the plugin needs.",
             )
             .add(
                 "reset/{name}",
@@ -145,6 +154,7 @@ impl Engine for DatabaseEngine {
             (Route::Creds, _) => return self.creds(&req, name).await,
             (Route::Reset, _) => self.reset(&req, name).await,
             (Route::RotateRoot, _) => self.rotate_root(&req, name).await,
+            (Route::TestConnection, _) => self.test_connection(&req).await,
         };
         result.map_err(EngineError::from)
     }

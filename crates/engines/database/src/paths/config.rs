@@ -7,7 +7,7 @@
 
 use secrethub_common::serde_helpers::{opt_boolean, opt_string_list};
 use secrethub_common::{JsonMap, Sensitive};
-use secrethub_database_plugin::{ConnectionDetails, DatabaseError, DatabaseType};
+use secrethub_database_plugin::{ConnectionDetails, ConnectionReport, DatabaseError, DatabaseType};
 use secrethub_engine::{Request, Response};
 use secrethub_storage::Storage as _;
 use serde::Deserialize;
@@ -120,6 +120,17 @@ fn check_known(
     )))
 }
 
+/// The report's warnings, and one per privilege the admin user lacks.
+fn report_warnings(report: &ConnectionReport) -> Vec<String> {
+    let missing = report.privileges.iter().filter(|p| !p.held).map(|p| {
+        format!(
+            "the admin user lacks {} (needed for {})",
+            p.name, p.needed_for
+        )
+    });
+    missing.chain(report.warnings.iter().cloned()).collect()
+}
+
 /// Applies the given fields and checks the result; answers the record's plugin.
 fn apply(
     rec: &mut ConnectionRecord,
@@ -184,13 +195,61 @@ impl DatabaseEngine {
         rec.version = RECORD_VERSION;
         rec.revision = secrethub_common::random_uuid();
         let plugin = kind.open(name, &rec.details)?;
+        let mut response = Response::empty();
         if rec.verify_connection {
-            plugin.verify().await?;
+            let report = plugin.check_connection().await;
+            if let Some(failure) = report.failure {
+                return Err(DatabaseError::Verify {
+                    connection: name.to_string(),
+                    reason: failure.reason,
+                });
+            }
+            response.warnings = report_warnings(&report);
         }
         req.storage.put_json(&key, &rec).await?;
         // The verified plugin (and its open connection) serves the next requests.
         self.connections.insert(name, &rec.revision, plugin);
-        Ok(Response::empty())
+        Ok(response)
+    }
+
+    /// `database/test-connection`: a config body checked as a write would be, opened and
+    /// checked, and nothing saved. A connection that fails is a report, not an error; a body
+    /// that is not a valid config is a 400.
+    pub(crate) async fn test_connection(&self, req: &Request) -> Result<Response, DatabaseError> {
+        let write = parse_input(req)?;
+        let plugin_name = write
+            .engine
+            .plugin_name
+            .clone()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| DatabaseError::invalid("plugin_name is required"))?;
+        let mut rec = new_record(plugin_name);
+        let kind = apply(&mut rec, write)?;
+        let report = kind
+            .open("test-connection", &rec.details)?
+            .check_connection()
+            .await;
+        let mut data = JsonMap::new();
+        data.insert("plugin_name".into(), rec.plugin_name.clone().into());
+        data.insert("reachable".into(), report.failure.is_none().into());
+        if let Some(f) = &report.failure {
+            data.insert("error_kind".into(), json!(f.kind));
+            data.insert("error".into(), f.reason.clone().into());
+        } else {
+            data.insert(
+                "server_version".into(),
+                report.server_version.clone().into(),
+            );
+        }
+        if let Some(rtt) = report.round_trip {
+            let ms = (rtt.as_secs_f64() * 100_000.0).round() / 100.0;
+            data.insert("round_trip_ms".into(), json!(ms));
+        }
+        data.insert("privileges".into(), json!(report.privileges));
+        data.insert("ready".into(), report.ready().into());
+        let mut response = Response::data(data);
+        response.warnings = report_warnings(&report);
+        Ok(response)
     }
 
     pub(crate) async fn read_config(

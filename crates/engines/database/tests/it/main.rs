@@ -23,4 +23,5 @@ mod issue;
 mod lifecycle;
 mod nesting;
 mod proxy;
+mod test_connection;
 mod unflushed;
