@@ -21,6 +21,7 @@ mod registry;
 mod request;
 mod seal;
 mod sys;
+mod system_trace;
 mod token_api;
 mod token_create;
 mod token_roles;

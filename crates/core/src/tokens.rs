@@ -120,6 +120,11 @@ impl TokenRecord {
         self.token_type == crate::batch_tokens::BATCH
     }
 
+    /// The token's lease ID, as `sys/leases` serves it: `<creation path>/<token hash>`.
+    pub fn lease_id(&self) -> String {
+        format!("{}/{}", self.path.trim_end_matches('/'), self.hash)
+    }
+
     /// Whether this is the root-policy token.
     pub fn is_root(&self) -> bool {
         self.policies.iter().any(|p| p == "root")
@@ -357,6 +362,11 @@ impl TokenStore {
     /// Revokes a token and all its descendants, deepest first, so a crash midway leaves
     /// the remaining tree still reachable from its root for the next attempt.
     pub(crate) async fn revoke_tree(&self, hash: &str) -> CoreResult<()> {
+        self.revoke_tree_into(hash, &mut Vec::new()).await
+    }
+
+    /// [`Self::revoke_tree`], adding each removed token's record to `removed` as it goes.
+    async fn revoke_tree_into(&self, hash: &str, removed: &mut Vec<TokenRecord>) -> CoreResult<()> {
         let mut order = vec![hash.to_string()];
         let mut i = 0;
         while i < order.len() {
@@ -377,6 +387,7 @@ impl TokenStore {
             self.leases.revoke_for_token(h).await?;
             self.view.apply(self.delete_ops(&rec)).await?;
             secrethub_storage::delete_prefix(&*self.barrier, &cubbyhole_prefix(h)).await?;
+            removed.push(rec);
         }
         Ok(())
     }
@@ -403,9 +414,15 @@ impl TokenStore {
         ops
     }
 
-    /// Revokes every token whose expiry is at or before `now`, a page at a time.
-    /// Returns how many were revoked.
-    pub(crate) async fn revoke_expired(&self, now: UnixTime) -> CoreResult<usize> {
+    /// Revokes every token whose expiry is at or before `now`, a page at a time, with its
+    /// descendants. Returns how many expired; every removed token's record (expired or
+    /// descendant) is added to `removed` as it goes, so the caller can trace them even when
+    /// the sweep fails midway.
+    pub(crate) async fn revoke_expired(
+        &self,
+        now: UnixTime,
+        removed: &mut Vec<TokenRecord>,
+    ) -> CoreResult<usize> {
         let mut revoked = 0;
         loop {
             let page = self.view.list("expiry/", None, 256).await?;
@@ -423,7 +440,7 @@ impl TokenStore {
             }
             for key in &due {
                 let hash = key.rsplit('/').next().unwrap_or_default();
-                self.revoke_tree(hash).await?;
+                self.revoke_tree_into(hash, removed).await?;
                 // The record may already be gone (revoked with a parent); drop the index too.
                 self.view.delete(&format!("expiry/{key}")).await?;
                 revoked += 1;
@@ -584,7 +601,14 @@ mod tests {
         let mut fresh = record(None, now + 100);
         let fresh_t = store.create(&mut fresh, None).await.unwrap();
 
-        assert_eq!(store.revoke_expired(now + 50).await.unwrap(), 1);
+        let mut removed = Vec::new();
+        assert_eq!(
+            store.revoke_expired(now + 50, &mut removed).await.unwrap(),
+            1
+        );
+        // Both removals are reported, the child (deepest) first, for the sweeper's trace.
+        let accessors: Vec<&str> = removed.iter().map(|r| r.accessor.as_str()).collect();
+        assert_eq!(accessors, [child.accessor.as_str(), old.accessor.as_str()]);
         assert!(store
             .view
             .get(&format!("id/{}", old.hash))
@@ -595,6 +619,11 @@ mod tests {
         assert!(store.lookup(fresh_t.expose()).await.unwrap().is_some());
         assert!(store.lookup(old_t.expose()).await.unwrap().is_none());
         // The child's own expiry entry was removed with it, so nothing is left to sweep early.
-        assert_eq!(store.revoke_expired(now + 50).await.unwrap(), 0);
+        let mut removed = Vec::new();
+        assert_eq!(
+            store.revoke_expired(now + 50, &mut removed).await.unwrap(),
+            0
+        );
+        assert!(removed.is_empty());
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use secrethub_common::{now_unix, random_uuid, Sensitive};
+use secrethub_common::{now_unix, random_uuid, Sensitive, UnixTime};
 use secrethub_engine::MountContext;
 use secrethub_storage::{Storage, StorageView};
 use tokio_util::sync::CancellationToken;
@@ -17,6 +17,7 @@ use crate::leases::LeaseManager;
 use crate::mounts::{MountClass, MountConfig, MountEntry, Mounted, Router, RouterCell};
 use crate::policies::PolicyStore;
 use crate::registry::EngineRegistry;
+use crate::system_trace::{audit_revocation, SystemRevocation};
 use crate::tokens::{TokenRecord, TokenStore};
 use crate::Core;
 
@@ -223,9 +224,12 @@ impl Unsealed {
     }
 
     /// Revokes expired tokens once a second. Walks the time-ordered index only, so the
-    /// cost is proportional to what expires, not to how many tokens exist.
+    /// cost is proportional to what expires, not to how many tokens exist. Each removal
+    /// leaves an info log line and an audit entry, as background lease work does.
     fn spawn_expiry_sweeper(&self) {
         let tokens = self.tokens.clone();
+        let audit = self.audit.clone();
+        let router = self.router.clone();
         let cancel = self.cancel.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -235,13 +239,52 @@ impl Unsealed {
                     _ = cancel.cancelled() => return,
                     _ = tick.tick() => {}
                 }
-                match tokens.revoke_expired(now_unix()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(count = n, "revoked expired tokens"),
-                    Err(e) => tracing::warn!(error = %e, "token expiry sweep failed"),
+                let now = now_unix();
+                let mut removed = Vec::new();
+                let swept = tokens.revoke_expired(now, &mut removed).await;
+                // Traced whether or not the sweep finished: these are gone either way.
+                for rec in &removed {
+                    trace_token_removed(&audit, &router, rec, now).await;
+                }
+                if let Err(e) = swept {
+                    tracing::warn!(error = %e, "token expiry sweep failed");
                 }
             }
         });
+    }
+}
+
+/// The info log line and audit entry of a token the expiry sweeper removed (expired, or a
+/// descendant of one): named by its accessor and lease ID, never the token itself.
+async fn trace_token_removed(
+    audit: &AuditBroker,
+    router: &RouterCell,
+    rec: &TokenRecord,
+    now: UnixTime,
+) {
+    let mount = crate::mounts::current(router)
+        .route(&rec.path)
+        .map(|(m, _)| (m.entry.engine_type.clone(), m.entry.accessor.clone()));
+    let (mount_type, mount_accessor) = mount.unwrap_or_else(|| {
+        let login = rec.login.as_ref().map(|l| l.mount_accessor.clone());
+        (String::new(), login.unwrap_or_default())
+    });
+    let what = if rec.is_expired(now) {
+        "expired token revoked"
+    } else {
+        "token revoked with its expired parent"
+    };
+    tracing::info!(accessor = %rec.accessor, path = %rec.path, mount = %mount_accessor, "{what}");
+    let entry = SystemRevocation {
+        mount_type,
+        mount_accessor,
+        path: rec.lease_id(),
+        // HMACed by the device, as in a `auth/token/revoke-accessor` request's entry.
+        data: Some(serde_json::json!({ "accessor": rec.accessor })),
+        error: None,
+    };
+    if let Err(e) = audit_revocation(audit, entry).await {
+        tracing::error!(accessor = %rec.accessor, error = %e, "token expiry not audited");
     }
 }
 

@@ -3,24 +3,15 @@
 //! intent it revokes (left by a crash, or past its grace period), and every lease that
 //! becomes irrevocable, as the user guide promises ("Log audit events" on expiration).
 //!
-//! The entry has Vault's request shape: `operation` "revoke" (an irrevocable lease's entry
-//! carries the last error in `error`), `path` the lease ID, no `remote_address`, and an
-//! `auth` that names the system (`display_name` "secrethub-expiration"), not a token.
-//!
-//! Fail open, unlike requests: the entry is written after the revocation happened upstream
-//! and was recorded, so there is nothing left to refuse, and holding back revocations
-//! because an audit device is down would leave live credentials behind. A failed entry is
-//! logged as an error naming the lease, so the trace survives in the server log.
+//! The entry (`system_trace.rs`, shared with the token expiry sweeper) has Vault's request
+//! shape: `operation` "revoke" (an irrevocable lease's entry carries the last error in
+//! `error`), `path` the lease ID, and an `auth` that names the system. It fails open: a
+//! failed entry is logged as an error naming the lease.
 
 use std::sync::{Mutex, MutexGuard};
 
-use secrethub_audit::{AuditAuth, AuditEvent, AuditRequest, EventKind};
-use secrethub_common::{format_rfc3339, now_unix_nanos};
-
 use super::{now_ms, LeaseManager, LeaseRecord};
-
-/// The `auth.display_name` of entries written by background lease work.
-pub(crate) const SYSTEM_NAME: &str = "secrethub-expiration";
+use crate::system_trace::{audit_revocation, SystemRevocation};
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Each mutation under it is a single insert, remove or clear.
@@ -66,24 +57,14 @@ impl LeaseManager {
             .find(|m| m.entry.accessor == rec.mount_accessor)
             .map(|m| m.entry.engine_type.clone())
             .unwrap_or_default();
-        let event = AuditEvent {
-            time: format_rfc3339(now_unix_nanos()),
-            kind: EventKind::Request,
-            auth: Some(AuditAuth {
-                display_name: SYSTEM_NAME.into(),
-                ..Default::default()
-            }),
-            request: AuditRequest {
-                operation: "revoke".into(),
-                mount_type,
-                mount_accessor: rec.mount_accessor.clone(),
-                path: rec.lease_id.clone(),
-                ..Default::default()
-            },
-            response: None,
+        let what = SystemRevocation {
+            mount_type,
+            mount_accessor: rec.mount_accessor.clone(),
+            path: rec.lease_id.clone(),
+            data: None,
             error,
         };
-        if let Err(e) = self.audit.log(&event).await {
+        if let Err(e) = audit_revocation(&self.audit, what).await {
             tracing::error!(lease_id = %rec.lease_id, error = %e, "background revocation not audited");
         }
     }

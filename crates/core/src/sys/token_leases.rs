@@ -17,11 +17,6 @@ pub(super) fn is_token_lease(id: &str) -> bool {
     id.starts_with("auth/")
 }
 
-/// The lease ID of a token.
-fn lease_id_of(rec: &TokenRecord) -> String {
-    format!("{}/{}", rec.path.trim_end_matches('/'), rec.hash)
-}
-
 /// The token behind `lease_id`; `missing` is the path's own error when there is none.
 async fn record(ctx: &Ctx<'_>, lease_id: &str, missing: &str) -> CoreResult<TokenRecord> {
     let invalid = || CoreError::bad_request(missing);
@@ -34,7 +29,7 @@ async fn record(ctx: &Ctx<'_>, lease_id: &str, missing: &str) -> CoreResult<Toke
         .tokens
         .lookup_hash(hash)
         .await?
-        .filter(|r| r.expire_time != 0 && lease_id_of(r) == lease_id)
+        .filter(|r| r.expire_time != 0 && r.lease_id() == lease_id)
         .ok_or_else(invalid)
 }
 
@@ -43,7 +38,7 @@ async fn ids_under(ctx: &Ctx<'_>, prefix: &str) -> CoreResult<Vec<(String, Strin
     let mut out = Vec::new();
     for hash in ctx.u.tokens.expiring_hashes().await? {
         if let Some(rec) = ctx.u.tokens.lookup_hash(&hash).await? {
-            let id = lease_id_of(&rec);
+            let id = rec.lease_id();
             if id.starts_with(prefix) {
                 out.push((id, hash));
             }

@@ -1,6 +1,7 @@
 //! Background lease work leaves a trace in the audit log: an expired lease revoked by the
-//! scheduler, a lease that becomes irrevocable, and an unconfirmed intent revoked at
-//! unseal each write an entry naming the lease, with the system as its author.
+//! scheduler, a lease that becomes irrevocable, an unconfirmed intent revoked at unseal, and
+//! a token the expiry sweeper removes each write an entry naming the lease, with the system
+//! as its author.
 
 use std::path::{Path, PathBuf};
 
@@ -118,4 +119,70 @@ async fn an_irrevocable_lease_and_a_revoked_intent_are_audited() {
         })
     })
     .await;
+}
+
+#[tokio::test]
+async fn an_expired_token_and_its_child_are_audited_when_removed() {
+    let t = TestServer::dev().await;
+    let (_dir, file) = with_audit_file(&t).await;
+    let (_, v) = t
+        .root("POST", "auth/token/create", Some(json!({"ttl": "1s"})))
+        .await;
+    let token = v["auth"]["client_token"].as_str().unwrap().to_string();
+    let accessor = v["auth"]["accessor"].as_str().unwrap().to_string();
+    let (_, v) = t
+        .req(
+            "POST",
+            "auth/token/create",
+            Some(&token),
+            Some(json!({"ttl": "1h"})),
+        )
+        .await;
+    let child_accessor = v["auth"]["accessor"].as_str().unwrap().to_string();
+    eventually("the expired token and its child are removed", || async {
+        system_entries(&file).len() == 2
+    })
+    .await;
+    let (_, v) = t
+        .root(
+            "POST",
+            "auth/token/lookup-accessor",
+            Some(json!({"accessor": accessor})),
+        )
+        .await;
+    assert!(v["data"].is_null(), "the token is gone: {v}");
+    let entries = system_entries(&file);
+    let log = std::fs::read_to_string(&file).unwrap();
+    assert!(!log.contains(&token), "the token itself is never logged");
+    // The child (revoked with its parent) first, then the expired token.
+    for (e, accessor) in entries.iter().zip([child_accessor, accessor]) {
+        let (_, hmac) = t
+            .root(
+                "POST",
+                "sys/audit-hash/file",
+                Some(json!({"input": accessor})),
+            )
+            .await;
+        let path = e["request"]["path"].as_str().unwrap_or_default();
+        assert!(path.starts_with("auth/token/create/"), "{e}");
+        assert_eq!(
+            (
+                e["type"].clone(),
+                e["request"]["operation"].clone(),
+                e["request"]["mount_type"].clone(),
+                e["request"]["data"]["accessor"].clone(),
+                e["request"]["remote_address"].clone(),
+                e["error"].clone(),
+            ),
+            (
+                json!("request"),
+                json!("revoke"),
+                json!("token"),
+                hmac["data"]["hash"].clone(),
+                Value::Null,
+                Value::Null,
+            ),
+            "{e}"
+        );
+    }
 }
