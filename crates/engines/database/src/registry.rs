@@ -9,6 +9,10 @@ const TYPES: &[&dyn DatabaseType] = &[
     &secrethub_database_postgres::POSTGRES,
     #[cfg(feature = "redis")]
     &secrethub_database_redis::REDIS,
+    #[cfg(feature = "mysql")]
+    &secrethub_database_mysql::MYSQL,
+    #[cfg(feature = "mysql")]
+    &secrethub_database_mysql::MYSQL_LEGACY,
 ];
 
 /// The plugin registered under `plugin_name`.

@@ -1,0 +1,206 @@
+//! How `mysql_async` failures are described: in full (scrubbed of secrets) for the server log,
+//! and to clients by condition, MySQL error code and SQLSTATE only, since the server's text
+//! names users, hosts, databases and tables (and a syntax error quotes the statement, which
+//! may hold a password).
+
+use mysql_async::Error;
+
+/// Server error codes that mean the statement was refused because of a concurrent update and
+/// succeeds when run again: deadlock, lock wait timeout.
+const TRANSIENT: &[u16] = &[1213, 1205];
+
+/// `ER_NO_SUCH_THREAD`: the session ended before `KILL` reached it.
+pub(crate) const NO_SUCH_THREAD: u16 = 1094;
+
+/// The server's error code, when the server refused something.
+pub(crate) fn code(err: &Error) -> Option<u16> {
+    match err {
+        Error::Server(e) => Some(e.code),
+        _ => None,
+    }
+}
+
+/// Whether the connection itself is gone (as opposed to a refused statement).
+pub(crate) fn is_connection_error(err: &Error) -> bool {
+    match err {
+        // Server shutdown in progress, connection killed, too many connections.
+        Error::Server(e) => matches!(e.code, 1053 | 1927 | 1040),
+        other => other.is_fatal(),
+    }
+}
+
+pub(crate) fn is_transient_conflict(err: &Error) -> bool {
+    code(err).is_some_and(|c| TRANSIENT.contains(&c))
+}
+
+/// Everything known about the failure, for the server log (callers scrub it).
+pub(crate) fn describe(err: &Error) -> String {
+    match err {
+        Error::Server(e) => format!("ERROR {} ({}): {}", e.code, e.state, e.message),
+        other => {
+            let mut out = other.to_string();
+            let mut cause = std::error::Error::source(other);
+            while let Some(c) = cause {
+                let text = c.to_string();
+                if !out.contains(&text) {
+                    out.push_str(": ");
+                    out.push_str(&text);
+                }
+                cause = c.source();
+            }
+            out
+        }
+    }
+}
+
+/// The failure as a client sees it: `syntax error (MySQL error 1064, SQLSTATE 42000)`.
+/// A client-side failure (refused connection, TLS, timeout) is described in full: it is about
+/// the connection, not the database's contents.
+pub(crate) fn describe_for_client(err: &Error) -> String {
+    match err {
+        Error::Server(e) => format!(
+            "{} (MySQL error {}, SQLSTATE {})",
+            condition(e.code, &e.state),
+            e.code,
+            e.state
+        ),
+        other => describe(other),
+    }
+}
+
+/// A short name for the error codes role statements and connections commonly fail with,
+/// else the name of the SQLSTATE class.
+fn condition(code: u16, state: &str) -> &'static str {
+    match code {
+        1044 => "access denied to database",
+        1045 => "access denied (wrong user name or password)",
+        1049 => "unknown database",
+        1054 => "unknown column",
+        1064 => "syntax error",
+        1133 => "no matching user",
+        1141 => "no such grant",
+        1142 | 1143 => "command denied on table",
+        1146 => "no such table",
+        1205 => "lock wait timeout",
+        1213 => "deadlock",
+        1227 => "missing privilege",
+        1269 => "cannot revoke all privileges",
+        1290 => "option prevents statement",
+        1396 => "user operation failed (user exists or is missing)",
+        1410 => "not allowed to create a user with GRANT",
+        1470 => "user name too long",
+        1698 => "access denied",
+        1819 => "password does not satisfy the password policy",
+        1040 => "too many connections",
+        _ => match state.get(..2).unwrap_or_default() {
+            "08" => "connection exception",
+            "0A" => "feature not supported",
+            "22" => "data exception",
+            "23" => "integrity constraint violation",
+            "25" => "invalid transaction state",
+            "28" => "invalid authorization specification",
+            "3D" => "invalid catalog name",
+            "40" => "transaction rollback",
+            "42" => "syntax error or access rule violation",
+            "HY" => "general error",
+            _ => "database error",
+        },
+    }
+}
+
+/// The shortest run of a secret that is hidden when found in a message: a syntax error quotes
+/// up to 80 characters of the statement from where the parser stopped, which may cut a
+/// password anywhere.
+const MIN_FRAGMENT: usize = 4;
+
+/// Removes `secrets` from a message, and every run of at least [`MIN_FRAGMENT`] characters of
+/// one of them.
+pub(crate) fn scrub(message: &str, secrets: &[&str]) -> String {
+    let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    let mut out = message.to_string();
+    for s in &secrets {
+        out = out.replace(s, "<redacted>");
+    }
+    let chars: Vec<char> = out.chars().collect();
+    let mut result = String::with_capacity(out.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let longest = secrets
+            .iter()
+            .map(|s| {
+                let mut k = 0;
+                while i + k < chars.len() {
+                    let piece: String = chars[i..=i + k].iter().collect();
+                    if !s.contains(&piece) {
+                        break;
+                    }
+                    k += 1;
+                }
+                // Short secrets are caught whole by the replace above.
+                if k >= MIN_FRAGMENT.min(s.chars().count()) {
+                    k
+                } else {
+                    0
+                }
+            })
+            .max()
+            .unwrap_or(0);
+        if longest > 0 {
+            result.push_str("<redacted>");
+            i += longest;
+        } else {
+            result.push(chars[i]);
+            i += 1;
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: u16, state: &str, message: &str) -> Error {
+        Error::Server(mysql_async::ServerError {
+            code,
+            state: state.into(),
+            message: message.into(),
+        })
+    }
+
+    #[test]
+    fn clients_see_codes_not_names() {
+        let e = server(
+            1142,
+            "42000",
+            "SELECT command denied to user 'x'@'%' for table 'secret_t'",
+        );
+        assert_eq!(
+            describe_for_client(&e),
+            "command denied on table (MySQL error 1142, SQLSTATE 42000)"
+        );
+        assert!(describe(&e).contains("secret_t"));
+        assert_eq!(
+            describe_for_client(&server(4242, "42S02", "x")),
+            "syntax error or access rule violation (MySQL error 4242, SQLSTATE 42S02)"
+        );
+        assert!(is_transient_conflict(&server(1213, "40001", "")));
+        assert!(!is_connection_error(&server(1064, "42000", "")));
+    }
+
+    #[test]
+    fn scrubs_whole_and_cut_secrets() {
+        let pw = "Abcdefghij0123456789";
+        let msg = format!(
+            "You have an error in your SQL syntax; near 'IDENTIFIED BY '{pw}'; GRANT' and near '{}",
+            &pw[..7]
+        );
+        let out = scrub(&msg, &[pw, ""]);
+        assert!(!out.contains("Abcd") && !out.contains("0123"), "{out}");
+        assert!(out.contains("IDENTIFIED BY '<redacted>'"), "{out}");
+        assert_eq!(
+            scrub("user 'shub_x'@'%' exists", &[pw]),
+            "user 'shub_x'@'%' exists"
+        );
+    }
+}

@@ -1,0 +1,589 @@
+//! The MySQL/MariaDB plugin of the database secrets engine, under Vault's four names:
+//! `mysql-database-plugin` (user names up to 32 characters) and `mysql-legacy-database-plugin`,
+//! `mysql-aurora-database-plugin`, `mysql-rds-database-plugin` (16, as Vault gives all three).
+//! [`MYSQL`] and [`MYSQL_LEGACY`] are what the engine registers; the connection fields are in
+//! `fields.rs`, the DSN in `dsn.rs`.
+//!
+//! Each opened config has two `mysql_async` pools: one of `max_open_connections` (default 4)
+//! for issuing, verifying and rotating, and one of the same size (at least 2) for revocations
+//! and renewals, so a burst of expiring leases never starves issuance. Connections are not
+//! reset when they go back to a pool (a reset is a round trip per use); statements that
+//! change session state would leave it for the next user of the connection, as with Vault's
+//! Go driver.
+//!
+//! Creation runs the role's statements as one multi-statement text inside
+//! `START TRANSACTION … COMMIT`: one round trip. MySQL commits implicitly around DDL such as
+//! `CREATE USER` and `GRANT`, so the transaction only holds the statements' DML together; a
+//! failed creation is made to leave nothing by cleaning up instead: the user the statements
+//! may have created is dropped (`'<name>'@'%'` and every other host the statements name for
+//! it) before the error is returned. If even that fails, the intent core recorded before the
+//! statements ran is revoked later.
+//!
+//! Default revocation: `DROP USER IF EXISTS '<name>'@'%'` (Vault's default drops the same
+//! account), then every session of the user still open is ended with `KILL CONNECTION`
+//! (MySQL keeps a dropped user's sessions running; Vault leaves them). Dropping first closes
+//! the door before the sessions are looked up, so no new one can start in between. The drop
+//! and the look-up in `information_schema.PROCESSLIST` are one round trip; a `KILL` follows
+//! only when a session is found. Several users are revoked with one `DROP USER` naming all of
+//! them. Ending sessions needs the admin to see them (`PROCESS`) and kill them (`SUPER`, or
+//! `CONNECTION ADMIN`); without `PROCESS` the look-up finds nothing and sessions stay open.
+//! Custom revocation statements are followed by the same session kill; if they fail (say a
+//! `DROP USER` of a user already gone) while the user no longer exists, the revocation counts
+//! as done.
+//!
+//! Renewal runs no SQL unless a role gives `renew_statements`: MySQL users have no expiry.
+//! Root rotation's default is `ALTER USER CURRENT_USER() IDENTIFIED BY '{{password}}'`
+//! (Vault's names `'{{username}}'@'%'`, which fails for an admin defined on another host).
+//!
+//! Passwords and names reach SQL inside single-quoted literals: quotes are doubled, and a
+//! backslash (whose meaning depends on the server's `NO_BACKSLASH_ESCAPES`) is refused, which
+//! never happens for the engine's names and passwords. Errors carry no password: the server's
+//! message is scrubbed and goes to the log; clients get the condition, MySQL error code and
+//! SQLSTATE. `mysql_async` is built without its `tracing` feature, so statement text is
+//! never logged.
+
+mod dsn;
+mod errors;
+mod fields;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Pool};
+use secrethub_common::{JsonMap, UnixTime};
+use zeroize::Zeroizing;
+
+use secrethub_database_plugin::template::{self, Vars};
+use secrethub_database_plugin::{
+    ConnectionDetails, DatabaseError, DatabasePlugin, NewUser, DEFAULT_MAX_OPEN_CONNECTIONS,
+};
+
+pub use fields::{Mysql, MYSQL, MYSQL_LEGACY};
+
+/// How long one connection attempt may take when the DSN sets no `timeout`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for a pooled connection (including making one).
+const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// A revocation or renewal that takes longer fails and is retried by the lease manager
+/// instead of holding a connection forever.
+const MAINTENANCE_TIMEOUT: Duration = Duration::from_secs(30);
+
+const DEFAULT_ROTATE_ROOT: &str = "ALTER USER CURRENT_USER() IDENTIFIED BY '{{password}}'";
+
+/// Opens the plugin for one connection config (no IO: pools connect on first use).
+fn open(name: &str, details: &ConnectionDetails) -> Result<Arc<dyn DatabasePlugin>, DatabaseError> {
+    let target = dsn::target(details)?;
+    let size = match details.u64_or(fields::MAX_OPEN_CONNECTIONS, 0) {
+        0 => u64::from(DEFAULT_MAX_OPEN_CONNECTIONS),
+        n => n,
+    } as usize;
+    let lifetime = match details.u64_or(fields::MAX_CONNECTION_LIFETIME_SECS, 0) {
+        0 => None,
+        s => Some(Duration::from_secs(s)),
+    };
+    let pool = |size: usize| pool(&target, size, lifetime);
+    Ok(Arc::new(MysqlPlugin {
+        name: name.to_string(),
+        issue: pool(size)?,
+        revoke: pool(size.max(2))?,
+        facts: facts(&target),
+        connect_timeout: target.dial_timeout.unwrap_or(CONNECT_TIMEOUT),
+        admin_username: target.user.clone(),
+        admin_password: Zeroizing::new(target.password.clone()),
+    }))
+}
+
+fn pool(
+    target: &dsn::Target,
+    size: usize,
+    lifetime: Option<Duration>,
+) -> Result<Pool, DatabaseError> {
+    use mysql_async::{OptsBuilder, PoolConstraints, PoolOpts};
+    let constraints = PoolConstraints::new(0, size.max(1))
+        .ok_or_else(|| DatabaseError::Internal(anyhow::anyhow!("invalid pool size {size}")))?;
+    let pool_opts = PoolOpts::default()
+        .with_constraints(constraints)
+        .with_reset_connection(false)
+        .with_abs_conn_ttl(lifetime);
+    let mut opts = OptsBuilder::default()
+        .user(Some(target.user.clone()))
+        .pass(Some(target.password.clone()))
+        .db_name(Some(target.database.clone()).filter(|d| !d.is_empty()))
+        .pool_opts(pool_opts)
+        .stmt_cache_size(0)
+        .connect_attribute("program_name", "secrethub");
+    opts = match &target.address {
+        dsn::Address::Tcp { host, port } => opts.ip_or_hostname(host.clone()).tcp_port(*port),
+        dsn::Address::Unix(path) => opts.socket(Some(path.clone())).prefer_socket(true),
+    };
+    if target.tls.enabled {
+        opts = opts.ssl_opts(ssl_opts(&target.tls));
+    }
+    Ok(Pool::new(opts))
+}
+
+fn ssl_opts(tls: &dsn::Tls) -> mysql_async::SslOpts {
+    use mysql_async::{ClientIdentity, SslOpts};
+    let buf = |pem: &str| pem.as_bytes().to_vec().into();
+    let mut ssl = SslOpts::default()
+        .with_danger_accept_invalid_certs(tls.skip_verify)
+        .with_danger_tls_hostname_override(tls.server_name.clone());
+    if let Some(ca) = &tls.ca {
+        ssl = ssl
+            .with_root_certs(vec![buf(ca)])
+            .with_disable_built_in_roots(true);
+    }
+    if let Some(pair) = &tls.certificate_key {
+        ssl = ssl.with_client_identity(Some(ClientIdentity::new(buf(pair), buf(pair))));
+    }
+    ssl
+}
+
+/// `host`, `port` and `database` for the seed endpoint.
+fn facts(target: &dsn::Target) -> JsonMap {
+    let mut m = JsonMap::new();
+    let (host, port) = match &target.address {
+        dsn::Address::Tcp { host, port } => (host.clone(), *port),
+        dsn::Address::Unix(path) => (path.clone(), 0),
+    };
+    m.insert("host".into(), host.into());
+    m.insert("port".into(), port.into());
+    m.insert("database".into(), target.database.clone().into());
+    m
+}
+
+/// Single-quotes a string for SQL: quotes doubled; a backslash or NUL, whose meaning depends
+/// on the server's `sql_mode`, is refused.
+fn literal(s: &str) -> Result<String, DatabaseError> {
+    if s.contains(['\\', '\0']) {
+        return Err(DatabaseError::invalid(
+            "user names and passwords for MySQL may not contain a backslash",
+        ));
+    }
+    Ok(format!("'{}'", s.replace('\'', "''")))
+}
+
+/// `literal` without the quotes, for `'{{password}}'` in statements.
+fn escaped(s: &str) -> Result<String, DatabaseError> {
+    let quoted = literal(s)?;
+    Ok(quoted[1..quoted.len() - 1].to_string())
+}
+
+/// The default revocation's round trip: drop every user at `'%'`, then list their sessions.
+fn drop_and_list_sessions(usernames: &[&str]) -> Result<String, DatabaseError> {
+    let names = usernames
+        .iter()
+        .map(|u| literal(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let accounts: Vec<String> = names.iter().map(|n| format!("{n}@'%'")).collect();
+    Ok(format!(
+        "DROP USER IF EXISTS {};\nSELECT ID FROM information_schema.PROCESSLIST WHERE USER IN ({})",
+        accounts.join(", "),
+        names.join(", ")
+    ))
+}
+
+/// The hosts `sql` creates `username` at besides `%`: every `'<name>'@'<host>'` (or with
+/// backticks or double quotes) it names.
+fn hosts_named(sql: &str, username: &str) -> BTreeSet<String> {
+    let mut hosts = BTreeSet::new();
+    for q in ['\'', '`', '"'] {
+        let needle = format!("{q}{username}{q}@");
+        let mut from = 0;
+        while let Some(i) = sql[from..].find(&needle) {
+            let rest = &sql[from + i + needle.len()..];
+            let host: String = match rest.chars().next() {
+                Some(h @ ('\'' | '`' | '"')) => rest[1..].chars().take_while(|c| *c != h).collect(),
+                _ => rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '-'))
+                    .collect(),
+            };
+            if !host.is_empty() {
+                hosts.insert(host);
+            }
+            from += i + needle.len();
+        }
+    }
+    hosts
+}
+
+struct MysqlPlugin {
+    name: String,
+    issue: Pool,
+    revoke: Pool,
+    facts: JsonMap,
+    connect_timeout: Duration,
+    /// `{{username}}` of root rotation statements.
+    admin_username: String,
+    /// Scrubbed from every message, like the passwords of the statements.
+    admin_password: Zeroizing<String>,
+}
+
+impl MysqlPlugin {
+    async fn conn(&self, pool: &Pool) -> Result<Conn, DatabaseError> {
+        match tokio::time::timeout(WAIT_TIMEOUT, pool.get_conn()).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(DatabaseError::Unavailable {
+                connection: self.name.clone(),
+                reason: self.scrubbed(&errors::describe_for_client(&e), &[]),
+            }),
+            Err(_) => Err(self.timed_out("waiting for a connection")),
+        }
+    }
+
+    fn scrubbed(&self, message: &str, secrets: &[&str]) -> String {
+        let mut all = secrets.to_vec();
+        all.push(&self.admin_password);
+        errors::scrub(message, &all)
+    }
+
+    fn timed_out(&self, action: &str) -> DatabaseError {
+        DatabaseError::Unavailable {
+            connection: self.name.clone(),
+            reason: format!("{action} timed out"),
+        }
+    }
+
+    /// Logs a failed statement in full (scrubbed) and describes it for the client.
+    fn failure(
+        &self,
+        action: &'static str,
+        err: &mysql_async::Error,
+        secrets: &[&str],
+    ) -> DatabaseError {
+        tracing::warn!(
+            connection = %self.name,
+            action,
+            error = %self.scrubbed(&errors::describe(err), secrets),
+            "database statements failed"
+        );
+        let reason = self.scrubbed(&errors::describe_for_client(err), secrets);
+        if errors::is_connection_error(err) {
+            DatabaseError::Unavailable {
+                connection: self.name.clone(),
+                reason,
+            }
+        } else {
+            DatabaseError::Rejected {
+                connection: self.name.clone(),
+                action,
+                reason,
+            }
+        }
+    }
+
+    /// Runs idempotent SQL on the revocation pool within the time limit, once more on a fresh
+    /// connection if the first turned out to be dead (the server restarted while it was
+    /// pooled), and again after a deadlock or lock wait timeout. Answers the ids of the rows
+    /// of every result set (the sessions found).
+    async fn run_idempotent(
+        &self,
+        action: &'static str,
+        sql: &str,
+    ) -> Result<Vec<u64>, DatabaseError> {
+        let mut retried = false;
+        let mut conflicts = 0;
+        loop {
+            let mut conn = self.conn(&self.revoke).await?;
+            let outcome =
+                tokio::time::timeout(MAINTENANCE_TIMEOUT, query_ids(&mut conn, sql)).await;
+            match outcome {
+                Ok(Ok(ids)) => return Ok(ids),
+                Ok(Err(e)) if !retried && errors::is_connection_error(&e) => retried = true,
+                Ok(Err(e)) if conflicts < CONFLICT_RETRIES && errors::is_transient_conflict(&e) => {
+                    conflicts += 1;
+                    let _ = conn.query_drop("ROLLBACK").await;
+                    conflict_backoff(conflicts).await;
+                }
+                Ok(Err(e)) => {
+                    if !errors::is_connection_error(&e) {
+                        // Statements that opened a transaction must not leave it open.
+                        let _ = conn.query_drop("ROLLBACK").await;
+                    }
+                    return Err(self.failure(action, &e, &[]));
+                }
+                Err(_) => return Err(self.timed_out(action)),
+            }
+        }
+    }
+
+    /// Ends the given sessions; one that ended meanwhile is fine.
+    async fn kill(&self, ids: &[u64]) -> Result<(), DatabaseError> {
+        for id in ids {
+            match self
+                .run_idempotent(
+                    "ending the user's sessions",
+                    &format!("KILL CONNECTION {id}"),
+                )
+                .await
+            {
+                Err(DatabaseError::Rejected { reason, .. })
+                    if reason.contains(&format!("error {}", errors::NO_SUCH_THREAD)) => {}
+                other => {
+                    other?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The default revocation of `usernames` (see the module docs).
+    async fn revoke_default(&self, usernames: &[&str]) -> Result<(), DatabaseError> {
+        let sql = drop_and_list_sessions(usernames)?;
+        let sessions = self.run_idempotent("revoking users", &sql).await?;
+        self.kill(&sessions).await
+    }
+
+    /// Ends every session of `username` (after custom revocation statements).
+    async fn end_sessions(&self, username: &str) -> Result<(), DatabaseError> {
+        let sql = format!(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = {}",
+            literal(username)?
+        );
+        let sessions = self
+            .run_idempotent("finding the user's sessions", &sql)
+            .await?;
+        self.kill(&sessions).await
+    }
+
+    /// Whether any account named `username` exists (at any host).
+    async fn user_exists(&self, username: &str) -> Result<bool, DatabaseError> {
+        let sql = format!(
+            "SELECT 1 FROM mysql.user WHERE User = {} LIMIT 1",
+            literal(username)?
+        );
+        Ok(!self
+            .run_idempotent("checking the user", &sql)
+            .await?
+            .is_empty())
+    }
+
+    /// After a failed creation: drops what the statements may have created, on `conn` when it
+    /// still works, else on a fresh one. A failure here is logged; the intent core recorded
+    /// before the creation is revoked later either way.
+    async fn clean_up(&self, conn: Option<Conn>, username: &str, rendered: &str) {
+        let mut hosts = hosts_named(rendered, username);
+        hosts.insert("%".into());
+        let sql = match literal(username).and_then(|name| {
+            let accounts: Vec<String> = hosts
+                .iter()
+                .map(|h| literal(h).map(|h| format!("{name}@{h}")))
+                .collect::<Result<_, _>>()?;
+            Ok(format!("DROP USER IF EXISTS {}", accounts.join(", ")))
+        }) {
+            Ok(sql) => sql,
+            Err(_) => return,
+        };
+        let outcome = match conn {
+            Some(mut conn) => conn
+                .query_drop(&sql)
+                .await
+                .map_err(|e| self.failure("cleaning up", &e, &[])),
+            None => self.run_idempotent("cleaning up", &sql).await.map(drop),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(connection = %self.name, error = %e, "could not drop a half-created user; its intent will be revoked");
+        }
+    }
+}
+
+/// Runs `sql` and collects the first column of every row of every result set as an id.
+async fn query_ids(conn: &mut Conn, sql: &str) -> Result<Vec<u64>, mysql_async::Error> {
+    let mut result = conn.query_iter(sql).await?;
+    let mut ids = Vec::new();
+    while !result.is_empty() {
+        let rows: Vec<mysql_async::Row> = result.collect().await?;
+        ids.extend(
+            rows.iter()
+                .filter_map(|r| r.get_opt::<u64, _>(0).and_then(Result::ok)),
+        );
+    }
+    Ok(ids)
+}
+
+#[async_trait]
+impl DatabasePlugin for MysqlPlugin {
+    async fn verify(&self) -> Result<(), DatabaseError> {
+        let check = async {
+            let mut conn = self.issue.get_conn().await?;
+            conn.query_drop("SELECT 1").await
+        };
+        let reason = match tokio::time::timeout(self.connect_timeout * 2, check).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => self.scrubbed(&errors::describe_for_client(&e), &[]),
+            Err(_) => "timed out connecting".to_string(),
+        };
+        Err(DatabaseError::Verify {
+            connection: self.name.clone(),
+            reason,
+        })
+    }
+
+    async fn create_user(&self, user: &NewUser<'_>) -> Result<(), DatabaseError> {
+        let expiration = template::format_expiration(user.expiration);
+        let password = Zeroizing::new(escaped(user.password)?);
+        literal(user.username)?;
+        let vars = Vars {
+            name: user.username,
+            password: &password,
+            password_literal: None,
+            expiration: &expiration,
+        };
+        let rendered = Zeroizing::new(template::render_all(
+            "creation_statements",
+            user.statements,
+            &vars,
+        )?);
+        let sql = Zeroizing::new(format!("START TRANSACTION;\n{}COMMIT", rendered.as_str()));
+        let mut conn = self.conn(&self.issue).await?;
+        user.before_create.ready().await?;
+        let Err(e) = conn.query_drop(sql.as_str()).await else {
+            return Ok(());
+        };
+        let err = self.failure("creating user", &e, &[user.password]);
+        let conn = if errors::is_connection_error(&e) {
+            None
+        } else {
+            let _ = conn.query_drop("ROLLBACK").await;
+            Some(conn)
+        };
+        self.clean_up(conn, user.username, &rendered).await;
+        Err(err)
+    }
+
+    async fn renew_user(
+        &self,
+        statements: &[String],
+        username: &str,
+        expiration: UnixTime,
+    ) -> Result<(), DatabaseError> {
+        if statements.is_empty() {
+            return Ok(());
+        }
+        let expiration = template::format_expiration(expiration);
+        let vars = Vars {
+            name: username,
+            expiration: &expiration,
+            ..Vars::default()
+        };
+        let sql = template::render_all("renew_statements", statements, &vars)?;
+        self.run_idempotent("renewing user", &sql).await.map(drop)
+    }
+
+    async fn revoke_user(
+        &self,
+        statements: &[String],
+        username: &str,
+    ) -> Result<(), DatabaseError> {
+        if statements.is_empty() {
+            return self.revoke_default(&[username]).await;
+        }
+        let vars = Vars {
+            name: username,
+            ..Vars::default()
+        };
+        let sql = template::render_all("revocation_statements", statements, &vars)?;
+        match self.run_idempotent("revoking user", &sql).await {
+            Ok(_) => {}
+            // Revocation statements need not be idempotent: whatever failed, a user that no
+            // longer exists is revoked.
+            Err(e @ DatabaseError::Rejected { .. }) => {
+                if self.user_exists(username).await.unwrap_or(true) {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        self.end_sessions(username).await
+    }
+
+    async fn revoke_users_default(&self, usernames: &[&str]) -> Result<(), DatabaseError> {
+        if usernames.is_empty() {
+            return Ok(());
+        }
+        self.revoke_default(usernames).await
+    }
+
+    async fn rotate_root(
+        &self,
+        statements: &[String],
+        new_password: &str,
+    ) -> Result<(), DatabaseError> {
+        let statements = if statements.is_empty() {
+            vec![DEFAULT_ROTATE_ROOT.to_string()]
+        } else {
+            statements.to_vec()
+        };
+        let password = Zeroizing::new(escaped(new_password)?);
+        let vars = Vars {
+            name: &self.admin_username,
+            password: &password,
+            ..Vars::default()
+        };
+        let sql = Zeroizing::new(template::render_all(
+            "root_rotation_statements",
+            &statements,
+            &vars,
+        )?);
+        let mut conn = self.conn(&self.issue).await?;
+        match conn.query_drop(sql.as_str()).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if !errors::is_connection_error(&e) {
+                    let _ = conn.query_drop("ROLLBACK").await;
+                }
+                Err(self.failure("rotating the root password", &e, &[new_password]))
+            }
+        }
+    }
+
+    fn connection_facts(&self) -> JsonMap {
+        self.facts.clone()
+    }
+}
+
+/// How often statements that lost a race on a lock are run again.
+const CONFLICT_RETRIES: u32 = 10;
+
+/// A short, jittered, growing pause before running again after a lock conflict.
+async fn conflict_backoff(attempt: u32) {
+    use rand::Rng;
+    let cap_ms = (1u64 << attempt.min(6)).min(50);
+    let ms = rand::thread_rng().gen_range(1..=cap_ms.max(2));
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_revocation_quotes_every_name() {
+        let sql = drop_and_list_sessions(&["shub_a", "o'b"]).unwrap();
+        assert_eq!(
+            sql,
+            "DROP USER IF EXISTS 'shub_a'@'%', 'o''b'@'%';\n\
+             SELECT ID FROM information_schema.PROCESSLIST WHERE USER IN ('shub_a', 'o''b')"
+        );
+        assert!(drop_and_list_sessions(&["a\\"]).is_err());
+    }
+
+    #[test]
+    fn finds_the_hosts_statements_name() {
+        let sql = "CREATE USER 'u1'@'localhost' IDENTIFIED BY 'x'; CREATE USER `u1`@`10.0.0.%`; \
+                   GRANT SELECT ON *.* TO \"u1\"@db.internal; CREATE USER 'u10'@'other'";
+        let hosts: Vec<String> = hosts_named(sql, "u1").into_iter().collect();
+        assert_eq!(hosts, ["10.0.0.%", "db.internal", "localhost"]);
+    }
+
+    #[test]
+    fn literals() {
+        assert_eq!(literal("it's").unwrap(), "'it''s'");
+        assert_eq!(escaped("a'b").unwrap(), "a''b");
+        assert!(escaped("a\\b").is_err());
+    }
+}
