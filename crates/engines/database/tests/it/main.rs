@@ -12,6 +12,8 @@
 //!   (no database needed).
 //! - `unflushed`: revocations for a waiting caller that do not wait for the WAL flush, and
 //!   their confirmation.
+//! - `redis`: the Redis plugin against the machine's Redis 7 (127.0.0.1:6379, ACL enabled),
+//!   each test with ACL users of its own (also the conformance suite's Redis target).
 
 mod auth;
 mod bad_input;
@@ -23,5 +25,6 @@ mod issue;
 mod lifecycle;
 mod nesting;
 mod proxy;
+mod redis;
 mod test_connection;
 mod unflushed;

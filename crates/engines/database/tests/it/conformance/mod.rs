@@ -17,6 +17,7 @@
 //! `conformance!(<plugin>, <TargetType>);` line at the end of this file.
 
 mod postgresql;
+mod redis;
 
 use std::sync::Arc;
 
@@ -273,3 +274,4 @@ macro_rules! conformance {
 }
 
 conformance!(postgresql_plugin, super::postgresql::Postgresql);
+conformance!(redis_plugin, super::redis::Redis);
