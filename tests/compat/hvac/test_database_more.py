@@ -110,3 +110,34 @@ def test_rotate_root_and_delete_match_openbao(secrethub, bao, pg_database):
         for client, mount, admin in created:
             client.sys.disable_secrets_engine(mount)
             psql(f"DROP ROLE IF EXISTS {admin}")
+
+
+def test_test_connection(secrethub, pg_database):
+    """`database/test-connection` (SecretHub's, from the seed guide; OpenBao has none): a
+    report for a config body, nothing saved."""
+    mount = unique("db")
+    secrethub.adapter.post(f"/v1/sys/mounts/{mount}", json={"type": "database"})
+    try:
+        body = {
+            "plugin_name": "postgresql-database-plugin",
+            "connection_url": f"postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:5432/{pg_database}?sslmode=disable",
+            "username": "postgres",
+            "password": "unused-on-trust",
+        }
+        report = secrethub.adapter.post(f"/v1/{mount}/test-connection", json=body)["data"]
+        assert report["reachable"] is True
+        assert report["ready"] is True
+        assert report["server_version"].startswith("PostgreSQL ")
+        assert report["privileges"] == [
+            {"name": "CREATEROLE", "held": True, "needed_for": "creating and dropping users"}
+        ]
+        assert "unused-on-trust" not in str(report)
+        unreachable = dict(body, connection_url=body["connection_url"].replace(":5432/", ":1/"))
+        report = secrethub.adapter.post(f"/v1/{mount}/test-connection", json=unreachable)["data"]
+        assert report["reachable"] is False and report["error_kind"] == "refused"
+        with pytest.raises(hvac.exceptions.InvalidPath):
+            secrethub.secrets.database.list_connections(mount_point=mount)
+        with pytest.raises(hvac.exceptions.InvalidRequest):
+            secrethub.adapter.post(f"/v1/{mount}/test-connection", json=dict(body, conection_url="x"))
+    finally:
+        secrethub.sys.disable_secrets_engine(mount)
