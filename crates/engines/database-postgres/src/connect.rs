@@ -284,7 +284,7 @@ pub(crate) fn scrub(message: String, secrets: &[&str]) -> String {
         .join("\"")
 }
 
-fn percent_encode(v: &str) -> String {
+pub(crate) fn percent_encode(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

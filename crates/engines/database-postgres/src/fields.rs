@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrethub_common::serde_helpers::{opt_duration, opt_uint};
+use secrethub_common::serde_helpers::{opt_boolean, opt_duration, opt_uint};
 use secrethub_common::{format_duration, JsonMap};
 use secrethub_database_plugin::{
     ConnectionDetails, DatabaseError, DatabasePlugin, DatabaseType, DEFAULT_MAX_OPEN_CONNECTIONS,
@@ -43,6 +43,91 @@ struct Input {
     #[serde(default, deserialize_with = "opt_duration")]
     max_connection_lifetime: Option<Duration>,
     password_authentication: Option<String>,
+    host: Option<String>,
+    #[serde(default, deserialize_with = "opt_uint")]
+    port: Option<u64>,
+    database: Option<String>,
+    #[serde(default, deserialize_with = "opt_boolean")]
+    ssl: Option<bool>,
+}
+
+/// The user guide's form of a connection: separate fields instead of a URL.
+const FORM_FIELDS: [&str; 4] = ["host", "port", "database", "ssl"];
+
+/// Applies the guide's form fields and builds `connection_url` from them, with the
+/// `{{username}}`/`{{password}}` placeholders the URL form uses. Giving `connection_url`
+/// switches a config back to the URL form.
+fn apply_form(details: &mut ConnectionDetails, input: &Input) -> Result<(), DatabaseError> {
+    let form_given = input.host.is_some()
+        || input.port.is_some()
+        || input.database.is_some()
+        || input.ssl.is_some();
+    if input.connection_url.is_some() {
+        if form_given {
+            return Err(DatabaseError::invalid(
+                "give either connection_url or host, port, database and ssl, not both",
+            ));
+        }
+        for f in FORM_FIELDS {
+            details.remove(f);
+        }
+        return Ok(());
+    }
+    if !form_given && details.get("host").is_none() {
+        return Ok(());
+    }
+    if let Some(h) = &input.host {
+        let h = h.trim();
+        let bad = |c: char| c.is_whitespace() || "/@?#\\'\"".contains(c);
+        if h.is_empty() || h.contains(bad) {
+            return Err(DatabaseError::invalid(
+                "host must be a host name or an IP address",
+            ));
+        }
+        details.set("host", h);
+    }
+    if let Some(p) = input.port {
+        let p = u16::try_from(p)
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| DatabaseError::invalid("port must be from 1 to 65535"))?;
+        details.set("port", p);
+    }
+    if let Some(d) = &input.database {
+        details.set("database", d.trim());
+    }
+    if let Some(ssl) = input.ssl {
+        details.set("ssl", ssl);
+    }
+    let host = details.str("host").to_string();
+    if host.is_empty() {
+        return Err(DatabaseError::invalid("host is required"));
+    }
+    // An IPv6 address goes in brackets in a URL.
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let port = details.u64_or("port", 5432);
+    let database = match details.str("database") {
+        "" => "postgres".to_string(),
+        d => d.to_string(),
+    };
+    // TLS unless turned off: the guide's advice ("always enable SSL for PostgreSQL").
+    let sslmode = if details.bool_or("ssl", true) {
+        "require"
+    } else {
+        "disable"
+    };
+    details.set(
+        "connection_url",
+        format!(
+            "postgresql://{{{{username}}}}:{{{{password}}}}@{host}:{port}/{}?sslmode={sslmode}",
+            crate::connect::percent_encode(&database)
+        ),
+    );
+    Ok(())
 }
 
 impl DatabaseType for Postgresql {
@@ -59,6 +144,10 @@ impl DatabaseType for Postgresql {
             "max_idle_connections",
             "max_connection_lifetime",
             "password_authentication",
+            "host",
+            "port",
+            "database",
+            "ssl",
         ]
     }
 
@@ -69,6 +158,7 @@ impl DatabaseType for Postgresql {
     ) -> Result<(), DatabaseError> {
         let input: Input = secrethub_common::input::decode(input)
             .map_err(|e| DatabaseError::invalid(e.to_string()))?;
+        apply_form(details, &input)?;
         if let Some(v) = input.connection_url {
             details.set("connection_url", v);
         }
@@ -126,10 +216,16 @@ impl DatabaseType for Postgresql {
             "max_connection_lifetime": format_duration(Duration::from_secs(details.u64_or(MAX_CONNECTION_LIFETIME_SECS, 0))),
             "password_authentication": details.str(PASSWORD_AUTHENTICATION),
         });
-        match shown {
+        let mut shown = match shown {
             Value::Object(m) => m,
             _ => JsonMap::new(),
+        };
+        for f in FORM_FIELDS {
+            if let Some(v) = details.get(f) {
+                shown.insert(f.to_string(), v.clone());
+            }
         }
+        shown
     }
 
     fn open(
@@ -220,6 +316,72 @@ mod tests {
             ("host=h mypassword=x", "host=h mypassword=x"),
         ] {
             assert_eq!(redact_url(input), want, "{input}");
+        }
+    }
+
+    fn apply(details: &mut ConnectionDetails, input: Value) -> Result<(), DatabaseError> {
+        let Value::Object(m) = input else {
+            unreachable!()
+        };
+        POSTGRES.apply_fields(details, &m)
+    }
+
+    #[test]
+    fn the_guides_separate_fields_build_the_url() {
+        let mut d = ConnectionDetails::default();
+        apply(
+            &mut d,
+            json!({"host": "db.internal", "port": "6543", "database": "analytics db", "username": "admin"}),
+        )
+        .unwrap();
+        assert_eq!(
+            d.str("connection_url"),
+            "postgresql://{{username}}:{{password}}@db.internal:6543/analytics%20db?sslmode=require"
+        );
+        // An update of one field rebuilds the URL from the stored ones.
+        apply(&mut d, json!({"ssl": false})).unwrap();
+        assert_eq!(
+            d.str("connection_url"),
+            "postgresql://{{username}}:{{password}}@db.internal:6543/analytics%20db?sslmode=disable"
+        );
+        let shown = POSTGRES.redacted(&d);
+        assert_eq!(shown["host"], json!("db.internal"));
+        assert_eq!(shown["port"], json!(6543));
+        assert_eq!(shown["ssl"], json!(false));
+        // connection_url switches back to the URL form.
+        apply(&mut d, json!({"connection_url": "postgresql://h/d"})).unwrap();
+        assert!(d.get("host").is_none() && d.get("ssl").is_none());
+
+        let mut d = ConnectionDetails::default();
+        apply(&mut d, json!({"host": "::1"})).unwrap();
+        assert_eq!(
+            d.str("connection_url"),
+            "postgresql://{{username}}:{{password}}@[::1]:5432/postgres?sslmode=require"
+        );
+    }
+
+    #[test]
+    fn the_separate_fields_are_checked() {
+        for (input, want) in [
+            (
+                json!({"host": "h", "connection_url": "postgresql://h/d"}),
+                "give either connection_url",
+            ),
+            (json!({"host": "h/x"}), "host must be"),
+            (json!({"host": "a@b"}), "host must be"),
+            (
+                json!({"host": "h", "port": 70000}),
+                "port must be from 1 to 65535",
+            ),
+            (
+                json!({"host": "h", "port": 0}),
+                "port must be from 1 to 65535",
+            ),
+            (json!({"port": 5432}), "host is required"),
+            (json!({"host": "h", "ssl": "maybe"}), "invalid ssl"),
+        ] {
+            let e = apply(&mut ConnectionDetails::default(), input.clone()).unwrap_err();
+            assert!(e.to_string().contains(want), "{input}: {e}");
         }
     }
 }

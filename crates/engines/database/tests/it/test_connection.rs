@@ -161,3 +161,43 @@ async fn a_body_that_is_not_a_config_is_a_400() {
         assert!(e.to_string().starts_with(want), "{b}: {e}");
     }
 }
+
+#[tokio::test]
+async fn the_guides_separate_fields_work_like_a_url() {
+    let c = cluster().await;
+    let mount = Mount::new();
+    let form = json!({
+        "plugin_name": "postgresql-database-plugin",
+        "host": "127.0.0.1",
+        "port": c.port,
+        "database": "postgres",
+        "username": "postgres",
+        "password": c.password,
+        "ssl": false,
+        "allowed_roles": "*",
+    });
+    let (data, _) = report(&mount, form.clone()).await;
+    assert_eq!(data["ready"], json!(true), "{data}");
+    mount.write("config/form", form).await;
+    let shown = mount.read("config/form").await;
+    assert_eq!(shown["connection_details"]["host"], json!("127.0.0.1"));
+    assert_eq!(shown["connection_details"]["ssl"], json!(false));
+    mount
+        .write(
+            "roles/app",
+            json!({"db_name": "form", "creation_statements": crate::harness::CREATE}),
+        )
+        .await;
+    let creds = mount.creds("app").await;
+    c.login(&creds.username, &creds.password).await.unwrap();
+    mount.revoke(&creds.internal).await.unwrap();
+    // The guide's default is TLS, which this cluster does not offer: the report says so.
+    let (data, _) = report(
+        &mount,
+        json!({"plugin_name": "postgresql-database-plugin", "host": "127.0.0.1", "port": c.port,
+               "username": "postgres", "password": c.password}),
+    )
+    .await;
+    assert_eq!(data["reachable"], json!(false), "{data}");
+    assert_eq!(data["error_kind"], json!("tls"), "{data}");
+}
