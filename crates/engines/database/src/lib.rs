@@ -33,6 +33,12 @@
 //! - Role statements are checked for unknown `{{…}}` variables when the role is written.
 //! - Statements of one field are sent as one text, so `;` inside `DO $$ … $$` bodies is fine.
 //! - `max_idle_connections` and `max_connection_lifetime` are accepted and echoed only.
+//! - A config key that neither the engine nor the plugin knows is refused by name (Vault
+//!   ignores it, so a typo such as `conection_url` used to surface later and elsewhere).
+//! - `database/test-connection` (the seed guide's "Test connection") checks a config body
+//!   without saving it; `verify_connection` runs the same check and answers its warnings.
+//! - PostgreSQL also takes the user guide's form: `host`, `port`, `database`, `ssl` (TLS
+//!   unless false) instead of `connection_url`.
 
 mod connections;
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`), not a public API.
@@ -88,10 +94,11 @@ impl DatabaseEngine {
                 "config/{name}",
                 Route::Config,
                 &[Read, Update, Delete],
-                "Configures a connection: plugin_name, connection_url (with {{username}} and \
-                 {{password}}), username, password, allowed_roles, verify_connection, \
-                 max_open_connections, password_policy, username_template, \
-                 password_authentication, root_rotation_statements.",
+                "Configures a connection: plugin_name, allowed_roles, verify_connection, \
+                 password_policy, username_template, root_rotation_statements, password, and \
+                 the plugin's own fields (PostgreSQL: connection_url with {{username}} and \
+                 {{password}} or host/port/database/ssl, username, max_open_connections, \
+                 password_authentication).",
             )
             .add("config", Route::ConfigList, &[List], "Lists connections.")
             .add(
