@@ -1,7 +1,9 @@
 //! Crash safety of dynamic credentials: the server is killed with SIGKILL at random instants
-//! while clients create and revoke PostgreSQL credentials, then restarted and unsealed. At
-//! the end, revoking every lease of the role must leave no role it created in PostgreSQL:
-//! every role SecretHub ever created was held by a lease or by a recorded intent.
+//! while clients create and revoke credentials, then restarted and unsealed. At the end,
+//! revoking every lease of the role must leave no user it created in the database: every user
+//! SecretHub ever created was held by a lease or by a recorded intent. One workload
+//! (`kill_during_issuance_and_revocation`), one test per plugin: PostgreSQL here, Redis in
+//! `redis.rs`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -118,12 +120,18 @@ async fn client(api: Api, role: String, created: Arc<AtomicUsize>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sigkill_during_issuance_and_revocation_leaves_no_orphans() {
-    let db = PgDatabase::create();
+/// Runs the crash workload on a fresh server with connection `crashdb` (`config`) and role
+/// `role` (`role_body`, `db_name` filled in): `ROUNDS` SIGKILLs at random instants while
+/// `CLIENTS` clients create and revoke credentials, each followed by a restart and unseal,
+/// then revokes every lease of the role. The caller then counts what is left in its database.
+pub(crate) async fn kill_during_issuance_and_revocation(
+    role: &str,
+    config: Value,
+    role_body: Value,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data.db");
-    let config = harness::write_file(
+    let server_config = harness::write_file(
         dir.path(),
         "server.hcl",
         &format!(
@@ -132,15 +140,11 @@ async fn sigkill_during_issuance_and_revocation_leaves_no_orphans() {
         ),
     );
     let home = dir.path().join("home");
-    let mut server = ServerProcess::with_config(dir.path(), &config, None).await;
+    let mut server = ServerProcess::with_config(dir.path(), &server_config, None).await;
     let init = harness::init_and_unseal(&Cli::secrethub(server.addr(), &home), 1, 1);
     let root = harness::root_token(&init);
     let key = harness::unseal_keys(&init)[0].clone();
 
-    // A role name unique to this run: PostgreSQL roles are cluster-wide.
-    let role = format!("crash{}", secrethub_common::random_alnum(6).to_lowercase());
-    let prefix = format!("shub_{role}_");
-    let _cleanup = DropRoles(prefix.clone());
     let put = reqwest::Method::PUT;
     let api = Api::of(&server, &root);
     let (s, v) = api
@@ -151,26 +155,14 @@ async fn sigkill_during_issuance_and_revocation_leaves_no_orphans() {
         )
         .await;
     assert_eq!(s, 204, "{v}");
-    let conn = format!(
-        "postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:5432/{}?sslmode=disable",
-        db.name()
-    );
     let (s, v) = api
-        .call(
-            put.clone(),
-            "database/config/crashdb",
-            json!({
-                "plugin_name": "postgresql-database-plugin", "connection_url": conn,
-                "username": "postgres", "password": "unused-with-trust-auth", "allowed_roles": "*",
-            }),
-        )
+        .call(put.clone(), "database/config/crashdb", config)
         .await;
     assert_eq!(s / 100, 2, "{v}");
+    let mut role_body = role_body;
+    role_body["db_name"] = json!("crashdb");
     let (s, v) = api
-        .call(put.clone(), &format!("database/roles/{role}"), json!({
-            "db_name": "crashdb", "default_ttl": "1h", "max_ttl": "2h",
-            "creation_statements": ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"],
-        }))
+        .call(put.clone(), &format!("database/roles/{role}"), role_body)
         .await;
     assert_eq!(s / 100, 2, "{v}");
 
@@ -179,14 +171,14 @@ async fn sigkill_during_issuance_and_revocation_leaves_no_orphans() {
         let api = Api::of(&server, &root);
         let mut clients = tokio::task::JoinSet::new();
         for _ in 0..CLIENTS {
-            clients.spawn(client(api.clone(), role.clone(), created.clone()));
+            clients.spawn(client(api.clone(), role.to_string(), created.clone()));
         }
         // The crash instant is random on purpose: it lands anywhere in a creation or revocation.
         let delay = rand::thread_rng().gen_range(150..700);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         drop(server); // SIGKILL
         while clients.join_next().await.is_some() {}
-        server = ServerProcess::with_config(dir.path(), &config, None).await;
+        server = ServerProcess::with_config(dir.path(), &server_config, None).await;
         let (s, v) = Api::of(&server, "")
             .call(put.clone(), "sys/unseal", json!({ "key": key }))
             .await;
@@ -206,6 +198,31 @@ async fn sigkill_during_issuance_and_revocation_leaves_no_orphans() {
         )
         .await;
     assert_eq!(s, 204, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_during_issuance_and_revocation_leaves_no_orphans() {
+    let db = PgDatabase::create();
+    // A role name unique to this run: PostgreSQL roles are cluster-wide.
+    let role = format!("crash{}", secrethub_common::random_alnum(6).to_lowercase());
+    let prefix = format!("shub_{role}_");
+    let _cleanup = DropRoles(prefix.clone());
+    let conn = format!(
+        "postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:5432/{}?sslmode=disable",
+        db.name()
+    );
+    kill_during_issuance_and_revocation(
+        &role,
+        json!({
+            "plugin_name": "postgresql-database-plugin", "connection_url": conn,
+            "username": "postgres", "password": "unused-with-trust-auth", "allowed_roles": "*",
+        }),
+        json!({
+            "default_ttl": "1h", "max_ttl": "2h",
+            "creation_statements": ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"],
+        }),
+    )
+    .await;
     assert_eq!(
         roles_in_pg(&prefix),
         0,

@@ -1,8 +1,8 @@
 //! End-to-end tests of the real `secrethub` binary: each test starts its own server process on
 //! an ephemeral port and drives it with our CLI, OpenBao's `bao` CLI or plain HTTP, as a user
-//! would. Needs the machine's PostgreSQL on 127.0.0.1:5432 and the `bao` binary
-//! (`SECRETHUB_TEST_BAO`, or `scripts/test`, which installs it); `compat_clients` also needs the
-//! hvac and node-vault suites' dependencies, which `scripts/test` installs too.
+//! would. Needs the machine's PostgreSQL on 127.0.0.1:5432, its Redis on 127.0.0.1:6379 and the
+//! `bao` binary (`SECRETHUB_TEST_BAO`, or `scripts/test`, which installs it); `compat_clients`
+//! also needs the hvac and node-vault suites' dependencies, which `scripts/test` installs too.
 
 mod agent;
 mod audit;
@@ -22,6 +22,7 @@ mod kv_cli;
 mod openbao_errors;
 mod postgres;
 mod readme;
+mod redis;
 mod run_cmd;
 mod secrets_in_logs;
 mod seed_api;
