@@ -106,6 +106,9 @@ pub(crate) struct Scheduler {
     wake: Notify,
     workers: Arc<Semaphore>,
     inflight: Mutex<HashSet<String>>,
+    /// Leases a revocation is under way for outside the due index's dispatch (a caller's,
+    /// or a batch); the dispatcher leaves them alone until it ends (`Claim`).
+    claimed: Mutex<HashSet<String>>,
     breakers: Mutex<HashMap<String, Breaker>>,
 }
 
@@ -122,7 +125,24 @@ impl Scheduler {
             retry,
             wake: Notify::new(),
             inflight: Mutex::default(),
+            claimed: Mutex::default(),
             breakers: Mutex::default(),
+        }
+    }
+
+    /// Claims `ids` for a revocation under way, so the dispatcher does not start a second
+    /// one while they are due; released when the claim is dropped. An ID already claimed
+    /// stays with its first claim.
+    pub(crate) fn claim<'i>(&self, ids: impl IntoIterator<Item = &'i str>) -> Claim<'_> {
+        let mut claimed = lock(&self.claimed);
+        let ids = ids
+            .into_iter()
+            .filter(|id| claimed.insert(id.to_string()))
+            .map(str::to_string)
+            .collect();
+        Claim {
+            scheduler: self,
+            ids,
         }
     }
 
@@ -318,6 +338,22 @@ impl Scheduler {
     }
 }
 
+/// Leases claimed by a revocation under way (`Scheduler::claim`); released on drop, so an
+/// error or a panic cannot leave them unclaimable.
+pub(crate) struct Claim<'a> {
+    scheduler: &'a Scheduler,
+    ids: Vec<String>,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut claimed = lock(&self.scheduler.claimed);
+        for id in &self.ids {
+            claimed.remove(id);
+        }
+    }
+}
+
 /// Leases revoked together: one engine call (and, for databases, one round trip) per mount.
 const BATCH: usize = 50;
 
@@ -367,6 +403,9 @@ async fn dispatch_due(mgr: &Arc<LeaseManager>) -> CoreResult<Option<i64>> {
             if due > now {
                 next = Some(due);
                 break 'pages;
+            }
+            if lock(&mgr.scheduler.claimed).contains(lease_id) {
+                continue;
             }
             if lock(&mgr.scheduler.inflight).insert(lease_id.to_string()) {
                 batch.push(lease_id.to_string());

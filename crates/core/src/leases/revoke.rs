@@ -8,6 +8,11 @@
 //! Failures are handed to the scheduler (`expiry.rs`), which retries with backoff and
 //! finally marks a lease irrevocable; receipts of revocations not yet durable upstream are
 //! kept by `confirm.rs`.
+//!
+//! Every revocation makes its leases due now, durably, before it goes upstream
+//! (`begin_revocation`): a crash between the upstream revocation and the record's deletion
+//! then leaves a lease that is due, which the next run's scheduler revokes again at once
+//! (idempotent: the credential is already gone) and deletes, with no second revoke call.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,11 +31,12 @@ impl LeaseManager {
     /// cancels the request) cannot cut it between the upstream revocation and the write
     /// that records it.
     pub(crate) async fn revoke(self: &Arc<Self>, lease_id: &str) -> CoreResult<()> {
-        let Some(rec) = self.load(lease_id).await? else {
+        let Some(mut rec) = self.load(lease_id).await? else {
             return Ok(());
         };
         let me = self.clone();
         let task = tokio::spawn(async move {
+            let _claim = me.begin_revocation(std::slice::from_mut(&mut rec)).await?;
             match me.revoke_record(&rec).await {
                 Ok(()) => Ok(()),
                 Err(e) => {
@@ -103,6 +109,21 @@ impl LeaseManager {
                 }
                 continue;
             };
+            let mut group = group;
+            let _claim = match self.begin_revocation(&mut group).await {
+                Ok(claim) => claim,
+                Err(e) => {
+                    let error = e.to_string();
+                    for rec in group {
+                        let err = CoreError::Internal(anyhow::anyhow!(
+                            "cannot mark lease {:?} as being revoked: {error}",
+                            rec.lease_id
+                        ));
+                        out.push((rec, Err(err)));
+                    }
+                    continue;
+                }
+            };
             let infos: Vec<_> = group.iter().map(LeaseRecord::info).collect();
             let results = engine.revoke_batch(&infos, &storage).await;
             for (rec, result) in group.into_iter().zip(results) {
@@ -116,6 +137,38 @@ impl LeaseManager {
             }
         }
         out
+    }
+
+    /// Claims `recs` for this revocation (the scheduler leaves them alone until the claim is
+    /// dropped) and makes those not yet due due now, in one batch written before the engine
+    /// is called. If the process dies after the upstream revocation and before
+    /// `delete_record`, the lease is left due, so the next run revokes it again straight
+    /// away (idempotent: gone upstream is Ok) and deletes its record; without this mark it
+    /// kept its old due time and lingered until its expiry (or a second revoke call).
+    async fn begin_revocation(
+        &self,
+        recs: &mut [LeaseRecord],
+    ) -> CoreResult<super::expiry::Claim<'_>> {
+        let claim = self
+            .scheduler
+            .claim(recs.iter().map(|r| r.lease_id.as_str()));
+        let now = now_ms();
+        let mut batch = Vec::new();
+        for rec in recs.iter_mut().filter(|r| r.due_ms > now) {
+            batch.push(WriteOp::Delete {
+                key: due_key(rec.due_ms, &rec.lease_id),
+            });
+            rec.due_ms = now;
+            batch.push(super::put_json(id_key(&rec.lease_id), rec)?);
+            batch.push(WriteOp::Put {
+                key: due_key(now, &rec.lease_id),
+                value: Vec::new(),
+            });
+        }
+        if !batch.is_empty() {
+            self.view.apply(batch).await?;
+        }
+        Ok(claim)
     }
 
     /// Deletes the lease and its index entries, and writes `also` in the same batch.
