@@ -92,8 +92,14 @@ impl Core {
         }
     }
 
-    /// Whether `sys/init` has run.
+    /// Whether `sys/init` has run. An unsealed core was initialised, so it answers without
+    /// reading storage: `sys/health` is what load balancers and liveness probes poll, and it
+    /// must keep answering 200 while the storage is briefly unavailable (a PostgreSQL
+    /// restart), as Vault's does, rather than get a healthy process restarted (and sealed).
     pub async fn is_initialized(&self) -> CoreResult<bool> {
+        if !self.is_sealed() {
+            return Ok(true);
+        }
         Ok(self.seal_config().await?.is_some())
     }
 

@@ -1,5 +1,6 @@
 //! A private PostgreSQL cluster with real password authentication (scram-sha-256 in
-//! `pg_hba.conf`), started once per test binary on a free port in 19400–19599.
+//! `pg_hba.conf`), started once per test binary on a free port in 19400–19599; and
+//! [`OwnCluster`], one a single test owns and may stop and start again (an outage).
 //!
 //! The machine's shared cluster trusts every local connection, so only here can a test check
 //! that credentials log in, that a wrong password does not, and that VALID UNTIL is enforced.
@@ -28,7 +29,7 @@ static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 /// The cluster of this test process, started on first use. Blocking: call it from
 /// `spawn_blocking` in async tests.
 pub fn cluster() -> &'static Cluster {
-    CLUSTER.get_or_init(start)
+    CLUSTER.get_or_init(|| start(false))
 }
 
 impl Cluster {
@@ -130,7 +131,42 @@ fn port_is_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-fn start() -> Cluster {
+/// `pg_ctl start` of the cluster in `dir` on `port`; whether it started.
+fn pg_ctl_start(dir: &Path, bin: &Path, port: u16, root: bool) -> bool {
+    shell(
+        "\"$BIN/pg_ctl\" -D \"$D/data\" -l \"$D/server.log\" -w -t 30 \
+         -o \"-p $PORT -k $D -c listen_addresses=127.0.0.1 -c fsync=off \
+         -c shared_buffers=32MB -c max_connections=60\" start",
+        root,
+    )
+    .env("D", dir)
+    .env("BIN", bin)
+    .env("PORT", port.to_string())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .status()
+    .expect("run pg_ctl")
+    .success()
+}
+
+/// `pg_ctl stop` of the cluster in `dir` in `mode` (`fast`, `immediate`); whether it stopped.
+fn pg_ctl_stop(dir: &Path, bin: &Path, mode: &str, root: bool) -> bool {
+    shell(
+        "\"$BIN/pg_ctl\" -D \"$D/data\" -m \"$MODE\" -w -t 30 stop",
+        root,
+    )
+    .env("D", dir)
+    .env("BIN", bin)
+    .env("MODE", mode)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .status()
+    .expect("run pg_ctl")
+    .success()
+}
+
+/// Creates and starts a cluster; `own` for an [`OwnCluster`] (see the ports below).
+fn start(own: bool) -> Cluster {
     let root = is_root();
     let bin = bin_dir();
     let pid = std::process::id();
@@ -160,25 +196,26 @@ fn start() -> Cluster {
 
     // Another process may take a port between the check and the start: try a few.
     let first = 19_400 + (pid % 200) as u16;
-    for offset in 0..40u16 {
-        let port = 19_400 + (first - 19_400 + offset * 7) % 200;
+    let shared_range = (0..40u16).map(|offset| 19_400 + (first - 19_400 + offset * 7) % 200);
+    // A cluster that will be stopped for a while takes a port the kernel picks instead: one
+    // from the range above would be free during the outage, and the next cluster started (in
+    // this process or another) would take it.
+    let any_port = (0..40).map(|_| {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("bind an ephemeral port")
+    });
+    let ports: Box<dyn Iterator<Item = u16>> = if own {
+        Box::new(any_port)
+    } else {
+        Box::new(shared_range)
+    };
+    for port in ports {
         if !port_is_free(port) {
             continue;
         }
-        let started = shell(
-            "\"$BIN/pg_ctl\" -D \"$D/data\" -l \"$D/server.log\" -w -t 30 \
-             -o \"-p $PORT -k $D -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c shared_buffers=32MB -c max_connections=60\" start",
-            root,
-        )
-        .env("D", &dir)
-        .env("BIN", &bin)
-        .env("PORT", port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run pg_ctl");
-        if started.success() {
+        if pg_ctl_start(&dir, &bin, port, root) {
             return Cluster {
                 port,
                 password,
@@ -191,6 +228,66 @@ fn start() -> Cluster {
         "could not start a private cluster; see {}/server.log",
         dir.display()
     );
+}
+
+/// A private cluster of one test, which it may stop (an outage) and start again on the same
+/// port; stopped and removed when dropped (or, should the test process die first, by the
+/// watchdog every cluster has).
+pub struct OwnCluster {
+    cluster: Cluster,
+    root: bool,
+}
+
+impl OwnCluster {
+    /// Starts a new cluster of its own (blocking: call it from `spawn_blocking` in async
+    /// tests).
+    pub fn start() -> OwnCluster {
+        OwnCluster {
+            cluster: start(true),
+            root: is_root(),
+        }
+    }
+
+    /// Stops the cluster with `pg_ctl -m fast` (sessions are ended, connections refused
+    /// from then on). Blocking.
+    pub fn stop(&self) {
+        let c = &self.cluster;
+        assert!(
+            pg_ctl_stop(&c.dir, &c.bin, "fast", self.root),
+            "pg_ctl stop failed; see {}/server.log",
+            c.dir.display()
+        );
+    }
+
+    /// Starts the stopped cluster again on its port. Blocking.
+    pub fn restart(&self) {
+        let c = &self.cluster;
+        if !pg_ctl_start(&c.dir, &c.bin, c.port, self.root) {
+            let log = std::fs::read_to_string(c.dir.join("server.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(10).collect();
+            panic!(
+                "pg_ctl start on port {} failed (taken while stopped?); the end of its log:\n{}",
+                c.port,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+    }
+}
+
+impl std::ops::Deref for OwnCluster {
+    type Target = Cluster;
+
+    fn deref(&self) -> &Cluster {
+        &self.cluster
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let c = &self.cluster;
+        pg_ctl_stop(&c.dir, &c.bin, "immediate", self.root);
+        let _ = std::fs::remove_dir_all(&c.dir);
+    }
 }
 
 /// Stops the cluster and removes `dir` once the test process `pid` has exited.

@@ -8,6 +8,7 @@ mod agent;
 mod audit;
 mod auth_cli;
 mod bao_cli;
+mod chaos;
 mod ci_jwt;
 mod cli_logins;
 mod compat_clients;
