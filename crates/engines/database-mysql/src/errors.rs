@@ -53,10 +53,10 @@ pub(crate) fn describe(err: &Error) -> String {
     }
 }
 
-/// The failure as a client sees it: `syntax error (MySQL error 1064, SQLSTATE 42000)`.
-/// A client-side failure (refused connection, TLS, timeout) is described in full: it is about
-/// the connection, not the database's contents.
-pub(crate) fn describe_for_client(err: &Error) -> String {
+/// The failure as a client sees it: `syntax error (MySQL error 1064, SQLSTATE 42000)`, our
+/// own words only. A client-side failure (refused connection, TLS, timeout) is described in
+/// full, with `secrets` removed: it is about the connection, not the database's contents.
+pub(crate) fn describe_for_client(err: &Error, secrets: &[&str]) -> String {
     match err {
         Error::Server(e) => format!(
             "{} (MySQL error {}, SQLSTATE {})",
@@ -64,7 +64,13 @@ pub(crate) fn describe_for_client(err: &Error) -> String {
             e.code,
             e.state
         ),
-        other => describe(other),
+        other => {
+            let mut out = describe(other);
+            for s in secrets.iter().filter(|s| !s.is_empty()) {
+                out = out.replace(s, "<redacted>");
+            }
+            out
+        }
     }
 }
 
@@ -113,8 +119,8 @@ fn condition(code: u16, state: &str) -> &'static str {
 /// password anywhere.
 const MIN_FRAGMENT: usize = 4;
 
-/// Removes `secrets` from a message, and every run of at least [`MIN_FRAGMENT`] characters of
-/// one of them.
+/// Removes `secrets` from a message for the log, and every run of at least [`MIN_FRAGMENT`]
+/// characters of one of them (a human-chosen password may take a few words with it).
 pub(crate) fn scrub(message: &str, secrets: &[&str]) -> String {
     let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
     let mut out = message.to_string();
@@ -176,12 +182,12 @@ mod tests {
             "SELECT command denied to user 'x'@'%' for table 'secret_t'",
         );
         assert_eq!(
-            describe_for_client(&e),
+            describe_for_client(&e, &["secret_t"]),
             "command denied on table (MySQL error 1142, SQLSTATE 42000)"
         );
         assert!(describe(&e).contains("secret_t"));
         assert_eq!(
-            describe_for_client(&server(4242, "42S02", "x")),
+            describe_for_client(&server(4242, "42S02", "x"), &[]),
             "syntax error or access rule violation (MySQL error 4242, SQLSTATE 42S02)"
         );
         assert!(is_transient_conflict(&server(1213, "40001", "")));

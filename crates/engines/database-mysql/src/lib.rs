@@ -32,8 +32,10 @@
 //! as done.
 //!
 //! Renewal runs no SQL unless a role gives `renew_statements`: MySQL users have no expiry.
-//! Root rotation's default is `ALTER USER CURRENT_USER() IDENTIFIED BY '{{password}}'`
-//! (Vault's names `'{{username}}'@'%'`, which fails for an admin defined on another host).
+//! Root rotation's default is `ALTER USER '<user>'@'<host>' IDENTIFIED BY '<password>'` for the
+//! account `CURRENT_USER()` names (Vault's default names `'{{username}}'@'%'`, which fails for
+//! an admin defined at another host; MariaDB 10.11 answers `ALTER USER CURRENT_USER() …` with
+//! success and changes nothing).
 //!
 //! Passwords and names reach SQL inside single-quoted literals: quotes are doubled, and a
 //! backslash (whose meaning depends on the server's `NO_BACKSLASH_ESCAPES`) is refused, which
@@ -45,8 +47,8 @@
 mod dsn;
 mod errors;
 mod fields;
+mod revoke;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,11 +69,6 @@ pub use fields::{Mysql, MYSQL, MYSQL_LEGACY};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request waits for a pooled connection (including making one).
 const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
-/// A revocation or renewal that takes longer fails and is retried by the lease manager
-/// instead of holding a connection forever.
-const MAINTENANCE_TIMEOUT: Duration = Duration::from_secs(30);
-
-const DEFAULT_ROTATE_ROOT: &str = "ALTER USER CURRENT_USER() IDENTIFIED BY '{{password}}'";
 
 /// Opens the plugin for one connection config (no IO: pools connect on first use).
 fn open(name: &str, details: &ConnectionDetails) -> Result<Arc<dyn DatabasePlugin>, DatabaseError> {
@@ -116,7 +113,12 @@ fn pool(
         .stmt_cache_size(0)
         .connect_attribute("program_name", "secrethub");
     opts = match &target.address {
-        dsn::Address::Tcp { host, port } => opts.ip_or_hostname(host.clone()).tcp_port(*port),
+        // Exactly the address the DSN names: `mysql_async` would otherwise move a loopback
+        // connection to the server's unix socket, where other accounts (`@localhost`) match.
+        dsn::Address::Tcp { host, port } => opts
+            .ip_or_hostname(host.clone())
+            .tcp_port(*port)
+            .prefer_socket(false),
         dsn::Address::Unix(path) => opts.socket(Some(path.clone())).prefer_socket(true),
     };
     if target.tls.enabled {
@@ -172,45 +174,6 @@ fn escaped(s: &str) -> Result<String, DatabaseError> {
     Ok(quoted[1..quoted.len() - 1].to_string())
 }
 
-/// The default revocation's round trip: drop every user at `'%'`, then list their sessions.
-fn drop_and_list_sessions(usernames: &[&str]) -> Result<String, DatabaseError> {
-    let names = usernames
-        .iter()
-        .map(|u| literal(u))
-        .collect::<Result<Vec<_>, _>>()?;
-    let accounts: Vec<String> = names.iter().map(|n| format!("{n}@'%'")).collect();
-    Ok(format!(
-        "DROP USER IF EXISTS {};\nSELECT ID FROM information_schema.PROCESSLIST WHERE USER IN ({})",
-        accounts.join(", "),
-        names.join(", ")
-    ))
-}
-
-/// The hosts `sql` creates `username` at besides `%`: every `'<name>'@'<host>'` (or with
-/// backticks or double quotes) it names.
-fn hosts_named(sql: &str, username: &str) -> BTreeSet<String> {
-    let mut hosts = BTreeSet::new();
-    for q in ['\'', '`', '"'] {
-        let needle = format!("{q}{username}{q}@");
-        let mut from = 0;
-        while let Some(i) = sql[from..].find(&needle) {
-            let rest = &sql[from + i + needle.len()..];
-            let host: String = match rest.chars().next() {
-                Some(h @ ('\'' | '`' | '"')) => rest[1..].chars().take_while(|c| *c != h).collect(),
-                _ => rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '-'))
-                    .collect(),
-            };
-            if !host.is_empty() {
-                hosts.insert(host);
-            }
-            from += i + needle.len();
-        }
-    }
-    hosts
-}
-
 struct MysqlPlugin {
     name: String,
     issue: Pool,
@@ -229,7 +192,7 @@ impl MysqlPlugin {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) => Err(DatabaseError::Unavailable {
                 connection: self.name.clone(),
-                reason: self.scrubbed(&errors::describe_for_client(&e), &[]),
+                reason: errors::describe_for_client(&e, &[&self.admin_password]),
             }),
             Err(_) => Err(self.timed_out("waiting for a connection")),
         }
@@ -261,7 +224,9 @@ impl MysqlPlugin {
             error = %self.scrubbed(&errors::describe(err), secrets),
             "database statements failed"
         );
-        let reason = self.scrubbed(&errors::describe_for_client(err), secrets);
+        let mut all = secrets.to_vec();
+        all.push(&self.admin_password);
+        let reason = errors::describe_for_client(err, &all);
         if errors::is_connection_error(err) {
             DatabaseError::Unavailable {
                 connection: self.name.clone(),
@@ -275,134 +240,6 @@ impl MysqlPlugin {
             }
         }
     }
-
-    /// Runs idempotent SQL on the revocation pool within the time limit, once more on a fresh
-    /// connection if the first turned out to be dead (the server restarted while it was
-    /// pooled), and again after a deadlock or lock wait timeout. Answers the ids of the rows
-    /// of every result set (the sessions found).
-    async fn run_idempotent(
-        &self,
-        action: &'static str,
-        sql: &str,
-    ) -> Result<Vec<u64>, DatabaseError> {
-        let mut retried = false;
-        let mut conflicts = 0;
-        loop {
-            let mut conn = self.conn(&self.revoke).await?;
-            let outcome =
-                tokio::time::timeout(MAINTENANCE_TIMEOUT, query_ids(&mut conn, sql)).await;
-            match outcome {
-                Ok(Ok(ids)) => return Ok(ids),
-                Ok(Err(e)) if !retried && errors::is_connection_error(&e) => retried = true,
-                Ok(Err(e)) if conflicts < CONFLICT_RETRIES && errors::is_transient_conflict(&e) => {
-                    conflicts += 1;
-                    let _ = conn.query_drop("ROLLBACK").await;
-                    conflict_backoff(conflicts).await;
-                }
-                Ok(Err(e)) => {
-                    if !errors::is_connection_error(&e) {
-                        // Statements that opened a transaction must not leave it open.
-                        let _ = conn.query_drop("ROLLBACK").await;
-                    }
-                    return Err(self.failure(action, &e, &[]));
-                }
-                Err(_) => return Err(self.timed_out(action)),
-            }
-        }
-    }
-
-    /// Ends the given sessions; one that ended meanwhile is fine.
-    async fn kill(&self, ids: &[u64]) -> Result<(), DatabaseError> {
-        for id in ids {
-            match self
-                .run_idempotent(
-                    "ending the user's sessions",
-                    &format!("KILL CONNECTION {id}"),
-                )
-                .await
-            {
-                Err(DatabaseError::Rejected { reason, .. })
-                    if reason.contains(&format!("error {}", errors::NO_SUCH_THREAD)) => {}
-                other => {
-                    other?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The default revocation of `usernames` (see the module docs).
-    async fn revoke_default(&self, usernames: &[&str]) -> Result<(), DatabaseError> {
-        let sql = drop_and_list_sessions(usernames)?;
-        let sessions = self.run_idempotent("revoking users", &sql).await?;
-        self.kill(&sessions).await
-    }
-
-    /// Ends every session of `username` (after custom revocation statements).
-    async fn end_sessions(&self, username: &str) -> Result<(), DatabaseError> {
-        let sql = format!(
-            "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = {}",
-            literal(username)?
-        );
-        let sessions = self
-            .run_idempotent("finding the user's sessions", &sql)
-            .await?;
-        self.kill(&sessions).await
-    }
-
-    /// Whether any account named `username` exists (at any host).
-    async fn user_exists(&self, username: &str) -> Result<bool, DatabaseError> {
-        let sql = format!(
-            "SELECT 1 FROM mysql.user WHERE User = {} LIMIT 1",
-            literal(username)?
-        );
-        Ok(!self
-            .run_idempotent("checking the user", &sql)
-            .await?
-            .is_empty())
-    }
-
-    /// After a failed creation: drops what the statements may have created, on `conn` when it
-    /// still works, else on a fresh one. A failure here is logged; the intent core recorded
-    /// before the creation is revoked later either way.
-    async fn clean_up(&self, conn: Option<Conn>, username: &str, rendered: &str) {
-        let mut hosts = hosts_named(rendered, username);
-        hosts.insert("%".into());
-        let sql = match literal(username).and_then(|name| {
-            let accounts: Vec<String> = hosts
-                .iter()
-                .map(|h| literal(h).map(|h| format!("{name}@{h}")))
-                .collect::<Result<_, _>>()?;
-            Ok(format!("DROP USER IF EXISTS {}", accounts.join(", ")))
-        }) {
-            Ok(sql) => sql,
-            Err(_) => return,
-        };
-        let outcome = match conn {
-            Some(mut conn) => conn
-                .query_drop(&sql)
-                .await
-                .map_err(|e| self.failure("cleaning up", &e, &[])),
-            None => self.run_idempotent("cleaning up", &sql).await.map(drop),
-        };
-        if let Err(e) = outcome {
-            tracing::warn!(connection = %self.name, error = %e, "could not drop a half-created user; its intent will be revoked");
-        }
-    }
-}
-
-/// Runs `sql` and collects the first column of every row of every result set as an id.
-async fn query_ids(conn: &mut Conn, sql: &str) -> Result<Vec<u64>, mysql_async::Error> {
-    let mut result = conn.query_iter(sql).await?;
-    let mut ids = Vec::new();
-    while !result.is_empty() {
-        let rows: Vec<mysql_async::Row> = result.collect().await?;
-        ids.extend(
-            rows.iter()
-                .filter_map(|r| r.get_opt::<u64, _>(0).and_then(Result::ok)),
-        );
-    }
-    Ok(ids)
 }
 
 #[async_trait]
@@ -414,7 +251,7 @@ impl DatabasePlugin for MysqlPlugin {
         };
         let reason = match tokio::time::timeout(self.connect_timeout * 2, check).await {
             Ok(Ok(())) => return Ok(()),
-            Ok(Err(e)) => self.scrubbed(&errors::describe_for_client(&e), &[]),
+            Ok(Err(e)) => errors::describe_for_client(&e, &[&self.admin_password]),
             Err(_) => "timed out connecting".to_string(),
         };
         Err(DatabaseError::Verify {
@@ -513,23 +350,38 @@ impl DatabasePlugin for MysqlPlugin {
         statements: &[String],
         new_password: &str,
     ) -> Result<(), DatabaseError> {
-        let statements = if statements.is_empty() {
-            vec![DEFAULT_ROTATE_ROOT.to_string()]
-        } else {
-            statements.to_vec()
-        };
-        let password = Zeroizing::new(escaped(new_password)?);
-        let vars = Vars {
-            name: &self.admin_username,
-            password: &password,
-            ..Vars::default()
-        };
-        let sql = Zeroizing::new(template::render_all(
-            "root_rotation_statements",
-            &statements,
-            &vars,
-        )?);
         let mut conn = self.conn(&self.issue).await?;
+        let sql = if statements.is_empty() {
+            // The account this connection is logged in as, `user@host`.
+            let account: Option<String> = match conn.query_first("SELECT CURRENT_USER()").await {
+                Ok(a) => a,
+                Err(e) => return Err(self.failure("checking the admin user", &e, &[])),
+            };
+            let (user, host) = account
+                .as_deref()
+                .and_then(|a| a.rsplit_once('@'))
+                .ok_or_else(|| {
+                    DatabaseError::Internal(anyhow::anyhow!("CURRENT_USER() is not user@host"))
+                })?;
+            Zeroizing::new(format!(
+                "ALTER USER {}@{} IDENTIFIED BY {}",
+                literal(user)?,
+                literal(host)?,
+                literal(new_password)?
+            ))
+        } else {
+            let password = Zeroizing::new(escaped(new_password)?);
+            let vars = Vars {
+                name: &self.admin_username,
+                password: &password,
+                ..Vars::default()
+            };
+            Zeroizing::new(template::render_all(
+                "root_rotation_statements",
+                statements,
+                &vars,
+            )?)
+        };
         match conn.query_drop(sql.as_str()).await {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -546,39 +398,9 @@ impl DatabasePlugin for MysqlPlugin {
     }
 }
 
-/// How often statements that lost a race on a lock are run again.
-const CONFLICT_RETRIES: u32 = 10;
-
-/// A short, jittered, growing pause before running again after a lock conflict.
-async fn conflict_backoff(attempt: u32) {
-    use rand::Rng;
-    let cap_ms = (1u64 << attempt.min(6)).min(50);
-    let ms = rand::thread_rng().gen_range(1..=cap_ms.max(2));
-    tokio::time::sleep(Duration::from_millis(ms)).await;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn default_revocation_quotes_every_name() {
-        let sql = drop_and_list_sessions(&["shub_a", "o'b"]).unwrap();
-        assert_eq!(
-            sql,
-            "DROP USER IF EXISTS 'shub_a'@'%', 'o''b'@'%';\n\
-             SELECT ID FROM information_schema.PROCESSLIST WHERE USER IN ('shub_a', 'o''b')"
-        );
-        assert!(drop_and_list_sessions(&["a\\"]).is_err());
-    }
-
-    #[test]
-    fn finds_the_hosts_statements_name() {
-        let sql = "CREATE USER 'u1'@'localhost' IDENTIFIED BY 'x'; CREATE USER `u1`@`10.0.0.%`; \
-                   GRANT SELECT ON *.* TO \"u1\"@db.internal; CREATE USER 'u10'@'other'";
-        let hosts: Vec<String> = hosts_named(sql, "u1").into_iter().collect();
-        assert_eq!(hosts, ["10.0.0.%", "db.internal", "localhost"]);
-    }
 
     #[test]
     fn literals() {

@@ -3,7 +3,10 @@
 //! The default follows the seed guide: `shub_<role>_<8 random>_<unix seconds>`, where `<role>`
 //! is the role name lowercased with every character outside `[a-z0-9_]` turned into `_` and
 //! cut to 20 characters, and the random part is lowercase base32. That is at most 45
-//! characters, well inside PostgreSQL's 63.
+//! characters, well inside PostgreSQL's 63. A plugin with a shorter limit
+//! (`DatabaseType::max_username_len`: MySQL's 32, its legacy 16) gets the role part cut
+//! further, and below 26 characters the unix time left out (`shub_<role>_<random>`), so
+//! default names always fit and keep their 8 random characters.
 //!
 //! A connection's `username_template` overrides it with a small subset of Vault's Go-template
 //! syntax: literal text plus actions `{{ source | fn | fn ... }}`, where a source is
@@ -13,7 +16,9 @@
 //!
 //! Whatever the template, the result may only contain `[A-Za-z0-9_.@-]` (it is spliced into
 //! SQL between double quotes, and the display name is partly caller-controlled) and is cut to
-//! 63 bytes, PostgreSQL's identifier limit, so the role created is exactly the one recorded.
+//! the plugin's limit (63 bytes, PostgreSQL's identifier limit, unless the plugin says less),
+//! so the user created is exactly the one recorded. A role whose name makes the template's
+//! names longer than that is refused when the role is written ([`check_fits`]).
 //!
 //! Rendering allocates a small constant at most: `replace "" "xxxxxxxxx"` multiplies a value's
 //! length by ten, so a chain of them would otherwise cost hundreds of MiB before `truncate`
@@ -29,6 +34,7 @@ use secrethub_common::UnixTime;
 use secrethub_database_plugin::DatabaseError;
 
 /// PostgreSQL's (and MySQL 8's) identifier length limit.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) const MAX_USERNAME_LEN: usize = 63;
 
 /// The longest `username_template` accepted.
@@ -52,8 +58,9 @@ pub(crate) struct UsernameInput<'a> {
     pub(crate) now: UnixTime,
 }
 
-/// The default `shub_<role>_<random>_<unix>` username.
-pub(crate) fn default_username(input: &UsernameInput<'_>) -> String {
+/// The default `shub_<role>_<random>_<unix>` username, at most `max_len` characters: the role
+/// part is cut to fit, and the unix time left out when not even one character of it would.
+pub(crate) fn default_username(input: &UsernameInput<'_>, max_len: usize) -> String {
     let role: String = input
         .role
         .chars()
@@ -63,7 +70,40 @@ pub(crate) fn default_username(input: &UsernameInput<'_>) -> String {
         })
         .take(20)
         .collect();
-    format!("shub_{role}_{}_{}", random_base32(8), input.now)
+    let random = random_base32(8);
+    let with_time = format!("_{random}_{}", input.now);
+    let tail = if "shub_".len() + 1 + with_time.len() <= max_len {
+        with_time
+    } else {
+        format!("_{random}")
+    };
+    let room = max_len.saturating_sub("shub_".len() + tail.len());
+    let mut name = format!("shub_{}{tail}", &role[..role.len().min(room)]);
+    name.truncate(max_len);
+    name
+}
+
+/// Refuses a role whose name makes `template` (the connection's `username_template`; empty
+/// for the default, which always fits) render names longer than `max_len`, so the mistake is
+/// a 400 when the role is written rather than a cut name when credentials are read.
+pub(crate) fn check_fits(template: &str, role: &str, max_len: usize) -> Result<(), DatabaseError> {
+    if template.is_empty() {
+        return Ok(());
+    }
+    let input = UsernameInput {
+        role,
+        display_name: "token",
+        now: secrethub_common::now_unix(),
+    };
+    let full = UsernameTemplate::parse(template)?.render_uncut(&input)?;
+    if full.len() > max_len {
+        return Err(DatabaseError::invalid(format!(
+            "role name {role:?} is too long for its connection: the username_template makes \
+             names of {} characters and the plugin allows {max_len}",
+            full.len()
+        )));
+    }
+    Ok(())
 }
 
 fn random_base32(n: usize) -> String {
@@ -207,8 +247,23 @@ impl UsernameTemplate {
         Ok(Self { parts })
     }
 
-    /// Renders one username and checks it (see the module docs).
+    /// Renders one username and checks it (see the module docs), cut to 63 bytes.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn render(&self, input: &UsernameInput<'_>) -> Result<String, DatabaseError> {
+        self.render_within(input, MAX_USERNAME_LEN)
+    }
+
+    /// [`UsernameTemplate::render`] cut to `max_len` bytes, a plugin's limit.
+    pub(crate) fn render_within(
+        &self,
+        input: &UsernameInput<'_>,
+        max_len: usize,
+    ) -> Result<String, DatabaseError> {
+        checked(self.render_uncut(input)?, max_len)
+    }
+
+    /// Renders one username, checked for length bounds but not cut.
+    fn render_uncut(&self, input: &UsernameInput<'_>) -> Result<String, DatabaseError> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
@@ -235,12 +290,12 @@ impl UsernameTemplate {
                 }
             }
         }
-        checked(out)
+        checked(out, MAX_VALUE_LEN)
     }
 }
 
-/// Cuts to [`MAX_USERNAME_LEN`] and checks the character set.
-pub(crate) fn checked(mut name: String) -> Result<String, DatabaseError> {
+/// Cuts to `max_len` and checks the character set.
+pub(crate) fn checked(mut name: String, max_len: usize) -> Result<String, DatabaseError> {
     // Every allowed character is ASCII, so a byte cut is a char boundary once checked.
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '@' | '-');
     if let Some(bad) = name.chars().find(|c| !allowed(*c)) {
@@ -248,7 +303,7 @@ pub(crate) fn checked(mut name: String) -> Result<String, DatabaseError> {
             "generated username contains {bad:?}; only letters, digits and _ . @ - are allowed"
         )));
     }
-    name.truncate(MAX_USERNAME_LEN);
+    name.truncate(max_len);
     if name.is_empty() {
         return Err(DatabaseError::invalid("generated username is empty"));
     }
@@ -339,7 +394,7 @@ mod tests {
 
     #[test]
     fn default_shape() {
-        let u = default_username(&input());
+        let u = default_username(&input(), MAX_USERNAME_LEN);
         let parts: Vec<&str> = u.split('_').collect();
         assert!(u.starts_with("shub_readonly_analytics_t_"), "{u}");
         assert_eq!(parts.last(), Some(&"1700000000"));
@@ -349,6 +404,49 @@ mod tests {
         assert!(u.len() <= MAX_USERNAME_LEN);
         // The role part is cut to 20 characters.
         assert_eq!(u.len(), "shub_".len() + 20 + 1 + 8 + 1 + 10);
+    }
+
+    #[test]
+    fn default_names_fit_shorter_limits() {
+        // MySQL's 32: the role part is cut to 7.
+        let u = default_username(&input(), 32);
+        assert_eq!(u.len(), 32, "{u}");
+        assert!(
+            u.starts_with("shub_readonl_") && u.ends_with("_1700000000"),
+            "{u}"
+        );
+        // A short role name is not padded.
+        let short = UsernameInput {
+            role: "ro",
+            ..input()
+        };
+        let u = default_username(&short, 32);
+        assert!(u.starts_with("shub_ro_") && u.len() == 27, "{u}");
+        // MySQL's legacy 16: no unix time, two role characters, the random part whole.
+        let u = default_username(&input(), 16);
+        assert_eq!(u.len(), 16, "{u}");
+        assert!(u.starts_with("shub_re_"), "{u}");
+        assert!(u[8..].bytes().all(|b| BASE32.contains(&b)), "{u}");
+    }
+
+    #[test]
+    fn roles_too_long_for_the_template_are_refused() {
+        assert!(check_fits("", &"r".repeat(100), 16).is_ok());
+        let t = "{{.RoleName}}_{{random 8}}";
+        assert!(check_fits(t, "readonly", 32).is_ok());
+        let e = check_fits(t, &"r".repeat(30), 32).unwrap_err().to_string();
+        assert!(
+            e.contains("too long") && e.contains("39 characters") && e.contains("allows 32"),
+            "{e}"
+        );
+        assert!(check_fits(
+            "{{.RoleName | truncate 10}}_{{random 8}}",
+            &"r".repeat(30),
+            32
+        )
+        .is_ok());
+        // A role name the template cannot use at all is refused then too.
+        assert!(check_fits("{{.RoleName}}", "a!b", 63).is_err());
     }
 
     #[test]

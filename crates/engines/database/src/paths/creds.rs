@@ -18,6 +18,7 @@ use crate::lease::lease_ttl;
 use crate::password::PasswordPolicy;
 use crate::paths::load_role;
 use crate::records::{LeaseData, RECORD_VERSION};
+use crate::registry;
 use crate::username::{default_username, UsernameInput, UsernameTemplate};
 use crate::DatabaseEngine;
 use secrethub_database_plugin::DatabaseError;
@@ -80,10 +81,11 @@ impl DatabaseEngine {
             display_name: &req.caller.display_name,
             now,
         };
+        let max_len = registry::find(&config.plugin_name)?.max_username_len();
         let username = if config.username_template.is_empty() {
-            default_username(&who)
+            default_username(&who, max_len)
         } else {
-            UsernameTemplate::parse(&config.username_template)?.render(&who)?
+            UsernameTemplate::parse(&config.username_template)?.render_within(&who, max_len)?
         };
         let password = PasswordPolicy::parse(&config.password_policy)?.generate()?;
 

@@ -16,6 +16,7 @@ use crate::records::ConnectionRecord;
 use crate::records::{opt_statements, RoleRecord, RECORD_VERSION};
 use crate::registry;
 use crate::template;
+use crate::username;
 use crate::DatabaseEngine;
 use secrethub_database_plugin::DatabaseError;
 
@@ -103,14 +104,18 @@ impl DatabaseEngine {
         }
         // The connection's plugin checks the statements when the connection exists already
         // (a role may be written first, as in Vault; then Vault's SQL templates are checked).
-        let kind = match req
+        let connection = req
             .storage
             .get_json::<ConnectionRecord>(&config_key(&role.db_name))
-            .await?
-        {
+            .await?;
+        let kind = match &connection {
             Some(config) => Some(registry::find(&config.plugin_name)?),
             None => None,
         };
+        // Its usernames must fit the plugin's limit (MySQL: 32, legacy 16).
+        if let (Some(config), Some(kind)) = (&connection, kind) {
+            username::check_fits(&config.username_template, name, kind.max_username_len())?;
+        }
         let needs_statements = kind.is_none_or(|k| k.requires_creation_statements());
         if needs_statements && role.creation_statements.is_empty() {
             return Err(DatabaseError::invalid("creation_statements is required"));

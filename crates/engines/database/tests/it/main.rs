@@ -23,6 +23,7 @@ mod createrole;
 mod harness;
 mod issue;
 mod lifecycle;
+mod mysql;
 mod nesting;
 mod proxy;
 mod redis;

@@ -16,6 +16,7 @@
 //! To add a plugin: implement [`Target`] in `conformance/<plugin>.rs` and add one
 //! `conformance!(<plugin>, <TargetType>);` line at the end of this file.
 
+mod mysql;
 mod postgresql;
 mod redis;
 
@@ -275,3 +276,4 @@ macro_rules! conformance {
 
 conformance!(postgresql_plugin, super::postgresql::Postgresql);
 conformance!(redis_plugin, super::redis::Redis);
+conformance!(mysql_plugin, super::mysql::Mysql);

@@ -1,0 +1,221 @@
+//! Revocation: the default (`DROP USER IF EXISTS`, then `KILL` of the sessions found in
+//! `information_schema.PROCESSLIST`; see the crate docs), the session kill that follows custom
+//! statements, the clean-up after a failed creation, and the retrying runner they share, all
+//! on the revocation pool.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use secrethub_database_plugin::DatabaseError;
+
+use crate::{errors, literal, MysqlPlugin};
+
+/// A revocation or renewal that takes longer fails and is retried by the lease manager
+/// instead of holding a connection forever.
+const MAINTENANCE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default revocation's round trip: drop every user at `'%'`, then list their sessions.
+pub(crate) fn drop_and_list_sessions(usernames: &[&str]) -> Result<String, DatabaseError> {
+    let names = usernames
+        .iter()
+        .map(|u| literal(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let accounts: Vec<String> = names.iter().map(|n| format!("{n}@'%'")).collect();
+    Ok(format!(
+        "DROP USER IF EXISTS {};\nSELECT ID FROM information_schema.PROCESSLIST WHERE USER IN ({})",
+        accounts.join(", "),
+        names.join(", ")
+    ))
+}
+
+/// The hosts `sql` creates `username` at besides `%`: every `'<name>'@'<host>'` (or with
+/// backticks or double quotes) it names.
+pub(crate) fn hosts_named(sql: &str, username: &str) -> BTreeSet<String> {
+    let mut hosts = BTreeSet::new();
+    for q in ['\'', '`', '"'] {
+        let needle = format!("{q}{username}{q}@");
+        let mut from = 0;
+        while let Some(i) = sql[from..].find(&needle) {
+            let rest = &sql[from + i + needle.len()..];
+            let host: String = match rest.chars().next() {
+                Some(h @ ('\'' | '`' | '"')) => rest[1..].chars().take_while(|c| *c != h).collect(),
+                _ => rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '-'))
+                    .collect(),
+            };
+            if !host.is_empty() {
+                hosts.insert(host);
+            }
+            from += i + needle.len();
+        }
+    }
+    hosts
+}
+
+impl MysqlPlugin {
+    /// Runs idempotent SQL on the revocation pool within the time limit, once more on a fresh
+    /// connection if the first turned out to be dead (the server restarted while it was
+    /// pooled), and again after a deadlock or lock wait timeout. Answers the ids of the rows
+    /// of every result set (the sessions found).
+    pub(crate) async fn run_idempotent(
+        &self,
+        action: &'static str,
+        sql: &str,
+    ) -> Result<Vec<u64>, DatabaseError> {
+        let mut retried = false;
+        let mut conflicts = 0;
+        loop {
+            let mut conn = self.conn(&self.revoke).await?;
+            let outcome =
+                tokio::time::timeout(MAINTENANCE_TIMEOUT, query_ids(&mut conn, sql)).await;
+            match outcome {
+                Ok(Ok(ids)) => return Ok(ids),
+                Ok(Err(e)) if !retried && errors::is_connection_error(&e) => retried = true,
+                Ok(Err(e)) if conflicts < CONFLICT_RETRIES && errors::is_transient_conflict(&e) => {
+                    conflicts += 1;
+                    let _ = conn.query_drop("ROLLBACK").await;
+                    conflict_backoff(conflicts).await;
+                }
+                Ok(Err(e)) => {
+                    if !errors::is_connection_error(&e) {
+                        // Statements that opened a transaction must not leave it open.
+                        let _ = conn.query_drop("ROLLBACK").await;
+                    }
+                    return Err(self.failure(action, &e, &[]));
+                }
+                Err(_) => return Err(self.timed_out(action)),
+            }
+        }
+    }
+
+    /// Ends the given sessions; one that ended meanwhile is fine.
+    async fn kill(&self, ids: &[u64]) -> Result<(), DatabaseError> {
+        for id in ids {
+            match self
+                .run_idempotent(
+                    "ending the user's sessions",
+                    &format!("KILL CONNECTION {id}"),
+                )
+                .await
+            {
+                Err(DatabaseError::Rejected { reason, .. })
+                    if reason.contains(&format!("error {}", errors::NO_SUCH_THREAD)) => {}
+                other => {
+                    other?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The default revocation of `usernames` (see the module docs).
+    pub(crate) async fn revoke_default(&self, usernames: &[&str]) -> Result<(), DatabaseError> {
+        let sql = drop_and_list_sessions(usernames)?;
+        let sessions = self.run_idempotent("revoking users", &sql).await?;
+        self.kill(&sessions).await
+    }
+
+    /// Ends every session of `username` (after custom revocation statements).
+    pub(crate) async fn end_sessions(&self, username: &str) -> Result<(), DatabaseError> {
+        let sql = format!(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = {}",
+            literal(username)?
+        );
+        let sessions = self
+            .run_idempotent("finding the user's sessions", &sql)
+            .await?;
+        self.kill(&sessions).await
+    }
+
+    /// Whether any account named `username` exists (at any host).
+    pub(crate) async fn user_exists(&self, username: &str) -> Result<bool, DatabaseError> {
+        let sql = format!(
+            "SELECT 1 FROM mysql.user WHERE User = {} LIMIT 1",
+            literal(username)?
+        );
+        Ok(!self
+            .run_idempotent("checking the user", &sql)
+            .await?
+            .is_empty())
+    }
+
+    /// After a failed creation: drops what the statements may have created, on `conn` when it
+    /// still works, else on a fresh one. A failure here is logged; the intent core recorded
+    /// before the creation is revoked later either way.
+    pub(crate) async fn clean_up(&self, conn: Option<Conn>, username: &str, rendered: &str) {
+        let mut hosts = hosts_named(rendered, username);
+        hosts.insert("%".into());
+        let sql = match literal(username).and_then(|name| {
+            let accounts: Vec<String> = hosts
+                .iter()
+                .map(|h| literal(h).map(|h| format!("{name}@{h}")))
+                .collect::<Result<_, _>>()?;
+            Ok(format!("DROP USER IF EXISTS {}", accounts.join(", ")))
+        }) {
+            Ok(sql) => sql,
+            Err(_) => return,
+        };
+        let outcome = match conn {
+            Some(mut conn) => conn
+                .query_drop(&sql)
+                .await
+                .map_err(|e| self.failure("cleaning up", &e, &[])),
+            None => self.run_idempotent("cleaning up", &sql).await.map(drop),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(connection = %self.name, error = %e, "could not drop a half-created user; its intent will be revoked");
+        }
+    }
+}
+
+/// Runs `sql` and collects the first column of every row of every result set as an id.
+async fn query_ids(conn: &mut Conn, sql: &str) -> Result<Vec<u64>, mysql_async::Error> {
+    let mut result = conn.query_iter(sql).await?;
+    let mut ids = Vec::new();
+    while !result.is_empty() {
+        let rows: Vec<mysql_async::Row> = result.collect().await?;
+        ids.extend(
+            rows.iter()
+                .filter_map(|r| r.get_opt::<u64, _>(0).and_then(Result::ok)),
+        );
+    }
+    Ok(ids)
+}
+
+/// How often statements that lost a race on a lock are run again.
+const CONFLICT_RETRIES: u32 = 10;
+
+/// A short, jittered, growing pause before running again after a lock conflict.
+async fn conflict_backoff(attempt: u32) {
+    use rand::Rng;
+    let cap_ms = (1u64 << attempt.min(6)).min(50);
+    let ms = rand::thread_rng().gen_range(1..=cap_ms.max(2));
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_revocation_quotes_every_name() {
+        let sql = drop_and_list_sessions(&["shub_a", "o'b"]).unwrap();
+        assert_eq!(
+            sql,
+            "DROP USER IF EXISTS 'shub_a'@'%', 'o''b'@'%';\n\
+             SELECT ID FROM information_schema.PROCESSLIST WHERE USER IN ('shub_a', 'o''b')"
+        );
+        assert!(drop_and_list_sessions(&["a\\"]).is_err());
+    }
+
+    #[test]
+    fn finds_the_hosts_statements_name() {
+        let sql = "CREATE USER 'u1'@'localhost' IDENTIFIED BY 'x'; CREATE USER `u1`@`10.0.0.%`; \
+                   GRANT SELECT ON *.* TO \"u1\"@db.internal; CREATE USER 'u10'@'other'";
+        let hosts: Vec<String> = hosts_named(sql, "u1").into_iter().collect();
+        assert_eq!(hosts, ["10.0.0.%", "db.internal", "localhost"]);
+    }
+}
