@@ -31,6 +31,7 @@
 //! buffers; the server's error replies (which echo the offending rule) are shown with any
 //! password scrubbed out; `Debug` is not derived for anything holding one.
 
+mod check;
 mod fields;
 mod pool;
 mod resp;
@@ -44,7 +45,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use secrethub_common::{JsonMap, UnixTime};
 use secrethub_database_plugin::{
-    ConnectionDetails, DatabaseError, DatabasePlugin, NewUser, DEFAULT_MAX_OPEN_CONNECTIONS,
+    ConnectionDetails, ConnectionReport, DatabaseError, DatabasePlugin, NewUser,
+    DEFAULT_MAX_OPEN_CONNECTIONS,
 };
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -266,6 +268,10 @@ impl DatabasePlugin for RedisPlugin {
                 reason: scrub(&e.to_string(), &self.secrets(&[])),
             }),
         }
+    }
+
+    async fn check_connection(&self) -> ConnectionReport {
+        self.check().await
     }
 
     async fn create_user(&self, user: &NewUser<'_>) -> Result<(), DatabaseError> {

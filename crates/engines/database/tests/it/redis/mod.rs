@@ -3,7 +3,10 @@
 //! ACL users it made, since the server is shared.
 //!
 //! A failed `AUTH` leaves a connection logged in as `default` (full rights), so every login
-//! check asserts on the `AUTH` reply itself.
+//! check asserts on the `AUTH` reply itself. `test_connection`: what
+//! `database/test-connection` reports for Redis.
+
+mod test_connection;
 
 use std::time::Duration;
 
