@@ -10,7 +10,9 @@
 //! The scan counts one level for every construct at which hcl-edit's parser recurses (read from
 //! `hcl-edit/src/parser/{expr,template,structure}.rs`):
 //! - brackets `[`, `{` and `(` (arrays, objects, block bodies, function calls, parentheses,
-//!   traversal indexes);
+//!   traversal indexes); a `[` right after a term (an index, `a.b[i]`) counts six levels,
+//!   since hcl-edit's time, not only its stack, grows with those: it parses a failing index
+//!   twice per level, so nested ones take exponential time (`scan::INDEX_LEVELS`);
 //! - template interpolations and directives, `${` and `%{`, in quoted strings and heredocs,
 //!   plus one per open `%{ if }` / `%{ for }` whose body nests the template;
 //! - every operator of an expression: unary `-` and `!` recurse per operator, and binary and

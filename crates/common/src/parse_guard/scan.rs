@@ -16,6 +16,8 @@ enum CodeKind {
 #[derive(Debug, Clone)]
 struct Code {
     kind: CodeKind,
+    /// The levels this frame counts (see [`INDEX_LEVELS`]).
+    levels: usize,
     /// Operators of the expression being read; each is one level of recursion.
     ops: usize,
     /// A bracketed term closed in this expression: hcl-edit then lets the expression go on
@@ -35,6 +37,7 @@ impl Code {
     fn new(kind: CodeKind) -> Code {
         Code {
             kind,
+            levels: 1,
             ops: 0,
             multiline: false,
             pending_newline: false,
@@ -43,6 +46,13 @@ impl Code {
         }
     }
 }
+
+/// The levels a `[` right after a term counts (a traversal index, `a.b[i]`). hcl-edit parses
+/// an index that fails twice (once in the traversal, again when its expression loop retries
+/// the traversal), so nested failing indexes take exponential time: 20 levels of `b.c[` cost
+/// seconds in under 100 bytes. At this weight 32 levels allow 5 nested indexes, which no real
+/// policy or config uses at all.
+pub(super) const INDEX_LEVELS: usize = 6;
 
 #[derive(Debug, Clone)]
 enum Frame {
@@ -164,10 +174,30 @@ impl<'t> Scanner<'t> {
         self.depth -= ops;
     }
 
-    fn push_code(&mut self, kind: CodeKind, len: usize) -> Result<(), ParseLimitError> {
-        self.frames.push(Frame::Code(Code::new(kind)));
+    /// Opens a bracket or template marker `len` bytes long that counts `levels`.
+    fn push_code(
+        &mut self,
+        kind: CodeKind,
+        len: usize,
+        levels: usize,
+    ) -> Result<(), ParseLimitError> {
+        self.frames.push(Frame::Code(Code {
+            levels,
+            ..Code::new(kind)
+        }));
         self.pos += len;
-        self.deepen(1)
+        self.deepen(levels)
+    }
+
+    /// Whether the last token before `self.pos` ends a term (an identifier, a number, a
+    /// string or a closing bracket), so that a `[` here indexes it. Line breaks are skipped:
+    /// counting a tuple as an index only ever over-counts.
+    fn after_term(&self) -> bool {
+        let before = self.text[..self.pos]
+            .iter()
+            .rev()
+            .find(|b| !b.is_ascii_whitespace());
+        before.is_some_and(|&b| b.is_ascii_alphanumeric() || b >= 0x80 || b"_-\"])}".contains(&b))
     }
 
     fn code(&mut self) -> Result<(), ParseLimitError> {
@@ -220,8 +250,9 @@ impl<'t> Scanner<'t> {
                 self.pos += 1;
             }
             b'<' if self.heredoc_start()? => {}
-            b'[' | b'(' => self.push_code(CodeKind::Open, 1)?,
-            b'{' => self.push_code(CodeKind::Brace, 1)?,
+            b'[' if self.after_term() => self.push_code(CodeKind::Open, 1, INDEX_LEVELS)?,
+            b'[' | b'(' => self.push_code(CodeKind::Open, 1, 1)?,
+            b'{' => self.push_code(CodeKind::Brace, 1, 1)?,
             b']' | b')' | b'}' => self.close_code(),
             b',' => {
                 self.end_expression();
@@ -330,7 +361,7 @@ impl<'t> Scanner<'t> {
         let Some(Frame::Code(code)) = self.frames.pop() else {
             unreachable!("close_code runs on a code frame")
         };
-        self.depth -= 1 + code.ops;
+        self.depth -= code.levels + code.ops;
         if let Some(Frame::Code(parent)) = self.frames.last_mut() {
             parent.multiline = true;
         }
@@ -405,11 +436,11 @@ impl<'t> Scanner<'t> {
             return Ok(true);
         }
         if self.starts_with(self.pos, b"${") {
-            self.push_code(CodeKind::Open, 2)?;
+            self.push_code(CodeKind::Open, 2, 1)?;
             return Ok(true);
         }
         if self.starts_with(self.pos, b"%{") {
-            self.push_code(CodeKind::Open, 2)?;
+            self.push_code(CodeKind::Open, 2, 1)?;
             self.top_code().directive = true;
             return Ok(true);
         }

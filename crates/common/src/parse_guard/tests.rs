@@ -1,6 +1,7 @@
 //! Unit tests of the pre-parse guard: every nesting shape that makes hcl-edit recurse is
 //! counted, and what the parser reads as text (strings, comments, heredoc bodies) is not.
 
+use super::scan::INDEX_LEVELS;
 use super::{check, ParseLimitError, ParseLimits, MAX_NESTING_DEPTH};
 
 /// The depth the scan gives `text`: the smallest limit it passes.
@@ -135,6 +136,41 @@ fn the_issue_example_is_refused() {
         format!("policy is {err}"),
         "policy is nested too deeply (limit 32)"
     );
+}
+
+#[test]
+fn traversal_indexes_weigh_more() {
+    assert_eq!(depth("a = [1]"), 1);
+    assert_eq!(depth("a = f([1], [2])"), 2);
+    for index in [
+        "a = b[1]",
+        "a = b.c[1]",
+        "a = b[0] [1]",
+        "a = \"x\"[0]",
+        "a = b\n[1]",
+    ] {
+        assert_eq!(depth(index), INDEX_LEVELS, "{index}");
+    }
+    assert_eq!(depth("a = b[0][1]"), INDEX_LEVELS);
+    assert_eq!(depth("a = b.c[b.c[1]]"), 2 * INDEX_LEVELS);
+    assert_eq!(depth("a = (b)[[1]]"), INDEX_LEVELS + 1);
+}
+
+/// Found by the `server_hcl` fuzz target: hcl-edit parses a failing index twice per level, so
+/// this took 4 s at 20 levels (and doubles with each one) before indexes weighed more.
+#[test]
+fn nested_failing_indexes_are_refused() {
+    let levels = MAX_NESTING_DEPTH / INDEX_LEVELS;
+    assert!(levels <= 5);
+    let shape = |n: usize| format!("a = {}c&d]", "b.c[".repeat(n));
+    assert_eq!(check(&shape(levels), ParseLimits::POLICY), Ok(()));
+    let err = check(&shape(levels + 1), ParseLimits::POLICY).unwrap_err();
+    assert!(
+        matches!(err, ParseLimitError::TooDeep { limit: 32, .. }),
+        "{err:?}"
+    );
+    let policy = format!("path \"x\" {{ capabilities = {} }}", shape(20));
+    assert!(check(&policy, ParseLimits::POLICY).is_err());
 }
 
 #[test]
