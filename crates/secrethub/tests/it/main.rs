@@ -20,6 +20,7 @@ mod dynamic;
 mod file_storage;
 mod harness;
 mod kv_cli;
+mod mysql;
 mod openbao_errors;
 mod postgres;
 mod readme;

@@ -531,3 +531,60 @@ async fn rotate_root_replaces_the_admin_password() {
     let creds = mount.creds(&s.role).await;
     mount.revoke(&creds.internal).await.unwrap();
 }
+
+/// Latency of creation and revocation through the engine against the same statements sent
+/// raw on one open connection, interleaved so both see the same server load. Run by hand:
+/// `cargo test -p secrethub-database --test it mysql::latency -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn latency_vs_raw_statements() {
+    const N: usize = 200;
+    let s = MyServer::create().await;
+    let mount = s
+        .mount(json!({"creation_statements": s.select_only()}))
+        .await;
+    let mut raw = connect(&s.admin, &s.admin_password, None).await.unwrap();
+    let (mut create, mut revoke, mut raw_create, mut raw_drop) = (vec![], vec![], vec![], vec![]);
+    for i in 0..N {
+        let t = Instant::now();
+        let c = mount.creds(&s.role).await;
+        create.push(t.elapsed());
+        let t = Instant::now();
+        mount.revoke(&c.internal).await.unwrap();
+        revoke.push(t.elapsed());
+
+        let name = format!("{}raw{i}", s.prefix());
+        let t = Instant::now();
+        raw.query_drop(format!(
+            "CREATE USER '{name}'@'%' IDENTIFIED BY 'Abcdefghijklmnopqrstuvwxyz012345'; \
+             GRANT SELECT ON {}.* TO '{name}'@'%'",
+            s.db
+        ))
+        .await
+        .unwrap();
+        raw_create.push(t.elapsed());
+        let t = Instant::now();
+        raw.query_drop(format!("DROP USER '{name}'@'%'"))
+            .await
+            .unwrap();
+        raw_drop.push(t.elapsed());
+    }
+    let pct = |v: &mut Vec<Duration>, p: usize| {
+        v.sort();
+        v[(v.len() * p / 100).min(v.len() - 1)].as_secs_f64() * 1000.0
+    };
+    eprintln!(
+        "creation p50 {:.2} ms p99 {:.2} ms (raw CREATE USER+GRANT p50 {:.2} ms p99 {:.2} ms)",
+        pct(&mut create, 50),
+        pct(&mut create, 99),
+        pct(&mut raw_create, 50),
+        pct(&mut raw_create, 99)
+    );
+    eprintln!(
+        "revocation p50 {:.2} ms p99 {:.2} ms (raw DROP USER p50 {:.2} ms p99 {:.2} ms)",
+        pct(&mut revoke, 50),
+        pct(&mut revoke, 99),
+        pct(&mut raw_drop, 50),
+        pct(&mut raw_drop, 99)
+    );
+}
