@@ -4,9 +4,12 @@
 //!
 //! A failed `AUTH` leaves a connection logged in as `default` (full rights), so every login
 //! check asserts on the `AUTH` reply itself. `test_connection`: what
-//! `database/test-connection` reports for Redis.
+//! `database/test-connection` reports for Redis; `tls`: TLS and `ACL SAVE` on a private
+//! `redis-server`; `latency`: a measurement against the raw ACL commands (ignored).
 
+mod latency;
 mod test_connection;
+mod tls;
 
 use std::time::Duration;
 
