@@ -115,6 +115,21 @@ pub trait DatabasePlugin: Send + Sync + 'static {
         new_password: &str,
     ) -> Result<(), DatabaseError>;
 
+    /// Sets the password of an existing user that SecretHub manages but did not create (a
+    /// static role's); empty `statements` means the plugin default. Setting the same password
+    /// twice is harmless, which is how an interrupted rotation is finished. The default
+    /// refuses: the plugin has no static roles.
+    async fn set_password(
+        &self,
+        _statements: &[String],
+        _username: &str,
+        _password: &str,
+    ) -> Result<(), DatabaseError> {
+        Err(DatabaseError::invalid(
+            "this database plugin does not support static roles",
+        ))
+    }
+
     /// Facts a client needs to connect (`host`, `port`, `database`), for the seed endpoint.
     fn connection_facts(&self) -> JsonMap;
 }

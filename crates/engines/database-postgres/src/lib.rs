@@ -329,6 +329,35 @@ impl Postgres {
         }
     }
 
+    /// Runs statements that set `username`'s password (a password literal gets the SCRAM
+    /// verifier), on an issuing connection; errors carry neither the password nor its
+    /// verifier.
+    async fn alter_password(
+        &self,
+        action: &'static str,
+        field: &str,
+        statements: &[String],
+        username: &str,
+        password: &str,
+    ) -> Result<(), DatabaseError> {
+        let literal = self.verifier(statements, password).await?;
+        let vars = Vars {
+            name: username,
+            password,
+            password_literal: literal.as_deref().map(String::as_str),
+            expiration: "",
+        };
+        let sql = Zeroizing::new(template::render_all(field, statements, &vars)?);
+        let client = self.client(&self.issue).await?;
+        match client.batch_execute(&sql).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let verifier = literal.as_deref().map(String::as_str).unwrap_or_default();
+                Err(self.failure(action, client, e, &[password, verifier]).await)
+            }
+        }
+    }
+
     /// Default revocation of several users as one multi-statement text, which is one implicit
     /// transaction: every user goes, or none.
     async fn revoke_all_default(&self, usernames: &[&str]) -> Result<(), DatabaseError> {
@@ -545,33 +574,31 @@ impl DatabasePlugin for Postgres {
             )));
         }
         let statements = or_default(statements, DEFAULT_ROTATE_ROOT);
-        let literal = self.verifier(&statements, new_password).await?;
-        let vars = Vars {
-            name: &self.admin_username,
-            password: new_password,
-            password_literal: literal.as_deref().map(String::as_str),
-            expiration: "",
-        };
-        let sql = Zeroizing::new(template::render_all(
+        self.alter_password(
+            "rotating the root password",
             "root_rotation_statements",
             &statements,
-            &vars,
-        )?);
-        let client = self.client(&self.issue).await?;
-        match client.batch_execute(&sql).await {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let verifier = literal.as_deref().map(String::as_str).unwrap_or_default();
-                Err(self
-                    .failure(
-                        "rotating the root password",
-                        client,
-                        e,
-                        &[new_password, verifier],
-                    )
-                    .await)
-            }
-        }
+            &self.admin_username,
+            new_password,
+        )
+        .await
+    }
+
+    async fn set_password(
+        &self,
+        statements: &[String],
+        username: &str,
+        password: &str,
+    ) -> Result<(), DatabaseError> {
+        let statements = or_default(statements, DEFAULT_ROTATE_ROOT);
+        self.alter_password(
+            "rotating a static role's password",
+            "rotation_statements",
+            &statements,
+            username,
+            password,
+        )
+        .await
     }
 
     fn connection_facts(&self) -> JsonMap {

@@ -79,6 +79,10 @@ enum Route {
     Reset,
     RotateRoot,
     TestConnection,
+    StaticRole,
+    StaticRoleList,
+    StaticCreds,
+    RotateRole,
 }
 
 /// The engine of one `database` mount.
@@ -115,6 +119,32 @@ impl DatabaseEngine {
                 &[Read],
                 "Creates a database user for the role and returns its username and password \
                  under a lease. Optional: ttl.",
+            )
+            .add(
+                "static-roles/{name}",
+                Route::StaticRole,
+                &[Read, Update, Delete],
+                "Manages a static role: an existing database user whose password SecretHub \
+                 sets and rotates. db_name, username, rotation_period, rotation_statements.",
+            )
+            .add(
+                "static-roles",
+                Route::StaticRoleList,
+                &[List],
+                "Lists static roles.",
+            )
+            .add(
+                "static-creds/{name}",
+                Route::StaticCreds,
+                &[Read],
+                "Returns a static role's username and current password, when it was last \
+                 rotated, and the seconds until the next rotation (ttl).",
+            )
+            .add(
+                "rotate-role/{name}",
+                Route::RotateRole,
+                &[Update],
+                "Rotates a static role's password now.",
             )
             .add(
                 "test-connection",
@@ -162,6 +192,12 @@ impl Engine for DatabaseEngine {
             (Route::Reset, _) => self.reset(&req, name).await,
             (Route::RotateRoot, _) => self.rotate_root(&req, name).await,
             (Route::TestConnection, _) => self.test_connection(&req).await,
+            (Route::StaticRole, Read) => self.read_static_role(&req, name).await,
+            (Route::StaticRole, Delete) => self.delete_static_role(&req, name).await,
+            (Route::StaticRole, _) => self.write_static_role(&req, name).await,
+            (Route::StaticRoleList, _) => return self.list(&req, "static-role/").await,
+            (Route::StaticCreds, _) => self.static_creds(&req, name).await,
+            (Route::RotateRole, _) => self.rotate_role(&req, name).await,
         };
         result.map_err(EngineError::from)
     }
@@ -170,6 +206,7 @@ impl Engine for DatabaseEngine {
         let key = match self.table.route(&req.path, Operation::Update) {
             Ok((Route::Config, args)) => connections::config_key(args.get("name")),
             Ok((Route::Role, args)) => paths::role_key(args.get("name")),
+            Ok((Route::StaticRole, args)) => paths::static_role_key(args.get("name")),
             _ => return Ok(None),
         };
         paths::check_name(&key).map_err(EngineError::from)?;

@@ -5,6 +5,7 @@ mod config;
 mod creds;
 mod roles;
 mod rotate;
+mod static_roles;
 
 use secrethub_engine::{EngineError, Request, Response};
 use secrethub_storage::{list_children, validate_key};
@@ -13,6 +14,7 @@ use crate::DatabaseEngine;
 use secrethub_database_plugin::DatabaseError;
 
 pub(crate) use roles::load_role;
+pub(crate) use static_roles::static_role_key;
 
 /// Storage key of a role.
 pub(crate) fn role_key(name: &str) -> String {

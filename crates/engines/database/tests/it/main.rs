@@ -26,6 +26,7 @@ mod lifecycle;
 mod mysql;
 mod nesting;
 mod proxy;
+mod static_roles;
 mod redis;
 mod test_connection;
 mod unflushed;
