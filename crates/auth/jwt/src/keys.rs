@@ -184,6 +184,15 @@ pub(crate) struct KeySet {
 }
 
 impl KeySet {
+    /// A key set fetched or parsed now; `remote` when the keys come from a URL.
+    pub(crate) fn new(keys: Vec<VerifyKey>, remote: bool) -> Self {
+        KeySet {
+            keys,
+            remote,
+            fetched_at: Instant::now(),
+        }
+    }
+
     /// Checks the token's signature against the keys that suit its `alg` (and `kid`).
     pub(crate) fn verify(&self, jws: &Jws<'_>) -> Verdict {
         let suitable = self.keys.iter().filter(|k| k.suits(jws.alg));
@@ -242,11 +251,7 @@ impl KeyCache {
     /// Loads the keys of `config` without consulting the cache (config writes).
     pub(crate) async fn load_fresh(config: &ConfigRecord) -> Result<Arc<KeySet>, FetchError> {
         let (keys, remote) = fetch::load_keys(config).await?;
-        Ok(Arc::new(KeySet {
-            keys,
-            remote,
-            fetched_at: Instant::now(),
-        }))
+        Ok(Arc::new(KeySet::new(keys, remote)))
     }
 
     /// Makes `set` the cached keys of `config` (after a config write fetched them).

@@ -34,12 +34,12 @@
 //! - `jwt_validation_pubkeys` takes public keys (`PUBLIC KEY`, `RSA PUBLIC KEY`), not
 //!   certificates.
 
-/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`), not a public API.
-#[cfg(feature = "fuzzing")]
-pub mod fuzzing;
 mod claims;
 mod config;
 mod fetch;
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`), not a public API.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod jws;
 mod keys;
 mod login;
