@@ -3,7 +3,7 @@
 //! revoking every lease of the role must leave no user it created in the database: every user
 //! SecretHub ever created was held by a lease or by a recorded intent. One workload
 //! (`kill_during_issuance_and_revocation`), one test per plugin: PostgreSQL here, Redis in
-//! `redis.rs`.
+//! `redis.rs`, MySQL in `mysql.rs`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
