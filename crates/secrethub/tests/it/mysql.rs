@@ -14,20 +14,28 @@ use crate::bao_cli::bao_binary;
 use crate::crash::kill_during_issuance_and_revocation;
 use crate::harness::{self, Cli, ServerProcess};
 
+/// The `mariadb` client over TCP as `user`.
+fn client(user: &str, password: &str) -> Command {
+    let mut c = Command::new("mariadb");
+    c.args([
+        "-h",
+        "127.0.0.1",
+        "-P",
+        "3306",
+        "--protocol=TCP",
+        "-N",
+        "-u",
+        user,
+    ]);
+    if !password.is_empty() {
+        c.arg(format!("-p{password}"));
+    }
+    c
+}
+
 /// `mariadb` over TCP as `user`; (exit code, stdout trimmed).
 fn mariadb(user: &str, password: &str, sql: &str) -> (i32, String) {
-    let out = Command::new("mariadb")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-P",
-            "3306",
-            "--protocol=TCP",
-            "-N",
-            "-u",
-            user,
-        ])
-        .arg(format!("-p{password}"))
+    let out = client(user, password)
         .args(["-e", sql])
         .output()
         .expect("the mariadb client runs");
@@ -38,22 +46,7 @@ fn mariadb(user: &str, password: &str, sql: &str) -> (i32, String) {
 }
 
 fn root(sql: &str) -> String {
-    let out = Command::new("mariadb")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-P",
-            "3306",
-            "--protocol=TCP",
-            "-N",
-            "-u",
-            "root",
-            "-e",
-            sql,
-        ])
-        .output()
-        .expect("the mariadb client runs");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    mariadb("root", "", sql).1
 }
 
 fn users_with_prefix(prefix: &str) -> Vec<String> {
@@ -69,18 +62,7 @@ fn users_with_prefix(prefix: &str) -> Vec<String> {
 /// A session of `user` that would run for a minute: the child ends early only when the
 /// server ends the session.
 fn open_session(user: &str, password: &str) -> Child {
-    Command::new("mariadb")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-P",
-            "3306",
-            "--protocol=TCP",
-            "-N",
-            "-u",
-            user,
-        ])
-        .arg(format!("-p{password}"))
+    client(user, password)
         .args(["-e", "SELECT SLEEP(60)"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
