@@ -13,6 +13,8 @@ const TYPES: &[&dyn DatabaseType] = &[
     &secrethub_database_mysql::MYSQL,
     #[cfg(feature = "mysql")]
     &secrethub_database_mysql::MYSQL_LEGACY,
+    #[cfg(feature = "mongodb")]
+    &secrethub_database_mongodb::MONGODB,
 ];
 
 /// The plugin registered under `plugin_name`.
