@@ -141,3 +141,45 @@ def test_test_connection(secrethub, pg_database):
             secrethub.adapter.post(f"/v1/{mount}/test-connection", json=dict(body, conection_url="x"))
     finally:
         secrethub.sys.disable_secrets_engine(mount)
+
+
+def test_static_roles(secrethub, pg_database):
+    """Static roles through hvac's own methods: the user's password is taken over and
+    rotated (checked in pg_authid: the machine's PostgreSQL trusts local logins)."""
+    mount = unique("db")
+    user = unique("svc")
+    psql(f"CREATE ROLE {user} WITH LOGIN PASSWORD 'original-{user}'")
+    secrethub.adapter.post(f"/v1/sys/mounts/{mount}", json={"type": "database"})
+    db = secrethub.secrets.database
+    try:
+        db.configure(
+            "pg",
+            "postgresql-database-plugin",
+            allowed_roles=["billing"],
+            connection_url=f"postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:5432/{pg_database}?sslmode=disable",
+            username="postgres",
+            password="unused-on-trust",
+            mount_point=mount,
+        )
+        before = stored_password(user)
+        db.create_static_role(
+            "billing", db_name="pg", username=user, rotation_statements=[], rotation_period=86400, mount_point=mount
+        )
+        assert stored_password(user) != before
+        creds = db.get_static_credentials("billing", mount_point=mount)["data"]
+        assert creds["username"] == user
+        assert creds["rotation_period"] == 86400
+        assert 86390 <= creds["ttl"] <= 86400
+        role = db.read_static_role("billing", mount_point=mount)["data"]
+        assert role["username"] == user and "password" not in role
+        assert db.list_static_roles(mount_point=mount)["data"]["keys"] == ["billing"]
+        taken_over = stored_password(user)
+        db.rotate_static_role_credentials("billing", mount_point=mount)
+        assert stored_password(user) != taken_over
+        assert db.get_static_credentials("billing", mount_point=mount)["data"]["password"] != creds["password"]
+        db.delete_static_role("billing", mount_point=mount)
+        with pytest.raises(hvac.exceptions.InvalidPath):
+            db.list_static_roles(mount_point=mount)
+    finally:
+        secrethub.sys.disable_secrets_engine(mount)
+        psql(f"DROP ROLE IF EXISTS {user}")

@@ -18,27 +18,28 @@ use secrethub_database_plugin::DatabaseError;
 use secrethub_database_plugin::DatabasePlugin;
 
 /// Used when neither the role nor the mount sets a TTL (core normally fills the mount's in);
-/// Vault's system default.
-const SYSTEM_TTL: Duration = Duration::from_secs(768 * 3600);
+/// A role's default TTL when it sets none: the user guide's 1 hour, not the mount's default
+/// (768 hours unless tuned), which is far too long for a database credential. A deliberate
+/// difference from Vault.
+pub(crate) const ROLE_DEFAULT_TTL: Duration = Duration::from_secs(3600);
+/// A role's max TTL when it sets none: the user guide's 24 hours.
+pub(crate) const ROLE_MAX_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// The TTL of a new lease and, when it had to be capped, a warning saying so: the requested
-/// `ttl`, else the role's default, else the mount's; at most the role's and the mount's max.
+/// `ttl`, else the role's default (1 hour if it has none); at most the role's max (24 hours
+/// if it has none) and the mount's max.
 pub(crate) fn lease_ttl(
     requested: Option<Duration>,
     role: &RoleRecord,
     mount: &MountInfo,
 ) -> (Duration, Option<String>) {
     let set = |d: Duration| (!d.is_zero()).then_some(d);
-    let max = [set(role.max_ttl()), set(mount.max_lease_ttl)]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(SYSTEM_TTL);
+    let role_max = set(role.max_ttl()).unwrap_or(ROLE_MAX_TTL);
+    let max = set(mount.max_lease_ttl).map_or(role_max, |m| m.min(role_max));
     let ttl = requested
         .and_then(set)
         .or(set(role.default_ttl()))
-        .or(set(mount.default_lease_ttl))
-        .unwrap_or(SYSTEM_TTL);
+        .unwrap_or(ROLE_DEFAULT_TTL);
     if ttl > max {
         let warning = format!(
             "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
@@ -307,11 +308,23 @@ mod tests {
             lease_ttl(None, &role(3600, 7200), &mount(100, 0)),
             (s(3600), None)
         );
+        // A role without TTLs: the guide's 1 h and 24 h, not the mount's (768 h by default).
+        let system = 768 * 3600;
         assert_eq!(
-            lease_ttl(Some(s(0)), &role(0, 0), &mount(100, 0)),
-            (s(100), None)
+            lease_ttl(Some(s(0)), &role(0, 0), &mount(system, system)),
+            (ROLE_DEFAULT_TTL, None)
         );
-        assert_eq!(lease_ttl(None, &role(0, 0), &mount(0, 0)).0, SYSTEM_TTL);
+        assert_eq!(
+            lease_ttl(Some(s(48 * 3600)), &role(0, 0), &mount(system, system)).0,
+            ROLE_MAX_TTL
+        );
+        assert_eq!(lease_ttl(None, &role(0, 7200), &mount(0, 0)).0, s(3600));
+        assert_eq!(
+            lease_ttl(None, &role(3 * 3600, 0), &mount(0, 0)).0,
+            s(3 * 3600)
+        );
+        // A mount max below 24 h still caps.
+        assert_eq!(lease_ttl(None, &role(0, 0), &mount(0, 1800)).0, s(1800));
         let (ttl, warning) = lease_ttl(Some(s(10_000)), &role(3600, 7200), &mount(100, 86_400));
         assert_eq!(ttl, s(7200));
         assert_eq!(

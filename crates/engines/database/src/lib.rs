@@ -9,10 +9,10 @@
 //! # Issuing credentials, never orphaned
 //!
 //! `creds/:role` computes the lease TTL itself (it goes into `{{expiration}}`): the requested
-//! `ttl` in the body, else the role's `default_ttl`, else the mount's; capped at the role's
-//! `max_ttl` and the mount's max (a warning says so). It generates the username and password,
-//! records the lease's internal data as an **intent** (`Request::record_intent`) and only then
-//! runs the creation statements, in one transaction. The same data goes back as
+//! `ttl` in the body, else the role's `default_ttl`, else 1 hour; capped at the role's
+//! `max_ttl` (24 hours when it has none) and the mount's max (a warning says so). It
+//! generates the username and password, records the lease's internal data as an **intent**
+//! (`Request::record_intent`) and only then runs the creation statements, in one transaction. The same data goes back as
 //! `NewLease::internal`, so `revoke` works from it alone, whether the lease was confirmed or
 //! the process died right after `CREATE ROLE`. Its JSON is
 //! `{"v":1,"db_name":…,"role":…,"username":…,"revocation_statements":[…]}` (the last key only
@@ -33,6 +33,8 @@
 //! - Role statements are checked for unknown `{{…}}` variables when the role is written.
 //! - Statements of one field are sent as one text, so `;` inside `DO $$ … $$` bodies is fine.
 //! - `max_idle_connections` and `max_connection_lifetime` are accepted and echoed only.
+//! - A role without `default_ttl`/`max_ttl` gets the user guide's 1 h and 24 h, not the
+//!   mount's defaults (768 h unless tuned), too long for a database credential.
 //! - A config key that neither the engine nor the plugin knows is refused by name (Vault
 //!   ignores it, so a typo such as `conection_url` used to surface later and elsewhere).
 //! - `database/test-connection` (the seed guide's "Test connection") checks a config body

@@ -96,7 +96,7 @@ async fn issues_a_user_with_expiry_and_grants() {
 }
 
 #[tokio::test]
-async fn ttl_is_requested_then_role_then_mount_and_capped() {
+async fn ttl_is_requested_then_role_then_the_guides_defaults_and_capped() {
     let (db, mount) = setup("*").await;
     for (role, body) in [
         ("short", json!({"default_ttl": "10m", "max_ttl": "1h"})),
