@@ -23,6 +23,7 @@ mod createrole;
 mod harness;
 mod issue;
 mod lifecycle;
+mod mongodb;
 mod mysql;
 mod nesting;
 mod proxy;
