@@ -3,7 +3,8 @@
 //! names users, hosts, databases and tables (and a syntax error quotes the statement, which
 //! may hold a password).
 
-use mysql_async::Error;
+use mysql_async::{DriverError, Error, IoError};
+use secrethub_database_plugin::FailureKind;
 
 /// Server error codes that mean the statement was refused because of a concurrent update and
 /// succeeds when run again: deadlock, lock wait timeout.
@@ -31,6 +32,37 @@ pub(crate) fn is_connection_error(err: &Error) -> bool {
 
 pub(crate) fn is_transient_conflict(err: &Error) -> bool {
     code(err).is_some_and(|c| TRANSIENT.contains(&c))
+}
+
+/// Why a connection could not be made, from the driver's error: the server's error code
+/// where there is one, else the kind of I/O error, else the description's words.
+pub(crate) fn failure_kind(err: &Error) -> FailureKind {
+    use std::io::ErrorKind as Io;
+    match err {
+        // Access denied (wrong password, or no such account at this host; access to the
+        // database), the password expired, an account locked.
+        Error::Server(e) if matches!(e.code, 1044 | 1045 | 1698 | 1820 | 1862 | 3118 | 4151) => {
+            FailureKind::Auth
+        }
+        Error::Server(_) => FailureKind::Other,
+        Error::Io(IoError::Tls(_)) | Error::Driver(DriverError::NoClientSslFlagFromServer) => {
+            FailureKind::Tls
+        }
+        Error::Driver(
+            DriverError::UnknownAuthPlugin { .. }
+            | DriverError::CleartextPluginDisabled
+            | DriverError::MysqlOldPasswordDisabled,
+        ) => FailureKind::Auth,
+        Error::Io(IoError::Io(e)) => match e.kind() {
+            Io::ConnectionRefused
+            | Io::ConnectionReset
+            | Io::HostUnreachable
+            | Io::NetworkUnreachable => FailureKind::Refused,
+            Io::TimedOut => FailureKind::Timeout,
+            _ => FailureKind::classify(&describe(err)),
+        },
+        other => FailureKind::classify(&describe(other)),
+    }
 }
 
 /// Everything known about the failure, for the server log (callers scrub it).
@@ -192,6 +224,32 @@ mod tests {
         );
         assert!(is_transient_conflict(&server(1213, "40001", "")));
         assert!(!is_connection_error(&server(1064, "42000", "")));
+    }
+
+    #[test]
+    fn failure_kinds_come_from_codes_and_io_errors() {
+        use std::io;
+        assert_eq!(failure_kind(&server(1045, "28000", "x")), FailureKind::Auth);
+        assert_eq!(
+            failure_kind(&server(1049, "42000", "x")),
+            FailureKind::Other
+        );
+        let io = |kind, text: &str| Error::Io(IoError::Io(io::Error::new(kind, text)));
+        assert_eq!(
+            failure_kind(&io(io::ErrorKind::ConnectionRefused, "refused")),
+            FailureKind::Refused
+        );
+        assert_eq!(
+            failure_kind(&io(
+                io::ErrorKind::Other,
+                "failed to lookup address information: Name or service not known"
+            )),
+            FailureKind::Dns
+        );
+        assert_eq!(
+            failure_kind(&Error::Driver(DriverError::NoClientSslFlagFromServer)),
+            FailureKind::Tls
+        );
     }
 
     #[test]

@@ -32,6 +32,10 @@
 //! as done.
 //!
 //! Renewal runs no SQL unless a role gives `renew_statements`: MySQL users have no expiry.
+//! Static roles set an existing user's password with Vault's default
+//! `ALTER USER '{{username}}'@'%' IDENTIFIED BY '{{password}}'` or the role's
+//! `rotation_statements` (`password.rs`). `database/test-connection` reports the version, a
+//! round trip and the admin's privileges (`check.rs`).
 //! Root rotation's default is `ALTER USER '<user>'@'<host>' IDENTIFIED BY '<password>'` for the
 //! account `CURRENT_USER()` names (Vault's default names `'{{username}}'@'%'`, which fails for
 //! an admin defined at another host; MariaDB 10.11 answers `ALTER USER CURRENT_USER() …` with
@@ -44,9 +48,11 @@
 //! SQLSTATE. `mysql_async` is built without its `tracing` feature, so statement text is
 //! never logged.
 
+mod check;
 mod dsn;
 mod errors;
 mod fields;
+mod password;
 mod revoke;
 
 use std::sync::Arc;
@@ -60,7 +66,8 @@ use zeroize::Zeroizing;
 
 use secrethub_database_plugin::template::{self, Vars};
 use secrethub_database_plugin::{
-    ConnectionDetails, DatabaseError, DatabasePlugin, NewUser, DEFAULT_MAX_OPEN_CONNECTIONS,
+    ConnectionDetails, ConnectionReport, DatabaseError, DatabasePlugin, NewUser,
+    DEFAULT_MAX_OPEN_CONNECTIONS,
 };
 
 pub use fields::{Mysql, MYSQL, MYSQL_LEGACY};
@@ -87,6 +94,7 @@ fn open(name: &str, details: &ConnectionDetails) -> Result<Arc<dyn DatabasePlugi
         issue: pool(size)?,
         revoke: pool(size.max(2))?,
         facts: facts(&target),
+        loopback: is_loopback(&target.address),
         connect_timeout: target.dial_timeout.unwrap_or(CONNECT_TIMEOUT),
         admin_username: target.user.clone(),
         admin_password: Zeroizing::new(target.password.clone()),
@@ -157,6 +165,19 @@ fn facts(target: &dsn::Target) -> JsonMap {
     m
 }
 
+fn is_loopback(address: &dsn::Address) -> bool {
+    match address {
+        dsn::Address::Tcp { host, .. } => {
+            host == "localhost"
+                || host
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        dsn::Address::Unix(_) => true,
+    }
+}
+
 /// Single-quotes a string for SQL: quotes doubled; a backslash or NUL, whose meaning depends
 /// on the server's `sql_mode`, is refused.
 fn literal(s: &str) -> Result<String, DatabaseError> {
@@ -179,6 +200,8 @@ struct MysqlPlugin {
     issue: Pool,
     revoke: Pool,
     facts: JsonMap,
+    /// The server is on this machine (loopback or a unix socket): plain text stays local.
+    loopback: bool,
     connect_timeout: Duration,
     /// `{{username}}` of root rotation statements.
     admin_username: String,
@@ -345,52 +368,25 @@ impl DatabasePlugin for MysqlPlugin {
         self.revoke_default(usernames).await
     }
 
+    async fn check_connection(&self) -> ConnectionReport {
+        self.check().await
+    }
+
     async fn rotate_root(
         &self,
         statements: &[String],
         new_password: &str,
     ) -> Result<(), DatabaseError> {
-        let mut conn = self.conn(&self.issue).await?;
-        let sql = if statements.is_empty() {
-            // The account this connection is logged in as, `user@host`.
-            let account: Option<String> = match conn.query_first("SELECT CURRENT_USER()").await {
-                Ok(a) => a,
-                Err(e) => return Err(self.failure("checking the admin user", &e, &[])),
-            };
-            let (user, host) = account
-                .as_deref()
-                .and_then(|a| a.rsplit_once('@'))
-                .ok_or_else(|| {
-                    DatabaseError::Internal(anyhow::anyhow!("CURRENT_USER() is not user@host"))
-                })?;
-            Zeroizing::new(format!(
-                "ALTER USER {}@{} IDENTIFIED BY {}",
-                literal(user)?,
-                literal(host)?,
-                literal(new_password)?
-            ))
-        } else {
-            let password = Zeroizing::new(escaped(new_password)?);
-            let vars = Vars {
-                name: &self.admin_username,
-                password: &password,
-                ..Vars::default()
-            };
-            Zeroizing::new(template::render_all(
-                "root_rotation_statements",
-                statements,
-                &vars,
-            )?)
-        };
-        match conn.query_drop(sql.as_str()).await {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                if !errors::is_connection_error(&e) {
-                    let _ = conn.query_drop("ROLLBACK").await;
-                }
-                Err(self.failure("rotating the root password", &e, &[new_password]))
-            }
-        }
+        self.rotate_root_password(statements, new_password).await
+    }
+
+    async fn set_password(
+        &self,
+        statements: &[String],
+        username: &str,
+        password: &str,
+    ) -> Result<(), DatabaseError> {
+        self.set_user_password(statements, username, password).await
     }
 
     fn connection_facts(&self) -> JsonMap {

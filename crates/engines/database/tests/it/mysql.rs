@@ -199,7 +199,7 @@ fn bad_request(result: Result<impl Sized, EngineError>) -> String {
 }
 
 /// The server's error code for a failed call, or 0 for a client-side error.
-fn code(e: &mysql_async::Error) -> u16 {
+pub(crate) fn code(e: &mysql_async::Error) -> u16 {
     match e {
         mysql_async::Error::Server(s) => s.code,
         _ => 0,
@@ -207,7 +207,7 @@ fn code(e: &mysql_async::Error) -> u16 {
 }
 
 /// Whether an open session still answers.
-async fn still_open(conn: &mut Conn) -> bool {
+pub(crate) async fn still_open(conn: &mut Conn) -> bool {
     matches!(
         tokio::time::timeout(Duration::from_secs(5), conn.query_drop("SELECT 1")).await,
         Ok(Ok(()))
