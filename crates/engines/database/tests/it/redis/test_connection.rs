@@ -8,11 +8,15 @@ use super::{names, RawConn};
 use crate::harness::Mount;
 
 async fn report(mount: &Mount, user: &str, password: &str) -> Value {
+    report_at(mount, 6379, user, password).await
+}
+
+async fn report_at(mount: &Mount, port: u16, user: &str, password: &str) -> Value {
     let r = mount
         .call(
             Operation::Update,
             "test-connection",
-            json!({"plugin_name": "redis-database-plugin", "host": "127.0.0.1", "port": 6379,
+            json!({"plugin_name": "redis-database-plugin", "host": "127.0.0.1", "port": port,
                    "username": user, "password": password}),
         )
         .await
@@ -76,6 +80,16 @@ async fn reports_version_rights_and_failures() {
     assert_eq!(wrong["reachable"], false, "{wrong}");
     assert_eq!(wrong["error_kind"], "auth", "{wrong}");
     assert!(!wrong.to_string().contains("not-the-password"), "{wrong}");
+
+    // Nothing listens on a port just freed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let refused = report_at(&mount, port, &n.admin, &n.admin_password).await;
+    assert_eq!(refused["reachable"], false, "{refused}");
+    assert_eq!(refused["error_kind"], "refused", "{refused}");
     // Nothing was saved.
     let listed = mount.call(Operation::List, "config", json!(null)).await;
     assert!(listed
