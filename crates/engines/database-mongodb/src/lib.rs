@@ -297,7 +297,7 @@ impl MongoPlugin {
         Ok(users
             .iter()
             .filter_map(Bson::as_document)
-            .filter(|u| u.get_str("user") == Ok(username))
+            .filter(|u| u.get_str("user").is_ok_and(|n| n == username))
             .filter_map(|u| u.get_str("db").ok().map(str::to_string))
             .collect())
     }
