@@ -117,7 +117,12 @@ impl PasswordPolicy {
         if rules.is_empty() {
             return Err(bad("at least one rule \"charset\" block is required"));
         }
-        if rules.iter().map(|(_, m)| m).sum::<usize>() > length {
+        // Checked: huge min-chars would overflow a plain sum (a panic in debug builds, a
+        // wrapped total that passes the check in release).
+        let needed = rules
+            .iter()
+            .try_fold(0usize, |total, (_, m)| total.checked_add(*m));
+        if needed.is_none_or(|n| n > length) {
             return Err(bad("the rules need more characters than length allows"));
         }
         let mut charset: Vec<char> = rules.iter().flat_map(|(c, _)| c.iter().copied()).collect();
@@ -162,6 +167,21 @@ fn dedup(s: &str) -> Vec<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_min_chars_do_not_overflow() {
+        let rule =
+            |n: &str| format!("rule \"charset\" {{\n  charset = \"abc\"\n  min-chars = {n}\n}}\n");
+        for (n, count) in [("9223372036854775807", 3), ("9223372036854775808", 2)] {
+            let text = format!("length = 20\n{}", rule(n).repeat(count));
+            let e = PasswordPolicy::parse(&text).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("need more characters than length allows"),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn default_is_32_alnum_and_random() {
