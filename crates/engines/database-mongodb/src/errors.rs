@@ -5,17 +5,10 @@
 
 use mongodb::error::{Error, ErrorKind};
 
+pub(crate) use secrethub_database_plugin::scrub;
+
 /// MongoDB's `UserNotFound`.
 pub(crate) const USER_NOT_FOUND: i32 = 11;
-
-/// `text` with every non-empty secret replaced.
-pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_string();
-    for s in secrets.iter().filter(|s| !s.is_empty()) {
-        out = out.replace(s, "<redacted>");
-    }
-    out
-}
 
 /// The server's error code, when the server refused the command.
 pub(crate) fn code(err: &Error) -> Option<i32> {
@@ -63,17 +56,4 @@ pub(crate) fn describe(err: &Error) -> String {
         cause = c.source();
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scrubs() {
-        assert_eq!(
-            scrub("auth as a:pw failed", &["pw", ""]),
-            "auth as a:<redacted> failed"
-        );
-    }
 }

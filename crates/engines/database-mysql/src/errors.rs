@@ -6,6 +6,8 @@
 use mysql_async::{DriverError, Error, IoError};
 use secrethub_database_plugin::FailureKind;
 
+pub(crate) use secrethub_database_plugin::scrub;
+
 /// Server error codes that mean the statement was refused because of a concurrent update and
 /// succeeds when run again: deadlock, lock wait timeout.
 const TRANSIENT: &[u16] = &[1213, 1205];
@@ -146,54 +148,6 @@ fn condition(code: u16, state: &str) -> &'static str {
     }
 }
 
-/// The shortest run of a secret that is hidden when found in a message: a syntax error quotes
-/// up to 80 characters of the statement from where the parser stopped, which may cut a
-/// password anywhere.
-const MIN_FRAGMENT: usize = 4;
-
-/// Removes `secrets` from a message for the log, and every run of at least [`MIN_FRAGMENT`]
-/// characters of one of them (a human-chosen password may take a few words with it).
-pub(crate) fn scrub(message: &str, secrets: &[&str]) -> String {
-    let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
-    let mut out = message.to_string();
-    for s in &secrets {
-        out = out.replace(s, "<redacted>");
-    }
-    let chars: Vec<char> = out.chars().collect();
-    let mut result = String::with_capacity(out.len());
-    let mut i = 0;
-    while i < chars.len() {
-        let longest = secrets
-            .iter()
-            .map(|s| {
-                let mut k = 0;
-                while i + k < chars.len() {
-                    let piece: String = chars[i..=i + k].iter().collect();
-                    if !s.contains(&piece) {
-                        break;
-                    }
-                    k += 1;
-                }
-                // Short secrets are caught whole by the replace above.
-                if k >= MIN_FRAGMENT.min(s.chars().count()) {
-                    k
-                } else {
-                    0
-                }
-            })
-            .max()
-            .unwrap_or(0);
-        if longest > 0 {
-            result.push_str("<redacted>");
-            i += longest;
-        } else {
-            result.push(chars[i]);
-            i += 1;
-        }
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,22 +203,6 @@ mod tests {
         assert_eq!(
             failure_kind(&Error::Driver(DriverError::NoClientSslFlagFromServer)),
             FailureKind::Tls
-        );
-    }
-
-    #[test]
-    fn scrubs_whole_and_cut_secrets() {
-        let pw = "Abcdefghij0123456789";
-        let msg = format!(
-            "You have an error in your SQL syntax; near 'IDENTIFIED BY '{pw}'; GRANT' and near '{}",
-            &pw[..7]
-        );
-        let out = scrub(&msg, &[pw, ""]);
-        assert!(!out.contains("Abcd") && !out.contains("0123"), "{out}");
-        assert!(out.contains("IDENTIFIED BY '<redacted>'"), "{out}");
-        assert_eq!(
-            scrub("user 'shub_x'@'%' exists", &[pw]),
-            "user 'shub_x'@'%' exists"
         );
     }
 }

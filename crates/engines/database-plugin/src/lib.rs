@@ -16,6 +16,7 @@ mod details;
 mod error;
 mod kind;
 mod plugin;
+mod scrub;
 pub mod template;
 
 pub use check::{ConnectionFailure, ConnectionReport, FailureKind, Privilege};
@@ -23,6 +24,7 @@ pub use details::ConnectionDetails;
 pub use error::DatabaseError;
 pub use kind::DatabaseType;
 pub use plugin::{BeforeCreate, DatabasePlugin, NewUser};
+pub use scrub::scrub;
 
 /// Default pool size for issuing credentials, as Vault's `max_open_connections`.
 pub const DEFAULT_MAX_OPEN_CONNECTIONS: u32 = 4;

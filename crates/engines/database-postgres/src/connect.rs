@@ -17,7 +17,7 @@ use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::NoTls;
 use zeroize::Zeroizing;
 
-use secrethub_database_plugin::{ConnectionDetails, DatabaseError};
+use secrethub_database_plugin::{scrub, ConnectionDetails, DatabaseError};
 use secrethub_postgres_tls::MakeRustlsConnect;
 
 /// How long one connection attempt (TCP, TLS, authentication) may take: a bad host is a
@@ -55,7 +55,7 @@ pub(crate) fn target(name: &str, details: &ConnectionDetails) -> Result<Target, 
     let mut config = tokio_postgres::Config::from_str(&rendered).map_err(|e| {
         DatabaseError::invalid(format!(
             "invalid connection_url for connection {name:?}: {}",
-            scrub(describe(&e), &[password])
+            scrub(&describe(&e), &[password])
         ))
     })?;
     if config.get_user().is_none() && !username.is_empty() {
@@ -260,30 +260,6 @@ pub(crate) fn describe_pool(err: &PoolError) -> String {
     }
 }
 
-/// Removes `secrets` from a message, including quoted fragments of them: a syntax error
-/// quotes the token it stopped at, which may be part of a password.
-pub(crate) fn scrub(message: String, secrets: &[&str]) -> String {
-    let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
-    let mut out = message;
-    for s in &secrets {
-        out = out.replace(s, "<redacted>");
-    }
-    let pieces: Vec<&str> = out.split('"').collect();
-    pieces
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let quoted = i % 2 == 1 && i + 1 < pieces.len();
-            if quoted && !p.is_empty() && secrets.iter().any(|s| s.contains(p)) {
-                "<redacted>"
-            } else {
-                p
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\"")
-}
-
 pub(crate) fn percent_encode(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
@@ -375,20 +351,5 @@ mod tests {
             "{msg}"
         );
         assert!(!msg.contains("Secret123"));
-    }
-
-    #[test]
-    fn scrubs_whole_and_partial_secrets() {
-        assert_eq!(
-            scrub(
-                "syntax error at or near \"Abc\" in 'xAbcdefy'".into(),
-                &["Abcdef", ""]
-            ),
-            "syntax error at or near \"<redacted>\" in 'x<redacted>y'"
-        );
-        assert_eq!(
-            scrub("role \"shub_x\" already exists".into(), &["Abcdef"]),
-            "role \"shub_x\" already exists"
-        );
     }
 }

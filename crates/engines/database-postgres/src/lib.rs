@@ -48,8 +48,8 @@ use zeroize::Zeroizing;
 
 use secrethub_database_plugin::template::{self, Vars};
 use secrethub_database_plugin::{
-    ConnectionDetails, ConnectionReport, DatabaseError, DatabasePlugin, FailureKind, NewUser,
-    Privilege, DEFAULT_MAX_OPEN_CONNECTIONS,
+    scrub, ConnectionDetails, ConnectionReport, DatabaseError, DatabasePlugin, FailureKind,
+    NewUser, Privilege, DEFAULT_MAX_OPEN_CONNECTIONS,
 };
 
 pub use fields::POSTGRES;
@@ -220,10 +220,10 @@ impl Postgres {
         tracing::warn!(
             connection = %self.name,
             action,
-            error = %connect::scrub(connect::describe_for_log(&err), secrets),
+            error = %scrub(&connect::describe_for_log(&err), secrets),
             "database statements failed"
         );
-        let reason = connect::scrub(connect::describe_for_client(&err), secrets);
+        let reason = scrub(&connect::describe_for_client(&err), secrets);
         if connect::is_connection_error(&err) {
             drop(Object::take(client));
             return DatabaseError::Unavailable {
