@@ -3,12 +3,16 @@
 
   benchmarks/mariadb_drop_cost.py session-lookup     # 300 + 300 users
   benchmarks/mariadb_drop_cost.py many [N]           # N users (default 10,000)
+  benchmarks/mariadb_drop_cost.py create-text        # 300 + 300 users
 
 session-lookup: a plain `DROP USER` against SecretHub's default revocation text (`DROP USER IF
 EXISTS` + `SELECT ID FROM information_schema.PROCESSLIST WHERE USER IN (…)`, one multi-statement
 round trip), interleaved, on users made like db_mysql_redis.py's role (CREATE USER + GRANT SELECT
 ON shbench.*). many: make N such users (4 connections), then drop them 50 per `DROP USER` (as
 SecretHub's expiry batches them), timing each batch against the number of accounts still there.
+create-text: the raw creation of db_mysql_redis.py (`CREATE USER`, then `GRANT`: two round trips)
+against the text SecretHub's MySQL plugin sends (`START TRANSACTION; CREATE USER …; GRANT …; COMMIT`
+in one multi-statement round trip), interleaved; the users are dropped afterwards.
 User names shb_mdb*_<random>_<i>; every one is dropped before the script ends.
 """
 import secrets
@@ -99,9 +103,34 @@ def many(n):
     print(f"single DROP USER with few users: p50 {p(single, .5):.1f} ms")
 
 
+def create_text(n=300):
+    run = secrets.token_hex(2)
+    c = conn().cursor()
+    a, b, names = [], [], []
+    for i in range(n):
+        n1, n2 = f"shb_mdbc_{run}_a{i}", f"shb_mdbc_{run}_b{i}"
+        names += [n1, n2]
+        t = time.perf_counter()
+        make(c, n1)
+        a.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        c.execute(f"START TRANSACTION;\nCREATE USER '{n2}'@'%' IDENTIFIED BY 'Pw-{secrets.token_hex(8)}';"
+                  f"GRANT SELECT ON shbench.* TO '{n2}'@'%';COMMIT")
+        while c.nextset():
+            pass
+        b.append(time.perf_counter() - t)
+    for i in range(0, len(names), 50):
+        c.execute("DROP USER " + ", ".join(f"'{x}'@'%'" for x in names[i:i + 50]))
+    print(f"CREATE USER, GRANT (2 round trips):        p50 {p(a, .5):.2f} ms  p99 {p(a, .99):.2f} ms")
+    print(f"START TRANSACTION; CREATE; GRANT; COMMIT:  p50 {p(b, .5):.2f} ms  p99 {p(b, .99):.2f} ms  "
+          f"ratio p50 {p(b, .5) / p(a, .5):.2f}")
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["session-lookup"]:
         session_lookup()
+    elif sys.argv[1:2] == ["create-text"]:
+        create_text()
     elif sys.argv[1:2] == ["many"]:
         many(int(sys.argv[2]) if len(sys.argv) > 2 else 10000)
     else:
