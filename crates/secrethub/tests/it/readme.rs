@@ -72,6 +72,36 @@ const STEPS: &[Step] = &[
     Extra("LEASE_ID=$(secrethub read -format=json database/creds/readonly-analytics | sed -n 's/.*\"lease_id\": *\"\\([^\"]*\\)\".*/\\1/p')"),
     Readme("secrethub lease renew -increment=1h <lease_id>", As("secrethub lease renew -increment=1h \"$LEASE_ID\"")),
     Readme("secrethub lease revoke -prefix database/creds/readonly-analytics", AsWritten),
+    // MySQL, Redis and MongoDB: configs and roles are written here (the connection is not
+    // verified: `db`, `mongo` do not resolve); issuing runs in the plugins' own real-server tests.
+    Readme(
+        "secrethub write database/config/shop plugin_name=mysql-database-plugin connection_url='{{username}}:{{password}}@tcp(db:3306)/' username=secrethub_admin password=… allowed_roles=app",
+        As("secrethub write database/config/shop plugin_name=mysql-database-plugin connection_url='{{username}}:{{password}}@tcp(db:3306)/' username=secrethub_admin password=unused allowed_roles=app verify_connection=false"),
+    ),
+    Readme(
+        "secrethub write database/roles/app db_name=shop default_ttl=1h max_ttl=24h creation_statements=\"CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'; GRANT SELECT ON shop.* TO '{{name}}'@'%';\"",
+        AsWritten,
+    ),
+    Readme(
+        "secrethub write database/config/cache plugin_name=redis-database-plugin host=127.0.0.1 port=6379 username=secrethub_admin password=… allowed_roles=reader",
+        As("secrethub write database/config/cache plugin_name=redis-database-plugin host=127.0.0.1 port=6379 username=secrethub_admin password=unused allowed_roles=reader verify_connection=false"),
+    ),
+    Readme(
+        "secrethub write database/roles/reader db_name=cache creation_statements='[\"~cache:*\", \"+@read\"]' default_ttl=15m",
+        AsWritten,
+    ),
+    Readme(
+        "secrethub read database/creds/reader          # AUTH <username> <password>; NOPERM outside its rules",
+        Elsewhere("redis.rs", "bao_cli_issues_and_revokes_redis_credentials"),
+    ),
+    Readme(
+        "secrethub write database/config/docs plugin_name=mongodb-database-plugin connection_url='mongodb://{{username}}:{{password}}@mongo:27017/admin' username=secrethub_admin password=… allowed_roles=docs-rw",
+        As("secrethub write database/config/docs plugin_name=mongodb-database-plugin connection_url='mongodb://{{username}}:{{password}}@mongo:27017/admin' username=secrethub_admin password=unused allowed_roles=docs-rw verify_connection=false"),
+    ),
+    Readme(
+        "secrethub write database/roles/docs-rw db_name=docs creation_statements='{\"db\": \"admin\", \"roles\": [{\"role\": \"readWrite\", \"db\": \"docs\"}]}'",
+        AsWritten,
+    ),
     // Auth methods.
     Readme("secrethub auth enable approle", AsWritten),
     Readme(
