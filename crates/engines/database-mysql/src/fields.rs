@@ -8,10 +8,9 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use secrethub_common::serde_helpers::{opt_boolean, opt_duration, opt_uint};
-use secrethub_common::{format_duration, JsonMap};
-use secrethub_database_plugin::{
-    ConnectionDetails, DatabaseError, DatabasePlugin, DatabaseType, DEFAULT_MAX_OPEN_CONNECTIONS,
-};
+use secrethub_common::JsonMap;
+use secrethub_database_plugin::pool::PoolFields;
+use secrethub_database_plugin::{ConnectionDetails, DatabaseError, DatabasePlugin, DatabaseType};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -39,11 +38,6 @@ pub struct Mysql {
     names: &'static [&'static str],
     max_username_len: usize,
 }
-
-pub(crate) const MAX_OPEN_CONNECTIONS: &str = "max_open_connections";
-/// Stored in seconds under this key, as the PostgreSQL plugin stores it.
-pub(crate) const MAX_CONNECTION_LIFETIME_SECS: &str = "max_connection_lifetime_secs";
-const MAX_IDLE_CONNECTIONS: &str = "max_idle_connections";
 
 #[derive(Deserialize)]
 struct Input {
@@ -102,30 +96,12 @@ impl DatabaseType for Mysql {
         if let Some(v) = input.tls_skip_verify {
             details.set("tls_skip_verify", v);
         }
-        if let Some(n) = input.max_open_connections {
-            let n = u32::try_from(n)
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    DatabaseError::invalid("max_open_connections must be from 1 to 1000")
-                })?;
-            details.set(MAX_OPEN_CONNECTIONS, n);
+        PoolFields {
+            max_open_connections: input.max_open_connections,
+            max_idle_connections: input.max_idle_connections,
+            max_connection_lifetime: input.max_connection_lifetime,
         }
-        if let Some(v) = input.max_idle_connections {
-            let n = match &v {
-                Value::Number(n) => n.as_i64(),
-                Value::String(s) => s.trim().parse().ok(),
-                _ => None,
-            }
-            .ok_or_else(|| DatabaseError::invalid("max_idle_connections must be an integer"))?;
-            details.set(MAX_IDLE_CONNECTIONS, n);
-        }
-        if let Some(d) = input.max_connection_lifetime {
-            details.set(MAX_CONNECTION_LIFETIME_SECS, d.as_secs());
-        }
-        if details.get(MAX_OPEN_CONNECTIONS).is_none() {
-            details.set(MAX_OPEN_CONNECTIONS, DEFAULT_MAX_OPEN_CONNECTIONS);
-        }
+        .apply(details)?;
         check_pem(details)?;
         // Parses the DSN (and its parameters) now, so a mistake is a 400 on write.
         crate::dsn::target(details)?;
@@ -136,19 +112,18 @@ impl DatabaseType for Mysql {
         let shown = json!({
             "connection_url": crate::dsn::redact(details.str("connection_url")),
             "username": details.str("username"),
-            "max_open_connections": details.u64_or(MAX_OPEN_CONNECTIONS, u64::from(DEFAULT_MAX_OPEN_CONNECTIONS)),
-            "max_idle_connections": details.get(MAX_IDLE_CONNECTIONS).and_then(Value::as_i64).unwrap_or(0),
-            "max_connection_lifetime": format_duration(Duration::from_secs(details.u64_or(MAX_CONNECTION_LIFETIME_SECS, 0))),
             // The CA is public; the client key is not, so only whether one is set is shown.
             "tls_ca": details.str("tls_ca"),
             "tls_certificate_key": if details.str("tls_certificate_key").is_empty() { "" } else { "*****" },
             "tls_server_name": details.str("tls_server_name"),
             "tls_skip_verify": details.bool_or("tls_skip_verify", false),
         });
-        match shown {
+        let mut shown = match shown {
             Value::Object(m) => m,
             _ => JsonMap::new(),
-        }
+        };
+        PoolFields::show(details, &mut shown);
+        shown
     }
 
     fn max_username_len(&self) -> usize {

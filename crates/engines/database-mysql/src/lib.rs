@@ -67,7 +67,6 @@ use zeroize::Zeroizing;
 use secrethub_database_plugin::template::{self, Vars};
 use secrethub_database_plugin::{
     ConnectionDetails, ConnectionReport, DatabaseError, DatabasePlugin, NewUser,
-    DEFAULT_MAX_OPEN_CONNECTIONS,
 };
 
 pub use fields::{Mysql, MYSQL, MYSQL_LEGACY};
@@ -80,14 +79,8 @@ const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Opens the plugin for one connection config (no IO: pools connect on first use).
 fn open(name: &str, details: &ConnectionDetails) -> Result<Arc<dyn DatabasePlugin>, DatabaseError> {
     let target = dsn::target(details)?;
-    let size = match details.u64_or(fields::MAX_OPEN_CONNECTIONS, 0) {
-        0 => u64::from(DEFAULT_MAX_OPEN_CONNECTIONS),
-        n => n,
-    } as usize;
-    let lifetime = match details.u64_or(fields::MAX_CONNECTION_LIFETIME_SECS, 0) {
-        0 => None,
-        s => Some(Duration::from_secs(s)),
-    };
+    let size = secrethub_database_plugin::pool::pool_size(details);
+    let lifetime = secrethub_database_plugin::pool::lifetime(details);
     let pool = |size: usize| pool(&target, size, lifetime);
     Ok(Arc::new(MysqlPlugin {
         name: name.to_string(),

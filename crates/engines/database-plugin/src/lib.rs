@@ -16,6 +16,7 @@ mod details;
 mod error;
 mod kind;
 mod plugin;
+pub mod pool;
 mod scrub;
 pub mod template;
 

@@ -5,10 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrethub_common::serde_helpers::{opt_boolean, opt_duration, opt_uint};
-use secrethub_common::{format_duration, JsonMap};
-use secrethub_database_plugin::{
-    ConnectionDetails, DatabaseError, DatabasePlugin, DatabaseType, DEFAULT_MAX_OPEN_CONNECTIONS,
-};
+use secrethub_common::JsonMap;
+use secrethub_database_plugin::pool::PoolFields;
+use secrethub_database_plugin::{ConnectionDetails, DatabaseError, DatabasePlugin, DatabaseType};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -18,10 +17,7 @@ pub static POSTGRES: Postgresql = Postgresql;
 /// `postgresql-database-plugin`.
 pub struct Postgresql;
 
-pub(crate) const MAX_OPEN_CONNECTIONS: &str = "max_open_connections";
 const PASSWORD_AUTHENTICATION: &str = "password_authentication";
-/// Stored in seconds under this key (the name records had before plugins owned them).
-const MAX_CONNECTION_LIFETIME_SECS: &str = "max_connection_lifetime_secs";
 
 /// `password_authentication` values: send a SCRAM-SHA-256 verifier (our default), or the
 /// clear-text password as Vault does by default.
@@ -165,33 +161,14 @@ impl DatabaseType for Postgresql {
         if let Some(v) = input.username {
             details.set("username", v);
         }
-        if let Some(n) = input.max_open_connections {
-            let n = u32::try_from(n)
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    DatabaseError::invalid("max_open_connections must be from 1 to 1000")
-                })?;
-            details.set(MAX_OPEN_CONNECTIONS, n);
+        PoolFields {
+            max_open_connections: input.max_open_connections,
+            max_idle_connections: input.max_idle_connections,
+            max_connection_lifetime: input.max_connection_lifetime,
         }
-        if let Some(v) = input.max_idle_connections {
-            let n = match &v {
-                Value::Number(n) => n.as_i64(),
-                Value::String(s) => s.trim().parse().ok(),
-                _ => None,
-            }
-            .ok_or_else(|| DatabaseError::invalid("max_idle_connections must be an integer"))?;
-            details.set("max_idle_connections", n);
-        }
-        if let Some(d) = input.max_connection_lifetime {
-            details.set(MAX_CONNECTION_LIFETIME_SECS, d.as_secs());
-        }
+        .apply(details)?;
         if let Some(v) = input.password_authentication {
             details.set(PASSWORD_AUTHENTICATION, v);
-        }
-        // Defaults for a new config (and records written before a field existed).
-        if details.get(MAX_OPEN_CONNECTIONS).is_none() {
-            details.set(MAX_OPEN_CONNECTIONS, DEFAULT_MAX_OPEN_CONNECTIONS);
         }
         if details.str(PASSWORD_AUTHENTICATION).is_empty() {
             details.set(PASSWORD_AUTHENTICATION, AUTH_SCRAM);
@@ -211,15 +188,13 @@ impl DatabaseType for Postgresql {
         let shown = json!({
             "connection_url": redact_url(details.str("connection_url")),
             "username": details.str("username"),
-            "max_open_connections": details.u64_or(MAX_OPEN_CONNECTIONS, u64::from(DEFAULT_MAX_OPEN_CONNECTIONS)),
-            "max_idle_connections": details.get("max_idle_connections").and_then(Value::as_i64).unwrap_or(0),
-            "max_connection_lifetime": format_duration(Duration::from_secs(details.u64_or(MAX_CONNECTION_LIFETIME_SECS, 0))),
             "password_authentication": details.str(PASSWORD_AUTHENTICATION),
         });
         let mut shown = match shown {
             Value::Object(m) => m,
             _ => JsonMap::new(),
         };
+        PoolFields::show(details, &mut shown);
         for f in FORM_FIELDS {
             if let Some(v) = details.get(f) {
                 shown.insert(f.to_string(), v.clone());

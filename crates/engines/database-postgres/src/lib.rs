@@ -49,7 +49,7 @@ use zeroize::Zeroizing;
 use secrethub_database_plugin::template::{self, Vars};
 use secrethub_database_plugin::{
     scrub, ConnectionDetails, ConnectionReport, DatabaseError, DatabasePlugin, FailureKind,
-    NewUser, Privilege, DEFAULT_MAX_OPEN_CONNECTIONS,
+    NewUser, Privilege,
 };
 
 pub use fields::POSTGRES;
@@ -70,10 +70,7 @@ const DEFAULT_ROTATE_ROOT: &str = "ALTER ROLE \"{{username}}\" WITH PASSWORD '{{
 /// Opens the plugin for one connection config (no IO).
 fn open(name: &str, details: &ConnectionDetails) -> Result<Arc<dyn DatabasePlugin>, DatabaseError> {
     let target = connect::target(name, details)?;
-    let size = match details.u64_or(fields::MAX_OPEN_CONNECTIONS, 0) {
-        0 => u64::from(DEFAULT_MAX_OPEN_CONNECTIONS),
-        n => n,
-    } as usize;
+    let size = secrethub_database_plugin::pool::pool_size(details);
     Ok(Arc::new(Postgres {
         name: name.to_string(),
         admin_username: target.admin_username.clone(),
