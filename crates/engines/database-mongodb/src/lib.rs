@@ -60,7 +60,7 @@ use async_trait::async_trait;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::{HostInfo, ServerAddress};
 use mongodb::Client;
-use secrethub_common::{JsonMap, UnixTime};
+use secrethub_common::JsonMap;
 use secrethub_database_plugin::{
     ConnectionDetails, ConnectionReport, DatabaseError, DatabasePlugin, FailureKind, NewUser,
     Privilege, DEFAULT_MAX_OPEN_CONNECTIONS,
@@ -444,16 +444,6 @@ impl DatabasePlugin for MongoPlugin {
         )
         .await
         .map(drop)
-    }
-
-    async fn renew_user(
-        &self,
-        _statements: &[String],
-        _username: &str,
-        _expiration: UnixTime,
-    ) -> Result<(), DatabaseError> {
-        // MongoDB users do not expire: renewal only extends the lease.
-        Ok(())
     }
 
     async fn revoke_user(

@@ -63,12 +63,16 @@ pub trait DatabasePlugin: Send + Sync + 'static {
     async fn create_user(&self, user: &NewUser<'_>) -> Result<(), DatabaseError>;
 
     /// Moves the user's expiry to `expiration`; empty `statements` means the plugin default.
+    /// The default does nothing, for databases whose users do not expire (Redis, MongoDB):
+    /// renewal then only extends the lease.
     async fn renew_user(
         &self,
-        statements: &[String],
-        username: &str,
-        expiration: UnixTime,
-    ) -> Result<(), DatabaseError>;
+        _statements: &[String],
+        _username: &str,
+        _expiration: UnixTime,
+    ) -> Result<(), DatabaseError> {
+        Ok(())
+    }
 
     /// Removes the user; empty `statements` means the plugin default. A user that does not
     /// exist (already revoked, or never created because creation failed) is success.

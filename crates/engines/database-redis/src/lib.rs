@@ -43,7 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use secrethub_common::{JsonMap, UnixTime};
+use secrethub_common::JsonMap;
 use secrethub_database_plugin::{
     ConnectionDetails, ConnectionReport, DatabaseError, DatabasePlugin, NewUser,
     DEFAULT_MAX_OPEN_CONNECTIONS,
@@ -286,16 +286,6 @@ impl DatabasePlugin for RedisPlugin {
         self.run_saved(&self.issue, conn, "creating user", &args, &secrets)
             .await
             .map(drop)
-    }
-
-    async fn renew_user(
-        &self,
-        _statements: &[String],
-        _username: &str,
-        _expiration: UnixTime,
-    ) -> Result<(), DatabaseError> {
-        // Redis users do not expire: renewal only extends the lease.
-        Ok(())
     }
 
     async fn revoke_user(
