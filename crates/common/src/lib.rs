@@ -5,6 +5,7 @@
 //! `tls`, Vault's names of a listener's TLS versions and cipher suites.
 
 mod cidr;
+pub mod cron;
 mod duration;
 mod error_kind;
 pub mod input;
