@@ -212,9 +212,9 @@ impl CronSchedule {
     /// minute; `None` when it never fires (`0 0 30 2 *`).
     pub fn next_after(&self, unix: i64) -> Option<i64> {
         let start = unix.div_euclid(60).checked_add(1)?.checked_mul(60)?;
-        let mut day = start.div_euclid(86_400);
+        let first_day = start.div_euclid(86_400);
         let mut minute_of_day = start.rem_euclid(86_400) / 60;
-        for _ in 0..HORIZON_DAYS {
+        for day in first_day..first_day.checked_add(HORIZON_DAYS)? {
             let (_, month, dom) = civil_from_days(day);
             // 1970-01-01 was a Thursday (4).
             let weekday = (day + 4).rem_euclid(7);
@@ -225,7 +225,6 @@ impl CronSchedule {
                     }
                 }
             }
-            day += 1;
             minute_of_day = 0;
         }
         None
