@@ -22,6 +22,7 @@ mod request;
 mod seal;
 mod sys;
 mod system_trace;
+mod timers;
 mod token_api;
 mod token_create;
 mod token_roles;

@@ -187,6 +187,7 @@ impl Core {
             },
             mount: self.mount_info(mounted),
             intents: None,
+            timers: Some(u.timers.for_mount(&mounted.entry.accessor)),
         });
         if op == Operation::Update {
             if let (Some(engine), Some(r)) = (&mounted.engine, &engine_req) {
@@ -357,6 +358,7 @@ impl Core {
                     },
                     mount: self.mount_info(mounted),
                     intents: None,
+                    timers: None,
                 };
                 role = engine.login_role(&probe).await;
             }

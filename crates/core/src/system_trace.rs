@@ -1,6 +1,7 @@
-//! The audit entry of a revocation the server makes on its own, with no request behind it:
-//! a lease the scheduler revokes or gives up on (`leases/trace.rs`) and a token the expiry
-//! sweeper removes (`unsealed.rs`).
+//! The audit entry of work the server does on its own, with no request behind it: a lease
+//! the scheduler revokes or gives up on (`leases/trace.rs`), a token the expiry sweeper
+//! removes (`unsealed.rs`), and an engine's timer run, e.g. a scheduled rotation
+//! (`timers.rs`, `operation` "update" on the timer's path, by "secrethub-scheduler").
 //!
 //! The entry has Vault's request shape: `operation` "revoke", `path` the lease ID (a token's
 //! is `<creation path>/<token hash>`, as `sys/leases` names it; never the token), no
@@ -34,9 +35,24 @@ pub(crate) struct SystemRevocation {
     pub(crate) error: Option<String>,
 }
 
+/// The `auth.display_name` of entries written for an engine's timer (`timers.rs`): a
+/// scheduled rotation.
+pub(crate) const SCHEDULER_NAME: &str = "secrethub-scheduler";
+
 /// Writes the entry to every audit device; nothing to do when none is enabled.
 pub(crate) async fn audit_revocation(
     audit: &AuditBroker,
+    what: SystemRevocation,
+) -> CoreResult<()> {
+    audit_system_event(audit, "revoke", SYSTEM_NAME, what).await
+}
+
+/// Writes the entry of background work (`operation` on `what.path`, by the system named
+/// `display_name`) to every audit device; nothing to do when none is enabled.
+pub(crate) async fn audit_system_event(
+    audit: &AuditBroker,
+    operation: &str,
+    display_name: &str,
     what: SystemRevocation,
 ) -> CoreResult<()> {
     if !audit.is_enabled() {
@@ -46,11 +62,11 @@ pub(crate) async fn audit_revocation(
         time: format_rfc3339(now_unix_nanos()),
         kind: EventKind::Request,
         auth: Some(AuditAuth {
-            display_name: SYSTEM_NAME.into(),
+            display_name: display_name.into(),
             ..Default::default()
         }),
         request: AuditRequest {
-            operation: "revoke".into(),
+            operation: operation.into(),
             mount_type: what.mount_type,
             mount_accessor: what.mount_accessor,
             path: what.path,

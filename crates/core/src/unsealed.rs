@@ -32,6 +32,8 @@ pub(crate) struct Unsealed {
     pub(crate) policies: PolicyStore,
     pub(crate) audit: Arc<AuditBroker>,
     pub(crate) leases: Arc<LeaseManager>,
+    /// Engines' scheduled work (`timers.rs`).
+    pub(crate) timers: Arc<crate::timers::Timers>,
     pub(crate) quotas: crate::quotas::QuotaStore,
     pub(crate) identity: crate::identity::IdentityStore,
     pub(crate) rate_limits: crate::rate_limit::RateLimits,
@@ -123,7 +125,14 @@ impl Unsealed {
             audit.clone(),
             core.config().lease_retry.clone(),
         );
+        let timers = crate::timers::Timers::new(
+            barrier.clone(),
+            router.clone(),
+            audit.clone(),
+            crate::timers::TimerConfig::default(),
+        );
         let u = Unsealed {
+            timers,
             router,
             mount_lock: tokio::sync::Mutex::new(()),
             tokens: TokenStore::new(barrier.clone(), leases.clone()),
@@ -144,6 +153,7 @@ impl Unsealed {
         u.leases.restore().await?;
         u.spawn_expiry_sweeper();
         u.leases.start(u.cancel.clone());
+        u.timers.start(u.cancel.clone());
         u.audit.start_checkpoints(u.cancel.clone());
         Ok(u)
     }

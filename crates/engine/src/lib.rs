@@ -11,6 +11,7 @@ mod auth;
 mod error;
 mod paths;
 mod request;
+mod timers;
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ pub use request::{
 };
 pub use secrethub_common::JsonMap;
 pub use secrethub_storage::StorageView;
+pub use timers::{TimerLog, TimerOutcome};
 
 /// A secrets engine mounted at a path. Core calls it; it never calls core.
 #[async_trait]
@@ -124,6 +126,17 @@ pub trait Engine: Send + Sync + 'static {
         _storage: &StorageView,
     ) -> Result<TokenParams, EngineError> {
         Err(EngineError::NotRenewable)
+    }
+
+    /// Runs the work of the timer `key` this engine set ([`Request::schedule`]), now due.
+    /// An error is retried with backoff; the default (an engine that sets no timers) drops
+    /// the timer.
+    async fn on_timer(
+        &self,
+        _key: &str,
+        _storage: &StorageView,
+    ) -> Result<TimerOutcome, EngineError> {
+        Ok(TimerOutcome::NotDue { next: None })
     }
 }
 

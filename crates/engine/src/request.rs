@@ -96,6 +96,9 @@ pub struct Request {
     /// Where to record intents before creating things upstream (see [`crate::IntentLog`]);
     /// `None` where core does not register leases (e.g. in engine unit tests).
     pub intents: Option<std::sync::Arc<dyn crate::IntentLog>>,
+    /// Where to set the mount's timers (see [`crate::TimerLog`]); `None` where core runs no
+    /// timers (engine unit tests), and then [`Request::schedule`] does nothing.
+    pub timers: Option<std::sync::Arc<dyn crate::TimerLog>>,
 }
 
 // Debug shows the body's keys only: values may be secrets.
@@ -130,6 +133,23 @@ impl Request {
             None => Err(EngineError::Internal(anyhow::anyhow!(
                 "this request cannot record lease intents"
             ))),
+        }
+    }
+
+    /// Sets the mount's timer `key` to fire at `at` (Unix seconds), replacing an earlier
+    /// setting (see [`crate::TimerLog`]).
+    pub async fn schedule(&self, key: &str, at: UnixTime) -> Result<(), EngineError> {
+        match &self.timers {
+            Some(timers) => timers.set(key, at).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Removes the mount's timer `key`, if set.
+    pub async fn unschedule(&self, key: &str) -> Result<(), EngineError> {
+        match &self.timers {
+            Some(timers) => timers.clear(key).await,
+            None => Ok(()),
         }
     }
 

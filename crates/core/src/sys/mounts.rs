@@ -277,6 +277,7 @@ async fn disable(ctx: &Ctx<'_>, raw_path: &str, class: MountClass) -> CoreResult
         .collect();
     // Unmount first so no request can write while the data is being removed.
     ctx.u.replace_mounts(mounted).await?;
+    ctx.u.timers.forget_mount(&target.entry.accessor).await?;
 
     secrethub_storage::delete_prefix(&*ctx.u.barrier, &target.entry.storage_prefix()).await?;
     tracing::info!(path = %api_path, "mount disabled");

@@ -34,9 +34,10 @@ pub enum DatabaseError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
-    /// Core could not record the intent; passed through unchanged.
+    /// Core could not do what the engine asked (record an intent, set a timer); passed
+    /// through unchanged.
     #[error(transparent)]
-    Intent(EngineError),
+    Core(EngineError),
     /// A bug.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -56,7 +57,7 @@ impl DatabaseError {
             DatabaseError::NotFound => ErrorKind::NotFound,
             DatabaseError::Unavailable { .. } => ErrorKind::Unavailable,
             DatabaseError::Storage(e) => e.kind(),
-            DatabaseError::Intent(e) => e.kind(),
+            DatabaseError::Core(e) => e.kind(),
             DatabaseError::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -64,7 +65,7 @@ impl DatabaseError {
 
 impl From<DatabaseError> for EngineError {
     fn from(e: DatabaseError) -> Self {
-        if let DatabaseError::Intent(inner) = e {
+        if let DatabaseError::Core(inner) = e {
             return inner;
         }
         match e.kind() {

@@ -51,6 +51,7 @@ mod password;
 mod paths;
 mod records;
 mod registry;
+mod schedule;
 mod username;
 
 pub(crate) use secrethub_database_plugin::template;
@@ -60,7 +61,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use secrethub_engine::{
     Engine, EngineError, LeaseInfo, MountContext, Operation, PathTable, Request, Response,
-    Revocation, StorageView, UnconfirmedRevocation,
+    Revocation, StorageView, TimerOutcome, UnconfirmedRevocation,
 };
 
 use crate::connections::Connections;
@@ -91,6 +92,9 @@ enum Route {
 pub(crate) struct DatabaseEngine {
     table: PathTable<Route>,
     connections: Connections,
+    /// Held by every password rotation of this mount (static roles, root), so a timer's
+    /// run, an API rotation and a read finishing an interrupted rotation never interleave.
+    rotations: tokio::sync::Mutex<()>,
 }
 
 impl DatabaseEngine {
@@ -172,6 +176,7 @@ impl DatabaseEngine {
         Self {
             table,
             connections: Connections::default(),
+            rotations: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -263,5 +268,20 @@ impl Engine for DatabaseEngine {
         self.renew_lease(lease, storage)
             .await
             .map_err(EngineError::from)
+    }
+
+    async fn on_timer(
+        &self,
+        key: &str,
+        storage: &StorageView,
+    ) -> Result<TimerOutcome, EngineError> {
+        let outcome = if let Some(name) = key.strip_prefix("rotate-role/") {
+            self.static_role_timer(storage, name).await
+        } else if let Some(name) = key.strip_prefix("rotate-root/") {
+            self.root_rotation_timer(storage, name).await
+        } else {
+            Ok(TimerOutcome::NotDue { next: None })
+        };
+        outcome.map_err(EngineError::from)
     }
 }

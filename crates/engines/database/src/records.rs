@@ -34,11 +34,45 @@ pub(crate) struct ConnectionRecord {
     pub(crate) password_policy: String,
     #[serde(default)]
     pub(crate) username_template: String,
+    /// When the root password rotates on its own (`rotation_period` or
+    /// `rotation_schedule` on the config; Enterprise-only in Vault).
+    #[serde(default, skip_serializing_if = "RootRotation::is_default")]
+    pub(crate) root_rotation: RootRotation,
     /// Random, changed on every write: in-memory pools are rebuilt when it differs.
     pub(crate) revision: String,
     /// The plugin's fields, checked and redacted by its [`secrethub_database_plugin::DatabaseType`].
     #[serde(flatten)]
     pub(crate) details: ConnectionDetails,
+}
+
+/// A connection's scheduled root rotation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RootRotation {
+    #[serde(flatten)]
+    pub(crate) plan: crate::schedule::RotationPlan,
+    /// Vault's `disable_automated_rotation`: the plan is kept but does not run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) disabled: bool,
+    /// Unix seconds of the last root rotation (or of the plan's start).
+    #[serde(default)]
+    pub(crate) last: secrethub_common::UnixTime,
+}
+
+impl RootRotation {
+    fn is_default(&self) -> bool {
+        *self == RootRotation::default()
+    }
+
+    /// When the scheduled rotation runs next; `None` when it does not run.
+    pub(crate) fn next(
+        &self,
+        now: secrethub_common::UnixTime,
+    ) -> Option<secrethub_common::UnixTime> {
+        if self.disabled {
+            return None;
+        }
+        self.plan.next(self.last, now)
+    }
 }
 
 impl ConnectionRecord {

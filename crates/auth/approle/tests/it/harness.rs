@@ -78,6 +78,7 @@ impl Mount {
                 ..Default::default()
             },
             intents: None,
+            timers: None,
         }
     }
 

@@ -71,6 +71,7 @@ impl Mount {
                 ..Default::default()
             },
             intents: None,
+            timers: None,
         }
     }
 

@@ -438,6 +438,7 @@ impl Mount {
                 max_lease_ttl: Duration::from_secs(86_400),
             },
             intents: None,
+            timers: None,
         }
     }
 

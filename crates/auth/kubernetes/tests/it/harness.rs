@@ -61,6 +61,7 @@ impl Mount {
                 ..Default::default()
             },
             intents: None,
+            timers: None,
         }
     }
 

@@ -16,8 +16,10 @@ use serde_json::{json, Value};
 use crate::connections::config_key;
 use crate::password::PasswordPolicy;
 use crate::paths::check_name;
-use crate::records::{opt_statements, ConnectionRecord, RECORD_VERSION};
+use crate::paths::rotate::rotate_root_timer;
+use crate::records::{opt_statements, ConnectionRecord, RootRotation, RECORD_VERSION};
 use crate::registry;
+use crate::schedule::PlanInput;
 use crate::username::UsernameTemplate;
 use crate::DatabaseEngine;
 
@@ -30,6 +32,10 @@ const ENGINE_FIELDS: &[&str] = &[
     "root_rotation_statements",
     "password_policy",
     "username_template",
+    "rotation_period",
+    "rotation_schedule",
+    "rotation_window",
+    "disable_automated_rotation",
 ];
 
 #[derive(Deserialize)]
@@ -43,6 +49,10 @@ struct ConfigInput {
     root_rotation_statements: Option<Vec<String>>,
     password_policy: Option<String>,
     username_template: Option<String>,
+    #[serde(flatten)]
+    rotation: PlanInput,
+    #[serde(default, deserialize_with = "opt_boolean")]
+    disable_automated_rotation: Option<bool>,
 }
 
 /// A config write split three ways: the engine's fields, the admin password (taken out first
@@ -92,6 +102,7 @@ fn new_record(plugin_name: String) -> ConnectionRecord {
         root_rotation_statements: Vec::new(),
         password_policy: String::new(),
         username_template: String::new(),
+        root_rotation: RootRotation::default(),
         revision: String::new(),
         details: ConnectionDetails::default(),
     }
@@ -155,6 +166,15 @@ fn apply(
     if let Some(v) = input.username_template {
         rec.username_template = v;
     }
+    let before = rec.root_rotation.clone();
+    rec.root_rotation.plan.apply(input.rotation)?;
+    if let Some(v) = input.disable_automated_rotation {
+        rec.root_rotation.disabled = v;
+    }
+    if rec.root_rotation != before {
+        // A new or changed plan counts from now.
+        rec.root_rotation.last = secrethub_common::now_unix();
+    }
     let kind = registry::find(&rec.plugin_name)?;
     check_known(kind, &rec.plugin_name, &write.plugin)?;
     if let Some(p) = write.password {
@@ -209,6 +229,12 @@ impl DatabaseEngine {
         req.storage.put_json(&key, &rec).await?;
         // The verified plugin (and its open connection) serves the next requests.
         self.connections.insert(name, &rec.revision, plugin);
+        let timer = rotate_root_timer(name);
+        let scheduled = match rec.root_rotation.next(secrethub_common::now_unix()) {
+            Some(at) => req.schedule(&timer, at).await,
+            None => req.unschedule(&timer).await,
+        };
+        scheduled.map_err(DatabaseError::Core)?;
         Ok(response)
     }
 
@@ -281,7 +307,14 @@ impl DatabaseEngine {
             "verify_connection": rec.verify_connection,
         });
         match data {
-            Value::Object(m) => Ok(Response::data(m)),
+            Value::Object(mut m) => {
+                rec.root_rotation.plan.insert_into(&mut m);
+                m.insert(
+                    "disable_automated_rotation".into(),
+                    rec.root_rotation.disabled.into(),
+                );
+                Ok(Response::data(m))
+            }
             // `json!` with braces always builds an object.
             _ => Err(DatabaseError::Internal(anyhow::anyhow!(
                 "config data is not an object"
@@ -298,6 +331,9 @@ impl DatabaseEngine {
         check_name(&key)?;
         req.storage.delete(&key).await?;
         self.connections.evict(name);
+        req.unschedule(&rotate_root_timer(name))
+            .await
+            .map_err(DatabaseError::Core)?;
         Ok(Response::empty())
     }
 }

@@ -36,7 +36,7 @@ impl BeforeCreate for RecordIntent<'_> {
         self.req
             .record_intent(self.internal)
             .await
-            .map_err(DatabaseError::Intent)
+            .map_err(DatabaseError::Core)
     }
 }
 

@@ -1,23 +1,26 @@
 //! Static roles (Vault's API): `database/static-roles/:name` binds an existing database user
-//! to SecretHub, which sets its password and changes it every `rotation_period`;
-//! `database/static-creds/:name` reads the current password and how long it has left;
-//! `database/rotate-role/:name` changes it now.
+//! to SecretHub, which sets its password and changes it on the role's plan (every
+//! `rotation_period`, or on a cron `rotation_schedule` within an optional `rotation_window`,
+//! `schedule.rs`); `database/static-creds/:name` reads the current password and how long it
+//! has left; `database/rotate-role/:name` changes it now.
+//!
+//! Rotations are scheduled through core's timer index: every write and every rotation sets
+//! the role's timer `rotate-role/<name>` to its next rotation, and the timer's run
+//! ([`DatabaseEngine::static_role_timer`]) rotates the role if it is due then. Nothing per
+//! role is held in memory; the timer survives restarts and a failed run is retried with
+//! backoff by core.
 //!
 //! A rotation never loses the password. The new one is stored as *pending* before the
 //! database is told; afterwards it becomes the password. When the outcome is unknown (the
 //! connection broke mid-statement, the process died) the pending password stays, and the
-//! next use of the role sets it again (setting the same password twice is harmless) before
-//! answering, so a reader always gets a password that works.
-//!
-//! Rotation is due `rotation_period` after the last one and happens when the role is next
-//! used (read, rotated) after that. Scheduled rotation of unused roles is not there yet.
-
-use std::time::Duration;
+//! next use of the role (a read, a rotation, the timer's retry) sets it again (setting the
+//! same password twice is harmless) before answering, so a reader always gets a password
+//! that works. Rotations of one mount run one at a time.
 
 use secrethub_common::serde_helpers::opt_duration;
-use secrethub_common::{format_duration, format_rfc3339, now_unix, JsonMap, Sensitive, UnixTime};
+use secrethub_common::{format_rfc3339, now_unix, JsonMap, Sensitive, UnixTime};
 use secrethub_database_plugin::DatabaseError;
-use secrethub_engine::{Request, Response};
+use secrethub_engine::{Request, Response, TimerOutcome};
 use secrethub_storage::{Storage as _, StorageView};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -25,10 +28,13 @@ use serde_json::{json, Value};
 use crate::password::PasswordPolicy;
 use crate::paths::check_name;
 use crate::records::{opt_statements, RECORD_VERSION};
+use crate::schedule::{PlanInput, RotationPlan};
 use crate::DatabaseEngine;
 
-/// Vault's shortest `rotation_period`.
-const MIN_ROTATION_PERIOD: Duration = Duration::from_secs(5);
+/// The timer of a static role's rotations.
+pub(crate) fn rotate_role_timer(name: &str) -> String {
+    format!("rotate-role/{name}")
+}
 
 /// Storage key of a static role.
 pub(crate) fn static_role_key(name: &str) -> String {
@@ -42,7 +48,10 @@ pub(crate) struct StaticRoleRecord {
     pub(crate) version: u32,
     pub(crate) db_name: String,
     pub(crate) username: String,
-    pub(crate) rotation_period_secs: u64,
+    /// When the password rotates (`rotation_period_secs` is the layout of records written
+    /// before schedules existed).
+    #[serde(flatten)]
+    pub(crate) plan: RotationPlan,
     #[serde(default)]
     pub(crate) rotation_statements: Vec<String>,
     pub(crate) password: Sensitive<String>,
@@ -54,13 +63,27 @@ pub(crate) struct StaticRoleRecord {
 }
 
 impl StaticRoleRecord {
-    fn next_rotation(&self) -> UnixTime {
-        self.last_rotation
-            .saturating_add(i64::try_from(self.rotation_period_secs).unwrap_or(i64::MAX))
+    fn next_rotation(&self, now: UnixTime) -> Option<UnixTime> {
+        self.plan.next(self.last_rotation, now)
     }
 
     fn ttl(&self, now: UnixTime) -> u64 {
-        u64::try_from(self.next_rotation().saturating_sub(now)).unwrap_or(0)
+        self.plan.ttl(self.last_rotation, now)
+    }
+
+    fn is_due(&self, now: UnixTime) -> bool {
+        self.next_rotation(now).is_some_and(|t| t <= now)
+    }
+
+    /// Vault's fields of a read, without the password.
+    fn describe(&self, data: &mut JsonMap) {
+        data.insert("username".into(), self.username.clone().into());
+        data.insert(
+            "last_vault_rotation".into(),
+            format_rfc3339(i128::from(self.last_rotation) * 1_000_000_000).into(),
+        );
+        self.plan.insert_into(data);
+        data.insert("ttl".into(), self.ttl(now_unix()).into());
     }
 }
 
@@ -69,11 +92,13 @@ struct StaticRoleInput {
     db_name: Option<String>,
     username: Option<String>,
     #[serde(default, deserialize_with = "opt_duration")]
-    rotation_period: Option<Duration>,
+    rotation_period: Option<std::time::Duration>,
+    rotation_schedule: Option<String>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    rotation_window: Option<std::time::Duration>,
     #[serde(default, deserialize_with = "opt_statements")]
     rotation_statements: Option<Vec<String>>,
     credential_type: Option<String>,
-    rotation_schedule: Option<String>,
 }
 
 fn unknown(name: &str) -> DatabaseError {
@@ -99,15 +124,7 @@ impl DatabaseEngine {
                 "credential_type must be \"password\" (the only type supported)",
             ));
         }
-        if input
-            .rotation_schedule
-            .as_deref()
-            .is_some_and(|s| !s.is_empty())
-        {
-            return Err(DatabaseError::invalid(
-                "rotation_schedule is not supported yet; use rotation_period",
-            ));
-        }
+        let _rotating = self.rotations.lock().await;
         let existing: Option<StaticRoleRecord> = req.storage.get_json(&key).await?;
         let creating = existing.is_none();
         let mut rec = match existing {
@@ -116,7 +133,7 @@ impl DatabaseEngine {
                 version: RECORD_VERSION,
                 db_name: String::new(),
                 username: String::new(),
-                rotation_period_secs: 0,
+                plan: RotationPlan::default(),
                 rotation_statements: Vec::new(),
                 password: Sensitive::default(),
                 pending_password: None,
@@ -134,15 +151,11 @@ impl DatabaseEngine {
             }
             rec.username = u;
         }
-        if let Some(p) = input.rotation_period {
-            if p < MIN_ROTATION_PERIOD {
-                return Err(DatabaseError::invalid(format!(
-                    "rotation_period must be {} or more",
-                    format_duration(MIN_ROTATION_PERIOD)
-                )));
-            }
-            rec.rotation_period_secs = p.as_secs();
-        }
+        rec.plan.apply(PlanInput {
+            rotation_period: input.rotation_period,
+            rotation_schedule: input.rotation_schedule,
+            rotation_window: input.rotation_window,
+        })?;
         if let Some(v) = input.rotation_statements {
             rec.rotation_statements = v;
         }
@@ -152,8 +165,10 @@ impl DatabaseEngine {
         if rec.username.trim().is_empty() {
             return Err(DatabaseError::invalid("username is required"));
         }
-        if rec.rotation_period_secs == 0 {
-            return Err(DatabaseError::invalid("rotation_period is required"));
+        if !rec.plan.is_set() {
+            return Err(DatabaseError::invalid(
+                "rotation_period or rotation_schedule is required",
+            ));
         }
         let (config, _) = self
             .connections
@@ -193,6 +208,7 @@ impl DatabaseEngine {
             }
         }
         req.storage.put_json(&key, &rec).await?;
+        schedule_next(req, name, &rec).await?;
         Ok(Response::empty())
     }
 
@@ -201,17 +217,20 @@ impl DatabaseEngine {
         req: &Request,
         name: &str,
     ) -> Result<Response, DatabaseError> {
-        let rec = self.load_static(&req.storage, name).await?;
-        let data = json!({
+        let key = static_role_key(name);
+        check_name(&key)?;
+        let rec: StaticRoleRecord = req
+            .storage
+            .get_json(&key)
+            .await?
+            .ok_or_else(|| unknown(name))?;
+        let mut data = object(json!({
             "db_name": rec.db_name,
-            "username": rec.username,
-            "rotation_period": rec.rotation_period_secs,
             "rotation_statements": rec.rotation_statements,
             "credential_type": "password",
-            "last_vault_rotation": format_rfc3339(i128::from(rec.last_rotation) * 1_000_000_000),
-            "ttl": rec.ttl(now_unix()),
-        });
-        Ok(Response::data(object(data)))
+        }));
+        rec.describe(&mut data);
+        Ok(Response::data(data))
     }
 
     pub(crate) async fn delete_static_role(
@@ -222,39 +241,70 @@ impl DatabaseEngine {
         let key = static_role_key(name);
         check_name(&key)?;
         // As in Vault, the database user stays; SecretHub stops managing it.
+        let _rotating = self.rotations.lock().await;
         req.storage.delete(&key).await?;
+        req.unschedule(&rotate_role_timer(name))
+            .await
+            .map_err(DatabaseError::Core)?;
         Ok(Response::empty())
     }
 
-    /// `static-creds/:name`: the current password, rotated first when due.
+    /// `static-creds/:name`: the current password (an interrupted rotation finished first).
+    /// Rotating is the timer's job: a read answers the password in force even when a
+    /// rotation is overdue because the database is down.
     pub(crate) async fn static_creds(
         &self,
         req: &Request,
         name: &str,
     ) -> Result<Response, DatabaseError> {
-        let mut rec = self.load_static(&req.storage, name).await?;
-        if rec.ttl(now_unix()) == 0 {
-            rec = self.rotate_static(&req.storage, name, rec).await?;
-        }
-        let data = json!({
-            "username": rec.username,
-            "password": rec.password.expose(),
-            "last_vault_rotation": format_rfc3339(i128::from(rec.last_rotation) * 1_000_000_000),
-            "rotation_period": rec.rotation_period_secs,
-            "ttl": rec.ttl(now_unix()),
-        });
-        Ok(Response::data(object(data)))
+        let _rotating = self.rotations.lock().await;
+        let rec = self.load_static(&req.storage, name).await?;
+        let mut data = object(json!({ "password": rec.password.expose() }));
+        rec.describe(&mut data);
+        Ok(Response::data(data))
     }
 
-    /// `rotate-role/:name`: a new password now.
+    /// `rotate-role/:name`: a new password now; the next scheduled rotation counts from it.
     pub(crate) async fn rotate_role(
         &self,
         req: &Request,
         name: &str,
     ) -> Result<Response, DatabaseError> {
+        let _rotating = self.rotations.lock().await;
         let rec = self.load_static(&req.storage, name).await?;
-        self.rotate_static(&req.storage, name, rec).await?;
+        let rec = self.rotate_static(&req.storage, name, rec).await?;
+        schedule_next(req, name, &rec).await?;
         Ok(Response::empty())
+    }
+
+    /// The run of the timer `rotate-role/<name>`: rotates the role if it is due (or finishes
+    /// an interrupted rotation) and answers when to run next. A role that is gone drops the
+    /// timer; a failure is retried by core.
+    pub(crate) async fn static_role_timer(
+        &self,
+        storage: &StorageView,
+        name: &str,
+    ) -> Result<TimerOutcome, DatabaseError> {
+        let _rotating = self.rotations.lock().await;
+        let key = static_role_key(name);
+        let Some(stored) = storage.get_json::<StaticRoleRecord>(&key).await? else {
+            return Ok(TimerOutcome::NotDue { next: None });
+        };
+        let interrupted = stored.pending_password.is_some();
+        let rec = self.load_static(storage, name).await?;
+        let now = now_unix();
+        if !rec.is_due(now) {
+            let next = rec.next_rotation(now);
+            return Ok(if interrupted {
+                TimerOutcome::Ran { next }
+            } else {
+                TimerOutcome::NotDue { next }
+            });
+        }
+        let rec = self.rotate_static(storage, name, rec).await?;
+        Ok(TimerOutcome::Ran {
+            next: rec.next_rotation(now_unix()),
+        })
     }
 
     /// The role, with an interrupted rotation finished first.
@@ -344,6 +394,20 @@ impl DatabaseEngine {
             .set_password(&rec.rotation_statements, &rec.username, password)
             .await
     }
+}
+
+/// Sets the role's timer to its next rotation.
+async fn schedule_next(
+    req: &Request,
+    name: &str,
+    rec: &StaticRoleRecord,
+) -> Result<(), DatabaseError> {
+    if let Some(at) = rec.next_rotation(now_unix()) {
+        req.schedule(&rotate_role_timer(name), at)
+            .await
+            .map_err(DatabaseError::Core)?;
+    }
+    Ok(())
 }
 
 fn object(v: Value) -> JsonMap {

@@ -4,7 +4,7 @@
 //! password.
 
 use secrethub_common::{now_unix, ErrorKind};
-use secrethub_engine::Operation;
+use secrethub_engine::{Operation, TimerOutcome};
 use serde_json::{json, Value};
 
 use crate::cluster::{cluster, Cluster, ClusterExt as _};
@@ -136,6 +136,78 @@ async fn rotate_root_replaces_the_admin_password() {
     c.login(&after.username, &after.password).await.unwrap();
     mount.revoke(&before.internal).await.unwrap();
     mount.revoke(&after.internal).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_root_rotation_plan_sets_a_timer_that_rotates_when_due() {
+    let c = cluster().await;
+    let (user, old) = own_admin(c).await;
+    let extra = json!({"rotation_period": "1h"});
+    let mount = mount_with(c, "pg", &user, &old, extra).await;
+    let timer = "rotate-root/pg";
+    let due = mount.timers.due(timer).unwrap();
+    assert!(
+        (now_unix() + 3590..=now_unix() + 3600).contains(&due),
+        "{due}"
+    );
+    let config = mount.read("config/pg").await;
+    assert_eq!(config["rotation_period"], json!(3600));
+    assert_eq!(config["disable_automated_rotation"], json!(false));
+
+    // Early: nothing changes.
+    assert_eq!(
+        mount.fire(timer).await.unwrap(),
+        TimerOutcome::NotDue { next: Some(due) }
+    );
+    c.login(&user, &old).await.unwrap();
+
+    // Due: the run rotates the admin password and sets the next one an hour on.
+    let mut stored: Value = mount.storage.get_json("config/pg").await.unwrap().unwrap();
+    stored["root_rotation"]["last"] = json!(now_unix() - 3601);
+    mount.storage.put_json("config/pg", &stored).await.unwrap();
+    let ran = mount.fire(timer).await.unwrap();
+    assert!(
+        matches!(ran, TimerOutcome::Ran { next: Some(t) } if t >= now_unix() + 3590),
+        "{ran:?}"
+    );
+    assert!(c.login(&user, &old).await.is_err());
+    let stored: Value = mount.storage.get_json("config/pg").await.unwrap().unwrap();
+    c.login(&user, stored["password"].as_str().unwrap())
+        .await
+        .unwrap();
+    let creds = mount.creds("app").await;
+    c.login(&creds.username, &creds.password).await.unwrap();
+    mount.revoke(&creds.internal).await.unwrap();
+
+    // Disabled: the plan stays, the timer goes, and a stale run does nothing.
+    mount
+        .write("config/pg", json!({"disable_automated_rotation": true}))
+        .await;
+    assert_eq!(mount.timers.due(timer), None);
+    assert_eq!(
+        mount.read("config/pg").await["disable_automated_rotation"],
+        json!(true)
+    );
+    assert_eq!(
+        mount.fire(timer).await.unwrap(),
+        TimerOutcome::NotDue { next: None }
+    );
+    // A schedule with its window replaces the period; deleting the config clears the timer.
+    mount
+        .write(
+            "config/pg",
+            json!({"disable_automated_rotation": false, "rotation_schedule": "30 2 * * *", "rotation_window": "1h"}),
+        )
+        .await;
+    let config = mount.read("config/pg").await;
+    assert_eq!(config["rotation_schedule"], json!("30 2 * * *"));
+    assert_eq!(config["rotation_window"], json!(3600));
+    assert_eq!(mount.timers.due(timer).unwrap() % 86_400, 2 * 3600 + 1800);
+    mount
+        .call(Operation::Delete, "config/pg", Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(mount.timers.due(timer), None);
 }
 
 #[tokio::test]

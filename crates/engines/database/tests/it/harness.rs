@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use secrethub_engine::{
     Caller, Engine, EngineError, IntentLog, JsonMap, LeaseInfo, MountContext, MountInfo, Operation,
-    Request, Response, StorageView,
+    Request, Response, StorageView, TimerLog, TimerOutcome,
 };
 use secrethub_storage::MemoryStorage;
 use serde_json::{json, Value};
@@ -38,6 +38,30 @@ impl IntentLog for RecordedIntents {
     }
 }
 
+/// Records the mount's timers as core would keep them: key → due time.
+#[derive(Default)]
+pub(crate) struct RecordedTimers(Mutex<std::collections::BTreeMap<String, i64>>);
+
+impl RecordedTimers {
+    /// When the timer `key` is set to fire.
+    pub(crate) fn due(&self, key: &str) -> Option<i64> {
+        self.0.lock().unwrap().get(key).copied()
+    }
+}
+
+#[async_trait]
+impl TimerLog for RecordedTimers {
+    async fn set(&self, key: &str, at: i64) -> Result<(), EngineError> {
+        self.0.lock().unwrap().insert(key.to_string(), at);
+        Ok(())
+    }
+
+    async fn clear(&self, key: &str) -> Result<(), EngineError> {
+        self.0.lock().unwrap().remove(key);
+        Ok(())
+    }
+}
+
 /// Credentials issued by `creds/:role`.
 pub(crate) struct Creds {
     pub(crate) username: String,
@@ -53,6 +77,7 @@ pub(crate) struct Mount {
     pub(crate) engine: Arc<dyn Engine>,
     pub(crate) storage: StorageView,
     pub(crate) intents: Arc<RecordedIntents>,
+    pub(crate) timers: Arc<RecordedTimers>,
 }
 
 impl Mount {
@@ -68,6 +93,7 @@ impl Mount {
             engine,
             storage,
             intents: Arc::default(),
+            timers: Arc::default(),
         }
     }
 
@@ -93,6 +119,7 @@ impl Mount {
                 max_lease_ttl: Duration::from_secs(MOUNT_MAX_TTL),
             },
             intents: Some(self.intents.clone()),
+            timers: Some(self.timers.clone()),
         }
     }
 
@@ -153,6 +180,19 @@ impl Mount {
             issue_time: secrethub_common::now_unix(),
             expire_time,
         }
+    }
+
+    /// Runs the timer `key` as core does when it falls due; its next due time is recorded.
+    pub(crate) async fn fire(&self, key: &str) -> Result<TimerOutcome, EngineError> {
+        let outcome = self.engine.on_timer(key, &self.storage).await?;
+        let next = match outcome {
+            TimerOutcome::NotDue { next } | TimerOutcome::Ran { next } => next,
+        };
+        match next {
+            Some(at) => self.timers.set(key, at).await?,
+            None => self.timers.clear(key).await?,
+        }
+        Ok(outcome)
     }
 
     pub(crate) async fn revoke(&self, internal: &Value) -> Result<(), EngineError> {

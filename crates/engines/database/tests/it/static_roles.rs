@@ -4,7 +4,7 @@
 //! answering, and refuses bad input without storing anything.
 
 use secrethub_common::ErrorKind;
-use secrethub_engine::{EngineError, Operation};
+use secrethub_engine::{EngineError, Operation, TimerOutcome};
 use serde_json::{json, Value};
 
 use crate::cluster::{cluster, Cluster, ClusterExt as _};
@@ -108,26 +108,48 @@ async fn a_static_role_takes_over_and_rotates_the_password() {
 }
 
 #[tokio::test]
-async fn a_due_role_is_rotated_when_read_and_an_interrupted_rotation_is_finished() {
+async fn the_timer_rotates_a_due_role_and_finishes_an_interrupted_rotation() {
     let c = cluster().await;
     let (user, _) = existing_user(c).await;
     let mount = mount(c, "*").await;
+    let timer = "rotate-role/due";
+    let before = secrethub_common::now_unix();
     mount
         .write(
             "static-roles/due",
             json!({"db_name": "pg", "username": user, "rotation_period": 3600}),
         )
         .await;
+    // The write set the role's timer to its next rotation.
+    let due = mount.timers.due(timer).unwrap();
+    assert!((before + 3600..=before + 3602).contains(&due), "{due}");
     let first = mount.read("static-creds/due").await["password"]
         .as_str()
         .unwrap()
         .to_string();
 
-    // Made due: the next read rotates first.
+    // Fired early (or a stale timer): nothing happens and it is set again for the same time.
+    assert_eq!(
+        mount.fire(timer).await.unwrap(),
+        TimerOutcome::NotDue { next: Some(due) }
+    );
+    assert_eq!(
+        mount.read("static-creds/due").await["password"],
+        json!(first)
+    );
+
+    // Made due: its timer's run rotates it and sets the next run a period later.
     let key = "static-role/due";
     let mut stored: Value = mount.storage.get_json(key).await.unwrap().unwrap();
     stored["last_rotation"] = json!(secrethub_common::now_unix() - 3601);
     mount.storage.put_json(key, &stored).await.unwrap();
+    // A read does not rotate: it answers the password in force.
+    assert_eq!(mount.read("static-creds/due").await["ttl"], json!(0));
+    let ran = mount.fire(timer).await.unwrap();
+    let TimerOutcome::Ran { next: Some(next) } = ran else {
+        panic!("{ran:?}")
+    };
+    assert!(next >= secrethub_common::now_unix() + 3590, "{next}");
     let creds = mount.read("static-creds/due").await;
     let second = creds["password"].as_str().unwrap().to_string();
     assert_ne!(first, second);
@@ -145,6 +167,60 @@ async fn a_due_role_is_rotated_when_read_and_an_interrupted_rotation_is_finished
     assert!(c.login(&user, &second).await.is_err());
     let stored: Value = mount.storage.get_json(key).await.unwrap().unwrap();
     assert!(stored.get("pending_password").is_none(), "{stored}");
+
+    // The same, finished by the timer's run rather than a read.
+    let mut stored: Value = mount.storage.get_json(key).await.unwrap().unwrap();
+    stored["pending_password"] = json!("Pending-Password-2");
+    mount.storage.put_json(key, &stored).await.unwrap();
+    assert!(matches!(
+        mount.fire(timer).await.unwrap(),
+        TimerOutcome::Ran { next: Some(_) }
+    ));
+    c.login(&user, "Pending-Password-2").await.unwrap();
+
+    // Deleting the role clears its timer; a stale run of it drops itself.
+    mount
+        .call(Operation::Delete, "static-roles/due", Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(mount.timers.due(timer), None);
+    assert_eq!(
+        mount.fire(timer).await.unwrap(),
+        TimerOutcome::NotDue { next: None }
+    );
+}
+
+#[tokio::test]
+async fn a_scheduled_role_reads_and_times_as_vault_says() {
+    let c = cluster().await;
+    let (user, _) = existing_user(c).await;
+    let mount = mount(c, "*").await;
+    mount
+        .write(
+            "static-roles/weekly",
+            json!({"db_name": "pg", "username": user, "rotation_schedule": "0 0 * * SAT", "rotation_window": "2h"}),
+        )
+        .await;
+    let role = mount.read("static-roles/weekly").await;
+    assert_eq!(role["rotation_schedule"], json!("0 0 * * SAT"));
+    assert_eq!(role["rotation_window"], json!(7200));
+    assert!(role.get("rotation_period").is_none(), "{role}");
+    // The timer is set to the next Saturday, 00:00 UTC.
+    let now = secrethub_common::now_unix();
+    let due = mount.timers.due("rotate-role/weekly").unwrap();
+    assert_eq!(due % 86_400, 0);
+    assert_eq!((due / 86_400 + 4) % 7, 6, "a Saturday");
+    assert!(due > now && due <= now + 7 * 86_400);
+    let ttl = role["ttl"].as_u64().unwrap() as i64;
+    assert!((due - now - ttl).abs() <= 1, "{role}");
+
+    // Switching to a period drops the schedule and its window.
+    mount
+        .write("static-roles/weekly", json!({"rotation_period": "1h"}))
+        .await;
+    let role = mount.read("static-roles/weekly").await;
+    assert_eq!(role["rotation_period"], json!(3600));
+    assert!(role.get("rotation_schedule").is_none(), "{role}");
 }
 
 #[tokio::test]
@@ -171,7 +247,7 @@ async fn bad_static_roles_are_refused_and_store_nothing() {
         (
             "allowed-a",
             json!({"db_name": "pg", "username": user}),
-            "rotation_period is required",
+            "rotation_period or rotation_schedule is required",
         ),
         (
             "allowed-a",
@@ -191,7 +267,17 @@ async fn bad_static_roles_are_refused_and_store_nothing() {
         (
             "allowed-a",
             json!({"db_name": "pg", "username": user, "rotation_period": "1h", "rotation_schedule": "0 * * * *"}),
-            "rotation_schedule is not supported yet",
+            "mutually exclusive",
+        ),
+        (
+            "allowed-a",
+            json!({"db_name": "pg", "username": user, "rotation_schedule": "0 25 * * *"}),
+            "rotation_schedule: hour: 25 is outside 0-23",
+        ),
+        (
+            "allowed-a",
+            json!({"db_name": "pg", "username": user, "rotation_schedule": "0 0 * * *", "rotation_window": "10m"}),
+            "rotation_window must be 1h0m0s or more",
         ),
         (
             "allowed-a",

@@ -82,6 +82,7 @@ impl Kv {
                 ..Default::default()
             },
             intents: None,
+            timers: None,
         }
     }
 

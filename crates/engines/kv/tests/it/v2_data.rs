@@ -346,6 +346,7 @@ async fn real_clock_answers_have_vault_shape() {
         caller: Default::default(),
         mount: Default::default(),
         intents: None,
+        timers: None,
     };
     let w = engine
         .handle(req(

@@ -1,0 +1,43 @@
+//! Scheduled work of an engine: a static role's password rotation, a key's auto-rotation.
+//!
+//! An engine sets a named timer through its request ([`crate::Request::schedule`]); core keeps
+//! it in one time-ordered index shared by every mount (nothing per timer in memory), and when
+//! it falls due calls [`crate::Engine::on_timer`] with its key. The timer is a reminder, not
+//! the truth: the engine's own records say whether work is due, so a timer that fires early,
+//! twice or after the record it was for is gone is answered with [`TimerOutcome::NotDue`].
+//! A timer survives restarts; a failed run is retried with backoff until it succeeds or the
+//! engine says it is no longer due.
+
+use async_trait::async_trait;
+use secrethub_common::UnixTime;
+
+use crate::EngineError;
+
+/// Durable timers, offered by core to every engine request (see the module docs).
+#[async_trait]
+pub trait TimerLog: Send + Sync {
+    /// Sets the timer `key` (a path relative to the mount, e.g. `rotate-role/billing`,
+    /// which also names the timer's run in audit entries) to fire at `at` (Unix seconds),
+    /// replacing an earlier setting. Durable when it returns.
+    async fn set(&self, key: &str, at: UnixTime) -> Result<(), EngineError>;
+
+    /// Removes the timer `key`; nothing to do when it is not set.
+    async fn clear(&self, key: &str) -> Result<(), EngineError>;
+}
+
+/// What an engine answers when a timer fires ([`crate::Engine::on_timer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerOutcome {
+    /// Nothing was due (yet, or any more). `next`: when to fire again; `None` drops the
+    /// timer.
+    NotDue {
+        /// The next firing, Unix seconds.
+        next: Option<UnixTime>,
+    },
+    /// The work was done; core writes an audit entry for it (operation `update` on the
+    /// timer's key, as if a request had asked for it). `next`: as for `NotDue`.
+    Ran {
+        /// The next firing, Unix seconds.
+        next: Option<UnixTime>,
+    },
+}
