@@ -141,15 +141,15 @@ fn tail(text: &str, lines: usize) -> String {
 
 /// `bao server -dev` under a small `sh` that kills it once our end of its stdin pipe closes
 /// (when this is dropped, or when the test binary dies), so no server outlives the test.
-struct BaoDev {
-    addr: String,
-    root_token: String,
+pub(crate) struct BaoDev {
+    pub(crate) addr: String,
+    pub(crate) root_token: String,
     log: PathBuf,
     _keepalive: (Child, ChildStdin),
 }
 
 impl BaoDev {
-    async fn start(dir: &Path) -> BaoDev {
+    pub(crate) async fn start(dir: &Path) -> BaoDev {
         // `SECRETHUB_TEST_BAO` first, then the venv scripts/test installs it into, then PATH.
         let in_venv = venv().join("bin/bao");
         let binary = if std::env::var_os("SECRETHUB_TEST_BAO").is_none() && in_venv.is_file() {

@@ -34,7 +34,7 @@ fn client(user: &str, password: &str) -> Command {
 }
 
 /// `mariadb` over TCP as `user`; (exit code, stdout trimmed).
-fn mariadb(user: &str, password: &str, sql: &str) -> (i32, String) {
+pub(crate) fn mariadb(user: &str, password: &str, sql: &str) -> (i32, String) {
     let out = client(user, password)
         .args(["-e", sql])
         .output()
@@ -45,7 +45,7 @@ fn mariadb(user: &str, password: &str, sql: &str) -> (i32, String) {
     )
 }
 
-fn root(sql: &str) -> String {
+pub(crate) fn root(sql: &str) -> String {
     mariadb("root", "", sql).1
 }
 
@@ -85,16 +85,16 @@ fn ends_within(session: &mut Child, limit: Duration) -> bool {
 
 /// A database, an admin user with every privilege and a password, and a role name of 7
 /// characters (MySQL's default names keep it whole); dropped with every user it made.
-struct MysqlPlace {
-    db: String,
-    admin: String,
-    password: String,
-    role: String,
-    prefix: String,
+pub(crate) struct MysqlPlace {
+    pub(crate) db: String,
+    pub(crate) admin: String,
+    pub(crate) password: String,
+    pub(crate) role: String,
+    pub(crate) prefix: String,
 }
 
 impl MysqlPlace {
-    fn create(kind: char) -> MysqlPlace {
+    pub(crate) fn create(kind: char) -> MysqlPlace {
         let tag = secrethub_common::random_alnum(6).to_lowercase();
         let place = MysqlPlace {
             db: format!("it_bin_{tag}"),
@@ -114,14 +114,14 @@ impl MysqlPlace {
         place
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!(
             "{{{{username}}}}:{{{{password}}}}@tcp(127.0.0.1:3306)/{}",
             self.db
         )
     }
 
-    fn creation_statements(&self) -> String {
+    pub(crate) fn creation_statements(&self) -> String {
         format!(
             "CREATE USER '{{{{name}}}}'@'%' IDENTIFIED BY '{{{{password}}}}'; \
              GRANT SELECT ON {}.* TO '{{{{name}}}}'@'%';",
