@@ -1,35 +1,31 @@
 //! `cubbyhole/`: per-token private storage. Each token sees only its own keys (a storage
 //! view under `cubbyhole/<token hash>/`), and they are destroyed with the token.
 
-use secrethub_engine::Operation;
+use std::sync::LazyLock;
+
+use secrethub_engine::{Operation, PathTable};
 use secrethub_storage::{list_children, Storage, StorageView};
 use serde_json::Value;
 
-use crate::builtin::{BuiltinRoute, SpecialPaths};
+use crate::builtin::BuiltinPaths;
 use crate::error::{CoreError, CoreResult};
 use crate::pipeline::Ctx;
 use crate::request::CoreResponse;
 use crate::tokens::cubbyhole_prefix;
 
-/// `cubbyhole/` has no special paths: every path needs a token, none needs sudo.
-pub(crate) const SPECIAL_PATHS: SpecialPaths = SpecialPaths::NONE;
-
-/// `cubbyhole/`'s routes: the token's own key space.
-pub(crate) const ROUTES: &[BuiltinRoute] = &[
-    BuiltinRoute {
-        pattern: "",
-        ops: &[Operation::List],
-    },
-    BuiltinRoute {
-        pattern: "{*path}",
-        ops: &[
-            Operation::Read,
-            Operation::Update,
-            Operation::Delete,
-            Operation::List,
-        ],
-    },
-];
+/// `cubbyhole/`'s paths: the token's own key space. No row has a flag: every path needs a
+/// token, none needs sudo.
+pub(crate) static PATHS: BuiltinPaths = LazyLock::new(|| {
+    use Operation::{Delete, List, Read, Update};
+    PathTable::new()
+        .add("", (), &[List], "Lists the token's top-level keys.")
+        .add(
+            "{*path}",
+            (),
+            &[Read, Update, Delete, List],
+            "Reads, writes, deletes or lists the token's own secrets.",
+        )
+});
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
     let token = ctx.caller()?;

@@ -7,17 +7,17 @@
 //! `alias/<mount accessor>/<sha256(alias name)>` → entity ID (hashed so any name is a key).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use secrethub_common::{format_rfc3339, now_unix, random_uuid, JsonMap, UnixTime};
-use secrethub_engine::{Alias, EngineError, Operation};
+use secrethub_engine::{Alias, EngineError, Operation, PathTable};
 use secrethub_storage::{Storage, StorageView, WriteOp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
-use crate::builtin::{BuiltinRoute, SpecialPaths};
+use crate::builtin::BuiltinPaths;
 use crate::error::{CoreError, CoreResult};
 use crate::pipeline::Ctx;
 use crate::request::CoreResponse;
@@ -182,21 +182,18 @@ impl IdentityStore {
     }
 }
 
-/// `identity/entity/id/:id` (read) and LIST `identity/entity/id`.
-/// `identity/` has no special paths.
-pub(crate) const SPECIAL_PATHS: SpecialPaths = SpecialPaths::NONE;
-
-/// `identity/`'s routes.
-pub(crate) const ROUTES: &[BuiltinRoute] = &[
-    BuiltinRoute {
-        pattern: "entity/id",
-        ops: &[Operation::List],
-    },
-    BuiltinRoute {
-        pattern: "entity/id/{id}",
-        ops: &[Operation::Read],
-    },
-];
+/// `identity/`'s paths: `identity/entity/id/:id` (read) and LIST `identity/entity/id`. No
+/// row has a flag.
+pub(crate) static PATHS: BuiltinPaths = LazyLock::new(|| {
+    PathTable::new()
+        .add("entity/id", (), &[Operation::List], "Lists the entity IDs.")
+        .add(
+            "entity/id/{id}",
+            (),
+            &[Operation::Read],
+            "Reads an entity: its name, policies and aliases.",
+        )
+});
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
     let rel = ctx.rel.as_str();

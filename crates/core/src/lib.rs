@@ -36,7 +36,7 @@ use std::time::Duration;
 use secrethub_barrier::Barrier;
 use secrethub_storage::Storage;
 
-pub use builtin::{BuiltIn, BuiltinRoute, SpecialPaths};
+pub use builtin::BuiltIn;
 pub use error::{CoreError, CoreResult};
 pub use leases::RetryConfig as LeaseRetryConfig;
 pub use mounts::{MountClass, MountConfig, MountEntry};

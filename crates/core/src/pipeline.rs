@@ -9,11 +9,11 @@ use secrethub_audit::{
     AuditAuth, AuditEvent, AuditRequest, AuditResponse, AuditResponseAuth, AuditWrapInfo, EventKind,
 };
 use secrethub_common::{format_rfc3339, now_unix, now_unix_nanos, JsonMap};
-use secrethub_engine::{Caller, MountInfo, Operation, Request};
+use secrethub_engine::{Caller, MountInfo, Operation, PathFlags, Paths, Request};
 use secrethub_policy::{Acl, Capability};
 use secrethub_storage::StorageView;
 
-use crate::builtin::{matches_special, BuiltIn};
+use crate::builtin::BuiltIn;
 use crate::error::{CoreError, CoreResult};
 use crate::mounts::{MountClass, Mounted};
 use crate::request::{CoreRequest, CoreResponse, Method};
@@ -44,6 +44,16 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     pub(crate) fn caller(&self) -> CoreResult<&TokenRecord> {
         self.token.as_ref().ok_or(CoreError::PermissionDenied)
+    }
+}
+
+/// How the mount declares `rel` for `op` (login, unauthenticated, sudo): from the row of a
+/// built-in's path table, or of an engine's through [`secrethub_engine::Engine::path_flags`].
+fn path_flags(builtin: Option<BuiltIn>, mounted: &Mounted, rel: &str, op: Operation) -> PathFlags {
+    match (builtin, &mounted.engine) {
+        (Some(b), _) => b.paths().flags(rel, op),
+        (None, Some(engine)) => engine.path_flags(rel, op),
+        (None, None) => PathFlags::NONE,
     }
 }
 
@@ -120,21 +130,12 @@ impl Core {
         };
         let rel = rel.trim_end_matches('/').to_string();
         let builtin = BuiltIn::of(&mounted.entry.engine_type);
-        // Sudo and unauthenticated paths come from the mount: a built-in's own declaration,
-        // or the engine's `sudo_paths` and an auth method's login paths.
-        let (sudo_paths, unauth_paths): (&[&str], &[&str]) = match (builtin, &mounted.engine) {
-            (Some(b), _) => (b.special_paths().sudo, b.special_paths().unauthenticated),
-            (None, Some(engine)) => (engine.sudo_paths(), &[]),
-            (None, None) => (&[], &[]),
-        };
+        let mut op = operation(req.method);
+        let flags = path_flags(builtin, mounted, &rel, op);
 
         // A login needs no token, and one sent along is ignored (not used up, not audited
         // as the caller).
-        let login = mounted.entry.class == MountClass::Auth
-            && mounted
-                .engine
-                .as_ref()
-                .is_some_and(|e| e.is_login_path(&rel));
+        let login = flags.login && mounted.entry.class == MountClass::Auth;
         if let Err(e) = self.rate_limit(&u, &req, &path, mounted, &rel, login).await {
             self.audit_rejected(&u, &req, &path, &mounted.entry, &e)
                 .await?;
@@ -145,7 +146,7 @@ impl Core {
             .as_ref()
             .map(|t| t.expose().clone())
             .filter(|_| !login);
-        let unauth = login || matches_special(unauth_paths, &rel);
+        let unauth = login || flags.unauthenticated;
         let record = match &token_id {
             Some(t) if !t.is_empty() => u.lookup_token(t).await?,
             _ => None,
@@ -163,7 +164,6 @@ impl Core {
             }
         }
 
-        let mut op = operation(req.method);
         let engine_req = mounted.engine.as_ref().map(|_| Request {
             op,
             path: rel.clone(),
@@ -224,10 +224,8 @@ impl Core {
                 path.clone()
             };
             let decision = acl.check(&acl_path, capability(op), &req.body);
-            // A LIST is protected in Vault's list form (`leases/lookup/` of `leases/lookup/*`)
-            // and in ours without the slash (`leases`, which lists every lease).
-            let needs_sudo = matches_special(sudo_paths, &rel)
-                || (op == Operation::List && matches_special(sudo_paths, &format!("{rel}/")));
+            // Asked again: the existence check may have made the update a create.
+            let needs_sudo = path_flags(builtin, mounted, &rel, op).sudo;
             if !decision.allowed || (needs_sudo && !decision.sudo) {
                 self.audit_denied(&u, &req, &path, op, record.as_ref(), &mounted.entry)
                     .await?;

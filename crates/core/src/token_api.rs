@@ -4,15 +4,16 @@
 //! OpenBao's token auth method API (each path words that differently: `lookup` 403 "bad
 //! token", `renew` 400 "token not found", `revoke` 204, `revoke-accessor` 200 with a warning).
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use secrethub_common::serde_helpers as sh;
 use secrethub_common::{format_duration, format_rfc3339, now_unix, JsonMap};
-use secrethub_engine::{EngineError, Operation};
+use secrethub_engine::{EngineError, Operation, PathTable};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::builtin::{BuiltinRoute, SpecialPaths};
+use crate::builtin::{row, BuiltinPaths};
 use crate::error::{go_multierror, CoreError, CoreResult};
 use crate::pipeline::Ctx;
 use crate::request::{AuthBlock, CoreResponse};
@@ -28,39 +29,91 @@ struct TargetInput {
     increment: Duration,
 }
 
-/// `auth/token/`'s special paths: OpenBao's token store `PathsSpecial.Root`
-/// (`revoke-orphan/*`, `accessors*`), plus `revoke-orphan` itself, whose handler OpenBao
+/// `auth/token/`'s paths. The sudo rows are OpenBao's token store `PathsSpecial.Root`
+/// (`revoke-orphan/*`, `accessors*`), and `revoke-orphan` itself, whose handler OpenBao
 /// checks for sudo explicitly.
-pub(crate) const SPECIAL_PATHS: SpecialPaths = SpecialPaths {
-    sudo: &["revoke-orphan", "revoke-orphan/*", "accessors*"],
-    unauthenticated: &[],
-};
-
-/// `auth/token/`'s routes.
-pub(crate) const ROUTES: &[BuiltinRoute] = {
+pub(crate) static PATHS: BuiltinPaths = LazyLock::new(|| {
     use Operation::{Delete, List, Read, Update};
-    const fn route(pattern: &'static str, ops: &'static [Operation]) -> BuiltinRoute {
-        BuiltinRoute { pattern, ops }
-    }
-    &[
-        route("create", &[Update]),
-        route("create-orphan", &[Update]),
-        route("create/{*role}", &[Update]),
-        route("roles", &[List]),
-        route("roles/{*name}", &[Read, Update, Delete]),
-        route("lookup-self", &[Read, Update]),
-        route("lookup", &[Update]),
-        route("lookup-accessor", &[Update]),
-        route("renew-self", &[Update]),
-        route("renew", &[Update]),
-        route("renew-accessor", &[Update]),
-        route("revoke-self", &[Update]),
-        route("revoke", &[Update]),
-        route("revoke-accessor", &[Update]),
-        route("revoke-orphan", &[Update]),
-        route("accessors", &[List]),
-    ]
-};
+    PathTable::new()
+        .add(
+            "create",
+            (),
+            &[Update],
+            "Creates a child token (policies, ttl, num_uses, ...).",
+        )
+        .add(
+            "create-orphan",
+            (),
+            &[Update],
+            "Creates a token without a parent.",
+        )
+        .add(
+            "create/{*role}",
+            (),
+            &[Update],
+            "Creates a token from a token role.",
+        )
+        .add("roles", (), &[List], "Lists the token roles.")
+        .add(
+            "roles/{*name}",
+            (),
+            &[Read, Update, Delete],
+            "Reads, writes or deletes a token role.",
+        )
+        .add(
+            "lookup-self",
+            (),
+            &[Read, Update],
+            "Looks up the caller's token.",
+        )
+        .add("lookup", (), &[Update], "Looks up a token (token).")
+        .add(
+            "lookup-accessor",
+            (),
+            &[Update],
+            "Looks up a token by accessor (accessor).",
+        )
+        .add(
+            "renew-self",
+            (),
+            &[Update],
+            "Renews the caller's token (increment).",
+        )
+        .add("renew", (), &[Update], "Renews a token (token, increment).")
+        .add(
+            "renew-accessor",
+            (),
+            &[Update],
+            "Renews a token by accessor (accessor, increment).",
+        )
+        .add(
+            "revoke-self",
+            (),
+            &[Update],
+            "Revokes the caller's token and its children.",
+        )
+        .add(
+            "revoke",
+            (),
+            &[Update],
+            "Revokes a token and its children (token).",
+        )
+        .add(
+            "revoke-accessor",
+            (),
+            &[Update],
+            "Revokes a token by accessor (accessor).",
+        )
+        .entry(
+            row(
+                "revoke-orphan",
+                &[Update],
+                "Revokes a token, leaving its children orphans (token).",
+            )
+            .sudo(),
+        )
+        .entry(row("accessors", &[List], "Lists the accessors of every token.").sudo())
+});
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
     let rel = ctx.rel.as_str();

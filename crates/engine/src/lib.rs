@@ -4,7 +4,9 @@
 //! JSON body, the mount's own [`StorageView`], a description of the caller) and calls
 //! [`Engine::handle`]. Engines never see the barrier, tokens or other mounts, and never call
 //! core. A [`PathTable`] maps segment patterns such as `roles/{name}` or `data/{*path}` to an
-//! engine's route enum, so routing, 404/405 answers and help text come from one table.
+//! engine's route enum, so routing, 404/405 answers and help text come from one table, and
+//! so do the [`PathFlags`] core reads before the token ([`Engine::path_flags`]): a login
+//! endpoint, a path served without a token, a path that needs `sudo`.
 #![warn(missing_docs)]
 
 mod auth;
@@ -21,7 +23,7 @@ pub use auth::{
     duration_field, normalize_policies, Alias, LoginAuth, LoginRenewal, TokenParams, TOKEN_FIELDS,
 };
 pub use error::EngineError;
-pub use paths::{Args, PathEntry, PathTable};
+pub use paths::{Args, PathEntry, PathFlags, PathTable, Paths};
 pub use request::{
     Caller, LeaseInfo, LeaseTerms, MountInfo, NewLease, Operation, Request, Response, Revocation,
     UnconfirmedRevocation, TIDY_STARTED,
@@ -98,16 +100,19 @@ pub trait Engine: Send + Sync + 'static {
         Err(EngineError::NotRenewable)
     }
 
-    /// Paths (relative to the mount, Vault's syntax: a trailing `*` matches any suffix) that
-    /// need `sudo` on top of the operation's capability, as Vault's `PathsSpecial.Root`.
-    fn sudo_paths(&self) -> &'static [&'static str] {
-        &[]
+    /// The engine's path table, so core can read the [`PathFlags`] of its rows (see
+    /// [`Engine::path_flags`]). `None`, the default, declares no special path.
+    fn paths(&self) -> Option<&dyn Paths> {
+        None
     }
 
-    /// Auth methods: whether `path` (relative to the mount) is a login endpoint, served
-    /// without a token and without an ACL check (`login`, `login/alice`).
-    fn is_login_path(&self, _path: &str) -> bool {
-        false
+    /// How core treats `path` (relative to the mount) for `op` before any token is looked
+    /// at: a login endpoint, served without a token, or needing `sudo`. The default reads
+    /// the flags of the row of [`Engine::paths`] that serves the path; override it only when
+    /// the flags cannot be rows of a table.
+    fn path_flags(&self, path: &str, op: Operation) -> PathFlags {
+        self.paths()
+            .map_or(PathFlags::NONE, |paths| paths.flags(path, op))
     }
 
     /// Auth methods: the role a login request is for, so failed logins can be rate-limited

@@ -56,8 +56,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrethub_engine::{
-    Engine, EngineError, LoginRenewal, MountContext, Operation, PathTable, Request, Response,
-    StorageView, TokenParams,
+    Engine, EngineError, LoginRenewal, MountContext, Operation, PathEntry, PathTable, Paths,
+    Request, Response, StorageView, TokenParams,
 };
 
 use Operation::{Delete, List, Read, Update};
@@ -179,11 +179,14 @@ impl AppRole {
                 &[Update, Delete],
                 "Destroys a secret ID by its accessor (secret_id_accessor).",
             )
-            .add(
-                "login",
-                Route::Login,
-                &[Update],
-                "Logs in with role_id and secret_id.",
+            .entry(
+                PathEntry::new(
+                    "login",
+                    Route::Login,
+                    &[Update],
+                    "Logs in with role_id and secret_id.",
+                )
+                .login(),
             )
             .add(
                 "tidy/secret-id",
@@ -300,8 +303,8 @@ impl Engine for AppRole {
         }
     }
 
-    fn is_login_path(&self, path: &str) -> bool {
-        path == "login"
+    fn paths(&self) -> Option<&dyn Paths> {
+        Some(&self.table)
     }
 
     async fn login_role(&self, req: &Request) -> Option<String> {

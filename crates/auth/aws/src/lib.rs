@@ -54,8 +54,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use secrethub_engine::{
-    Engine, EngineError, LoginRenewal, MountContext, Operation, PathTable, Request, Response,
-    StorageView, TokenParams,
+    Engine, EngineError, LoginRenewal, MountContext, Operation, PathEntry, PathTable, Paths,
+    Request, Response, StorageView, TokenParams,
 };
 use secrethub_storage::Storage as _;
 
@@ -128,13 +128,16 @@ impl AwsAuth {
             )
             .add("role", Route::RoleList, &[List], "Lists roles.")
             .add("roles", Route::RoleList, &[List], "Lists roles.")
-            .add(
-                "login",
-                Route::Login,
-                &[Update],
-                "Logs in with a signed sts:GetCallerIdentity request: role, \
-                 iam_http_request_method, iam_request_url, iam_request_body, \
-                 iam_request_headers.",
+            .entry(
+                PathEntry::new(
+                    "login",
+                    Route::Login,
+                    &[Update],
+                    "Logs in with a signed sts:GetCallerIdentity request: role, \
+                     iam_http_request_method, iam_request_url, iam_request_body, \
+                     iam_request_headers.",
+                )
+                .login(),
             );
         Ok(Self { table, http })
     }
@@ -168,8 +171,8 @@ impl Engine for AwsAuth {
         Ok(Some(req.storage.get(&key).await?.is_some()))
     }
 
-    fn is_login_path(&self, path: &str) -> bool {
-        path == "login"
+    fn paths(&self) -> Option<&dyn Paths> {
+        Some(&self.table)
     }
 
     async fn login_role(&self, req: &Request) -> Option<String> {

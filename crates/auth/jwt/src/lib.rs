@@ -49,8 +49,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrethub_engine::{
-    Engine, EngineError, LoginRenewal, MountContext, Operation, PathTable, Request, Response,
-    StorageView, TokenParams,
+    Engine, EngineError, LoginRenewal, MountContext, Operation, PathEntry, PathTable, Paths,
+    Request, Response, StorageView, TokenParams,
 };
 use secrethub_storage::Storage as _;
 
@@ -97,11 +97,14 @@ impl JwtAuth {
                  fields.",
             )
             .add("role", Route::RoleList, &[List], "Lists roles.")
-            .add(
-                "login",
-                Route::Login,
-                &[Update],
-                "Logs in with a signed JWT: jwt, role (default: the config's default_role).",
+            .entry(
+                PathEntry::new(
+                    "login",
+                    Route::Login,
+                    &[Update],
+                    "Logs in with a signed JWT: jwt, role (default: the config's default_role).",
+                )
+                .login(),
             );
         Self {
             table,
@@ -134,8 +137,8 @@ impl Engine for JwtAuth {
         Ok(Some(req.storage.get(&key).await?.is_some()))
     }
 
-    fn is_login_path(&self, path: &str) -> bool {
-        path == "login"
+    fn paths(&self) -> Option<&dyn Paths> {
+        Some(&self.table)
     }
 
     async fn renew_login(

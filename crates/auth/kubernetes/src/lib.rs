@@ -3,7 +3,7 @@
 //! `auth/kubernetes/role/:name` (LIST `role`) and `auth/kubernetes/login`.
 //!
 //! [`factory`] builds the method for a mount (registered as `kubernetes`). Core serves
-//! `login` without a token ([`Engine::is_login_path`]), mints the token from the answered
+//! `login` without a token (its row's `login` flag), mints the token from the answered
 //! [`secrethub_engine::LoginAuth`] and, on renewal, calls [`Engine::renew_login`], which
 //! refuses when the role was deleted or no longer binds the service account.
 //!
@@ -49,8 +49,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrethub_engine::{
-    Engine, EngineError, LoginRenewal, MountContext, Operation, PathTable, Request, Response,
-    StorageView, TokenParams,
+    Engine, EngineError, LoginRenewal, MountContext, Operation, PathEntry, PathTable, Paths,
+    Request, Response, StorageView, TokenParams,
 };
 
 use crate::review::{Reviewer, LOCAL_SA_DIR};
@@ -96,11 +96,14 @@ impl KubernetesAuth {
                  token_* fields.",
             )
             .add("role", Route::RoleList, &[List], "Lists roles.")
-            .add(
-                "login",
-                Route::Login,
-                &[Update],
-                "Logs in with a service account JWT: role, jwt.",
+            .entry(
+                PathEntry::new(
+                    "login",
+                    Route::Login,
+                    &[Update],
+                    "Logs in with a service account JWT: role, jwt.",
+                )
+                .login(),
             );
         Self {
             table,
@@ -135,8 +138,8 @@ impl Engine for KubernetesAuth {
         found.map(Some).map_err(EngineError::from)
     }
 
-    fn is_login_path(&self, path: &str) -> bool {
-        path == "login"
+    fn paths(&self) -> Option<&dyn Paths> {
+        Some(&self.table)
     }
 
     async fn renew_login(

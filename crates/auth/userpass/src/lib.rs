@@ -41,8 +41,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrethub_engine::{
-    Engine, EngineError, LoginRenewal, MountContext, Operation, PathTable, Request, Response,
-    StorageView, TokenParams,
+    Engine, EngineError, LoginRenewal, MountContext, Operation, PathEntry, PathTable, Paths,
+    Request, Response, StorageView, TokenParams,
 };
 
 use Operation::{Delete, List, Read, Update};
@@ -93,11 +93,14 @@ impl Userpass {
                 &[Update],
                 "Changes a user's token policies (token_policies).",
             )
-            .add(
-                "login/{name}",
-                Route::Login,
-                &[Update],
-                "Logs in with the user's password (password).",
+            .entry(
+                PathEntry::new(
+                    "login/{name}",
+                    Route::Login,
+                    &[Update],
+                    "Logs in with the user's password (password).",
+                )
+                .login(),
             );
         Self {
             table,
@@ -145,8 +148,8 @@ impl Engine for Userpass {
         }
     }
 
-    fn is_login_path(&self, path: &str) -> bool {
-        login_user(path).is_some()
+    fn paths(&self) -> Option<&dyn Paths> {
+        Some(&self.table)
     }
 
     async fn login_role(&self, req: &Request) -> Option<String> {

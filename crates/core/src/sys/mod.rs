@@ -12,10 +12,12 @@ mod quotas;
 mod token_leases;
 
 use secrethub_common::JsonMap;
-use secrethub_engine::{EngineError, Operation};
+use std::sync::LazyLock;
+
+use secrethub_engine::{EngineError, Operation, PathTable};
 use serde_json::Value;
 
-use crate::builtin::{BuiltinRoute, SpecialPaths};
+use crate::builtin::{row, BuiltinPaths};
 use crate::error::{CoreError, CoreResult};
 use crate::mounts::MountClass;
 use crate::pipeline::Ctx;
@@ -23,97 +25,295 @@ use crate::request::CoreResponse;
 
 use Operation::{Delete, List, Read, Update};
 
-/// `sys/`'s special paths: OpenBao's `PathsSpecial` of its system backend, for the paths
-/// served here (and `raw`, so that it is sudo from the day it is served). The bare
-/// `revoke-prefix` and `revoke-force` forms are sudo too, since an empty prefix means all.
-pub(crate) const SPECIAL_PATHS: SpecialPaths = SpecialPaths {
-    sudo: &[
-        "auth/*",
-        "audit",
-        "audit/*",
+/// `sys/`'s paths (`mounts/{*path}` and `auth/{*path}` include `.../tune`). The sudo rows
+/// are OpenBao's `PathsSpecial.Root` of its system backend, for the paths served here; the
+/// bare `revoke-prefix` and `revoke-force` forms are sudo too, since an empty prefix means
+/// all. The unauthenticated rows are OpenBao's `PathsSpecial.Unauthenticated`.
+pub(crate) static PATHS: BuiltinPaths = LazyLock::new(|| {
+    PathTable::new()
+        .add("mounts", (), &[Read], "Lists the secrets engine mounts.")
+        .add(
+            "mounts/{*path}",
+            (),
+            &[Read, Update, Delete],
+            "Reads, enables or disables a secrets engine mount, or reads and tunes it (/tune).",
+        )
+        .add("auth", (), &[Read], "Lists the auth method mounts.")
+        .entry(
+            row(
+                "auth/{*path}",
+                &[Read, Update, Delete],
+                "Reads, enables or disables an auth method mount, or reads and tunes it (/tune).",
+            )
+            .sudo(),
+        )
+        .add("policy", (), &[Read, List], "Lists the ACL policies.")
+        .add(
+            "policy/{*name}",
+            (),
+            &[Read, Update, Delete],
+            "Reads, writes or deletes an ACL policy (policy).",
+        )
+        .add("policies/acl", (), &[List], "Lists the ACL policies.")
+        .add(
+            "policies/acl/{*name}",
+            (),
+            &[Read, Update, Delete],
+            "Reads, writes or deletes an ACL policy (policy).",
+        )
+        .entry(row("audit", &[Read], "Lists the audit devices.").sudo())
+        .entry(
+            row(
+                "audit/{*path}",
+                &[Update, Delete],
+                "Enables or disables an audit device (type, options).",
+            )
+            .sudo(),
+        )
+        .add(
+            "audit-hash/{*path}",
+            (),
+            &[Update],
+            "HMACs input with an audit device's key.",
+        )
         // SecretHub's own path (OpenBao has none): verifying the log reads the chain key.
-        "audit-verify/*",
-        "raw",
-        "raw/*",
-        "rotate",
-        "seal",
-        "revoke-prefix",
-        "revoke-prefix/*",
-        "revoke-force",
-        "revoke-force/*",
-        "leases",
-        "leases/revoke-prefix",
-        "leases/revoke-prefix/*",
-        "leases/revoke-force",
-        "leases/revoke-force/*",
-        "leases/lookup/*",
-    ],
-    // `internal/ui/mounts` shows only mounts the caller's policies reach, as in Vault.
-    unauthenticated: &[
-        "wrapping/lookup",
-        "wrapping/unwrap",
-        "internal/ui/mounts",
-        "internal/ui/mounts/*",
-    ],
-};
-
-const fn route(pattern: &'static str, ops: &'static [Operation]) -> BuiltinRoute {
-    BuiltinRoute { pattern, ops }
-}
-
-/// `sys/`'s routes (`mounts/{*path}` and `auth/{*path}` include `.../tune`).
-pub(crate) const ROUTES: &[BuiltinRoute] = &[
-    route("mounts", &[Read]),
-    route("mounts/{*path}", &[Read, Update, Delete]),
-    route("auth", &[Read]),
-    route("auth/{*path}", &[Read, Update, Delete]),
-    route("policy", &[Read, List]),
-    route("policy/{*name}", &[Read, Update, Delete]),
-    route("policies/acl", &[List]),
-    route("policies/acl/{*name}", &[Read, Update, Delete]),
-    route("audit", &[Read]),
-    route("audit/{*path}", &[Update, Delete]),
-    route("audit-hash/{*path}", &[Update]),
-    route("audit-verify/{*path}", &[Read]),
-    route("capabilities", &[Update]),
-    route("capabilities-self", &[Update]),
-    route("capabilities-accessor", &[Update]),
-    route("rotate", &[Update]),
-    route("key-status", &[Read]),
-    route("seal", &[Update]),
-    route("wrapping/lookup", &[Read, Update]),
-    route("wrapping/unwrap", &[Update]),
-    route("wrapping/rewrap", &[Update]),
-    route("wrapping/wrap", &[Update]),
-    route("leases", &[Read, List]),
-    route("leases/lookup", &[Update, List]),
-    route("leases/lookup/{*prefix}", &[Update, List]),
-    route("leases/renew", &[Update]),
-    route("leases/renew/{*lease_id}", &[Update]),
-    route("leases/revoke", &[Update]),
-    route("leases/revoke/{*lease_id}", &[Update]),
-    route("leases/revoke-prefix", &[Update]),
-    route("leases/revoke-prefix/{*prefix}", &[Update]),
-    route("leases/revoke-force", &[Update]),
-    route("leases/revoke-force/{*prefix}", &[Update]),
-    route("leases/tidy", &[Update]),
-    route("leases/count", &[Read]),
-    route("leases/stats", &[Read]),
-    route("renew", &[Update]),
-    route("renew/{*lease_id}", &[Update]),
-    route("revoke", &[Update]),
-    route("revoke/{*lease_id}", &[Update]),
-    route("revoke-prefix", &[Update]),
-    route("revoke-prefix/{*prefix}", &[Update]),
-    route("revoke-force", &[Update]),
-    route("revoke-force/{*prefix}", &[Update]),
-    route("quotas/lease-count", &[List]),
-    route("quotas/lease-count/{*name}", &[Read, Update, Delete]),
-    route("quotas/rate-limit", &[List]),
-    route("quotas/rate-limit/{*name}", &[Read, Update, Delete]),
-    route("internal/ui/mounts", &[Read]),
-    route("internal/ui/mounts/{*path}", &[Read]),
-];
+        .entry(
+            row(
+                "audit-verify/{*path}",
+                &[Read],
+                "Verifies an audit device's hash chain and MACs.",
+            )
+            .sudo(),
+        )
+        .add(
+            "capabilities",
+            (),
+            &[Update],
+            "A token's capabilities on paths (token, paths).",
+        )
+        .add(
+            "capabilities-self",
+            (),
+            &[Update],
+            "The caller's capabilities on paths (paths).",
+        )
+        .add(
+            "capabilities-accessor",
+            (),
+            &[Update],
+            "The capabilities on paths of the token with an accessor (accessor, paths).",
+        )
+        .entry(row("rotate", &[Update], "Rotates the barrier key.").sudo())
+        .add(
+            "key-status",
+            (),
+            &[Read],
+            "The barrier key's term and install time.",
+        )
+        .entry(row("seal", &[Update], "Seals the server.").sudo())
+        .entry(
+            row(
+                "wrapping/lookup",
+                &[Read, Update],
+                "Looks up a wrapping token (token).",
+            )
+            .unauthenticated(),
+        )
+        .entry(
+            row(
+                "wrapping/unwrap",
+                &[Update],
+                "Unwraps a wrapped response (token, or the wrapping token as the caller).",
+            )
+            .unauthenticated(),
+        )
+        .add(
+            "wrapping/rewrap",
+            (),
+            &[Update],
+            "Rewraps a wrapped response in a new wrapping token (token).",
+        )
+        .add(
+            "wrapping/wrap",
+            (),
+            &[Update],
+            "Wraps the request body in a wrapping token.",
+        )
+        .entry(row("leases", &[Read, List], "Lists every lease.").sudo())
+        // OpenBao protects `leases/lookup/*`, which its LIST of `leases/lookup/` matches.
+        .entry(
+            row(
+                "leases/lookup",
+                &[Update, List],
+                "Looks up a lease (lease_id); LIST lists the top-level lease prefixes.",
+            )
+            .sudo_for(&[List]),
+        )
+        .entry(
+            row(
+                "leases/lookup/{*prefix}",
+                &[Update, List],
+                "Lists the leases under a prefix.",
+            )
+            .sudo(),
+        )
+        .add(
+            "leases/renew",
+            (),
+            &[Update],
+            "Renews a lease (lease_id, increment).",
+        )
+        .add(
+            "leases/renew/{*lease_id}",
+            (),
+            &[Update],
+            "Renews the lease in the path (increment).",
+        )
+        .add(
+            "leases/revoke",
+            (),
+            &[Update],
+            "Revokes a lease (lease_id, sync).",
+        )
+        .add(
+            "leases/revoke/{*lease_id}",
+            (),
+            &[Update],
+            "Revokes the lease in the path (sync).",
+        )
+        .entry(
+            row(
+                "leases/revoke-prefix",
+                &[Update],
+                "Revokes every lease (an empty prefix).",
+            )
+            .sudo(),
+        )
+        .entry(
+            row(
+                "leases/revoke-prefix/{*prefix}",
+                &[Update],
+                "Revokes every lease under a prefix (sync).",
+            )
+            .sudo(),
+        )
+        .entry(
+            row(
+                "leases/revoke-force",
+                &[Update],
+                "Forgets every lease without revoking it upstream (an empty prefix).",
+            )
+            .sudo(),
+        )
+        .entry(
+            row(
+                "leases/revoke-force/{*prefix}",
+                &[Update],
+                "Forgets the leases under a prefix without revoking them upstream.",
+            )
+            .sudo(),
+        )
+        .add(
+            "leases/tidy",
+            (),
+            &[Update],
+            "Removes lease index entries that point nowhere.",
+        )
+        .add(
+            "leases/count",
+            (),
+            &[Read],
+            "Counts the leases (type, include_child_namespaces).",
+        )
+        .add("leases/stats", (), &[Read], "Lease totals and counters.")
+        .add("renew", (), &[Update], "Renews a lease (older path).")
+        .add(
+            "renew/{*lease_id}",
+            (),
+            &[Update],
+            "Renews the lease in the path (older path).",
+        )
+        .add("revoke", (), &[Update], "Revokes a lease (older path).")
+        .add(
+            "revoke/{*lease_id}",
+            (),
+            &[Update],
+            "Revokes the lease in the path (older path).",
+        )
+        .entry(
+            row(
+                "revoke-prefix",
+                &[Update],
+                "Revokes every lease (older path, an empty prefix).",
+            )
+            .sudo(),
+        )
+        .entry(
+            row(
+                "revoke-prefix/{*prefix}",
+                &[Update],
+                "Revokes every lease under a prefix (older path).",
+            )
+            .sudo(),
+        )
+        .entry(
+            row(
+                "revoke-force",
+                &[Update],
+                "Forgets every lease without revoking it upstream (older path).",
+            )
+            .sudo(),
+        )
+        .entry(
+            row(
+                "revoke-force/{*prefix}",
+                &[Update],
+                "Forgets the leases under a prefix without revoking them upstream (older path).",
+            )
+            .sudo(),
+        )
+        .add(
+            "quotas/lease-count",
+            (),
+            &[List],
+            "Lists the lease-count quotas.",
+        )
+        .add(
+            "quotas/lease-count/{*name}",
+            (),
+            &[Read, Update, Delete],
+            "Reads, writes or deletes a lease-count quota (path, max_leases).",
+        )
+        .add(
+            "quotas/rate-limit",
+            (),
+            &[List],
+            "Lists the rate-limit quotas.",
+        )
+        .add(
+            "quotas/rate-limit/{*name}",
+            (),
+            &[Read, Update, Delete],
+            "Reads, writes or deletes a rate-limit quota (path, role, rate, interval).",
+        )
+        // Shows only the mounts the caller's policies reach, as in Vault.
+        .entry(
+            row(
+                "internal/ui/mounts",
+                &[Read],
+                "The mounts the caller may reach, for the UI.",
+            )
+            .unauthenticated(),
+        )
+        .entry(
+            row(
+                "internal/ui/mounts/{*path}",
+                &[Read],
+                "One mount the caller may reach, for the UI.",
+            )
+            .unauthenticated(),
+        )
+});
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> CoreResult<CoreResponse> {
     let rel = ctx.rel.clone();

@@ -1,5 +1,5 @@
 //! The authorisation matrix: every route of every built-in mount (read from core's own
-//! route tables, `secrethub_core::BuiltIn::routes`) × every kind of credential, each
+//! path tables, `secrethub_core::BuiltIn::paths`) × every kind of credential, each
 //! answer checked against the expectation written here. A route added to a table without a
 //! row in `EXPECTED` fails, and so does a row whose route is gone.
 //!
@@ -199,10 +199,10 @@ async fn every_builtin_route_against_every_credential() {
     let rows: Vec<(String, &'static str)> = BuiltIn::ALL
         .iter()
         .flat_map(|b| {
-            b.routes().iter().flat_map(move |r| {
-                r.ops
+            b.paths().entries().iter().flat_map(move |r| {
+                r.ops()
                     .iter()
-                    .map(move |op| (format!("{}{}", b.mount_path(), r.pattern), op.as_str()))
+                    .map(move |op| (format!("{}{}", b.mount_path(), r.pattern()), op.as_str()))
             })
         })
         .collect();

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrethub_engine::{
-    Alias, Engine, EngineError, LoginAuth, LoginRenewal, MountContext, Operation, PathTable,
-    Request, Response, StorageView, TokenParams,
+    Alias, Engine, EngineError, LoginAuth, LoginRenewal, MountContext, Operation, PathEntry,
+    PathTable, Paths, Request, Response, StorageView, TokenParams,
 };
 use secrethub_storage::Storage as _;
 use serde::{Deserialize, Serialize};
@@ -40,7 +40,10 @@ pub(crate) fn factory(_: MountContext) -> Result<Arc<dyn Engine>, EngineError> {
                 &[Operation::Update, Operation::Delete],
                 "a user",
             )
-            .add("login/{name}", Route::Login, &[Operation::Update], "log in"),
+            .entry(
+                PathEntry::new("login/{name}", Route::Login, &[Operation::Update], "log in")
+                    .login(),
+            ),
     }))
 }
 
@@ -90,8 +93,8 @@ impl Engine for TestLogin {
         }
     }
 
-    fn is_login_path(&self, path: &str) -> bool {
-        path.starts_with("login/")
+    fn paths(&self) -> Option<&dyn Paths> {
+        Some(&self.paths)
     }
 
     async fn login_role(&self, req: &Request) -> Option<String> {

@@ -34,8 +34,8 @@ async fn login_reports_who_and_what_token() {
             json!({"metadata": "{\"env\": \"prod\"}", "token_bound_cidrs": "127.0.0.1"}),
         )
         .await;
-    assert!(m.engine.is_login_path("login"));
-    assert!(!m.engine.is_login_path("role/web"));
+    assert!(m.engine.path_flags("login", Operation::Update).login);
+    assert!(!m.engine.path_flags("role/web", Operation::Update).login);
     let resp = m.login(&role_id, &secret).await.expect("login");
     let auth = resp.auth.as_ref().expect("auth");
     assert_eq!(auth.alias.name, role_id);

@@ -262,8 +262,8 @@ async fn identity_config_has_vault_defaults() {
 #[tokio::test]
 async fn login_is_the_only_login_path_and_checks_its_fields() {
     let m = Mount::new();
-    assert!(m.engine.is_login_path("login"));
-    assert!(!m.engine.is_login_path("role/x"));
+    assert!(m.engine.path_flags("login", Operation::Update).login);
+    assert!(!m.engine.path_flags("role/x", Operation::Update).login);
     let req = m.request(Operation::Update, "login", json!({"role": "Dev"}));
     assert_eq!(m.engine.login_role(&req).await.as_deref(), Some("dev"));
 

@@ -477,7 +477,7 @@ impl Mount {
     }
 
     pub(crate) async fn login(&self, body: Value) -> Result<LoginAuth, EngineError> {
-        assert!(self.engine.is_login_path("login"));
+        assert!(self.engine.path_flags("login", Operation::Update).login);
         let r = self.call(Operation::Update, "login", body).await?;
         assert!(
             r.data.is_none() && r.lease.is_none(),

@@ -103,7 +103,7 @@ impl Mount {
     /// Logs in through `role` with `jwt`; the login, or the error.
     pub(crate) async fn login(&self, role: &str, jwt: &str) -> Result<LoginAuth, EngineError> {
         let path = "login";
-        assert!(self.engine.is_login_path(path));
+        assert!(self.engine.path_flags(path, Operation::Update).login);
         let resp = self
             .call(Operation::Update, path, json!({ "role": role, "jwt": jwt }))
             .await?;

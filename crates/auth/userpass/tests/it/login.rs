@@ -25,10 +25,10 @@ async fn login_reports_who_and_what_token() {
         json!({"password": "pw-alice", "token_policies": "dev", "token_ttl": 600}),
     )
     .await;
-    assert!(m.engine.is_login_path("login/alice"));
-    assert!(!m.engine.is_login_path("login"));
-    assert!(!m.engine.is_login_path("login/a/b"));
-    assert!(!m.engine.is_login_path("users/alice"));
+    assert!(m.engine.path_flags("login/alice", Operation::Update).login);
+    assert!(!m.engine.path_flags("login", Operation::Update).login);
+    assert!(!m.engine.path_flags("login/a/b", Operation::Update).login);
+    assert!(!m.engine.path_flags("users/alice", Operation::Update).login);
     // The username of the path is case-insensitive.
     expect![[r#"
         {
