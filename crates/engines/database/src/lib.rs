@@ -33,6 +33,12 @@
 //! - Role statements are checked for unknown `{{…}}` variables when the role is written.
 //! - Statements of one field are sent as one text, so `;` inside `DO $$ … $$` bodies is fine.
 //! - `max_idle_connections` and `max_connection_lifetime` are accepted and echoed only.
+//! - Static roles take Vault's `rotation_schedule` and `rotation_window` (OpenBao 2.7 has
+//!   only `rotation_period`); they rotate from core's timers, and reading `static-creds`
+//!   never rotates.
+//! - A config's `rotation_period`/`rotation_schedule`/`rotation_window` and
+//!   `disable_automated_rotation` rotate the root password on a schedule (Vault Enterprise
+//!   only).
 //! - A role without `default_ttl`/`max_ttl` gets the user guide's 1 h and 24 h, not the
 //!   mount's defaults (768 h unless tuned), too long for a database credential.
 //! - A config key that neither the engine nor the plugin knows is refused by name (Vault
