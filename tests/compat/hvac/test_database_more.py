@@ -1,6 +1,9 @@
-"""The database engine's `config/:name` DELETE and `rotate-root/:name` through hvac, against the
-machine's PostgreSQL (trust auth, so the rotated password is checked in `pg_authid`, not by
-logging in), compared with a real OpenBao dev server."""
+"""The database engine's `config/:name` DELETE, `rotate-root/:name`, `test-connection` and static
+roles (with their scheduled rotation) through hvac, against the machine's PostgreSQL (trust auth,
+so a rotated password is checked in `pg_authid`, not by logging in), compared with a real OpenBao
+dev server where both serve the path."""
+
+import time
 
 import hvac
 import pytest
@@ -180,6 +183,56 @@ def test_static_roles(secrethub, pg_database):
         db.delete_static_role("billing", mount_point=mount)
         with pytest.raises(hvac.exceptions.InvalidPath):
             db.list_static_roles(mount_point=mount)
+    finally:
+        secrethub.sys.disable_secrets_engine(mount)
+        psql(f"DROP ROLE IF EXISTS {user}")
+
+
+def test_static_role_rotates_on_its_own_and_takes_a_cron_schedule(secrethub, pg_database):
+    """A static role with a 5 s period changes its password with nobody reading it (hvac polls
+    static-creds, which never rotates by being read); Vault's `rotation_schedule` and
+    `rotation_window` are stored and read back in Vault's shape."""
+    mount = unique("db")
+    user = unique("svc")
+    psql(f"CREATE ROLE {user} WITH LOGIN PASSWORD 'original-{user}'")
+    secrethub.adapter.post(f"/v1/sys/mounts/{mount}", json={"type": "database"})
+    db = secrethub.secrets.database
+    try:
+        db.configure(
+            "pg",
+            "postgresql-database-plugin",
+            allowed_roles=["billing"],
+            connection_url=f"postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:5432/{pg_database}?sslmode=disable",
+            username="postgres",
+            password="unused-on-trust",
+            mount_point=mount,
+        )
+        db.create_static_role(
+            "billing", db_name="pg", username=user, rotation_statements=[], rotation_period=5, mount_point=mount
+        )
+        first = db.get_static_credentials("billing", mount_point=mount)["data"]["password"]
+        verifier = stored_password(user)
+        deadline = time.monotonic() + 30
+        while db.get_static_credentials("billing", mount_point=mount)["data"]["password"] == first:
+            assert time.monotonic() < deadline, "no rotation within 30 s"
+            time.sleep(0.2)
+        assert stored_password(user) != verifier
+
+        secrethub.adapter.post(
+            f"/v1/{mount}/static-roles/billing",
+            json={"rotation_schedule": "0 0 * * SAT", "rotation_window": "2h"},
+        )
+        role = db.read_static_role("billing", mount_point=mount)["data"]
+        assert role["rotation_schedule"] == "0 0 * * SAT"
+        assert role["rotation_window"] == 7200
+        assert "rotation_period" not in role
+        assert 0 < role["ttl"] <= 7 * 86400
+        with pytest.raises(hvac.exceptions.InvalidRequest) as refused:
+            secrethub.adapter.post(
+                f"/v1/{mount}/static-roles/billing",
+                json={"rotation_schedule": "0 0 * *"},
+            )
+        assert "rotation_schedule: a schedule has five fields" in str(refused.value)
     finally:
         secrethub.sys.disable_secrets_engine(mount)
         psql(f"DROP ROLE IF EXISTS {user}")
