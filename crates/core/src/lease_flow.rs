@@ -70,6 +70,20 @@ pub(crate) async fn handle_with_leases(
         }
         return crate::login::mint(ctx, mounted, *auth, resp.warnings).await;
     }
+    if let Some(raw) = resp.raw {
+        // A raw body has no envelope to carry a lease ID in.
+        revoke_unconfirmed(ctx, &intent, &lease_id).await;
+        if resp.lease.is_some() {
+            return Err(CoreError::Internal(anyhow::anyhow!(
+                "the engine at {} answered a raw body with a lease",
+                mounted.entry.api_path()
+            )));
+        }
+        return Ok(CoreResponse {
+            raw: Some(raw),
+            ..Default::default()
+        });
+    }
     let Some(new) = resp.lease else {
         revoke_unconfirmed(ctx, &intent, &lease_id).await;
         return Ok(CoreResponse {

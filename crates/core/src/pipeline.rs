@@ -277,6 +277,10 @@ impl Core {
         resp.mount_type = mounted.entry.engine_type.clone();
 
         if let Some(ttl) = req.wrap_ttl.filter(|t| !t.is_zero()) {
+            // A raw answer is wrapped as Vault wraps it: as its data fields.
+            if let Some(raw) = resp.raw.take() {
+                resp.data = Some(crate::request::raw_as_data(&raw));
+            }
             if resp.data.is_some() || resp.auth.is_some() {
                 resp = crate::wrapping::wrap_response(&u, resp, ttl, &path).await?;
             }
@@ -470,7 +474,11 @@ fn request_event(
 fn response_audit(resp: &CoreResponse) -> AuditResponse {
     AuditResponse {
         mount_type: resp.mount_type.clone(),
-        data: resp.data.clone().map(serde_json::Value::Object),
+        // A raw body is recorded as Vault's raw fields, whose strings the device HMACs.
+        data: match &resp.raw {
+            Some(raw) => Some(serde_json::Value::Object(crate::request::raw_as_data(raw))),
+            None => resp.data.clone().map(serde_json::Value::Object),
+        },
         auth: resp.auth.as_ref().map(|a| AuditResponseAuth {
             client_token: Some(a.client_token.clone()),
             accessor: Some(a.accessor.clone()),

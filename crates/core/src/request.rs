@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use secrethub_common::{JsonMap, Sensitive};
+use secrethub_engine::RawBody;
 use serde::{Deserialize, Serialize};
 
 /// The HTTP method as the Vault API sees it (LIST is a method of its own).
@@ -39,6 +40,23 @@ pub struct CoreRequest {
     pub wrap_ttl: Option<Duration>,
     /// Labels stored on a lease this request creates (the seed endpoint's `metadata`).
     pub lease_metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// A raw answer as response data, in Vault's field names: what audit devices record (every
+/// string HMACed, so the body is never written in clear) and what a wrapped raw answer
+/// holds. The body is base64 (standard, padded), as Go's JSON encodes Vault's `[]byte`.
+pub(crate) fn raw_as_data(raw: &RawBody) -> JsonMap {
+    use base64::Engine as _;
+    let mut data = JsonMap::new();
+    data.insert("http_content_type".into(), raw.content_type.clone().into());
+    data.insert(
+        "http_raw_body".into(),
+        base64::engine::general_purpose::STANDARD
+            .encode(&raw.body)
+            .into(),
+    );
+    data.insert("http_status_code".into(), raw.status.into());
+    data
 }
 
 /// The `auth` block of a response that created a token.
@@ -119,6 +137,9 @@ pub struct CoreResponse {
     /// The operation is reported as started rather than done (HTTP 202 Accepted, as Vault
     /// answers a tidy); rendered with the envelope even without `data`.
     pub accepted: bool,
+    /// An engine's raw answer, rendered as it is instead of the envelope (then nothing else
+    /// is set).
+    pub raw: Option<RawBody>,
 }
 
 impl CoreResponse {
@@ -142,6 +163,7 @@ impl CoreResponse {
     /// Whether this renders as HTTP 204.
     pub fn is_empty(&self) -> bool {
         !self.accepted
+            && self.raw.is_none()
             && self.data.is_none()
             && self.auth.is_none()
             && self.wrap_info.is_none()

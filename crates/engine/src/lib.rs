@@ -6,11 +6,15 @@
 //! core. A [`PathTable`] maps segment patterns such as `roles/{name}` or `data/{*path}` to an
 //! engine's route enum, so routing, 404/405 answers and help text come from one table, and
 //! so do the [`PathFlags`] core reads before the token ([`Engine::path_flags`]): a login
-//! endpoint, a path served without a token, a path that needs `sudo`.
+//! endpoint, a path served without a token, a path that needs `sudo`. An answer is Vault's
+//! JSON envelope, or a raw body with its own content type ([`Response::raw`]).
+//!
+//! [`example`] is a minimal engine that compiles, to start the next one from.
 #![warn(missing_docs)]
 
 mod auth;
 mod error;
+pub mod example;
 mod paths;
 mod request;
 mod timers;
@@ -25,8 +29,8 @@ pub use auth::{
 pub use error::EngineError;
 pub use paths::{Args, PathEntry, PathFlags, PathTable, Paths};
 pub use request::{
-    Caller, LeaseInfo, LeaseTerms, MountInfo, NewLease, Operation, Request, Response, Revocation,
-    UnconfirmedRevocation, TIDY_STARTED,
+    Caller, LeaseInfo, LeaseTerms, MountInfo, NewLease, Operation, RawBody, Request, Response,
+    Revocation, UnconfirmedRevocation, TIDY_STARTED,
 };
 pub use secrethub_common::JsonMap;
 pub use secrethub_storage::StorageView;

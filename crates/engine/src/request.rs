@@ -179,6 +179,34 @@ pub struct Response {
     /// The operation is reported as started rather than done (Vault's HTTP 202 Accepted,
     /// which it answers for a tidy), with the envelope even when there is no `data`.
     pub accepted: bool,
+    /// A body answered as it is instead of Vault's JSON envelope ([`Response::raw`]); `data`,
+    /// `warnings` and `accepted` are then not rendered, and it cannot carry a lease or a login.
+    pub raw: Option<RawBody>,
+}
+
+/// A body answered byte for byte with its own content type and status, instead of Vault's
+/// JSON envelope: a PEM certificate, a DER CRL, an OCSP response (Vault's `http_raw_body`,
+/// `http_content_type` and `http_status_code`). Audit devices record it as those three
+/// fields, HMACed like any response data; a wrapped raw answer is wrapped as them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawBody {
+    /// The HTTP status, 200 unless the engine says otherwise.
+    pub status: u16,
+    /// The `Content-Type` header, e.g. `application/pkix-cert`.
+    pub content_type: String,
+    /// The bytes, sent as they are.
+    pub body: Vec<u8>,
+}
+
+// The body may be secret (an exported key): Debug shows its length only.
+impl std::fmt::Debug for RawBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawBody")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl Response {
@@ -208,6 +236,27 @@ impl Response {
         Response {
             warnings,
             accepted: true,
+            ..Default::default()
+        }
+    }
+
+    /// A raw answer (HTTP 200): `body` exactly as given, with `content_type`.
+    pub fn raw(content_type: impl Into<String>, body: impl Into<Vec<u8>>) -> Self {
+        Response::raw_with_status(200, content_type, body)
+    }
+
+    /// A raw answer with its own HTTP status (e.g. 201 for a created ACME account).
+    pub fn raw_with_status(
+        status: u16,
+        content_type: impl Into<String>,
+        body: impl Into<Vec<u8>>,
+    ) -> Self {
+        Response {
+            raw: Some(RawBody {
+                status,
+                content_type: content_type.into(),
+                body: body.into(),
+            }),
             ..Default::default()
         }
     }

@@ -1,7 +1,7 @@
 //! Rendering: Vault's response envelope, and errors as `{"errors": [...]}` with Vault's
 //! status codes. The one place an `ErrorKind` becomes an HTTP status.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use secrethub_common::ErrorKind;
@@ -62,9 +62,12 @@ fn anyhow_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Vault's envelope (202 for an operation reported as started), or 204 when there is nothing
-/// to say.
+/// Vault's envelope (202 for an operation reported as started), 204 when there is nothing
+/// to say, or an engine's raw body as it is.
 pub(crate) fn envelope(request_id: &str, resp: CoreResponse) -> Response {
+    if let Some(raw) = resp.raw {
+        return raw_body(raw);
+    }
     if resp.is_empty() {
         return StatusCode::NO_CONTENT.into_response();
     }
@@ -91,4 +94,29 @@ pub(crate) fn envelope(request_id: &str, resp: CoreResponse) -> Response {
         }
     }
     (status, Json(body)).into_response()
+}
+
+/// An engine's raw answer: its status, its `Content-Type`, its bytes. A status or content
+/// type HTTP cannot carry is the engine's bug: a 500, with the reason in the log.
+fn raw_body(raw: secrethub_engine::RawBody) -> Response {
+    let status = StatusCode::from_u16(raw.status)
+        .ok()
+        .filter(|s| !s.is_informational());
+    let content_type = HeaderValue::from_str(&raw.content_type);
+    match (status, content_type) {
+        (Some(status), Ok(content_type)) => {
+            (status, [(header::CONTENT_TYPE, content_type)], raw.body).into_response()
+        }
+        _ => {
+            tracing::error!(
+                status = raw.status,
+                content_type = %raw.content_type.escape_debug(),
+                "an engine answered a raw body HTTP cannot carry"
+            );
+            error_body(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                vec!["internal error".into()],
+            )
+        }
+    }
 }

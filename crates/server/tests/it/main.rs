@@ -26,6 +26,7 @@ mod policies;
 mod policy_limits;
 mod seal;
 mod seed_api;
+mod special_engine;
 mod sudo_paths;
 mod token_role_tokens;
 mod token_roles;
