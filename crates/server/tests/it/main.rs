@@ -30,5 +30,6 @@ mod special_engine;
 mod sudo_paths;
 mod token_role_tokens;
 mod token_roles;
+mod timers;
 mod tokens;
 mod wrapping;
