@@ -132,6 +132,12 @@ impl Core {
         let builtin = BuiltIn::of(&mounted.entry.engine_type);
         let mut op = operation(req.method);
         let flags = path_flags(builtin, mounted, &rel, op);
+        if let Some(raw) = req.raw_body.as_ref().filter(|_| !flags.raw_body) {
+            return Err(CoreError::BadRequest(format!(
+                "this path takes a JSON body, not {:?}",
+                raw.content_type.chars().take(100).collect::<String>()
+            )));
+        }
 
         // A login needs no token, and one sent along is ignored (not used up, not audited
         // as the caller).
@@ -188,6 +194,7 @@ impl Core {
             mount: self.mount_info(mounted),
             intents: None,
             timers: Some(u.timers.for_mount(&mounted.entry.accessor)),
+            raw_body: req.raw_body.clone(),
         });
         if op == Operation::Update {
             if let (Some(engine), Some(r)) = (&mounted.engine, &engine_req) {
@@ -361,6 +368,7 @@ impl Core {
                     mount: self.mount_info(mounted),
                     intents: None,
                     timers: None,
+                    raw_body: None,
                 };
                 role = engine.login_role(&probe).await;
             }
@@ -459,7 +467,7 @@ fn request_event(
             client_token: token,
             client_token_accessor: record.map(|r| r.accessor.clone()),
             path: path.to_string(),
-            data: (!req.body.is_empty()).then(|| serde_json::Value::Object(req.body.clone())),
+            data: request_data(req),
             remote_address: req.remote_addr.map(|a| a.to_string()).unwrap_or_default(),
             wrap_ttl: req.wrap_ttl.map_or(0, |d| d.as_secs() as i64),
             lease_metadata: req.lease_metadata.clone(),
@@ -501,6 +509,19 @@ fn response_audit(resp: &CoreResponse) -> AuditResponse {
         }),
         warnings: resp.warnings.clone(),
     }
+}
+
+/// A request's data as audit devices record it: the JSON body, or a raw body as Vault's
+/// `http_content_type` and `http_raw_body` (base64), whose strings the device HMACs.
+fn request_data(req: &CoreRequest) -> Option<serde_json::Value> {
+    if let Some(raw) = &req.raw_body {
+        use base64::Engine as _;
+        return Some(serde_json::json!({
+            "http_content_type": raw.content_type,
+            "http_raw_body": base64::engine::general_purpose::STANDARD.encode(&raw.bytes),
+        }));
+    }
+    (!req.body.is_empty()).then(|| serde_json::Value::Object(req.body.clone()))
 }
 
 #[cfg(test)]

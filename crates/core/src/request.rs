@@ -40,6 +40,9 @@ pub struct CoreRequest {
     pub wrap_ttl: Option<Duration>,
     /// Labels stored on a lease this request creates (the seed endpoint's `metadata`).
     pub lease_metadata: std::collections::BTreeMap<String, String>,
+    /// A write's body that is not JSON, as sent (`body` is then empty); only paths whose row
+    /// takes one (`PathFlags::raw_body`) accept it, any other answers 400.
+    pub raw_body: Option<secrethub_engine::RawInput>,
 }
 
 /// A raw answer as response data, in Vault's field names: what audit devices record (every

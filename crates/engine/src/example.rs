@@ -109,6 +109,7 @@
 //! #     mount: MountInfo::default(),
 //! #     intents: None,
 //! #     timers: None,
+//! #     raw_body: None,
 //! # };
 //! engine
 //!     .handle(request(Update, "config", serde_json::json!({"text": "hi"})))

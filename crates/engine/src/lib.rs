@@ -29,8 +29,8 @@ pub use auth::{
 pub use error::EngineError;
 pub use paths::{Args, PathEntry, PathFlags, PathTable, Paths};
 pub use request::{
-    Caller, LeaseInfo, LeaseTerms, MountInfo, NewLease, Operation, RawBody, Request, Response,
-    Revocation, UnconfirmedRevocation, TIDY_STARTED,
+    Caller, LeaseInfo, LeaseTerms, MountInfo, NewLease, Operation, RawBody, RawInput, Request,
+    Response, Revocation, UnconfirmedRevocation, TIDY_STARTED,
 };
 pub use secrethub_common::JsonMap;
 pub use secrethub_storage::StorageView;

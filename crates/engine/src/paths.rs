@@ -62,6 +62,10 @@ pub struct PathFlags {
     /// Needs the `sudo` capability on top of the operation's (OpenBao's
     /// `PathsSpecial.Root`).
     pub sudo: bool,
+    /// Takes a write whose body is not JSON (an OCSP request in DER, a CSR in PEM): the
+    /// bytes and their content type reach the engine as [`crate::Request::raw_body`]. Any
+    /// other path refuses such a body with a 400.
+    pub raw_body: bool,
 }
 
 impl PathFlags {
@@ -70,6 +74,7 @@ impl PathFlags {
         login: false,
         unauthenticated: false,
         sudo: false,
+        raw_body: false,
     };
 
     /// Whether the path is served without a token (a login or an unauthenticated path).
@@ -115,6 +120,12 @@ impl<R> PathEntry<R> {
     /// Marks the row as an auth method's login endpoint (see [`PathFlags::login`]).
     pub fn login(mut self) -> Self {
         self.flags.login = true;
+        self
+    }
+
+    /// Lets the row take a body that is not JSON (see [`PathFlags::raw_body`]).
+    pub fn raw_body(mut self) -> Self {
+        self.flags.raw_body = true;
         self
     }
 

@@ -99,6 +99,29 @@ pub struct Request {
     /// Where to set the mount's timers (see [`crate::TimerLog`]); `None` where core runs no
     /// timers (engine unit tests), and then [`Request::schedule`] does nothing.
     pub timers: Option<std::sync::Arc<dyn crate::TimerLog>>,
+    /// A write's body as sent, when it was not JSON (its content type is not JSON, form or
+    /// text) and the path's row takes one ([`crate::PathFlags::raw_body`]); `body` is then
+    /// empty.
+    pub raw_body: Option<RawInput>,
+}
+
+/// A request body that is not JSON, with its content type.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawInput {
+    /// The `Content-Type` header as sent, e.g. `application/ocsp-request`.
+    pub content_type: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+// The body may be secret: Debug shows its length only.
+impl std::fmt::Debug for RawInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawInput")
+            .field("content_type", &self.content_type)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
 }
 
 // Debug shows the body's keys only: values may be secrets.
@@ -196,6 +219,9 @@ pub struct RawBody {
     pub content_type: String,
     /// The bytes, sent as they are.
     pub body: Vec<u8>,
+    /// More response headers (ACME's `Replay-Nonce`, `Location`, `Link`); names and values
+    /// HTTP cannot carry, and the framing headers core sets itself, are a 500.
+    pub headers: Vec<(String, String)>,
 }
 
 // The body may be secret (an exported key): Debug shows its length only.
@@ -205,6 +231,7 @@ impl std::fmt::Debug for RawBody {
             .field("status", &self.status)
             .field("content_type", &self.content_type)
             .field("body_len", &self.body.len())
+            .field("headers", &self.headers.len())
             .finish()
     }
 }
@@ -256,9 +283,18 @@ impl Response {
                 status,
                 content_type: content_type.into(),
                 body: body.into(),
+                headers: Vec::new(),
             }),
             ..Default::default()
         }
+    }
+
+    /// Adds a header to a raw answer ([`RawBody::headers`]); a JSON answer is unchanged.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        if let Some(raw) = self.raw.as_mut() {
+            raw.headers.push((name.into(), value.into()));
+        }
+        self
     }
 
     /// A LIST answer: `{"keys": [...]}`; an empty list is a 404 as in Vault.

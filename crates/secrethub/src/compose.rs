@@ -260,6 +260,7 @@ async fn mount_dev_kv(core: &Core, root: &str) -> anyhow::Result<()> {
         remote_addr: None,
         wrap_ttl: None,
         lease_metadata: Default::default(),
+        raw_body: None,
     };
     core.handle(req).await.context("mounting secret/")?;
     Ok(())

@@ -173,6 +173,21 @@ fn describe(e: &serde_json::Error) -> &'static str {
     }
 }
 
+/// The `Content-Type` of a write whose body is not JSON: any media type but JSON (`*/json`,
+/// `*+json`), form (`application/x-www-form-urlencoded`, what curl sends by default) and
+/// text, which are all read as JSON as Vault does. Such a body reaches only a path that
+/// takes it (`PathFlags::raw_body`, e.g. an OCSP request in DER).
+pub(crate) fn raw_content_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+    let media = value.split(';').next()?.trim().to_ascii_lowercase();
+    let json_like = media.is_empty()
+        || media.ends_with("/json")
+        || media.ends_with("+json")
+        || media.starts_with("text/")
+        || media == "application/x-www-form-urlencoded";
+    (!json_like).then(|| value.trim().to_string())
+}
+
 /// `X-Vault-Wrap-TTL` as a duration.
 pub(crate) fn wrap_ttl(headers: &HeaderMap) -> Result<Option<std::time::Duration>, CoreError> {
     let Some(v) = headers.get("x-vault-wrap-ttl") else {

@@ -96,21 +96,46 @@ pub(crate) fn envelope(request_id: &str, resp: CoreResponse) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// An engine's raw answer: its status, its `Content-Type`, its bytes. A status or content
-/// type HTTP cannot carry is the engine's bug: a 500, with the reason in the log.
+/// Headers an engine's raw answer may not set: the framing and the content type are the
+/// server's to set.
+const RESERVED_HEADERS: &[header::HeaderName] = &[
+    header::CONTENT_TYPE,
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+    header::CONNECTION,
+];
+
+/// An engine's raw answer: its status, its `Content-Type`, its extra headers, its bytes. A
+/// status, content type or header HTTP cannot carry (or one the server sets itself) is the
+/// engine's bug: a 500, with the reason in the log.
 fn raw_body(raw: secrethub_engine::RawBody) -> Response {
     let status = StatusCode::from_u16(raw.status)
         .ok()
         .filter(|s| !s.is_informational());
     let content_type = HeaderValue::from_str(&raw.content_type);
+    let mut headers = header::HeaderMap::new();
+    let mut headers_ok = true;
+    for (name, value) in &raw.headers {
+        match (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(n), Ok(v)) if !RESERVED_HEADERS.contains(&n) => {
+                headers.append(n, v);
+            }
+            _ => headers_ok = false,
+        }
+    }
     match (status, content_type) {
-        (Some(status), Ok(content_type)) => {
-            (status, [(header::CONTENT_TYPE, content_type)], raw.body).into_response()
+        (Some(status), Ok(content_type)) if headers_ok => {
+            headers.insert(header::CONTENT_TYPE, content_type);
+            (status, headers, raw.body).into_response()
         }
         _ => {
             tracing::error!(
                 status = raw.status,
                 content_type = %raw.content_type.escape_debug(),
+                headers = raw.headers.len(),
                 "an engine answered a raw body HTTP cannot carry"
             );
             error_body(

@@ -12,6 +12,7 @@ use axum::response::Response;
 use axum::routing::{any, get};
 use axum::Router;
 use secrethub_core::{Core, CoreError, CoreRequest};
+use secrethub_engine::RawInput;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::envelope::{core_error, envelope, error_body};
@@ -92,11 +93,20 @@ async fn api(State(core): State<Arc<Core>>, req: Request) -> Response {
         Ok(w) => w,
         Err(e) => return core_error(&e),
     };
+    let raw_type = decode::raw_content_type(req.headers());
     let bytes = match read_body(req.into_body()).await {
         Ok(b) => b,
         Err(r) => return r,
     };
+    let mut raw_body = None;
     let body = match method {
+        secrethub_core::Method::Write if raw_type.is_some() && !bytes.is_empty() => {
+            raw_body = raw_type.map(|content_type| RawInput {
+                content_type,
+                bytes: bytes.to_vec(),
+            });
+            secrethub_common::JsonMap::new()
+        }
         secrethub_core::Method::Write | secrethub_core::Method::Patch => {
             match decode::json_body(&bytes) {
                 Ok(b) => b,
@@ -123,6 +133,7 @@ async fn api(State(core): State<Arc<Core>>, req: Request) -> Response {
         remote_addr: remote,
         wrap_ttl,
         lease_metadata: Default::default(),
+        raw_body,
     };
     match core.handle(creq).await {
         Ok(resp) => envelope(&id, resp),

@@ -70,6 +70,7 @@ fn login_request(core: &Core, mut body: JsonMap) -> Result<CoreRequest, CoreErro
         remote_addr: None,
         wrap_ttl: None,
         lease_metadata: Default::default(),
+        raw_body: None,
     })
 }
 

@@ -63,6 +63,7 @@ impl Caller {
             remote_addr: self.remote,
             wrap_ttl: None,
             lease_metadata: Default::default(),
+            raw_body: None,
         }
     }
 }

@@ -88,6 +88,7 @@ pub(crate) async fn secrets(
         remote_addr: remote,
         wrap_ttl: None,
         lease_metadata: Default::default(),
+        raw_body: None,
     };
     match core.handle(creq).await {
         Ok(resp) => envelope(&id, resp),
@@ -152,6 +153,7 @@ pub(crate) async fn dynamic(
         remote_addr: remote,
         wrap_ttl: None,
         lease_metadata: metadata,
+        raw_body: None,
     };
     match core.handle(creq).await {
         Ok(resp) => {

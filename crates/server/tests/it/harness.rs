@@ -22,6 +22,7 @@ pub(crate) fn registry() -> EngineRegistry {
         .register("kv", secrethub_kv::factory)
         .register("test-leases", crate::lease_engine::factory)
         .register("test-timers", crate::timers::factory)
+        .register("test-raw-input", crate::raw_requests::factory)
         .register("test-special", crate::special_engine::factory)
         .register_auth("test-login", crate::login_engine::factory)
         .register_auth("approle", secrethub_auth_approle::factory)

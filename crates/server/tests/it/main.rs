@@ -24,6 +24,7 @@ mod login_engine;
 mod mounts;
 mod policies;
 mod policy_limits;
+mod raw_requests;
 mod seal;
 mod seed_api;
 mod special_engine;

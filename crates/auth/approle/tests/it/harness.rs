@@ -79,6 +79,7 @@ impl Mount {
             },
             intents: None,
             timers: None,
+            raw_body: None,
         }
     }
 

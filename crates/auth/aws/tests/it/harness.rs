@@ -72,6 +72,7 @@ impl Mount {
             },
             intents: None,
             timers: None,
+            raw_body: None,
         }
     }
 

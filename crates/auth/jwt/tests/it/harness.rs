@@ -439,6 +439,7 @@ impl Mount {
             },
             intents: None,
             timers: None,
+            raw_body: None,
         }
     }
 

@@ -62,6 +62,7 @@ impl Mount {
             },
             intents: None,
             timers: None,
+            raw_body: None,
         }
     }
 

@@ -120,6 +120,7 @@ impl Mount {
             },
             intents: Some(self.intents.clone()),
             timers: Some(self.timers.clone()),
+            raw_body: None,
         }
     }
 

@@ -83,6 +83,7 @@ impl Kv {
             },
             intents: None,
             timers: None,
+            raw_body: None,
         }
     }
 

@@ -347,6 +347,7 @@ async fn real_clock_answers_have_vault_shape() {
         mount: Default::default(),
         intents: None,
         timers: None,
+        raw_body: None,
     };
     let w = engine
         .handle(req(
