@@ -302,14 +302,7 @@ async fn bound_cidrs_limit_login_and_token_use() {
 #[tokio::test]
 async fn failed_logins_are_rate_limited_per_address_and_role_and_audited() {
     let t = with_alice(json!({})).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("audit.log");
-    t.root(
-        "PUT",
-        "sys/audit/file",
-        Some(json!({"type": "file", "options": {"file_path": file.to_str().unwrap()}})),
-    )
-    .await;
+    let (_dir, file) = t.audit_to_file().await;
     let (s, v) = t
         .root(
             "POST",

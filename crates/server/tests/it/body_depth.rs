@@ -69,16 +69,7 @@ async fn refused(t: &TestServer, method: &str, uri: &str, body: String) {
 #[tokio::test]
 async fn a_body_at_the_limit_reads_back_and_one_deeper_is_refused() {
     let t = TestServer::dev().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("audit.log");
-    let (s, v) = t
-        .root(
-            "PUT",
-            "sys/audit/file",
-            Some(json!({"type": "file", "options": {"file_path": file.to_str().unwrap()}})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let (_dir, file) = t.audit_to_file().await;
     let (s, v) = t
         .root(
             "POST",

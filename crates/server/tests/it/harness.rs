@@ -135,6 +135,23 @@ impl TestServer {
         self.req(method, path, Some(&self.root.clone()), body).await
     }
 
+    /// Enables a file audit device (`file/`) writing to a new temporary directory; answers
+    /// the directory (keep it alive) and the file.
+    pub(crate) async fn audit_to_file(&self) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("audit.log");
+        let options = serde_json::json!({"file_path": file.to_str().expect("UTF-8 path")});
+        let (s, v) = self
+            .root(
+                "PUT",
+                "sys/audit/file",
+                Some(serde_json::json!({"type": "file", "options": options})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+        (dir, file)
+    }
+
     /// Creates a token with the given policies (as root) and returns it.
     pub(crate) async fn token_with(&self, policies: &[&str]) -> String {
         let (s, v) = self

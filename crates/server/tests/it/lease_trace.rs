@@ -3,27 +3,13 @@
 //! a token the expiry sweeper removes each write an entry naming the lease, with the system
 //! as its author.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 use crate::harness::{eventually, TestServer};
 use crate::leases::{creds, upstream, with_engine};
-
-async fn with_audit_file(t: &TestServer) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("audit.log");
-    let (s, v) = t
-        .root(
-            "PUT",
-            "sys/audit/file",
-            Some(json!({"type": "file", "options": {"file_path": file.to_str().unwrap()}})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
-    (dir, file)
-}
 
 /// The entries the system wrote (not a request's), in order.
 fn system_entries(file: &Path) -> Vec<Value> {
@@ -38,7 +24,7 @@ fn system_entries(file: &Path) -> Vec<Value> {
 #[tokio::test]
 async fn an_expired_lease_is_audited_when_revoked() {
     let t = with_engine().await;
-    let (_dir, file) = with_audit_file(&t).await;
+    let (_dir, file) = t.audit_to_file().await;
     let root = t.root.clone();
     let (id, _) = creds(&t, &root, "short", json!({"ttl": "1s"})).await;
     eventually("the expired lease is revoked upstream", || async {
@@ -72,7 +58,7 @@ async fn an_expired_lease_is_audited_when_revoked() {
 #[tokio::test]
 async fn an_irrevocable_lease_and_a_revoked_intent_are_audited() {
     let t = with_engine().await;
-    let (_dir, file) = with_audit_file(&t).await;
+    let (_dir, file) = t.audit_to_file().await;
     let root = t.root.clone();
     t.root(
         "POST",
@@ -124,7 +110,7 @@ async fn an_irrevocable_lease_and_a_revoked_intent_are_audited() {
 #[tokio::test]
 async fn an_expired_token_and_its_child_are_audited_when_removed() {
     let t = TestServer::dev().await;
-    let (_dir, file) = with_audit_file(&t).await;
+    let (_dir, file) = t.audit_to_file().await;
     let (_, v) = t
         .root("POST", "auth/token/create", Some(json!({"ttl": "1s"})))
         .await;

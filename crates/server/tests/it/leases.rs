@@ -339,17 +339,7 @@ async fn lease_count_quota() {
 #[tokio::test]
 async fn seed_dynamic_endpoint_and_lease_listing() {
     let t = with_engine().await;
-    let dir = tempfile::tempdir().unwrap();
-    let audit_file = dir.path().join("audit.log");
-    let options = json!({"file_path": audit_file.to_str().unwrap()});
-    let (s, _) = t
-        .root(
-            "PUT",
-            "sys/audit/file",
-            Some(json!({"type": "file", "options": options})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_dir, audit_file) = t.audit_to_file().await;
     let req = Request::builder()
         .method("POST")
         .uri("/v1/secrets/dynamic/readonly-analytics")

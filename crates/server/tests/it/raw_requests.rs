@@ -146,17 +146,7 @@ fn json_of(body: &[u8]) -> Value {
 #[tokio::test]
 async fn a_raw_body_row_gets_the_bytes_and_answers_with_headers() {
     let t = server().await;
-    let dir = tempfile::tempdir().unwrap();
-    let audit_file = dir.path().join("audit.log");
-    let options = json!({"file_path": audit_file.to_str().unwrap()});
-    let (s, _) = t
-        .root(
-            "PUT",
-            "sys/audit/file",
-            Some(json!({"type": "file", "options": options})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_dir, audit_file) = t.audit_to_file().await;
 
     // No token needed on this row; the body arrives as sent.
     let (s, h, body) = post(&t, "rawin/ocsp", None, "application/ocsp-request", der()).await;

@@ -262,16 +262,7 @@ async fn raw_body_is_wrapped_as_its_fields() {
 #[tokio::test]
 async fn audit_records_raw_bodies_hmaced() {
     let t = server().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("audit.log");
-    let (s, v) = t
-        .root(
-            "PUT",
-            "sys/audit/file",
-            Some(json!({"type": "file", "options": {"file_path": file.to_str().unwrap()}})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let (_dir, file) = t.audit_to_file().await;
     let (s, _, body) = bytes(&t, "GET", "special/crl", Some(&t.root), &[]).await;
     assert_eq!((s, body), (StatusCode::OK, der()));
     let (s, _, body) = bytes(&t, "GET", "special/ca/pem", None, &[]).await;

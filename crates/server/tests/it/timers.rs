@@ -118,17 +118,7 @@ async fn job(t: &TestServer, mount: &str, name: &str) -> Value {
 #[tokio::test]
 async fn a_due_timer_runs_and_a_failed_run_is_retried_and_audited() {
     let (t, mount) = server_with_mount().await;
-    let dir = tempfile::tempdir().unwrap();
-    let audit_file = dir.path().join("audit.log");
-    let options = json!({"file_path": audit_file.to_str().unwrap()});
-    let (s, _) = t
-        .root(
-            "PUT",
-            "sys/audit/file",
-            Some(json!({"type": "file", "options": options})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_dir, audit_file) = t.audit_to_file().await;
 
     let (s, v) = t
         .root(
