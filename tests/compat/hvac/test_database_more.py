@@ -146,24 +146,31 @@ def test_test_connection(secrethub, pg_database):
         secrethub.sys.disable_secrets_engine(mount)
 
 
+def mount_with_connection(client, mount, database):
+    """Mounts the database engine at `mount` with connection `pg` (allowed role `billing`) to
+    `database` on the machine's PostgreSQL; answers hvac's database API."""
+    client.adapter.post(f"/v1/sys/mounts/{mount}", json={"type": "database"})
+    db = client.secrets.database
+    db.configure(
+        "pg",
+        "postgresql-database-plugin",
+        allowed_roles=["billing"],
+        connection_url=f"postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:5432/{database}?sslmode=disable",
+        username="postgres",
+        password="unused-on-trust",
+        mount_point=mount,
+    )
+    return db
+
+
 def test_static_roles(secrethub, pg_database):
     """Static roles through hvac's own methods: the user's password is taken over and
     rotated (checked in pg_authid: the machine's PostgreSQL trusts local logins)."""
     mount = unique("db")
     user = unique("svc")
     psql(f"CREATE ROLE {user} WITH LOGIN PASSWORD 'original-{user}'")
-    secrethub.adapter.post(f"/v1/sys/mounts/{mount}", json={"type": "database"})
-    db = secrethub.secrets.database
     try:
-        db.configure(
-            "pg",
-            "postgresql-database-plugin",
-            allowed_roles=["billing"],
-            connection_url=f"postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:5432/{pg_database}?sslmode=disable",
-            username="postgres",
-            password="unused-on-trust",
-            mount_point=mount,
-        )
+        db = mount_with_connection(secrethub, mount, pg_database)
         before = stored_password(user)
         db.create_static_role(
             "billing", db_name="pg", username=user, rotation_statements=[], rotation_period=86400, mount_point=mount
@@ -195,18 +202,8 @@ def test_static_role_rotates_on_its_own_and_takes_a_cron_schedule(secrethub, pg_
     mount = unique("db")
     user = unique("svc")
     psql(f"CREATE ROLE {user} WITH LOGIN PASSWORD 'original-{user}'")
-    secrethub.adapter.post(f"/v1/sys/mounts/{mount}", json={"type": "database"})
-    db = secrethub.secrets.database
     try:
-        db.configure(
-            "pg",
-            "postgresql-database-plugin",
-            allowed_roles=["billing"],
-            connection_url=f"postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:5432/{pg_database}?sslmode=disable",
-            username="postgres",
-            password="unused-on-trust",
-            mount_point=mount,
-        )
+        db = mount_with_connection(secrethub, mount, pg_database)
         db.create_static_role(
             "billing", db_name="pg", username=user, rotation_statements=[], rotation_period=5, mount_point=mount
         )

@@ -69,6 +69,25 @@ fn existing_user(place: &MysqlPlace, suffix: &str) -> (String, String) {
     (user, password)
 }
 
+/// Enables `database/` and writes the connection `shop` to the place's database as its
+/// admin, with `extra` fields.
+fn enable_shop(cli: &Cli, place: &MysqlPlace, extra: &[&str]) {
+    cli.ok(&["secrets", "enable", "database"]);
+    let url = format!("connection_url={}", place.url());
+    let username = format!("username={}", place.admin);
+    let password = format!("password={}", place.password);
+    let mut args = vec![
+        "write",
+        "database/config/shop",
+        "plugin_name=mysql-database-plugin",
+        &url,
+        &username,
+        &password,
+    ];
+    args.extend_from_slice(extra);
+    cli.ok(&args);
+}
+
 fn logs_in(user: &str, password: &str) -> bool {
     mariadb(user, password, "SELECT 1").0 == 0
 }
@@ -118,16 +137,7 @@ async fn a_static_role_rotates_on_its_own_across_a_kill_and_reads_like_openbao()
         "file",
         &format!("file_path={}", audit_log.display()),
     ]);
-    bao.ok(&["secrets", "enable", "database"]);
-    bao.ok(&[
-        "write",
-        "database/config/shop",
-        "plugin_name=mysql-database-plugin",
-        &format!("connection_url={}", place.url()),
-        &format!("username={}", place.admin),
-        &format!("password={}", place.password),
-        "allowed_roles=billing",
-    ]);
+    enable_shop(&bao, &place, &["allowed_roles=billing"]);
     bao.ok(&[
         "write",
         "database/static-roles/billing",
@@ -175,16 +185,7 @@ async fn a_static_role_rotates_on_its_own_across_a_kill_and_reads_like_openbao()
     let (other, _) = existing_user(&place, "obao");
     let theirs = Cli::bao(&bao_path, &openbao.addr, &dir.path().join("openbao-home"))
         .env("VAULT_TOKEN", &openbao.root_token);
-    theirs.ok(&["secrets", "enable", "database"]);
-    theirs.ok(&[
-        "write",
-        "database/config/shop",
-        "plugin_name=mysql-database-plugin",
-        &format!("connection_url={}", place.url()),
-        &format!("username={}", place.admin),
-        &format!("password={}", place.password),
-        "allowed_roles=billing",
-    ]);
+    enable_shop(&theirs, &place, &["allowed_roles=billing"]);
     theirs.ok(&[
         "write",
         "database/static-roles/billing",
@@ -234,17 +235,7 @@ async fn a_connections_rotation_period_rotates_its_admin_password_while_creds_ke
     let server = ServerProcess::dev(dir.path(), &root_token, &[]).await;
     let bao = Cli::bao(&bao_binary(), server.addr(), &dir.path().join("home"))
         .env("VAULT_TOKEN", &root_token);
-    bao.ok(&["secrets", "enable", "database"]);
-    bao.ok(&[
-        "write",
-        "database/config/shop",
-        "plugin_name=mysql-database-plugin",
-        &format!("connection_url={}", place.url()),
-        &format!("username={}", place.admin),
-        &format!("password={}", place.password),
-        "allowed_roles=*",
-        "rotation_period=5s",
-    ]);
+    enable_shop(&bao, &place, &["allowed_roles=*", "rotation_period=5s"]);
     let role_path = format!("database/roles/{}", place.role);
     bao.ok(&[
         "write",
