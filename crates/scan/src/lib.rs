@@ -1,0 +1,22 @@
+//! The secret-sprawl scanner: finds hard-coded secrets in text (`secrethub scan`).
+//!
+//! Rules are data: one YAML file per provider family under `rules/`, embedded in the binary
+//! ([`RuleSet::builtin`]). Each rule has a regex with the secret in a capture group, keywords
+//! for the prefilter, an optional entropy floor and examples that must and must not match,
+//! checked by [`RuleSet::check_examples`] (`secrethub scan rules check`, and the tests).
+//!
+//! Scanning text ([`RuleSet::scan_text`]): one Aho-Corasick pass finds every keyword of every
+//! rule; only the lines around a keyword are given to the rules that keyword belongs to. A
+//! candidate is dropped when it is a placeholder (`${VAR}`, `{{ .Values.x }}`, `changeme`,
+//! AWS's `EXAMPLE` keys, a UUID, …, see `value.rs`), when it is not random enough for its
+//! rule, or when its line carries an allow marker (`secrethub:allow`, `gitleaks:allow`,
+//! `pragma: allowlist secret`). A value is never kept whole in a [`Finding`]: it carries a
+//! masked form and a fingerprint (SHA-256 of the value, so a baseline survives a move).
+
+mod rules;
+mod scan;
+mod value;
+
+pub use rules::{ExampleFailure, Rule, RuleError, RuleSet, SecretType};
+pub use scan::Finding;
+pub use value::{entropy, fingerprint, is_placeholder, mask};

@@ -1,0 +1,208 @@
+//! Scanning one text: the keyword prefilter, the rules on the lines around their keywords,
+//! placeholders, entropy, allow markers, and one finding per value.
+
+use serde::Serialize;
+
+use crate::rules::{Rule, RuleSet};
+use crate::value::{entropy, fingerprint, is_placeholder, mask};
+use crate::SecretType;
+
+/// How far a multi-line rule (a PEM block) reads on from its keyword's line.
+const MULTILINE_WINDOW: usize = 8 * 1024;
+
+/// Markers that accept a finding on their line, as gitleaks and detect-secrets users write
+/// them.
+const ALLOW_MARKERS: &[&str] = &[
+    "secrethub:allow",
+    "gitleaks:allow",
+    "pragma: allowlist secret",
+];
+
+/// One secret found. Never holds the value itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// The file (as given to the scanner).
+    pub path: String,
+    /// 1-based line and column of the secret's first character.
+    pub line: usize,
+    /// 1-based column, in bytes.
+    pub column: usize,
+    /// The rule that found it.
+    pub rule: String,
+    /// The document's type of the secret.
+    #[serde(rename = "type")]
+    pub secret_type: SecretType,
+    /// The value's first characters and length.
+    pub masked: String,
+    /// SHA-256 of the value, 20 hex characters.
+    pub fingerprint: String,
+    /// Byte range of the value in the text (for rewriting it into a reference).
+    #[serde(skip)]
+    pub span: (usize, usize),
+    #[serde(skip)]
+    priority: i64,
+}
+
+/// The byte range of the line around `at`, or from its start on for `window` bytes.
+fn region(text: &str, at: usize, multiline: bool) -> (usize, usize) {
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = if multiline {
+        let mut e = (at + MULTILINE_WINDOW).min(text.len());
+        while !text.is_char_boundary(e) {
+            e -= 1;
+        }
+        e
+    } else {
+        text[at..].find('\n').map_or(text.len(), |i| at + i)
+    };
+    (start, end)
+}
+
+fn line_of(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at];
+    let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
+    let column = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+fn allowed(text: &str, at: usize) -> bool {
+    let (start, end) = region(text, at, false);
+    let line = &text[start..end];
+    ALLOW_MARKERS.iter().any(|m| line.contains(m))
+}
+
+impl RuleSet {
+    /// Every secret in `text`, in order of position. `path` is only copied into findings.
+    pub fn scan_text(&self, path: &str, text: &str) -> Vec<Finding> {
+        // (rule, region start) pairs already scanned, so a line with a keyword twice is read
+        // once per rule.
+        let mut done = std::collections::HashSet::new();
+        let mut found: Vec<Finding> = Vec::new();
+        for hit in self.prefilter.find_overlapping_iter(text) {
+            for &r in &self.keyword_rules[hit.pattern().as_usize()] {
+                let rule = &self.rules[r];
+                let (start, end) = region(text, hit.start(), rule.multiline);
+                if !done.insert((r, start)) {
+                    continue;
+                }
+                self.scan_region(rule, path, text, start, end, &mut found);
+            }
+        }
+        resolve_overlaps(found)
+    }
+
+    fn scan_region(
+        &self,
+        rule: &Rule,
+        path: &str,
+        text: &str,
+        start: usize,
+        end: usize,
+        found: &mut Vec<Finding>,
+    ) {
+        for caps in rule.regex.captures_iter(&text[start..end]) {
+            let Some(m) = caps.get(rule.secret_group) else {
+                continue;
+            };
+            let value = m.as_str().trim_end();
+            let at = start + m.start();
+            if is_placeholder(value)
+                || rule.entropy.is_some_and(|floor| entropy(value) < floor)
+                || allowed(text, at)
+            {
+                continue;
+            }
+            let (line, column) = line_of(text, at);
+            found.push(Finding {
+                path: path.to_string(),
+                line,
+                column,
+                rule: rule.id.clone(),
+                secret_type: rule.secret_type,
+                masked: mask(value),
+                fingerprint: fingerprint(value),
+                span: (at, at + value.len()),
+                priority: rule.priority,
+            });
+        }
+    }
+}
+
+/// One finding per value: where findings overlap, the rule with the highest priority stays
+/// (a `ghp_` token over a generic `token=`), then the earliest.
+fn resolve_overlaps(mut found: Vec<Finding>) -> Vec<Finding> {
+    found.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.span.cmp(&b.span)));
+    let mut kept: Vec<Finding> = Vec::new();
+    for f in found {
+        let overlaps = kept
+            .iter()
+            .any(|k| f.span.0 < k.span.1 && k.span.0 < f.span.1);
+        if !overlaps {
+            kept.push(f);
+        }
+    }
+    kept.sort_by_key(|f| f.span);
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> RuleSet {
+        RuleSet::builtin().expect("the built-in rules load")
+    }
+
+    #[test]
+    fn every_rules_examples_hold() {
+        let set = rules();
+        let failures = set.check_examples();
+        assert!(failures.is_empty(), "{failures:#?}");
+        for rule in set.rules() {
+            assert!(
+                rule.example_count() >= 2,
+                "{} has too few examples",
+                rule.id
+            );
+        }
+    }
+
+    #[test]
+    fn findings_name_the_place_and_never_the_value() {
+        let text = "a: 1\nGITHUB_TOKEN=ghp_R8kT2vLq9wXz4mNp7sYb3cHf6jUa1eGi0oVt\n";
+        let found = rules().scan_text("ci.env", text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = &found[0];
+        assert_eq!((f.path.as_str(), f.line, f.column), ("ci.env", 2, 14));
+        assert_eq!(f.rule, "github-token");
+        assert_eq!(f.secret_type, SecretType::ApiKeys);
+        let json = serde_json::to_string(f).unwrap();
+        assert!(!json.contains("R8kT2vLq9wXz"), "{json}");
+    }
+
+    #[test]
+    fn a_specific_rule_wins_over_a_generic_one_on_the_same_value() {
+        let text = "api_token = ghp_R8kT2vLq9wXz4mNp7sYb3cHf6jUa1eGi0oVt\n\
+                    DB_PASSWORD=postgresql://app:Kp9wLq2vX7mNz@db:5432/shop\n";
+        let found = rules().scan_text("x", text);
+        let ids: Vec<&str> = found.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(ids, ["github-token", "database-url"], "{found:?}");
+    }
+
+    #[test]
+    fn allow_markers_and_placeholders_are_not_findings() {
+        let set = rules();
+        let text = "GITHUB_TOKEN=ghp_R8kT2vLq9wXz4mNp7sYb3cHf6jUa1eGi0oVt # gitleaks:allow\n\
+                    password: ${DB_PASSWORD}\n";
+        assert!(set.scan_text("x", text).is_empty());
+    }
+
+    #[test]
+    fn a_pem_block_is_found_across_lines() {
+        let text = "key: |\n  -----BEGIN RSA PRIVATE KEY-----\n  MIIEowIBAAKCAQEAu7Qm5p9xKJ4t2vLr8wN3sYb6cHf1jUa0eGi5oVtQwDk2vX\n  -----END RSA PRIVATE KEY-----\n";
+        let found = rules().scan_text("x", text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].rule.as_str(), found[0].line), ("private-key", 2));
+        assert_eq!(found[0].secret_type, SecretType::TlsCerts);
+    }
+}
