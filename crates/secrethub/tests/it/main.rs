@@ -32,3 +32,4 @@ mod seed_api;
 mod seed_config;
 mod tls;
 mod token_review;
+mod transit;

@@ -25,15 +25,20 @@ fn algorithm(req: &Request, from_path: &str, field: &str) -> Result<Option<Strin
     Fields(&req.body).string(field)
 }
 
+/// The hash of a sign or verify request: from the path, else `hash_algorithm`, else the
+/// legacy `algorithm`.
+fn hash_name(req: &Request, alg: &str) -> Result<Option<String>> {
+    match algorithm(req, alg, "hash_algorithm")? {
+        Some(h) => Ok(Some(h)),
+        None => Fields(&req.body).string("algorithm"),
+    }
+}
+
 /// `hash_algorithm` (path, body, or the legacy `algorithm`), `marshaling_algorithm` and
 /// `prehashed` of a sign or verify request.
 fn signature_options(req: &Request, rec: &KeyRecord, alg: &str) -> Result<(SignHash, Marshaling)> {
     let body = Fields(&req.body);
-    let hash_name = match algorithm(req, alg, "hash_algorithm")? {
-        Some(h) => Some(h),
-        None => body.string("algorithm")?,
-    };
-    let hash = signing::sign_hash(rec.key_type, hash_name.as_deref())?;
+    let hash = signing::sign_hash(rec.key_type, hash_name(req, alg)?.as_deref())?;
     let marshaling = Marshaling::parse(body.string("marshaling_algorithm")?.as_deref())?;
     if body.bool("prehashed")? {
         return Err(TransitError::bad("prehashed input is not supported yet"));
@@ -138,7 +143,7 @@ impl TransitEngine {
             },
         };
         if by_hmac {
-            let alg = HashAlg::parse(algorithm(req, alg, "algorithm")?.as_deref())?;
+            let alg = HashAlg::parse(hash_name(req, alg)?.as_deref())?;
             return batch::run(req, OnItemError::Ok, &[], |f| {
                 let input = f.b64_required("input", "missing input")?;
                 let text = f.string("hmac")?.unwrap_or_default();
