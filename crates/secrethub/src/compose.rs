@@ -24,6 +24,7 @@ pub(crate) fn registry() -> EngineRegistry {
         .register("kv", secrethub_kv::factory)
         .register("generic", secrethub_kv::factory)
         .register("database", secrethub_database::factory)
+        .register("pki", secrethub_pki::factory)
         .register("transit", secrethub_transit::factory)
         .register_auth("approle", secrethub_auth_approle::factory)
         .register_auth("userpass", secrethub_auth_userpass::factory)

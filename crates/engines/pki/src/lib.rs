@@ -1,0 +1,286 @@
+//! PKI secrets engine: a certificate authority with Vault's API (`pki/…`), paths,
+//! parameters and answer shapes as OpenBao 2.x answers them.
+//!
+//! # What it serves
+//! - Issuers: `root/generate/internal|exported` (RSA 2048/3072/4096, EC P-256/P-384,
+//!   Ed25519), `DELETE root` (sudo), several issuers per mount with a default
+//!   (`issuers` LIST, `issuer/:ref` and its `pem`/`der`/`json`, `config/issuers`), the
+//!   default's certificate and chain (`ca`, `ca/pem`, `ca_chain`, `cert/ca`,
+//!   `cert/ca_chain`), `config/urls` (written into issued certificates).
+//! - Roles: `roles/:name` with every field Vault answers (see `paths/roles.rs` for which
+//!   act), LIST `roles`.
+//! - Issuing: `issue/:role` (the key made here), `sign/:role` (a CSR),
+//!   `sign-verbatim[/:role]`; `cert/:serial`, LIST `certs`.
+//! - Revocation: `revoke` (by serial or certificate), `crl` (DER), `crl/pem`, `cert/crl`,
+//!   `crl/rotate`; every revocation rebuilds the issuer's CRL. `tidy` with
+//!   `safety_buffer`. A role with `generate_lease` answers a lease whose revocation
+//!   revokes the certificate.
+//!
+//! The certificate, CRL and `issuer/:ref/{pem,der,json}` paths and LIST `issuers` answer
+//! without a token, as in Vault; `DELETE root` needs sudo.
+//!
+//! # Storage and secrets
+//! Records are listed in `records.rs`; everything lives in the mount's own storage view,
+//! so behind the barrier. Issuer keys are kept as PKCS#8 in a `Sensitive` field, handled in
+//! `Zeroizing` buffers and never logged. Key generation (RSA above all) runs on the
+//! blocking pool.
+//!
+//! # Differences from Vault (not yet served)
+//! Intermediate CA flows (`intermediate/generate`, `intermediate/set-signed`,
+//! `root/sign-intermediate`, `config/ca`), OCSP, ACME, delta CRLs, `config/crl`,
+//! auto-tidy, issuer updates and key management paths (`keys`, `key/:ref`), and
+//! `issuer/:ref/issue|sign/:role`. Roles keep and answer the fields of identity templates,
+//! policy identifiers, other SANs, `allowed_serial_numbers`, `allowed_ip_sans_cidr`,
+//! `not_before`/`not_after` and `use_pss`, but issuing does not act on them yet.
+
+mod cert;
+mod crl;
+mod error;
+mod keys;
+mod leaf;
+mod names;
+mod paths;
+mod records;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secrethub_engine::{
+    Engine, EngineError, LeaseInfo, MountContext, Operation, PathEntry, PathTable, Paths, Request,
+    Response, StorageView,
+};
+use Operation::{Delete, List, Read, Update};
+
+/// Every path the engine serves; `handle` matches on it exhaustively.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    RootGenerate,
+    Root,
+    Ca,
+    CaPem,
+    CaChain,
+    Cert,
+    Certs,
+    Issuers,
+    Issuer,
+    IssuerPem,
+    IssuerDer,
+    IssuerJson,
+    ConfigIssuers,
+    ConfigUrls,
+    Roles,
+    Role,
+    Issue,
+    Sign,
+    SignVerbatim,
+    Revoke,
+    Crl,
+    CrlPem,
+    CrlRotate,
+    Tidy,
+}
+
+struct PkiEngine {
+    paths: PathTable<Route>,
+}
+
+/// Builds the engine for a mount (registered as `pki`).
+pub fn factory(_ctx: MountContext) -> Result<Arc<dyn Engine>, EngineError> {
+    Ok(Arc::new(PkiEngine { paths: table() }))
+}
+
+fn open(pattern: &'static str, route: Route, help: &'static str) -> PathEntry<Route> {
+    PathEntry::new(pattern, route, &[Read], help).unauthenticated()
+}
+
+fn table() -> PathTable<Route> {
+    use Route::*;
+    PathTable::new()
+        .add(
+            "root/generate/{exported}",
+            RootGenerate,
+            &[Update],
+            "Generates a self-signed root CA (internal: key kept; exported: key answered).",
+        )
+        .entry(PathEntry::new("root", Root, &[Delete], "Deletes every issuer and its key.").sudo())
+        .entry(open("ca", Ca, "The default issuer's certificate, DER."))
+        .entry(open(
+            "ca/pem",
+            CaPem,
+            "The default issuer's certificate, PEM.",
+        ))
+        .entry(open(
+            "ca_chain",
+            CaChain,
+            "The default issuer's chain, PEM.",
+        ))
+        .entry(open(
+            "cert/{serial}",
+            Cert,
+            "A certificate by serial (or ca, ca_chain, crl), with its revocation time.",
+        ))
+        .add(
+            "certs",
+            Certs,
+            &[List],
+            "Serial numbers of the stored certificates.",
+        )
+        .entry(
+            PathEntry::new("issuers", Issuers, &[List], "The issuers, with key_info.")
+                .unauthenticated(),
+        )
+        .add(
+            "issuer/{ref}",
+            Issuer,
+            &[Read],
+            "An issuer by ID or name, or default.",
+        )
+        .entry(open(
+            "issuer/{ref}/pem",
+            IssuerPem,
+            "An issuer's certificate, PEM.",
+        ))
+        .entry(open(
+            "issuer/{ref}/der",
+            IssuerDer,
+            "An issuer's certificate, DER.",
+        ))
+        .entry(open(
+            "issuer/{ref}/json",
+            IssuerJson,
+            "An issuer's certificate and chain, JSON.",
+        ))
+        .add(
+            "config/issuers",
+            ConfigIssuers,
+            &[Read, Update],
+            "Which issuer is the default.",
+        )
+        .add(
+            "config/urls",
+            ConfigUrls,
+            &[Read, Update],
+            "URLs written into issued certificates (issuing CA, CRL, OCSP).",
+        )
+        .add("roles", Roles, &[List], "The roles.")
+        .add(
+            "roles/{name}",
+            Role,
+            &[Read, Update, Delete],
+            "What a role lets issue and sign put in a certificate.",
+        )
+        .add(
+            "issue/{role}",
+            Issue,
+            &[Update],
+            "Issues a certificate and a new private key under a role.",
+        )
+        .add("sign/{role}", Sign, &[Update], "Signs a CSR under a role.")
+        .add(
+            "sign-verbatim",
+            SignVerbatim,
+            &[Update],
+            "Signs a CSR as it is, without a role's name checks.",
+        )
+        .add(
+            "sign-verbatim/{role}",
+            SignVerbatim,
+            &[Update],
+            "Signs a CSR as it is, with the role's usages and TTLs.",
+        )
+        .add(
+            "revoke",
+            Revoke,
+            &[Update],
+            "Revokes a certificate by serial_number or certificate.",
+        )
+        .entry(open("crl", Crl, "The default issuer's CRL, DER."))
+        .entry(open("crl/pem", CrlPem, "The default issuer's CRL, PEM."))
+        .add(
+            "crl/rotate",
+            CrlRotate,
+            &[Read],
+            "Rebuilds every issuer's CRL.",
+        )
+        .add(
+            "tidy",
+            Tidy,
+            &[Update],
+            "Removes expired certificates (and revocation entries) past safety_buffer.",
+        )
+}
+
+impl PkiEngine {
+    async fn dispatch(&self, req: Request) -> Result<Response, error::PkiError> {
+        let (route, args) = self.paths.route(&req.path, req.op).map_err(engine_to_pki)?;
+        use Route::*;
+        match (route, req.op) {
+            (RootGenerate, _) => paths::root::generate(&req, args.get("exported")).await,
+            (Root, _) => paths::root::delete(&req).await,
+            (Ca, _) => paths::issuers::default_cert(&req, paths::issuers::Form::Der).await,
+            (CaPem, _) => paths::issuers::default_cert(&req, paths::issuers::Form::Pem).await,
+            (CaChain, _) => paths::issuers::default_cert(&req, paths::issuers::Form::Chain).await,
+            (Cert, _) => paths::certs::read(&req, args.get("serial")).await,
+            (Certs, _) => paths::certs::list(&req).await,
+            (Issuers, _) => paths::issuers::list(&req).await,
+            (Issuer, _) => paths::issuers::read(&req, args.get("ref")).await,
+            (IssuerPem, _) => paths::issuers::fetch(&req, args.get("ref"), "pem").await,
+            (IssuerDer, _) => paths::issuers::fetch(&req, args.get("ref"), "der").await,
+            (IssuerJson, _) => paths::issuers::fetch(&req, args.get("ref"), "json").await,
+            (ConfigIssuers, Read) => paths::issuers::read_config(&req).await,
+            (ConfigIssuers, _) => paths::issuers::write_config(&req).await,
+            (ConfigUrls, Read) => paths::config::read_urls(&req).await,
+            (ConfigUrls, _) => paths::config::write_urls(&req).await,
+            (Roles, _) => paths::roles::list(&req).await,
+            (Role, Read) => paths::roles::read(&req, args.get("name")).await,
+            (Role, Delete) => paths::roles::delete(&req, args.get("name")).await,
+            (Role, _) => paths::roles::write(&req, args.get("name")).await,
+            (Issue, _) => paths::issue::issue(&req, args.get("role")).await,
+            (Sign, _) => paths::issue::sign(&req, args.get("role")).await,
+            (SignVerbatim, _) => paths::issue::sign_verbatim(&req, args.get("role")).await,
+            (Revoke, _) => paths::revoke::revoke(&req).await,
+            (Crl, _) => paths::revoke::default_crl(&req, false).await,
+            (CrlPem, _) => paths::revoke::default_crl(&req, true).await,
+            (CrlRotate, _) => paths::revoke::rotate(&req).await,
+            (Tidy, _) => paths::revoke::tidy(&req).await,
+        }
+    }
+}
+
+/// Routing errors keep their meaning (404, 405) through the engine's own error type.
+fn engine_to_pki(e: EngineError) -> error::PkiError {
+    match e {
+        EngineError::BadRequest(m) => error::PkiError::Invalid(m),
+        other => error::PkiError::Routing(other),
+    }
+}
+
+#[async_trait]
+impl Engine for PkiEngine {
+    async fn handle(&self, req: Request) -> Result<Response, EngineError> {
+        self.dispatch(req).await.map_err(|e| {
+            if e.kind() == secrethub_common::ErrorKind::Internal {
+                tracing::error!(error = ?e, "pki request failed");
+            }
+            e.into()
+        })
+    }
+
+    fn paths(&self) -> Option<&dyn Paths> {
+        Some(&self.paths)
+    }
+
+    /// A `generate_lease` certificate's lease: revoking it revokes the certificate.
+    async fn revoke(&self, lease: &LeaseInfo, storage: &StorageView) -> Result<(), EngineError> {
+        let Some(serial) = lease.internal.get("serial_number").and_then(|v| v.as_str()) else {
+            return Ok(());
+        };
+        paths::revoke::revoke_serial(storage, serial, true)
+            .await
+            .map(|_| ())
+            .map_err(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests;

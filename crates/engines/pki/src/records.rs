@@ -1,0 +1,196 @@
+//! What the engine keeps in its mount's storage (behind the barrier), one JSON record a key:
+//!
+//! - `issuers/<id>`: an [`IssuerRecord`], the CA certificate with its private key;
+//! - `config/issuers`: [`IssuersConfig`], the default issuer; `config/urls`: [`UrlsConfig`];
+//! - `roles/<name>`: a role (`paths/roles.rs`);
+//! - `certs/<serial>`: a [`CertRecord`] for each stored certificate, the serial with `-`
+//!   between its bytes as Vault stores it; `revoked/<serial>`: a [`RevokedRecord`];
+//! - `crls/<issuer id>`: the issuer's current CRL ([`CrlRecord`]).
+
+use secrethub_common::{Sensitive, UnixTime};
+use secrethub_storage::StorageView;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{PkiError, Result};
+use crate::keys::{KeySpec, PrivateKey};
+
+pub(crate) const RECORD_VERSION: u32 = 1;
+pub(crate) const ISSUERS: &str = "issuers/";
+pub(crate) const CERTS: &str = "certs/";
+pub(crate) const REVOKED: &str = "revoked/";
+pub(crate) const ROLES: &str = "roles/";
+pub(crate) const CONFIG_ISSUERS: &str = "config/issuers";
+pub(crate) const CONFIG_URLS: &str = "config/urls";
+
+/// A CA: its certificate and private key.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct IssuerRecord {
+    pub(crate) version: u32,
+    pub(crate) id: String,
+    /// Vault's `issuer_name`, empty when none was given.
+    pub(crate) name: String,
+    pub(crate) key_id: String,
+    /// Vault's `key_name`, empty when none was given.
+    pub(crate) key_name: String,
+    pub(crate) certificate_pem: String,
+    pub(crate) serial_number: String,
+    pub(crate) not_after: UnixTime,
+    pub(crate) key_type: String,
+    pub(crate) key_bits: u32,
+    /// The private key, PKCS#8 DER in base64.
+    pub(crate) private_key: Sensitive<String>,
+}
+
+impl IssuerRecord {
+    pub(crate) fn key_spec(&self) -> Result<KeySpec> {
+        KeySpec::parse(&self.key_type, self.key_bits)
+    }
+
+    pub(crate) fn private_key(&self) -> Result<PrivateKey> {
+        use base64::Engine as _;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(self.private_key.expose())
+            .map_err(|_| PkiError::crypto("reading an issuer's key", "bad base64"))?;
+        Ok(PrivateKey::from_pkcs8(self.key_spec()?, der))
+    }
+}
+
+/// `config/issuers`: which issuer `default` means.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct IssuersConfig {
+    #[serde(default)]
+    pub(crate) default: String,
+    #[serde(default)]
+    pub(crate) default_follows_latest_issuer: bool,
+}
+
+/// `config/urls`: the AIA and CRL distribution URLs written into issued certificates.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct UrlsConfig {
+    #[serde(default)]
+    pub(crate) issuing_certificates: Vec<String>,
+    #[serde(default)]
+    pub(crate) crl_distribution_points: Vec<String>,
+    #[serde(default)]
+    pub(crate) ocsp_servers: Vec<String>,
+}
+
+/// A certificate the engine issued (or a CA it made), by serial number.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct CertRecord {
+    pub(crate) version: u32,
+    pub(crate) certificate_pem: String,
+    pub(crate) issuer_id: String,
+    pub(crate) not_after: UnixTime,
+}
+
+/// A revoked certificate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RevokedRecord {
+    pub(crate) version: u32,
+    pub(crate) serial_number: String,
+    pub(crate) issuer_id: String,
+    /// Unix nanoseconds.
+    pub(crate) revocation_time_nanos: i128,
+    pub(crate) not_after: UnixTime,
+}
+
+/// An issuer's current CRL and its number.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct CrlRecord {
+    pub(crate) version: u32,
+    pub(crate) number: u64,
+    /// DER in base64.
+    pub(crate) der: String,
+}
+
+/// `xx:xx:…` (Vault's answer form) → `xx-xx-…` (its storage key form), lowercased.
+pub(crate) fn serial_key(serial: &str) -> String {
+    serial.trim().to_ascii_lowercase().replace(':', "-")
+}
+
+/// A serial number as given by a client: hex pairs separated by `:` or `-`.
+pub(crate) fn check_serial(serial: &str) -> Result<String> {
+    let s = serial.trim().to_ascii_lowercase().replace('-', ":");
+    let ok = !s.is_empty()
+        && s.split(':')
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !ok {
+        return Err(PkiError::invalid(format!(
+            "invalid serial number {serial:?}: expected hex pairs separated by ':' or '-'"
+        )));
+    }
+    Ok(s)
+}
+
+pub(crate) async fn issuer(storage: &StorageView, id: &str) -> Result<Option<IssuerRecord>> {
+    Ok(storage.get_json(&format!("{ISSUERS}{id}")).await?)
+}
+
+/// Every issuer, in storage order (by ID).
+pub(crate) async fn issuers(storage: &StorageView) -> Result<Vec<IssuerRecord>> {
+    let ids = secrethub_storage::list_all(storage, ISSUERS).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(rec) = issuer(storage, &id).await? {
+            out.push(rec);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn issuers_config(storage: &StorageView) -> Result<IssuersConfig> {
+    Ok(storage.get_json(CONFIG_ISSUERS).await?.unwrap_or_default())
+}
+
+/// The issuer `reference` names: `default`, an ID or a name. `None` when there is none.
+pub(crate) async fn resolve_issuer(
+    storage: &StorageView,
+    reference: &str,
+) -> Result<Option<IssuerRecord>> {
+    let reference = if reference.is_empty() {
+        "default"
+    } else {
+        reference
+    };
+    if reference == "default" {
+        let config = issuers_config(storage).await?;
+        if config.default.is_empty() {
+            return Ok(None);
+        }
+        return issuer(storage, &config.default).await;
+    }
+    if let Some(rec) = issuer(storage, reference).await? {
+        return Ok(Some(rec));
+    }
+    Ok(issuers(storage)
+        .await?
+        .into_iter()
+        .find(|i| i.name == reference))
+}
+
+pub(crate) async fn cert(storage: &StorageView, serial: &str) -> Result<Option<CertRecord>> {
+    Ok(storage
+        .get_json(&format!("{CERTS}{}", serial_key(serial)))
+        .await?)
+}
+
+pub(crate) async fn revoked(storage: &StorageView, serial: &str) -> Result<Option<RevokedRecord>> {
+    Ok(storage
+        .get_json(&format!("{REVOKED}{}", serial_key(serial)))
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials() {
+        assert_eq!(serial_key("0A:bc"), "0a-bc");
+        assert_eq!(check_serial("0A-bc").unwrap(), "0a:bc");
+        assert!(check_serial("0a:b").is_err());
+        assert!(check_serial("").is_err());
+        assert!(check_serial("../x").is_err());
+    }
+}
