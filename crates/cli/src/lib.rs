@@ -72,6 +72,10 @@ fn server_not_built_in(_: ServerArgs) -> anyhow::Result<()> {
 /// Parses the process arguments and runs the command; `server` runs `secrethub server`.
 pub fn main_with(server: ServerRunner) -> ExitCode {
     let args = argv::normalize(std::env::args_os());
+    // `scan` is local and has flags of its own (`-format=sarif`).
+    if args.get(1).is_some_and(|a| a == "scan") {
+        return ExitCode::from(commands::scan::main(&args[2..]));
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
@@ -149,7 +153,11 @@ async fn dispatch(global: GlobalArgs, command: Command, env: Env) -> CmdResult {
         env,
     };
     match command {
-        Command::Server(_) | Command::Agent(_) | Command::Run(_) | Command::Template { .. } => {
+        Command::Server(_)
+        | Command::Agent(_)
+        | Command::Run(_)
+        | Command::Template { .. }
+        | Command::Scan { .. } => {
             Err(Failure::local("this command is handled before dispatch"))
         }
         Command::Operator { command } => operator::run(&ctx, command).await,
@@ -290,6 +298,12 @@ enum Command {
     Template {
         #[command(subcommand)]
         command: agent::TemplateCommand,
+    },
+    /// Find hard-coded secrets in files (text, JSON or SARIF; see `secrethub scan -h`)
+    Scan {
+        /// Paths and flags of the scan
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }
 

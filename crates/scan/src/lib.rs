@@ -13,10 +13,15 @@
 //! `pragma: allowlist secret`). A value is never kept whole in a [`Finding`]: it carries a
 //! masked form and a fingerprint (SHA-256 of the value, so a baseline survives a move).
 
+mod report;
 mod rules;
 mod scan;
+mod shapes;
 mod value;
+mod walk;
 
+pub use report::{render, ReportFormat};
 pub use rules::{ExampleFailure, Rule, RuleError, RuleSet, SecretType};
 pub use scan::Finding;
 pub use value::{entropy, fingerprint, is_placeholder, mask};
+pub use walk::{TreeReport, WalkOptions};

@@ -36,6 +36,9 @@ pub struct Finding {
     pub masked: String,
     /// SHA-256 of the value, 20 hex characters.
     pub fingerprint: String,
+    /// How the value was hidden in the file when it was (`base64 (Kubernetes Secret data)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoded_from: Option<&'static str>,
     /// Byte range of the value in the text (for rewriting it into a reference).
     #[serde(skip)]
     pub span: (usize, usize),
@@ -121,6 +124,7 @@ impl RuleSet {
                 secret_type: rule.secret_type,
                 masked: mask(value),
                 fingerprint: fingerprint(value),
+                decoded_from: None,
                 span: (at, at + value.len()),
                 priority: rule.priority,
             });

@@ -11,6 +11,7 @@ pub(crate) mod lease;
 pub(crate) mod login;
 pub(crate) mod operator;
 pub(crate) mod policy;
+pub(crate) mod scan;
 pub(crate) mod secrets;
 pub(crate) mod token;
 

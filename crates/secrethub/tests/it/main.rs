@@ -26,6 +26,7 @@ mod postgres;
 mod readme;
 mod redis;
 mod run_cmd;
+mod scan;
 mod scheduled_rotation;
 mod secrets_in_logs;
 mod seed_api;

@@ -154,6 +154,10 @@ const STEPS: &[Step] = &[
     Readme("secrethub template render config.tmpl.yaml > config.yaml", AsWritten),
     Extra("grep -q '^password: s3cret$' config.yaml"),
     Readme("secrethub agent -config agent.hcl", Elsewhere("agent.rs", "agent_renews_database_credentials_and_replaces_them_before_max_ttl")),
+    // Secret scanning.
+    Readme("secrethub scan .", Elsewhere("scan.rs", "scan_finds_the_fixtures_secrets_and_nothing_else_in_every_format")),
+    Readme("secrethub scan -format=sarif . > scan.sarif", Elsewhere("scan.rs", "scan_finds_the_fixtures_secrets_and_nothing_else_in_every_format")),
+    Readme("secrethub scan rules check", Elsewhere("scan.rs", "scan_rules_check_runs_every_rules_examples")),
 ];
 
 /// The commands of README.md's ```sh blocks (continuation lines joined).

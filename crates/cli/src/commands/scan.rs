@@ -1,0 +1,130 @@
+//! `secrethub scan`: hard-coded secrets in files (the `secrethub-scan` crate), reported as
+//! text, JSON or SARIF. Local only, no server. It has its own flags (`-format` takes
+//! `sarif`, which no other command knows), so `main_with` hands it its arguments before the
+//! main parser sees them.
+//!
+//! Exit codes, as gitleaks and pre-commit hooks expect: 0 nothing found, 1 findings, 2 the
+//! scan itself failed.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use secrethub_scan::{render, ReportFormat, RuleSet, WalkOptions};
+
+use crate::output;
+
+/// Find hard-coded secrets in files: secrethub scan [PATH...] | secrethub scan rules check|list
+#[derive(Parser)]
+#[command(name = "secrethub scan")]
+struct ScanArgs {
+    /// Report format: text, json or sarif
+    #[arg(long, default_value = "text", value_name = "FORMAT")]
+    format: ReportFormat,
+    /// Skip files larger than this many bytes
+    #[arg(long = "max-file-size", default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
+    max_file_size: u64,
+    /// Files or directories to scan (default: the current directory)
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+/// Runs `secrethub scan` with the arguments after `scan`; answers the exit code.
+pub(crate) fn main(args: &[OsString]) -> u8 {
+    let rules = match RuleSet::builtin() {
+        Ok(r) => r,
+        Err(e) => {
+            output::err(&format!("Error loading the scan rules: {e}"));
+            return 2;
+        }
+    };
+    if args.first().is_some_and(|a| a == "rules") {
+        return rules_command(&rules, &args[1..]);
+    }
+    let parsed = std::iter::once(OsString::from("secrethub scan")).chain(args.iter().cloned());
+    let cli = match ScanArgs::try_parse_from(parsed) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let paths = if cli.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        cli.paths
+    };
+    let options = WalkOptions {
+        max_file_bytes: cli.max_file_size,
+        threads: 0,
+    };
+    let started = Instant::now();
+    let mut total = secrethub_scan::TreeReport::default();
+    for path in &paths {
+        match rules.scan_tree(path, &options) {
+            Ok(report) => {
+                total.findings.extend(report.findings);
+                total.files_scanned += report.files_scanned;
+                total.files_skipped += report.files_skipped;
+                total.bytes_scanned += report.bytes_scanned;
+            }
+            Err(e) => {
+                output::err(&format!("Error scanning {}: {e}", path.display()));
+                return 2;
+            }
+        }
+    }
+    let text = render(cli.format, &rules, &total);
+    if !text.is_empty() {
+        output::out(text.trim_end_matches('\n'));
+    }
+    output::err(&format!(
+        "scanned {} files ({:.1} MiB) in {:.2} s, skipped {}: {} finding{}",
+        total.files_scanned,
+        total.bytes_scanned as f64 / (1024.0 * 1024.0),
+        started.elapsed().as_secs_f64(),
+        total.files_skipped,
+        total.findings.len(),
+        if total.findings.len() == 1 { "" } else { "s" },
+    ));
+    u8::from(!total.findings.is_empty())
+}
+
+/// `scan rules list` prints the rules; `scan rules check` runs every rule's examples.
+fn rules_command(rules: &RuleSet, args: &[OsString]) -> u8 {
+    match args.first().and_then(|a| a.to_str()) {
+        Some("list") => {
+            for r in rules.rules() {
+                output::out(&format!(
+                    "{:<28} {:<24} {}",
+                    r.id,
+                    r.secret_type.as_str(),
+                    r.description
+                ));
+            }
+            0
+        }
+        Some("check") => {
+            let failures = rules.check_examples();
+            for f in &failures {
+                let expected = if f.should_match { "match" } else { "not match" };
+                output::err(&format!(
+                    "rule {}: example should {expected}: {:?}",
+                    f.rule, f.example
+                ));
+            }
+            let examples: usize = rules.rules().iter().map(|r| r.example_count()).sum();
+            output::out(&format!(
+                "{} rules, {examples} examples, {} failing",
+                rules.rules().len(),
+                failures.len()
+            ));
+            u8::from(!failures.is_empty())
+        }
+        _ => {
+            output::err("Usage: secrethub scan rules check|list");
+            2
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! `secrethub scan` through the real binary on a small microservice tree: the secrets in its
+//! `.env`, Spring `application.yml`, Kubernetes `Secret` (base64 under `data:`), CI config
+//! and a PEM file are found with their file, line, rule and type; placeholders, an allowed
+//! line, a lock file and `node_modules` are not; no output (text, JSON, SARIF, stderr)
+//! carries a secret; the exit code says whether anything was found.
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::harness::SECRETHUB;
+
+/// The fixture's secrets, each of which must never appear in any output.
+const DB_PASSWORD: &str = "Kp9wLq2vX7mNz";
+const STRIPE: &str = "sk_live_51Hq3xN8vLp2ZtRk2vLq9wXz4mNp3sYb6cHf1j";
+const SPRING_PASSWORD: &str = "r7TqV2pWx9LmZk";
+const K8S_URL_PASSWORD: &str = "Wq8zR3nT6vY1pL";
+const CI_TOKEN: &str = "glpat-x7Rk2vLq9wXz4mNp3sYb";
+const PEM_BODY: &str = "MIIEowIBAAKCAQEAu7Qm5p9xKJ4t2vLr8wN3sYb6cHf1jUa0eGi5oVtQwDk2vX";
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn fixture(root: &Path) {
+    write(
+        root,
+        ".env",
+        &format!(
+            "DATABASE_URL=postgresql://orders:{DB_PASSWORD}@db.prod.internal:5432/orders\n\
+             STRIPE_SECRET_KEY={STRIPE}\n\
+             REDIS_PASSWORD=${{REDIS_PASSWORD}}\n"
+        ),
+    );
+    write(
+        root,
+        "orders/src/main/resources/application.yml",
+        &format!(
+            "spring:\n  datasource:\n    url: jdbc:postgresql://db:5432/orders\n    \
+             username: orders\n    password: {SPRING_PASSWORD}\n"
+        ),
+    );
+    let url = base64::engine::general_purpose::STANDARD.encode(format!(
+        "postgresql://orders:{K8S_URL_PASSWORD}@db.prod.internal:5432/orders"
+    ));
+    write(
+        root,
+        "k8s/orders-secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: orders-db\ntype: Opaque\ndata:\n  \
+             DATABASE_URL: {url}\n"
+        ),
+    );
+    write(
+        root,
+        ".gitlab-ci.yml",
+        &format!("deploy:\n  variables:\n    GITLAB_TOKEN: {CI_TOKEN}\n"),
+    );
+    write(
+        root,
+        "certs/tls.key",
+        &format!("-----BEGIN PRIVATE KEY-----\n{PEM_BODY}\n-----END PRIVATE KEY-----\n"),
+    );
+    // Decoys: placeholders, an accepted line, a lock file, vendored code.
+    write(
+        root,
+        "helm/values.yaml",
+        "db:\n  password: {{ .Values.db.password }}\n  apiKey: changeme\n",
+    );
+    write(
+        root,
+        "docs/example.env",
+        &format!("AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\nSTRIPE={STRIPE} # secrethub:allow\n"),
+    );
+    write(
+        root,
+        "package-lock.json",
+        &format!("{{\"x\": \"{STRIPE}\"}}\n"),
+    );
+    write(
+        root,
+        "node_modules/pkg/.env",
+        &format!("TOKEN={CI_TOKEN}\n"),
+    );
+}
+
+fn scan(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(SECRETHUB)
+        .arg("scan")
+        .args(args)
+        .output()
+        .expect("secrethub runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    for secret in [
+        DB_PASSWORD,
+        STRIPE,
+        SPRING_PASSWORD,
+        K8S_URL_PASSWORD,
+        CI_TOKEN,
+        PEM_BODY,
+    ] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "a secret reached the output of scan {args:?}"
+        );
+    }
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+#[test]
+fn scan_finds_the_fixtures_secrets_and_nothing_else_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fixture(root);
+    let root_arg = root.to_str().unwrap();
+
+    let (code, stdout, stderr) = scan(&["-format=json", root_arg]);
+    assert_eq!(code, 1, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let found: Vec<(String, u64, String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                f["rule"].as_str().unwrap().to_string(),
+                f["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        (".env", 1, "database-url", "database_credentials"),
+        (".env", 2, "stripe-key", "api_keys"),
+        (".gitlab-ci.yml", 3, "gitlab-token", "api_keys"),
+        ("certs/tls.key", 1, "private-key", "tls_certs"),
+        (
+            "k8s/orders-secret.yaml",
+            7,
+            "database-url",
+            "database_credentials",
+        ),
+        (
+            "orders/src/main/resources/application.yml",
+            5,
+            "generic-password",
+            "database_credentials",
+        ),
+    ];
+    let expected: Vec<(String, u64, String, String)> = expected
+        .iter()
+        .map(|(p, l, r, t)| (p.to_string(), *l, r.to_string(), t.to_string()))
+        .collect();
+    assert_eq!(found, expected, "{stdout}");
+    assert_eq!(
+        report["findings"][4]["decoded_from"],
+        "base64 (Kubernetes Secret data)"
+    );
+    assert!(stderr.contains("6 findings"), "{stderr}");
+
+    let (code, stdout, _) = scan(&[root_arg]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.starts_with(".env:1:34: database-url (database_credentials) Kp******(13 chars) "),
+        "{stdout}"
+    );
+
+    let (code, stdout, _) = scan(&["-format=sarif", root_arg]);
+    assert_eq!(code, 1);
+    let sarif: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 6);
+
+    // Nothing to find: exit 0.
+    let (code, _, stderr) = scan(&[root.join("helm").to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("0 findings"), "{stderr}");
+}
+
+#[test]
+fn scan_rules_check_runs_every_rules_examples() {
+    let (code, stdout, stderr) = scan(&["rules", "check"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.ends_with("0 failing\n"), "{stdout}");
+    let (code, stdout, _) = scan(&["rules", "list"]);
+    assert_eq!(code, 0);
+    assert!(stdout.lines().any(|l| l.starts_with("aws-access-key-id ")));
+    let (code, _, stderr) = scan(&["-format=xml", "."]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unknown report format"), "{stderr}");
+}
