@@ -238,6 +238,21 @@ def test_refusals_match_openbao(secrethub, bao):
             "export not exportable": lambda c, s: t(c).export_key(
                 "k", key_type="encryption-key", mount_point=s[0]
             ),
+            "sign with an unknown key": lambda c, s: t(c).sign_data(
+                "none", hash_input=b64(b"x"), mount_point=s[0]
+            ),
+            "verify with an unknown key": lambda c, s: t(c).verify_signed_data(
+                "none", b64(b"x"), signature="vault:v1:AAAA", mount_point=s[0]
+            ),
+            "rotate an unknown key": lambda c, s: t(c).rotate_key("none", mount_point=s[0]),
+            "configure an unknown key": lambda c, s: t(c).update_key_configuration(
+                "none", deletion_allowed=True, mount_point=s[0]
+            ),
+            "delete an unknown key": lambda c, s: t(c).delete_key("none", mount_point=s[0]),
+            "too many random bytes": lambda c, s: t(c).generate_random_bytes(
+                n_bytes=200000, mount_point=s[0]
+            ),
+            "unknown export type": lambda c, s: c.adapter.get(f"/v1/{s[0]}/export/bogus/k"),
         },
         setup=setup,
     )

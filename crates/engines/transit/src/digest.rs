@@ -28,11 +28,7 @@ impl HashAlg {
                     "hash algorithm {n} is not supported yet"
                 )))
             }
-            other => {
-                return Err(TransitError::bad(format!(
-                    "unsupported hash algorithm {other}"
-                )))
-            }
+            other => return Err(TransitError::bad(format!("unsupported algorithm {other}"))),
         })
     }
 

@@ -66,7 +66,7 @@ impl TransitEngine {
             kind,
             "encryption-key" | "signing-key" | "hmac-key" | "public-key"
         ) {
-            return Err(TransitError::bad("invalid export type"));
+            return Err(TransitError::bad(format!("invalid export type: {kind}")));
         }
         let Some(rec) = self.keys.load(&req.storage, name).await? else {
             return Err(TransitError::NotFound);

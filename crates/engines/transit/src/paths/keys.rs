@@ -84,7 +84,9 @@ impl TransitEngine {
     pub(crate) async fn delete_key(&self, req: &Request, name: &str) -> Result<Response> {
         let _writing = self.keys.lock().await;
         let Some(rec) = self.keys.load(&req.storage, name).await? else {
-            return Ok(Response::empty());
+            return Err(TransitError::bad(format!(
+                "error deleting policy {name}: could not delete key; not found"
+            )));
         };
         if !rec.deletion_allowed {
             return Err(TransitError::bad(format!(
@@ -96,18 +98,20 @@ impl TransitEngine {
         Ok(Response::empty())
     }
 
-    async fn load_for_write(&self, req: &Request, name: &str) -> Result<KeyRecord> {
+    /// The key, or Vault's 400 `missing` when there is none.
+    async fn load_for_write(&self, req: &Request, name: &str, missing: &str) -> Result<KeyRecord> {
         self.keys
             .load(&req.storage, name)
             .await?
-            .ok_or_else(|| TransitError::bad("no such key"))
+            .ok_or_else(|| TransitError::bad(missing))
     }
 
     pub(crate) async fn config_key(&self, req: &Request, name: &str) -> Result<Response> {
         let f = Fields(&req.body);
         let period = self.auto_rotate_period(req)?;
         let _writing = self.keys.lock().await;
-        let mut rec = self.load_for_write(req, name).await?;
+        let missing = format!("no existing key named {name} could be found");
+        let mut rec = self.load_for_write(req, name, &missing).await?;
         if let Some(v) = f.get::<i64>("min_decryption_version")? {
             let v = u32::try_from(v.max(0)).unwrap_or(u32::MAX).max(1);
             if v > rec.latest_version {
@@ -169,7 +173,7 @@ impl TransitEngine {
 
     pub(crate) async fn rotate_key(&self, req: &Request, name: &str) -> Result<Response> {
         let _writing = self.keys.lock().await;
-        let mut rec = self.load_for_write(req, name).await?;
+        let mut rec = self.load_for_write(req, name, "key not found").await?;
         rec.rotate()?;
         self.keys.save(&req.storage, &rec).await?;
         self.sync_timer(req, &rec).await?;
@@ -179,10 +183,11 @@ impl TransitEngine {
     pub(crate) async fn trim_key(&self, req: &Request, name: &str) -> Result<Response> {
         let min = Fields(&req.body).get::<i64>("min_available_version")?;
         let _writing = self.keys.lock().await;
-        let mut rec = self.load_for_write(req, name).await?;
+        let mut rec = self.load_for_write(req, name, "invalid key name").await?;
         let min = match min {
+            None => return Err(TransitError::bad("missing min_available_version")),
             Some(v) if v > 0 => u32::try_from(v).unwrap_or(u32::MAX),
-            _ => {
+            Some(_) => {
                 return Err(TransitError::bad(
                     "minimum available version should be positive",
                 ))

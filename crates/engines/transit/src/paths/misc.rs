@@ -20,7 +20,7 @@ fn encode(format: Option<&str>, bytes: &[u8]) -> Result<String> {
         "base64" | "" => Ok(B64.encode(bytes)),
         "hex" => Ok(hex::encode(bytes)),
         other => Err(TransitError::bad(format!(
-            "unsupported encoding format {other}; must be \"hex\" or \"base64\""
+            "unsupported encoding format {other:?}; must be \"hex\" or \"base64\""
         ))),
     }
 }
@@ -51,9 +51,12 @@ pub(crate) fn random(req: &Request, a: &str, b: &str) -> Result<Response> {
             .parse()
             .map_err(|_| TransitError::bad("error parsing url-set byte count"))?
     };
-    if n == 0 || n > MAX_RANDOM {
+    if n == 0 {
+        return Err(TransitError::bad("missing bytes"));
+    }
+    if n > MAX_RANDOM {
         return Err(TransitError::bad(format!(
-            "bytes must be between 1 and {MAX_RANDOM}"
+            "'bytes' should be less than {MAX_RANDOM}"
         )));
     }
     // Every source is the OS RNG: there is no seal with its own entropy here.
@@ -75,7 +78,7 @@ pub(crate) fn hash(req: &Request, alg: &str) -> Result<Response> {
         Some(alg.to_string())
     };
     let alg = HashAlg::parse(alg.as_deref())?;
-    let input = f.b64_required("input", "missing input to hash")?;
+    let input = f.b64_required("input", "input missing")?;
     let format = f.string("format")?;
     let sum = alg.digest(&input);
     let text = match format.as_deref().unwrap_or("hex") {
@@ -83,7 +86,7 @@ pub(crate) fn hash(req: &Request, alg: &str) -> Result<Response> {
         "base64" => B64.encode(sum),
         other => {
             return Err(TransitError::bad(format!(
-                "unsupported encoding format {other}; must be \"hex\" or \"base64\""
+                "unsupported encoding format {other:?}; must be \"hex\" or \"base64\""
             )))
         }
     };

@@ -55,16 +55,19 @@ fn hmac_key(rec: &KeyRecord, kv: &crate::key::KeyVersion) -> Secret {
 }
 
 impl TransitEngine {
-    async fn key_or_400(&self, req: &Request, name: &str) -> Result<KeyRecord> {
+    /// The key, or Vault's 400 `missing` when there is none.
+    async fn key_or_400(&self, req: &Request, name: &str, missing: &str) -> Result<KeyRecord> {
         self.keys
             .load(&req.storage, name)
             .await?
-            .ok_or_else(|| TransitError::bad("encryption key not found"))
+            .ok_or_else(|| TransitError::bad(missing))
     }
 
     pub(crate) async fn hmac(&self, req: &Request, name: &str, alg: &str) -> Result<Response> {
         let alg = HashAlg::parse(algorithm(req, alg, "algorithm")?.as_deref())?;
-        let rec = self.key_or_400(req, name).await?;
+        let rec = self
+            .key_or_400(req, name, "encryption key not found")
+            .await?;
         batch::run(req, OnItemError::Ok, &[], |f| {
             let input = f.b64_required("input", "missing input for HMAC")?;
             let (v, kv) = rec.encryption_version(f.u32("key_version")?)?;
@@ -76,7 +79,7 @@ impl TransitEngine {
     }
 
     pub(crate) async fn sign(&self, req: &Request, name: &str, alg: &str) -> Result<Response> {
-        let rec = self.key_or_400(req, name).await?;
+        let rec = self.key_or_400(req, name, "signing key not found").await?;
         if !rec.key_type.signs() {
             return Err(TransitError::bad(format!(
                 "key type {} does not support signing",
@@ -105,7 +108,9 @@ impl TransitEngine {
     }
 
     pub(crate) async fn verify(&self, req: &Request, name: &str, alg: &str) -> Result<Response> {
-        let rec = self.key_or_400(req, name).await?;
+        let rec = self
+            .key_or_400(req, name, "signature verification key not found")
+            .await?;
         let body = Fields(&req.body);
         let by_hmac = match batch_items(&req.body)? {
             Some(items) => {
@@ -137,7 +142,7 @@ impl TransitEngine {
                 }
                 (None, None) => {
                     return Err(TransitError::bad(
-                        "neither a signature nor an HMAC to verify",
+                        "neither a 'signature' nor an 'hmac' were given to verify",
                     ))
                 }
             },
