@@ -308,11 +308,15 @@ impl DatabaseEngine {
         });
         match data {
             Value::Object(mut m) => {
-                rec.root_rotation.plan.insert_into(&mut m);
-                m.insert(
-                    "disable_automated_rotation".into(),
-                    rec.root_rotation.disabled.into(),
-                );
+                // Only a connection with a plan shows its fields, so other reads keep
+                // OpenBao's shape exactly (it has no scheduled root rotation).
+                if rec.root_rotation.plan.is_set() {
+                    rec.root_rotation.plan.insert_into(&mut m);
+                    m.insert(
+                        "disable_automated_rotation".into(),
+                        rec.root_rotation.disabled.into(),
+                    );
+                }
                 Ok(Response::data(m))
             }
             // `json!` with braces always builds an object.
