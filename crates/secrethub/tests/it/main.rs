@@ -22,6 +22,7 @@ mod harness;
 mod kv_cli;
 mod mysql;
 mod openbao_errors;
+mod pki;
 mod postgres;
 mod readme;
 mod redis;

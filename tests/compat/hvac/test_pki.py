@@ -1,0 +1,391 @@
+"""The PKI secrets engine through hvac's `secrets.pki`: root CAs, roles, issue, sign,
+sign-verbatim, certificates by serial, revocation and CRLs, tidy, issuers and URLs. Issued
+certificates are checked with the `cryptography` package (chain, SANs, usages, validity, the
+private key against the certificate) and a real TLS handshake; CRLs with `openssl crl`. Answer
+shapes and refusal codes are compared with a real OpenBao dev server in the same test."""
+
+import datetime
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+
+import hvac
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from compat import last_status, same_answer, same_answers, unique
+
+
+def enable_pki(client):
+    path = unique("pki")
+    # A year of maximum TTL where the server allows it (OpenBao does; SecretHub's mounts stay
+    # under the system maximum, 768h, so the root gets that).
+    client.sys.enable_secrets_engine("pki", path=path)
+    return path
+
+
+@pytest.fixture
+def pki(server):
+    """A fresh PKI mount on `server` with an EC root; disabled afterwards."""
+    path = enable_pki(server)
+    root = server.secrets.pki.generate_root(
+        "internal", "Test Root", extra_params={"key_type": "ec", "ttl": "700h"}, mount_point=path
+    )["data"]
+    yield path, root
+    server.sys.disable_secrets_engine(path)
+
+
+def cert_of(pem):
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def web_role(client, mount, name="web", **extra):
+    params = {"allowed_domains": "example.com", "allow_subdomains": True, "key_type": "ec", "ttl": "1h"}
+    params.update(extra)
+    client.secrets.pki.create_or_update_role(name, params, mount_point=mount)
+
+
+def test_issue_verifies_under_the_root(server, pki):
+    mount, root = pki
+    web_role(server, mount)
+    issued = server.secrets.pki.generate_certificate(
+        "web",
+        "a.example.com",
+        extra_params={"alt_names": "b.example.com", "ip_sans": "127.0.0.1"},
+        mount_point=mount,
+    )["data"]
+    ca = cert_of(root["certificate"])
+    leaf = cert_of(issued["certificate"])
+    leaf.verify_directly_issued_by(ca)
+    assert issued["issuing_ca"].strip() == root["certificate"].strip()
+    assert [c.strip() for c in issued["ca_chain"]] == [root["certificate"].strip()]
+    assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "a.example.com"
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["a.example.com", "b.example.com"]
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and usage.key_agreement and usage.key_encipherment
+    eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    lifetime = leaf.not_valid_after_utc - leaf.not_valid_before_utc
+    assert lifetime == datetime.timedelta(hours=1, seconds=30)
+    assert issued["expiration"] == int(leaf.not_valid_after_utc.timestamp())
+    serial = format(leaf.serial_number, "x").rjust(40, "0")
+    assert issued["serial_number"].replace(":", "") == serial
+    key = serialization.load_pem_private_key(issued["private_key"].encode(), None)
+    assert issued["private_key_type"] == "ec"
+    assert key.public_key().public_numbers() == leaf.public_key().public_numbers()
+    # Stored: listed and readable by serial, without a token too.
+    assert issued["serial_number"] in server.secrets.pki.list_certificates(mount_point=mount)["data"]["keys"]
+    anonymous = requests.get(f"{server.url}/v1/{mount}/cert/{issued['serial_number']}", timeout=10)
+    assert anonymous.status_code == 200
+    assert anonymous.json()["data"]["certificate"].strip() == issued["certificate"].strip()
+
+
+def test_rsa_and_ed25519_keys(server, pki):
+    mount, root = pki
+    server.secrets.pki.create_or_update_role("rsa", {"allow_any_name": True, "ttl": "1h"}, mount_point=mount)
+    server.secrets.pki.create_or_update_role(
+        "ed", {"allow_any_name": True, "ttl": "1h", "key_type": "ed25519"}, mount_point=mount
+    )
+    rsa = server.secrets.pki.generate_certificate("rsa", "r.test", mount_point=mount)["data"]
+    assert rsa["private_key"].startswith("-----BEGIN RSA PRIVATE KEY-----")
+    key = serialization.load_pem_private_key(rsa["private_key"].encode(), None)
+    assert key.key_size == 2048
+    cert_of(rsa["certificate"]).verify_directly_issued_by(cert_of(root["certificate"]))
+    ed = server.secrets.pki.generate_certificate(
+        "ed", "e.test", extra_params={"private_key_format": "pkcs8"}, mount_point=mount
+    )["data"]
+    assert ed["private_key_type"] == "ed25519"
+    assert ed["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
+    cert_of(ed["certificate"]).verify_directly_issued_by(cert_of(root["certificate"]))
+
+
+def test_answer_shapes_match_openbao(secrethub, bao):
+    def setup(client):
+        mount = enable_pki(client)
+        web_role(client, mount)
+        client.secrets.pki.generate_root("internal", "Shape Root", extra_params={"key_type": "ec", "ttl": "700h"}, mount_point=mount)
+        return mount
+
+    pki = lambda c: c.secrets.pki  # noqa: E731
+    same_answers(
+        secrethub,
+        bao,
+        {
+            "generate_root_exported": lambda c, m: pki(c).generate_root(
+                "exported", "Another", extra_params={"key_type": "ec", "issuer_name": "another", "ttl": "700h"}, mount_point=m
+            ),
+            "read_role": lambda c, m: pki(c).read_role("web", mount_point=m),
+            "missing_role": lambda c, m: pki(c).read_role("nope", mount_point=m),
+            "list_roles": lambda c, m: pki(c).list_roles(mount_point=m),
+            "delete_role": lambda c, m: pki(c).delete_role("web", mount_point=m),
+            "issue": lambda c, m: pki(c).generate_certificate("web", "a.example.com", mount_point=m),
+            "issue_other_domain": lambda c, m: pki(c).generate_certificate("web", "a.other.com", mount_point=m),
+            "issue_bare_domain": lambda c, m: pki(c).generate_certificate("web", "example.com", mount_point=m),
+            "issue_bad_san": lambda c, m: pki(c).generate_certificate(
+                "web", "a.example.com", extra_params={"alt_names": "x.other.com"}, mount_point=m
+            ),
+            "issue_uri_san": lambda c, m: pki(c).generate_certificate(
+                "web", "a.example.com", extra_params={"uri_sans": "spiffe://x/y"}, mount_point=m
+            ),
+            "issue_past_the_ca": lambda c, m: pki(c).generate_certificate(
+                "web", "a.example.com", extra_params={"ttl": "800h"}, mount_point=m
+            ),
+            "issue_unknown_role": lambda c, m: pki(c).generate_certificate("nope", "a.example.com", mount_point=m),
+            "issue_without_cn": lambda c, m: c.adapter.post(f"/v1/{m}/issue/web", json={}),
+            "list_certs": lambda c, m: pki(c).list_certificates(mount_point=m),
+            "cert_ca": lambda c, m: pki(c).read_certificate("ca", mount_point=m),
+            "list_issuers": lambda c, m: pki(c).list_issuers(mount_point=m),
+            "read_issuer": lambda c, m: pki(c).read_issuer("default", mount_point=m),
+            "read_urls": lambda c, m: pki(c).read_urls(mount_point=m),
+            "set_urls": lambda c, m: pki(c).set_urls({"issuing_certificates": "http://127.0.0.1/ca"}, mount_point=m),
+            "rotate_crl": lambda c, m: pki(c).rotate_crl(mount_point=m),
+            "revoke_unknown": lambda c, m: pki(c).revoke_certificate("00:11:22", mount_point=m),
+            "bad_key_bits": lambda c, m: pki(c).create_or_update_role("bad", {"key_type": "ec", "key_bits": 512}, mount_point=m),
+            "root_generate_bad_type": lambda c, m: c.adapter.post(f"/v1/{m}/root/generate/nope", json={"common_name": "x"}),
+        },
+        setup=setup,
+    )
+
+
+def test_role_read_has_every_field_openbao_answers(secrethub, bao):
+    def setup(client):
+        mount = enable_pki(client)
+        return mount
+
+    ours, theirs = same_answer(
+        secrethub,
+        bao,
+        lambda c, m: c.secrets.pki.create_or_update_role(
+            "r", {"allowed_domains": "a.com,b.com", "key_type": "ec", "max_ttl": "2h"}, mount_point=m
+        ),
+        setup=setup,
+    )
+    assert set(ours.body["data"]) == set(theirs.body["data"])
+    for field in ("allowed_domains", "key_bits", "max_ttl", "key_usage", "ttl", "not_before_duration"):
+        assert ours.body["data"][field] == theirs.body["data"][field], field
+
+
+def csr_for(names, key=None):
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    builder = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    )
+    builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+    return key, builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_sign_and_sign_verbatim(server, pki):
+    mount, root = pki
+    web_role(server, mount)
+    key, csr = csr_for(["api.example.com", "www.example.com"])
+    signed = server.secrets.pki.sign_certificate("web", csr, "api.example.com", mount_point=mount)["data"]
+    leaf = cert_of(signed["certificate"])
+    leaf.verify_directly_issued_by(cert_of(root["certificate"]))
+    assert leaf.public_key().public_numbers() == key.public_key().public_numbers()
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["api.example.com", "www.example.com"]
+    assert "private_key" not in signed
+
+    _, evil = csr_for(["evil.test"])
+    with pytest.raises(hvac.exceptions.InvalidRequest) as refused:
+        server.secrets.pki.sign_certificate("web", evil, "evil.test", mount_point=mount)
+    assert "common name evil.test not allowed by this role" in str(refused.value)
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        server.secrets.pki.sign_certificate(
+            "web", "-----BEGIN CERTIFICATE REQUEST-----\nnot base64\n-----END CERTIFICATE REQUEST-----\n", "api.example.com", mount_point=mount
+        )
+    assert last_status() == 400
+    # Verbatim: the CSR's names as they are, no role checks.
+    verbatim = server.secrets.pki.sign_verbatim(evil, extra_params={"ttl": "1h"}, mount_point=mount)["data"]
+    names = cert_of(verbatim["certificate"]).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["evil.test"]
+
+
+def openssl_crl_text(der):
+    with tempfile.NamedTemporaryFile(suffix=".crl") as f:
+        f.write(der)
+        f.flush()
+        return subprocess.run(
+            ["openssl", "crl", "-inform", "DER", "-noout", "-text", "-in", f.name],
+            check=True, capture_output=True, text=True,
+        ).stdout
+
+
+def test_revoke_puts_the_serial_in_the_crl(server, pki):
+    mount, root = pki
+    web_role(server, mount)
+    pki_api = server.secrets.pki
+    keep = pki_api.generate_certificate("web", "keep.example.com", mount_point=mount)["data"]
+    gone = pki_api.generate_certificate("web", "gone.example.com", mount_point=mount)["data"]
+    revoked = pki_api.revoke_certificate(gone["serial_number"], mount_point=mount)["data"]
+    assert revoked["state"] == "revoked" and revoked["revocation_time"] > 0
+    # By certificate too (the same one again: the first revocation time stays).
+    again = server.adapter.post(f"/v1/{mount}/revoke", json={"certificate": gone["certificate"]})["data"]
+    assert again["revocation_time"] == revoked["revocation_time"]
+    read = pki_api.read_certificate(gone["serial_number"], mount_point=mount)["data"]
+    assert read["revocation_time"] == revoked["revocation_time"]
+
+    der = requests.get(f"{server.url}/v1/{mount}/crl", timeout=10)
+    assert der.status_code == 200 and der.headers["Content-Type"] == "application/pkix-crl"
+    text = openssl_crl_text(der.content)
+    assert gone["serial_number"].replace(":", "").upper() in text
+    assert keep["serial_number"].replace(":", "").upper() not in text
+    crl = x509.load_pem_x509_crl(pki_api.read_crl(mount_point=mount).encode())
+    assert crl.is_signature_valid(cert_of(root["certificate"]).public_key())
+    assert crl.get_revoked_certificate_by_serial_number(int(gone["serial_number"].replace(":", ""), 16))
+    assert crl.get_revoked_certificate_by_serial_number(int(keep["serial_number"].replace(":", ""), 16)) is None
+    before = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    pki_api.rotate_crl(mount_point=mount)
+    rotated = x509.load_pem_x509_crl(pki_api.read_crl(mount_point=mount).encode())
+    assert rotated.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number > before
+
+
+def test_unauthenticated_paths(server, pki):
+    mount, root = pki
+    base = f"{server.url}/v1/{mount}"
+    pem = requests.get(f"{base}/ca/pem", timeout=10)
+    assert pem.status_code == 200 and pem.headers["Content-Type"] == "application/pem-certificate-chain"
+    assert pem.text.strip() == root["certificate"].strip()
+    der = requests.get(f"{base}/ca", timeout=10)
+    assert der.headers["Content-Type"] == "application/pkix-cert"
+    assert x509.load_der_x509_certificate(der.content) == cert_of(root["certificate"])
+    assert requests.get(f"{base}/ca_chain", timeout=10).status_code == 200
+    assert requests.get(f"{base}/crl/pem", timeout=10).status_code == 200
+    assert requests.request("LIST", f"{base}/issuers", timeout=10).status_code == 200
+    # Everything else needs a token.
+    assert requests.request("LIST", f"{base}/certs", timeout=10).status_code == 403
+    assert requests.post(f"{base}/issue/web", json={"common_name": "a.example.com"}, timeout=10).status_code == 403
+
+
+def test_empty_mount_answers_no_content(server):
+    mount = enable_pki(server)
+    try:
+        for path in ("ca", "ca/pem", "crl", "crl/pem"):
+            assert requests.get(f"{server.url}/v1/{mount}/{path}", timeout=10).status_code == 204, path
+        with pytest.raises(hvac.exceptions.InvalidRequest):
+            server.secrets.pki.read_certificate("ca", mount_point=mount)
+    finally:
+        server.sys.disable_secrets_engine(mount)
+
+
+def test_tls_handshake_with_an_issued_certificate(server, pki):
+    mount, root = pki
+    web_role(server, mount)
+    issued = server.secrets.pki.generate_certificate("web", "tls.example.com", mount_point=mount)["data"]
+    with tempfile.TemporaryDirectory() as d:
+        open(f"{d}/cert.pem", "w").write(issued["certificate"] + "\n")
+        open(f"{d}/key.pem", "w").write(issued["private_key"] + "\n")
+        open(f"{d}/ca.pem", "w").write(root["certificate"] + "\n")
+        server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_ctx.load_cert_chain(f"{d}/cert.pem", f"{d}/key.pem")
+        client_ctx = ssl.create_default_context(cafile=f"{d}/ca.pem")
+        listener = socket.create_server(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+
+        def serve():
+            for _ in range(2):
+                conn, _ = listener.accept()
+                try:
+                    with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                        tls.sendall(tls.recv(5))
+                except (ssl.SSLError, OSError):
+                    pass
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with client_ctx.wrap_socket(raw, server_hostname="tls.example.com") as tls:
+                tls.sendall(b"hello")
+                assert tls.recv(5) == b"hello"
+        # A client that trusts only the system roots refuses the same server.
+        with pytest.raises(ssl.SSLCertVerificationError):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                ssl.create_default_context().wrap_socket(raw, server_hostname="tls.example.com")
+        thread.join(10)
+        listener.close()
+
+def test_tidy_and_generate_lease(server, pki):
+    mount, _ = pki
+    web_role(server, mount, name="leased", generate_lease=True)
+    issued = server.secrets.pki.generate_certificate("leased", "l.example.com", mount_point=mount)
+    assert issued["lease_id"].startswith(f"{mount}/issue/leased/")
+    assert issued["lease_duration"] > 0
+    server.sys.revoke_lease(issued["lease_id"])
+    read = server.secrets.pki.read_certificate(issued["data"]["serial_number"], mount_point=mount)["data"]
+    assert read["revocation_time"] > 0
+    tidy = server.secrets.pki.tidy(extra_params={"tidy_cert_store": True, "safety_buffer": "1s"}, mount_point=mount)
+    assert tidy.status_code == 202
+    # Not expired yet: still there.
+    server.secrets.pki.read_certificate(issued["data"]["serial_number"], mount_point=mount)
+
+
+def test_issuers_default_and_delete_root(server, pki):
+    mount, first = pki
+    pki_api = server.secrets.pki
+    second = pki_api.generate_root(
+        "internal", "Second Root", extra_params={"key_type": "ec", "issuer_name": "second", "ttl": "700h"}, mount_point=mount
+    )["data"]
+    config = server.adapter.get(f"/v1/{mount}/config/issuers")["data"]
+    assert config == {"default": first["issuer_id"], "default_follows_latest_issuer": False}
+    changed = server.adapter.post(f"/v1/{mount}/config/issuers", json={"default": "second"})["data"]
+    assert changed["default"] == second["issuer_id"]
+    assert pki_api.read_ca_certificate(mount_point=mount).strip() == second["certificate"].strip()
+    listed = pki_api.list_issuers(mount_point=mount)["data"]
+    assert sorted(listed["keys"]) == sorted([first["issuer_id"], second["issuer_id"]])
+    assert listed["key_info"][second["issuer_id"]]["is_default"] is True
+    issuer = pki_api.read_issuer("second", mount_point=mount)["data"]
+    assert issuer["issuer_id"] == second["issuer_id"] and issuer["issuer_name"] == "second"
+    base = f"{server.url}/v1/{mount}/issuer/second"
+    assert requests.get(f"{base}/pem", timeout=10).text.strip() == second["certificate"].strip()
+    der = requests.get(f"{base}/der", timeout=10)
+    assert x509.load_der_x509_certificate(der.content) == cert_of(second["certificate"])
+    as_json = requests.get(f"{base}/json", timeout=10).json()["data"]
+    assert as_json["issuer_id"] == second["issuer_id"]
+    chain = pki_api.read_certificate("ca_chain", mount_point=mount)["data"]
+    assert chain["ca_chain"].strip() == second["certificate"].strip()
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        server.adapter.post(f"/v1/{mount}/config/issuers", json={"default": "nope"})
+    # sign-verbatim under a role: the role's TTL.
+    web_role(server, mount, ttl="2h")
+    _, csr = csr_for(["v.example.com"])
+    verbatim = server.adapter.post(f"/v1/{mount}/sign-verbatim/web", json={"csr": csr})["data"]
+    leaf = cert_of(verbatim["certificate"])
+    leaf.verify_directly_issued_by(cert_of(second["certificate"]))
+    assert leaf.not_valid_after_utc - leaf.not_valid_before_utc == datetime.timedelta(hours=2, seconds=30)
+
+    deleted = pki_api.delete_root(mount_point=mount)
+    assert last_status() == 200 and deleted["warnings"]
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        pki_api.list_issuers(mount_point=mount)
+    assert requests.get(f"{server.url}/v1/{mount}/ca/pem", timeout=10).status_code == 204
+
+
+def test_issuer_config_shapes_match_openbao(secrethub, bao):
+    def setup(client):
+        mount = enable_pki(client)
+        client.secrets.pki.generate_root(
+            "internal", "Config Root", extra_params={"key_type": "ec", "issuer_name": "cfg", "ttl": "700h"}, mount_point=mount
+        )
+        return mount
+
+    same_answers(
+        secrethub,
+        bao,
+        {
+            "read_config_issuers": lambda c, m: c.adapter.get(f"/v1/{m}/config/issuers"),
+            "write_config_issuers": lambda c, m: c.adapter.post(f"/v1/{m}/config/issuers", json={"default": "cfg"}),
+            "unknown_default": lambda c, m: c.adapter.post(f"/v1/{m}/config/issuers", json={"default": "nope"}),
+            "issuer_json": lambda c, m: c.adapter.get(f"/v1/{m}/issuer/cfg/json"),
+            "cert_ca_chain": lambda c, m: c.secrets.pki.read_certificate("ca_chain", mount_point=m),
+            "delete_root": lambda c, m: c.secrets.pki.delete_root(mount_point=m),
+        },
+        setup=setup,
+    )
