@@ -6,6 +6,7 @@
 
 mod cidr;
 pub mod cron;
+pub mod glob;
 mod duration;
 mod error_kind;
 pub mod input;

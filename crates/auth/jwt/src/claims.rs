@@ -92,25 +92,7 @@ pub(crate) fn texts(v: &Value) -> Option<Vec<String>> {
     }
 }
 
-/// `*` matches any run of characters (including none); everything else is literal.
-pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if text.len() < first.len() + last.len() || !text.starts_with(first) || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    true
-}
+pub(crate) use secrethub_common::glob::glob_match;
 
 /// Checks every bound claim against the claims `lookup` finds. `bound` values were validated
 /// when the role was written (scalars or lists of scalars; strings only for globs).

@@ -152,26 +152,7 @@ fn matches_any(patterns: &[String], value: &str) -> bool {
     patterns.iter().any(|p| glob_match(p, value))
 }
 
-/// Glob match where `*` matches any run of characters (including none); no other
-/// metacharacters. Linear in the input: no backtracking beyond one scan per literal part.
-pub(crate) fn glob_match(pattern: &str, s: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let [first, middle @ .., last] = parts.as_slice() else {
-        // One part: no `*` at all.
-        return pattern == s;
-    };
-    if s.len() < first.len() + last.len() || !s.starts_with(first) || !s.ends_with(last) {
-        return false;
-    }
-    let mut rest = &s[first.len()..s.len() - last.len()];
-    for mid in middle {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    true
-}
+pub(crate) use secrethub_common::glob::glob_match;
 
 #[cfg(test)]
 mod tests {

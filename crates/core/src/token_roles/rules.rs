@@ -70,26 +70,7 @@ pub(super) fn go_quoted(list: &[String]) -> String {
     format!("[{}]", items.join(" "))
 }
 
-/// Glob matching as Vault's policy and alias globs: `*` matches any run of characters,
-/// anywhere in the pattern and any number of times.
-pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
-    if !pattern.contains('*') {
-        return pattern == text;
-    }
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let (first, rest) = parts.split_first().unwrap_or((&"", &[]));
-    let Some(mut remaining) = text.strip_prefix(first) else {
-        return false;
-    };
-    let (last, middle) = rest.split_last().unwrap_or((&"", &[]));
-    for part in middle {
-        match remaining.find(part) {
-            Some(i) => remaining = &remaining[i + part.len()..],
-            None => return false,
-        }
-    }
-    remaining.len() >= last.len() && remaining.ends_with(last)
-}
+pub(crate) use secrethub_common::glob::glob_match;
 
 #[cfg(test)]
 mod tests {

@@ -151,25 +151,7 @@ pub(crate) fn opt_statements<'de, D: Deserializer<'de>>(
     }
 }
 
-/// Glob match where `*` matches any run of characters (including none).
-pub(crate) fn glob_match(pattern: &str, s: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == s;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if s.len() < first.len() + last.len() || !s.starts_with(first) || !s.ends_with(last) {
-        return false;
-    }
-    let mut rest = &s[first.len()..s.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    true
-}
+pub(crate) use secrethub_common::glob::glob_match;
 
 #[cfg(test)]
 mod tests {
