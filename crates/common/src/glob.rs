@@ -9,8 +9,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
         // One part: no `*` at all.
         return pattern == text;
     };
-    if text.len() < first.len() + last.len() || !text.starts_with(first) || !text.ends_with(last)
-    {
+    if text.len() < first.len() + last.len() || !text.starts_with(first) || !text.ends_with(last) {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
