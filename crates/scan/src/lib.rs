@@ -13,6 +13,7 @@
 //! `pragma: allowlist secret`). A value is never kept whole in a [`Finding`]: it carries a
 //! masked form and a fingerprint (SHA-256 of the value, so a baseline survives a move).
 
+mod filter;
 mod report;
 mod rules;
 mod scan;
@@ -20,6 +21,7 @@ mod shapes;
 mod value;
 mod walk;
 
+pub use filter::{Baseline, PathFilter, IGNORE_FILE};
 pub use report::{render, ReportFormat};
 pub use rules::{ExampleFailure, Rule, RuleError, RuleSet, SecretType};
 pub use scan::Finding;

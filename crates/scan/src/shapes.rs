@@ -91,7 +91,10 @@ mod tests {
         let rules = RuleSet::builtin().unwrap();
         let found = scan_file(&rules, "k8s/secret.yaml", &text);
         assert_eq!(found.len(), 2, "{found:?}");
-        assert_eq!((found[1].line, found[1].rule.as_str()), (7, "generic-secret"));
+        assert_eq!(
+            (found[1].line, found[1].rule.as_str()),
+            (7, "generic-secret")
+        );
         assert_eq!(found[1].masked, "Rk2v******(24 chars)");
         let f = &found[0];
         assert_eq!((f.line, f.column), (6, 17));

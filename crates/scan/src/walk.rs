@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use crate::filter::PathFilter;
 use crate::rules::RuleSet;
 use crate::scan::Finding;
 use crate::shapes;
@@ -51,6 +52,8 @@ pub struct WalkOptions {
     pub max_file_bytes: u64,
     /// Threads reading and scanning; 0 = one per core.
     pub threads: usize,
+    /// Ignore patterns (`--ignore`), besides the root's `.secrethubignore`.
+    pub ignore: Vec<String>,
 }
 
 impl Default for WalkOptions {
@@ -58,6 +61,7 @@ impl Default for WalkOptions {
         WalkOptions {
             max_file_bytes: 10 * 1024 * 1024,
             threads: 0,
+            ignore: Vec::new(),
         }
     }
 }
@@ -75,27 +79,33 @@ pub struct TreeReport {
     pub files_skipped: usize,
 }
 
-/// Collects the files under `root` worth reading (a file given directly is always taken).
-fn collect(root: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let meta = std::fs::symlink_metadata(root)?;
-    if meta.is_file() {
-        out.push(root.to_path_buf());
-        return Ok(());
-    }
-    if !meta.is_dir() {
-        return Ok(());
-    }
-    let mut entries: Vec<_> = std::fs::read_dir(root)?.filter_map(Result::ok).collect();
+/// Collects the files under `dir` worth reading; `relative` is `dir`'s path from the
+/// scanned root (`/`-separated, empty for the root), which the ignore patterns see.
+fn collect(
+    dir: &Path,
+    relative: &str,
+    ignore: &PathFilter,
+    out: &mut Vec<PathBuf>,
+) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).collect();
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name();
         let name = name.to_string_lossy();
+        let path = if relative.is_empty() {
+            name.to_string()
+        } else {
+            format!("{relative}/{name}")
+        };
         let Ok(kind) = entry.file_type() else {
             continue;
         };
+        if ignore.ignores(&path) {
+            continue;
+        }
         if kind.is_dir() {
             if !SKIPPED_DIRS.contains(&name.as_ref()) {
-                collect(&entry.path(), out)?;
+                collect(&entry.path(), &path, ignore, out)?;
             }
         } else if kind.is_file() && !LOCK_FILES.contains(&name.as_ref()) {
             out.push(entry.path());
@@ -134,7 +144,14 @@ impl RuleSet {
     /// Scans every file under `root` (see the module docs).
     pub fn scan_tree(&self, root: &Path, options: &WalkOptions) -> std::io::Result<TreeReport> {
         let mut files = Vec::new();
-        collect(root, &mut files)?;
+        // A file given directly is always read; a directory is walked.
+        if std::fs::metadata(root)?.is_dir() {
+            let ignore = PathFilter::for_root(root, &options.ignore)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            collect(root, "", &ignore, &mut files)?;
+        } else {
+            files.push(root.to_path_buf());
+        }
         let threads = match options.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use secrethub_scan::{render, ReportFormat, RuleSet, WalkOptions};
+use secrethub_scan::{render, Baseline, ReportFormat, RuleSet, WalkOptions};
 
 use crate::output;
 
@@ -22,6 +22,13 @@ struct ScanArgs {
     /// Report format: text, json or sarif
     #[arg(long, default_value = "text", value_name = "FORMAT")]
     format: ReportFormat,
+    /// Leave out paths matching this pattern (repeatable; gitignore-like, as in a
+    /// .secrethubignore file at the scanned root, which is read too)
+    #[arg(long, value_name = "GLOB")]
+    ignore: Vec<String>,
+    /// Accept the findings of this earlier JSON report (same file, same value)
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
     /// Skip files larger than this many bytes
     #[arg(long = "max-file-size", default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
     max_file_size: u64,
@@ -55,9 +62,17 @@ pub(crate) fn main(args: &[OsString]) -> u8 {
     } else {
         cli.paths
     };
+    let baseline = match cli.baseline.as_deref().map(Baseline::load).transpose() {
+        Ok(b) => b.unwrap_or_default(),
+        Err(e) => {
+            output::err(&format!("Error: {e}"));
+            return 2;
+        }
+    };
     let options = WalkOptions {
         max_file_bytes: cli.max_file_size,
         threads: 0,
+        ignore: cli.ignore,
     };
     let started = Instant::now();
     let mut total = secrethub_scan::TreeReport::default();
@@ -75,18 +90,26 @@ pub(crate) fn main(args: &[OsString]) -> u8 {
             }
         }
     }
+    let before = total.findings.len();
+    total.findings.retain(|f| !baseline.accepts(f));
+    let accepted = before - total.findings.len();
     let text = render(cli.format, &rules, &total);
     if !text.is_empty() {
         output::out(text.trim_end_matches('\n'));
     }
     output::err(&format!(
-        "scanned {} files ({:.1} MiB) in {:.2} s, skipped {}: {} finding{}",
+        "scanned {} files ({:.1} MiB) in {:.2} s, skipped {}: {} finding{}{}",
         total.files_scanned,
         total.bytes_scanned as f64 / (1024.0 * 1024.0),
         started.elapsed().as_secs_f64(),
         total.files_skipped,
         total.findings.len(),
         if total.findings.len() == 1 { "" } else { "s" },
+        if accepted > 0 {
+            format!(" ({accepted} more accepted by the baseline)")
+        } else {
+            String::new()
+        },
     ));
     u8::from(!total.findings.is_empty())
 }

@@ -197,3 +197,57 @@ fn scan_rules_check_runs_every_rules_examples() {
     assert_eq!(code, 2);
     assert!(stderr.contains("unknown report format"), "{stderr}");
 }
+
+#[test]
+fn a_baseline_accepts_known_findings_and_ignore_patterns_leave_paths_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    fixture(&root);
+    let root_arg = root.to_str().unwrap();
+    let (_, stdout, _) = scan(&["-format=json", root_arg]);
+    let baseline = dir.path().join("baseline.json");
+    std::fs::write(&baseline, stdout).unwrap();
+
+    // A new secret after the baseline: only it is reported.
+    let env = std::fs::read_to_string(root.join(".env")).unwrap();
+    std::fs::write(
+        root.join(".env"),
+        format!("{env}NPM_TOKEN=npm_Rk2vLq9wXz4mNp3sYb6cHf1jUa0eGi5oVtQw\n"),
+    )
+    .unwrap();
+    let baseline_arg = format!("--baseline={}", baseline.display());
+    let (code, stdout, stderr) = scan(&[&baseline_arg, root_arg]);
+    assert_eq!(code, 1);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.starts_with(".env:4:11: npm-token "), "{stdout}");
+    assert!(
+        stderr.contains("1 finding (6 more accepted by the baseline)"),
+        "{stderr}"
+    );
+
+    // Ignore patterns: the root's .secrethubignore and --ignore.
+    std::fs::write(
+        root.join(".secrethubignore"),
+        "# fixtures\ncerts/\nk8s/*.yaml\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = scan(&["--ignore=.gitlab-ci.yml", root_arg]);
+    assert_eq!(code, 1);
+    let paths: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ".env",
+            ".env",
+            ".env",
+            "orders/src/main/resources/application.yml"
+        ],
+        "{stdout}"
+    );
+    let (code, _, stderr) = scan(&["--baseline=/nonexistent.json", root_arg]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("cannot read the baseline"), "{stderr}");
+}
