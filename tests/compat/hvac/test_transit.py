@@ -33,7 +33,11 @@ def enable_transit(client):
 def create_key(client, mount, name, key_type):
     """hvac's create_key refuses types its list lacks (aes128-gcm96, hmac): its adapter sends
     the same request."""
-    client.adapter.post(f"/v1/{mount}/keys/{name}", json={"type": key_type})
+    body = {"type": key_type}
+    if key_type == "hmac":
+        # OpenBao 2.7 answers 500 to an hmac key without key_size.
+        body["key_size"] = 32
+    client.adapter.post(f"/v1/{mount}/keys/{name}", json=body)
 
 
 @pytest.fixture
@@ -75,7 +79,7 @@ def test_keys_lifecycle(server, transit):
 
 def test_encrypt_decrypt_rewrap_and_versions(server, transit):
     t = server.secrets.transit
-    for key_type in ("aes128-gcm96", "aes256-gcm96", "chacha20-poly1305"):
+    for key_type in ("aes128-gcm96", "aes256-gcm96", "chacha20-poly1305", "rsa-2048"):
         create_key(server, transit, key_type, key_type)
         ct = t.encrypt_data(key_type, plaintext=b64(b"hello"), mount_point=transit)["data"]
         assert ct["ciphertext"].startswith("vault:v1:") and ct["key_version"] == 1
@@ -263,7 +267,16 @@ def test_refusals_match_openbao(secrethub, bao):
 
 @pytest.mark.parametrize(
     "key_type",
-    ["aes128-gcm96", "aes256-gcm96", "chacha20-poly1305", "ed25519", "ecdsa-p256", "ecdsa-p384"],
+    [
+        "aes128-gcm96",
+        "aes256-gcm96",
+        "chacha20-poly1305",
+        "ed25519",
+        "ecdsa-p256",
+        "ecdsa-p384",
+        "rsa-2048",
+        "hmac",
+    ],
 )
 def test_key_read_shape_matches_openbao(secrethub, bao, key_type):
     def setup(client):
@@ -275,6 +288,8 @@ def test_key_read_shape_matches_openbao(secrethub, bao, key_type):
         secrethub, bao, lambda c, path: c.secrets.transit.read_key("k", mount_point=path), setup=setup
     )
     assert set(ours.body["data"]) == set(theirs.body["data"])
+    if "keys" not in theirs.body["data"]:
+        return  # an hmac key lists no versions
     ours_v1, theirs_v1 = ours.body["data"]["keys"]["1"], theirs.body["data"]["keys"]["1"]
     assert type(ours_v1) is type(theirs_v1)
     if isinstance(theirs_v1, dict):
@@ -359,12 +374,18 @@ def test_datakey_random_hash_hmac(server, transit):
 
 @pytest.mark.parametrize(
     "key_type,hash_algorithm",
-    [("ed25519", None), ("ecdsa-p256", "sha2-256"), ("ecdsa-p384", "sha2-384")],
+    [
+        ("ed25519", None),
+        ("ecdsa-p256", "sha2-256"),
+        ("ecdsa-p384", "sha2-384"),
+        ("rsa-2048", None),
+        ("rsa-3072", "sha2-512"),
+    ],
 )
 def test_sign_and_verify(server, transit, key_type, hash_algorithm):
     t = server.secrets.transit
     t.create_key("s", key_type=key_type, mount_point=transit)
-    for marshaling in ("asn1", "jws") if key_type != "ed25519" else ("asn1",):
+    for marshaling in ("asn1", "jws") if key_type.startswith("ecdsa") else ("asn1",):
         signed = t.sign_data(
             "s",
             hash_input=b64(b"document"),

@@ -116,6 +116,12 @@ pub(crate) fn encrypt(
         )));
     }
     let (v, kv) = rec.encryption_version(version)?;
+    if rec.key_type.rsa_bits().is_some() {
+        return Ok((
+            versioned(v, &crate::rsa_keys::encrypt(&kv.key, plaintext)?),
+            v,
+        ));
+    }
     let key = working_key(rec, &kv.key, context)?;
     let nonce_bytes: [u8; NONCE_LEN] = if rec.convergent_encryption {
         let mut mac = <Hmac<Sha256>>::new_from_slice(&key)
@@ -163,6 +169,9 @@ pub(crate) fn decrypt(
     let raw = decode_b64(payload)
         .map_err(|_| TransitError::bad("invalid ciphertext: could not decode base64"))?;
     let kv = rec.decryption_version(v)?;
+    if rec.key_type.rsa_bits().is_some() {
+        return Ok((Zeroizing::new(crate::rsa_keys::decrypt(&kv.key, &raw)?), v));
+    }
     let key = working_key(rec, &kv.key, context)?;
     if raw.len() < NONCE_LEN + 16 {
         return Err(TransitError::bad("invalid ciphertext length"));

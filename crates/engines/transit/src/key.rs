@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{Result, TransitError};
+pub(crate) use crate::key_type::KeyType;
 use crate::signing;
 
 /// Layout version of [`KeyRecord`].
@@ -57,81 +58,6 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// Vault's key types that this engine serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum KeyType {
-    #[serde(rename = "aes128-gcm96")]
-    Aes128Gcm96,
-    #[serde(rename = "aes256-gcm96")]
-    Aes256Gcm96,
-    #[serde(rename = "chacha20-poly1305")]
-    Chacha20Poly1305,
-    #[serde(rename = "ed25519")]
-    Ed25519,
-    #[serde(rename = "ecdsa-p256")]
-    EcdsaP256,
-    #[serde(rename = "ecdsa-p384")]
-    EcdsaP384,
-    #[serde(rename = "hmac")]
-    Hmac,
-}
-
-impl KeyType {
-    /// Parses Vault's name; RSA types are known but not built yet.
-    pub(crate) fn parse(name: &str) -> Result<Self> {
-        Ok(match name {
-            "aes128-gcm96" => KeyType::Aes128Gcm96,
-            "aes256-gcm96" => KeyType::Aes256Gcm96,
-            "chacha20-poly1305" => KeyType::Chacha20Poly1305,
-            "ed25519" => KeyType::Ed25519,
-            "ecdsa-p256" => KeyType::EcdsaP256,
-            "ecdsa-p384" => KeyType::EcdsaP384,
-            "hmac" => KeyType::Hmac,
-            "rsa-2048" | "rsa-3072" | "rsa-4096" | "ecdsa-p521" => {
-                return Err(TransitError::bad(format!(
-                    "key type {name} is not supported yet"
-                )))
-            }
-            other => return Err(TransitError::bad(format!("unknown key type {other}"))),
-        })
-    }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            KeyType::Aes128Gcm96 => "aes128-gcm96",
-            KeyType::Aes256Gcm96 => "aes256-gcm96",
-            KeyType::Chacha20Poly1305 => "chacha20-poly1305",
-            KeyType::Ed25519 => "ed25519",
-            KeyType::EcdsaP256 => "ecdsa-p256",
-            KeyType::EcdsaP384 => "ecdsa-p384",
-            KeyType::Hmac => "hmac",
-        }
-    }
-
-    /// Symmetric encryption (and derivation, convergence, data keys).
-    pub(crate) fn encrypts(self) -> bool {
-        matches!(
-            self,
-            KeyType::Aes128Gcm96 | KeyType::Aes256Gcm96 | KeyType::Chacha20Poly1305
-        )
-    }
-
-    pub(crate) fn signs(self) -> bool {
-        matches!(
-            self,
-            KeyType::Ed25519 | KeyType::EcdsaP256 | KeyType::EcdsaP384
-        )
-    }
-
-    /// Length of a symmetric key in bytes.
-    pub(crate) fn key_len(self) -> usize {
-        match self {
-            KeyType::Aes128Gcm96 => 16,
-            _ => 32,
-        }
-    }
-}
-
 /// One version of a key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct KeyVersion {
@@ -144,9 +70,16 @@ pub(crate) struct KeyVersion {
 }
 
 impl KeyVersion {
-    /// New random material for `key_type` (`key_size` bytes for `hmac` keys).
-    pub(crate) fn generate(key_type: KeyType, key_size: usize) -> Result<Self> {
+    /// New random material for `key_type` (`key_size` bytes for `hmac` keys); RSA keys are
+    /// made on the blocking pool.
+    pub(crate) async fn generate(key_type: KeyType, key_size: usize) -> Result<Self> {
         let key = match key_type {
+            _ if key_type.rsa_bits().is_some() => {
+                let bits = key_type.rsa_bits().unwrap_or(2048);
+                tokio::task::spawn_blocking(move || crate::rsa_keys::generate(bits))
+                    .await
+                    .map_err(|e| TransitError::Internal(e.into()))??
+            }
             KeyType::Ed25519 | KeyType::EcdsaP256 | KeyType::EcdsaP384 => {
                 signing::generate_pkcs8(key_type)?
             }
@@ -215,17 +148,16 @@ impl NewKey {
             key_size: 0,
         }
     }
-}
 
-impl KeyRecord {
-    /// A key with its first version.
-    pub(crate) fn create(name: &str, new: NewKey) -> Result<Self> {
+    /// Checks what a new key is made from; the `hmac` type's `key_size` defaults to 32.
+    pub(crate) fn checked(mut self) -> Result<Self> {
+        let new = &self;
         if new.convergent_encryption && !new.derived {
             return Err(TransitError::bad(
                 "convergent encryption requires derivation to be enabled, so context is required",
             ));
         }
-        if (new.derived || new.convergent_encryption) && !new.key_type.encrypts() {
+        if (new.derived || new.convergent_encryption) && !new.key_type.symmetric() {
             return Err(TransitError::bad(format!(
                 "key derivation and convergent encryption not supported for keys of type {}",
                 new.key_type.name()
@@ -242,8 +174,15 @@ impl KeyRecord {
             (_, 0) => 0,
             _ => return Err(TransitError::bad("key_size is only used with hmac keys")),
         };
-        let first = KeyVersion::generate(new.key_type, key_size)?;
-        Ok(KeyRecord {
+        self.key_size = key_size;
+        Ok(self)
+    }
+}
+
+impl KeyRecord {
+    /// A key with its first version (`new` passed [`NewKey::checked`]).
+    pub(crate) fn create(name: &str, new: NewKey, first: KeyVersion) -> Self {
+        KeyRecord {
             version: RECORD_VERSION,
             name: name.to_string(),
             key_type: new.key_type,
@@ -258,18 +197,17 @@ impl KeyRecord {
             derived: new.derived,
             convergent_encryption: new.convergent_encryption,
             auto_rotate_period: new.auto_rotate_period,
-            key_size,
-        })
+            key_size: new.key_size,
+        }
     }
 
-    /// Adds a new latest version.
-    pub(crate) fn rotate(&mut self) -> Result<()> {
+    /// Adds `version`, made for this key, as the new latest version.
+    pub(crate) fn rotate(&mut self, version: KeyVersion) -> Result<()> {
         let next = self
             .latest_version
             .checked_add(1)
             .ok_or_else(|| TransitError::bad("key version limit reached"))?;
-        self.versions
-            .insert(next, KeyVersion::generate(self.key_type, self.key_size)?);
+        self.versions.insert(next, version);
         self.latest_version = next;
         Ok(())
     }
@@ -343,7 +281,10 @@ impl KeyRecord {
         put("derived", self.derived.into());
         put("exportable", self.exportable.into());
         put("imported_key", false.into());
-        put("keys", Value::Object(keys));
+        // OpenBao lists no versions for an hmac key (its key material is the only key).
+        if self.key_type != KeyType::Hmac {
+            put("keys", Value::Object(keys));
+        }
         put("latest_version", self.latest_version.into());
         put("min_available_version", self.min_available_version.into());
         put("min_decryption_version", self.min_decryption_version.into());
@@ -351,7 +292,7 @@ impl KeyRecord {
         put("name", self.name.clone().into());
         put("soft_deleted", false.into());
         put("supports_decryption", self.key_type.encrypts().into());
-        put("supports_derivation", self.key_type.encrypts().into());
+        put("supports_derivation", self.key_type.symmetric().into());
         put("supports_encryption", self.key_type.encrypts().into());
         put("supports_signing", self.key_type.signs().into());
         put("type", self.key_type.name().into());
@@ -373,9 +314,11 @@ impl KeyRecord {
 mod tests {
     use super::*;
 
-    #[test]
-    fn debug_never_shows_key_material() {
-        let rec = KeyRecord::create("k", NewKey::of_type(KeyType::Aes256Gcm96)).unwrap();
+    #[tokio::test]
+    async fn debug_never_shows_key_material() {
+        let first = KeyVersion::generate(KeyType::Aes256Gcm96, 0).await.unwrap();
+        let new = NewKey::of_type(KeyType::Aes256Gcm96).checked().unwrap();
+        let rec = KeyRecord::create("k", new, first);
         let material = B64.encode(rec.versions[&1].key.bytes());
         let shown = format!("{rec:?}");
         assert!(shown.contains("<redacted>"));

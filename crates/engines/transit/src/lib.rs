@@ -10,9 +10,12 @@
 //!
 //! `aes128-gcm96`, `aes256-gcm96` (default), `chacha20-poly1305` (encryption, data keys,
 //! `derived` keys with HKDF-SHA256 per `context`, `convergent_encryption`); `ed25519`,
-//! `ecdsa-p256`, `ecdsa-p384` (signing); `hmac`. Every type has an HMAC key per version for
-//! `hmac/:name`. Crypto is ring's (AEAD, HKDF, signatures); `hash` and `hmac` use the
-//! `sha2` and `hmac` crates, since ring has no SHA-224.
+//! `ecdsa-p256`, `ecdsa-p384` (signing); `rsa-2048`, `rsa-3072`, `rsa-4096` (RSA-OAEP
+//! encryption with SHA-256 and signing, PSS or PKCS#1 v1.5); `hmac`. Every type has an HMAC
+//! key per version for `hmac/:name`. Crypto is ring's (AEAD, HKDF, signatures, RSA
+//! signatures); the `rsa` crate makes RSA keys (on the blocking pool, before the write lock)
+//! and does OAEP, which ring lacks; `hash` and `hmac` use the `sha2` and `hmac` crates, since
+//! ring has no SHA-224.
 //!
 //! # Auto-rotation
 //!
@@ -30,9 +33,10 @@
 //!
 //! # Differences from Vault
 //!
-//! - RSA key types (`rsa-2048`, `rsa-3072`, `rsa-4096`) and `ecdsa-p521` answer 400 "key type
-//!   … is not supported yet"; so do key import (`keys/:name/import`), BYOK export,
-//!   managed keys and `sha3-*` digests.
+//! - `ecdsa-p521` answers 400 "key type ecdsa-p521 is not supported yet"; key import
+//!   (`keys/:name/import`), BYOK export, managed keys and `sha3-*` digests are not there.
+//! - RSA: PSS signatures use a salt as long as the hash (ring's), `salt_length` is ignored;
+//!   an `hmac` key's read lists no `keys`, as OpenBao's.
 //! - ECDSA signs with its curve's hash only (P-256: `sha2-256`, P-384: `sha2-384`, which is
 //!   also P-384's default where Vault's is `sha2-256`); `prehashed` signing is refused.
 //!   Verification also takes the other of the two hashes.
@@ -49,7 +53,9 @@ mod digest;
 mod error;
 mod fields;
 mod key;
+mod key_type;
 mod paths;
+mod rsa_keys;
 mod signing;
 mod store;
 

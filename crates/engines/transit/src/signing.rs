@@ -1,5 +1,6 @@
 //! Signing keys with ring: Ed25519 and ECDSA on P-256 and P-384, stored as PKCS#8 documents;
-//! signatures in ASN.1 DER or JWS's fixed `r||s` form, and the public keys Vault shows.
+//! signatures in ASN.1 DER or JWS's fixed `r||s` form, and the public keys Vault shows. RSA
+//! keys sign through `rsa_keys.rs`.
 //!
 //! ring signs a message and hashes it itself, with the hash its algorithm fixes: SHA-256 for
 //! P-256 and SHA-384 for P-384. So an ECDSA key signs with that hash only (Vault lets any
@@ -13,6 +14,7 @@ use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, Unparsed
 
 use crate::error::{Result, TransitError};
 use crate::key::{KeyType, Secret};
+pub(crate) use crate::rsa_keys::Padding;
 
 /// How a signature is encoded (Vault's `marshaling_algorithm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +40,8 @@ impl Marshaling {
 pub(crate) enum SignHash {
     Sha256,
     Sha384,
+    /// RSA only.
+    Sha512,
 }
 
 fn internal(what: &'static str) -> TransitError {
@@ -66,7 +70,8 @@ pub(crate) fn curve_name(key_type: KeyType) -> &'static str {
     match key_type {
         KeyType::EcdsaP256 => "P-256",
         KeyType::EcdsaP384 => "P-384",
-        _ => "ed25519",
+        KeyType::Ed25519 => "ed25519",
+        other => other.name(),
     }
 }
 
@@ -109,6 +114,9 @@ pub(crate) fn public_key_raw(key_type: KeyType, pkcs8: &Secret) -> Result<Vec<u8
 /// What Vault shows as `public_key`: base64 of the raw key for Ed25519, a PEM
 /// `PUBLIC KEY` (SubjectPublicKeyInfo) for ECDSA.
 pub(crate) fn public_key_text(key_type: KeyType, pkcs8: &Secret) -> Result<String> {
+    if key_type.rsa_bits().is_some() {
+        return crate::rsa_keys::public_key_pem(pkcs8);
+    }
     let raw = public_key_raw(key_type, pkcs8)?;
     if key_type == KeyType::Ed25519 {
         return Ok(B64.encode(raw));
@@ -145,6 +153,7 @@ pub(crate) fn sign_hash(key_type: KeyType, requested: Option<&str>) -> Result<Si
         None | Some("") => return Ok(own),
         Some("sha2-256") => SignHash::Sha256,
         Some("sha2-384") => SignHash::Sha384,
+        Some("sha2-512") if key_type.rsa_bits().is_some() => SignHash::Sha512,
         Some(
             h @ ("sha1" | "sha2-224" | "sha2-512" | "sha3-224" | "sha3-256" | "sha3-384"
             | "sha3-512" | "none"),
@@ -170,10 +179,13 @@ pub(crate) fn sign_hash(key_type: KeyType, requested: Option<&str>) -> Result<Si
 pub(crate) fn sign(
     key_type: KeyType,
     pkcs8: &Secret,
-    hash: SignHash,
+    (hash, padding): (SignHash, Padding),
     marshaling: Marshaling,
     input: &[u8],
 ) -> Result<Vec<u8>> {
+    if key_type.rsa_bits().is_some() {
+        return crate::rsa_keys::sign(pkcs8, hash, padding, input);
+    }
     if key_type == KeyType::Ed25519 {
         let pair = Ed25519KeyPair::from_pkcs8(pkcs8.bytes())
             .map_err(|_| internal("stored ed25519 key is corrupt"))?;
@@ -183,10 +195,10 @@ pub(crate) fn sign(
     if hash != own {
         return Err(TransitError::bad(format!(
             "signing with hash algorithm {} is not supported yet for key type {}",
-            if hash == SignHash::Sha256 {
-                "sha2-256"
-            } else {
-                "sha2-384"
+            match hash {
+                SignHash::Sha256 => "sha2-256",
+                SignHash::Sha384 => "sha2-384",
+                SignHash::Sha512 => "sha2-512",
             },
             key_type.name()
         )));
@@ -201,11 +213,14 @@ pub(crate) fn sign(
 pub(crate) fn verify(
     key_type: KeyType,
     pkcs8: &Secret,
-    hash: SignHash,
+    (hash, padding): (SignHash, Padding),
     marshaling: Marshaling,
     input: &[u8],
     sig: &[u8],
 ) -> Result<bool> {
+    if key_type.rsa_bits().is_some() {
+        return crate::rsa_keys::verify(pkcs8, hash, padding, input, sig);
+    }
     let public = public_key_raw(key_type, pkcs8)?;
     let alg: &dyn signature::VerificationAlgorithm = match (key_type, hash, marshaling) {
         (KeyType::Ed25519, _, _) => &signature::ED25519,

@@ -12,7 +12,7 @@ use crate::aead;
 use crate::batch::{self, OnItemError};
 use crate::error::{Result, TransitError};
 use crate::fields::{batch_items, Fields};
-use crate::key::{KeyRecord, KeyType, NewKey};
+use crate::key::{KeyRecord, KeyType, KeyVersion, NewKey};
 use crate::TransitEngine;
 
 const KEY_NOT_FOUND: &str = "encryption key not found";
@@ -70,11 +70,13 @@ impl TransitEngine {
         let mut new = NewKey::of_type(key_type);
         new.derived = first_context.is_some_and(|c| !c.is_empty());
         new.convergent_encryption = f.bool("convergent_encryption")?;
+        let new = new.checked()?;
+        let first = KeyVersion::generate(new.key_type, new.key_size).await?;
         let _writing = self.keys.lock().await;
         if let Some(rec) = self.keys.load(&req.storage, name).await? {
             return Ok(rec);
         }
-        self.create_locked(req, name, new).await
+        self.create_locked(req, name, new, first).await
     }
 
     pub(crate) async fn encrypt(&self, req: &Request, name: &str) -> Result<Response> {

@@ -30,6 +30,9 @@ const ED25519_PKCS8_PREFIX: &[u8] = &[
 fn export_one(rec: &KeyRecord, kind: &str, kv: &KeyVersion) -> Result<String> {
     let t = rec.key_type;
     match kind {
+        "encryption-key" | "signing-key" if t.rsa_bits().is_some() => {
+            crate::rsa_keys::private_key_pem(&kv.key)
+        }
         "encryption-key" if t.encrypts() => Ok(B64.encode(kv.key.bytes())),
         "hmac-key" if t == KeyType::Hmac => Ok(B64.encode(kv.key.bytes())),
         "hmac-key" => Ok(B64.encode(kv.hmac_key.bytes())),

@@ -8,7 +8,7 @@ use secrethub_engine::{Request, Response, StorageView, TimerOutcome};
 
 use crate::error::{Result, TransitError};
 use crate::fields::Fields;
-use crate::key::{KeyRecord, KeyType, NewKey};
+use crate::key::{KeyRecord, KeyType, KeyVersion, NewKey};
 use crate::paths::key_response;
 use crate::store::rotate_timer;
 use crate::TransitEngine;
@@ -48,14 +48,16 @@ impl TransitEngine {
         Ok(())
     }
 
-    /// Creates and stores a key; the caller holds the write lock and knows it is absent.
+    /// Creates and stores a key from `new` (checked) and its first version; the caller
+    /// holds the write lock and knows the key is absent.
     pub(crate) async fn create_locked(
         &self,
         req: &Request,
         name: &str,
         new: NewKey,
+        first: KeyVersion,
     ) -> Result<KeyRecord> {
-        let rec = KeyRecord::create(name, new)?;
+        let rec = KeyRecord::create(name, new, first);
         self.keys.save(&req.storage, &rec).await?;
         self.sync_timer(req, &rec).await?;
         Ok(rec)
@@ -72,12 +74,18 @@ impl TransitEngine {
             allow_plaintext_backup: f.bool("allow_plaintext_backup")?,
             auto_rotate_period: self.auto_rotate_period(req)?.unwrap_or(0),
             key_size: f.get::<usize>("key_size")?.unwrap_or(0),
-        };
+        }
+        .checked()?;
+        if let Some(existing) = self.keys.load(&req.storage, name).await? {
+            return key_response(&existing);
+        }
+        // Made before the lock: an RSA key takes seconds.
+        let first = KeyVersion::generate(new.key_type, new.key_size).await?;
         let _writing = self.keys.lock().await;
         if let Some(existing) = self.keys.load(&req.storage, name).await? {
             return key_response(&existing);
         }
-        let rec = self.create_locked(req, name, new).await?;
+        let rec = self.create_locked(req, name, new, first).await?;
         key_response(&rec)
     }
 
@@ -171,10 +179,21 @@ impl TransitEngine {
         key_response(&rec)
     }
 
+    /// A new version for the key `name` as it is now, made before the write lock is taken
+    /// (an RSA key takes seconds); `None` when there is no such key.
+    async fn next_version(&self, storage: &StorageView, name: &str) -> Result<Option<Fresh>> {
+        match self.keys.load(storage, name).await? {
+            Some(rec) => Ok(Some(Fresh::for_key(&rec).await?)),
+            None => Ok(None),
+        }
+    }
+
     pub(crate) async fn rotate_key(&self, req: &Request, name: &str) -> Result<Response> {
+        let next = self.next_version(&req.storage, name).await?;
         let _writing = self.keys.lock().await;
         let mut rec = self.load_for_write(req, name, "key not found").await?;
-        rec.rotate()?;
+        let next = next.ok_or_else(|| TransitError::bad("key not found"))?;
+        rec.rotate(next.into_version_of(&rec)?)?;
         self.keys.save(&req.storage, &rec).await?;
         self.sync_timer(req, &rec).await?;
         key_response(&rec)
@@ -226,21 +245,59 @@ impl TransitEngine {
         storage: &StorageView,
         name: &str,
     ) -> Result<TimerOutcome> {
+        let due = |rec: &KeyRecord| match rec.next_rotation() {
+            None => Some(TimerOutcome::NotDue { next: None }),
+            Some(at) if now_unix() < at => Some(TimerOutcome::NotDue { next: Some(at) }),
+            Some(_) => None,
+        };
+        let Some(rec) = self.keys.load(storage, name).await? else {
+            return Ok(TimerOutcome::NotDue { next: None });
+        };
+        if let Some(not_due) = due(&rec) {
+            return Ok(not_due);
+        }
+        let next = Fresh::for_key(&rec).await?;
         let _writing = self.keys.lock().await;
         let Some(mut rec) = self.keys.load(storage, name).await? else {
             return Ok(TimerOutcome::NotDue { next: None });
         };
-        let Some(due) = rec.next_rotation() else {
-            return Ok(TimerOutcome::NotDue { next: None });
-        };
-        if now_unix() < due {
-            return Ok(TimerOutcome::NotDue { next: Some(due) });
+        // Rotated (or restored) by someone else meanwhile: the record decides again.
+        if let Some(not_due) = due(&rec) {
+            return Ok(not_due);
         }
-        rec.rotate()?;
+        rec.rotate(next.into_version_of(&rec)?)?;
         self.keys.save(storage, &rec).await?;
         tracing::info!(key = %name, version = rec.latest_version, "transit key auto-rotated");
         Ok(TimerOutcome::Ran {
             next: rec.next_rotation(),
         })
+    }
+}
+
+/// A key version made outside the write lock, with what it was made for.
+struct Fresh {
+    key_type: KeyType,
+    key_size: usize,
+    version: KeyVersion,
+}
+
+impl Fresh {
+    async fn for_key(rec: &KeyRecord) -> Result<Self> {
+        Ok(Fresh {
+            key_type: rec.key_type,
+            key_size: rec.key_size,
+            version: KeyVersion::generate(rec.key_type, rec.key_size).await?,
+        })
+    }
+
+    /// The version, if `rec` (read again under the lock) is still the kind of key it was
+    /// made for; a restore with `force` may have replaced it meanwhile.
+    fn into_version_of(self, rec: &KeyRecord) -> Result<KeyVersion> {
+        if (rec.key_type, rec.key_size) != (self.key_type, self.key_size) {
+            return Err(TransitError::bad(
+                "the key was replaced while it was rotated; try again",
+            ));
+        }
+        Ok(self.version)
     }
 }

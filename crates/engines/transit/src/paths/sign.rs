@@ -14,7 +14,7 @@ use crate::digest::HashAlg;
 use crate::error::{Result, TransitError};
 use crate::fields::{batch_items, decode_b64, Fields};
 use crate::key::{KeyRecord, KeyType, Secret};
-use crate::signing::{self, Marshaling, SignHash};
+use crate::signing::{self, Marshaling, Padding, SignHash};
 use crate::TransitEngine;
 
 /// The algorithm from the path, else from `field` of the body.
@@ -36,14 +36,19 @@ fn hash_name(req: &Request, alg: &str) -> Result<Option<String>> {
 
 /// `hash_algorithm` (path, body, or the legacy `algorithm`), `marshaling_algorithm` and
 /// `prehashed` of a sign or verify request.
-fn signature_options(req: &Request, rec: &KeyRecord, alg: &str) -> Result<(SignHash, Marshaling)> {
+fn signature_options(
+    req: &Request,
+    rec: &KeyRecord,
+    alg: &str,
+) -> Result<((SignHash, Padding), Marshaling)> {
     let body = Fields(&req.body);
     let hash = signing::sign_hash(rec.key_type, hash_name(req, alg)?.as_deref())?;
+    let padding = Padding::parse(body.string("signature_algorithm")?.as_deref())?;
     let marshaling = Marshaling::parse(body.string("marshaling_algorithm")?.as_deref())?;
     if body.bool("prehashed")? {
         return Err(TransitError::bad("prehashed input is not supported yet"));
     }
-    Ok((hash, marshaling))
+    Ok(((hash, padding), marshaling))
 }
 
 fn hmac_key(rec: &KeyRecord, kv: &crate::key::KeyVersion) -> Secret {

@@ -73,8 +73,8 @@ async fn unknown_and_unsupported_types_are_refused() {
         "unknown key type foo"
     );
     assert_eq!(
-        m.refused("keys/a", json!({"type": "rsa-2048"})).await,
-        "key type rsa-2048 is not supported yet"
+        m.refused("keys/a", json!({"type": "ecdsa-p521"})).await,
+        "key type ecdsa-p521 is not supported yet"
     );
     assert_eq!(
         m.refused("keys/a", json!({"convergent_encryption": true}))

@@ -411,3 +411,70 @@ async fn every_signing_type_signs_and_verifies() {
     assert_eq!(verified[0]["valid"], true);
     assert_eq!(verified[1]["valid"], false);
 }
+
+#[tokio::test]
+async fn rsa_keys_encrypt_sign_verify_and_export() {
+    let m = mount();
+    let key = m
+        .write("keys/rsa", json!({"type": "rsa-2048", "exportable": true}))
+        .await;
+    assert_eq!(key["supports_encryption"], true);
+    assert_eq!(key["supports_signing"], true);
+    assert_eq!(key["supports_derivation"], false);
+    assert_eq!(key["keys"]["1"]["name"], "rsa-2048");
+    assert!(key["keys"]["1"]["public_key"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"));
+
+    let ct = m.encrypt("rsa", b"wrapped by rsa").await;
+    assert!(ct.starts_with("vault:v1:"));
+    assert_eq!(unb64(ct.strip_prefix("vault:v1:").unwrap()).len(), 256);
+    assert_eq!(m.decrypt("rsa", &ct).await, b"wrapped by rsa");
+    let mut raw = unb64(ct.strip_prefix("vault:v1:").unwrap());
+    raw[10] ^= 1;
+    assert!(m
+        .refused(
+            "decrypt/rsa",
+            json!({"ciphertext": format!("vault:v1:{}", b64(&raw))})
+        )
+        .await
+        .contains("decryption error"));
+
+    for (padding, hash) in [
+        ("pss", "sha2-256"),
+        ("pkcs1v15", "sha2-512"),
+        ("pss", "sha2-384"),
+    ] {
+        let body = json!({"input": b64(b"doc"), "signature_algorithm": padding});
+        let sig = m.write(&format!("sign/rsa/{hash}"), body).await["signature"].clone();
+        let check = |input: &[u8]| json!({"input": b64(input), "signature": sig, "signature_algorithm": padding});
+        let path = format!("verify/rsa/{hash}");
+        assert_eq!(
+            m.write(&path, check(b"doc")).await["valid"],
+            true,
+            "{padding} {hash}"
+        );
+        assert_eq!(
+            m.write(&path, check(b"dog")).await["valid"],
+            false,
+            "{padding} {hash}"
+        );
+    }
+    assert_eq!(
+        m.refused(
+            "sign/rsa",
+            json!({"input": b64(b"x"), "signature_algorithm": "x"})
+        )
+        .await,
+        "unsupported rsa signature algorithm x"
+    );
+
+    let rotated = m.write("keys/rsa/rotate", json!({})).await;
+    assert_eq!(rotated["latest_version"], 2);
+    let exported = m.read("export/signing-key/rsa/1").await;
+    assert!(exported["keys"]["1"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
+}
