@@ -13,6 +13,7 @@ import tempfile
 import hvac
 import pytest
 
+import compat
 from compat import last_status, same_answer, same_answers, unique
 
 
@@ -476,3 +477,36 @@ def test_plaintexts_never_reach_the_audit_file_in_clear(secrethub):
     assert secret.decode() not in text
     assert b64(secret) not in text
     assert ct not in text
+
+
+def test_encrypting_to_a_missing_key_needs_create_matches_openbao(secrethub, bao):
+    """Vault's upsert: `encrypt/:name` to a key that does not exist is a `create`, so a token
+    with `update` only may encrypt to existing keys but not make new ones."""
+
+    def setup(client):
+        mount = enable_transit(client)
+        client.secrets.transit.create_key("existing", mount_point=mount)
+        policy = unique("transit_update")
+        client.sys.create_or_update_policy(
+            policy, f'path "{mount}/encrypt/*" {{ capabilities = ["update"] }}'
+        )
+        token = client.auth.token.create(policies=[policy], ttl="10m")["auth"]["client_token"]
+        limited = compat.client(client.url, token)
+        return mount, limited
+
+    t = lambda c: c.secrets.transit
+    outcomes = same_answers(
+        secrethub,
+        bao,
+        {
+            "update on an existing key": lambda c, s: t(s[1]).encrypt_data(
+                "existing", plaintext=b64(b"x"), mount_point=s[0]
+            ),
+            "create denied": lambda c, s: t(s[1]).encrypt_data(
+                "new", plaintext=b64(b"x"), mount_point=s[0]
+            ),
+        },
+        setup=setup,
+    )
+    ours, _ = outcomes["create denied"]
+    assert ours.status == 403 and ours.exception_class == "Forbidden"
