@@ -14,6 +14,7 @@
 //! masked form and a fingerprint (SHA-256 of the value, so a baseline survives a move).
 
 mod filter;
+mod inventory;
 mod report;
 mod rules;
 mod scan;
@@ -22,6 +23,7 @@ mod value;
 mod walk;
 
 pub use filter::{Baseline, PathFilter, IGNORE_FILE};
+pub use inventory::{assess, inventory, storage_of, Assessment, InventoryEntry, Replacement, Risk};
 pub use report::{render, ReportFormat};
 pub use rules::{ExampleFailure, Rule, RuleError, RuleSet, SecretType};
 pub use scan::Finding;

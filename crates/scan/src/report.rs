@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::inventory::{assess, inventory, Assessment};
 use crate::rules::RuleSet;
 use crate::walk::TreeReport;
 
@@ -11,7 +12,8 @@ use crate::walk::TreeReport;
 pub enum ReportFormat {
     /// One line per finding: `path:line:column: rule (type) masked fingerprint`.
     Text,
-    /// `{"findings": [...], "summary": {...}}`.
+    /// `{"findings": [...], "secret_inventory": [...], "summary": {...}}`: each finding with
+    /// its `current_storage`, `risk_level`, `dynamic_eligible` and `replace_with`.
     Json,
     /// SARIF 2.1.0, one run, the rules as its tool's rules.
     Sarif,
@@ -52,8 +54,11 @@ pub fn render(format: ReportFormat, rules: &RuleSet, report: &TreeReport) -> Str
             })
             .collect(),
         ReportFormat::Json => {
+            let assessed: Vec<Assessment> =
+                report.findings.iter().map(|f| assess(rules, f)).collect();
             let v = json!({
-                "findings": report.findings,
+                "findings": assessed,
+                "secret_inventory": inventory(&assessed),
                 "summary": {
                     "findings": report.findings.len(),
                     "files_scanned": report.files_scanned,
@@ -138,6 +143,8 @@ mod tests {
             serde_json::from_str(&render(ReportFormat::Json, &rules, &report)).unwrap();
         assert_eq!(json["summary"]["findings"], 1);
         assert_eq!(json["findings"][0]["type"], "api_keys");
+        assert_eq!(json["findings"][0]["current_storage"], ".env");
+        assert_eq!(json["secret_inventory"][0]["count"], 1);
         let sarif: Value =
             serde_json::from_str(&render(ReportFormat::Sarif, &rules, &report)).unwrap();
         assert_eq!(sarif["version"], "2.1.0");

@@ -39,6 +39,10 @@ pub struct Finding {
     /// How the value was hidden in the file when it was (`base64 (Kubernetes Secret data)`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decoded_from: Option<&'static str>,
+    /// What the rule's named groups captured besides the secret (a database URL's `scheme`
+    /// and `host`): never secret, used to classify the finding.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub context: std::collections::BTreeMap<String, String>,
     /// Byte range of the value in the text (for rewriting it into a reference).
     #[serde(skip)]
     pub span: (usize, usize),
@@ -116,6 +120,12 @@ impl RuleSet {
                 continue;
             }
             let (line, column) = line_of(text, at);
+            let context = rule
+                .regex
+                .capture_names()
+                .flatten()
+                .filter_map(|name| Some((name.to_string(), caps.name(name)?.as_str().to_string())))
+                .collect();
             found.push(Finding {
                 path: path.to_string(),
                 line,
@@ -125,6 +135,7 @@ impl RuleSet {
                 masked: mask(value),
                 fingerprint: fingerprint(value),
                 decoded_from: None,
+                context,
                 span: (at, at + value.len()),
                 priority: rule.priority,
             });

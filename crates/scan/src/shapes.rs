@@ -7,9 +7,18 @@ use base64::Engine as _;
 use crate::rules::RuleSet;
 use crate::scan::Finding;
 
-/// Every finding of one file: its text as it is, plus what its shape hides.
+/// Every finding of one file: its text as it is, plus what its shape hides. In a YAML file
+/// each finding also gets its key path (`spring.datasource.password`) as context.
 pub(crate) fn scan_file(rules: &RuleSet, path: &str, text: &str) -> Vec<Finding> {
     let mut found = rules.scan_text(path, text);
+    if path.ends_with(".yml") || path.ends_with(".yaml") {
+        let lines: Vec<&str> = text.lines().collect();
+        for f in &mut found {
+            if let Some(key_path) = yaml_key_path(&lines, f.line) {
+                f.context.insert("key_path".into(), key_path);
+            }
+        }
+    }
     if is_kubernetes_secret(text) {
         let (decoded, lines) = secret_data(rules, path, text);
         // On a decoded line the decoded value is what counts, not its base64 text.
@@ -18,6 +27,36 @@ pub(crate) fn scan_file(rules: &RuleSet, path: &str, text: &str) -> Vec<Finding>
         found.sort_by_key(|f| (f.line, f.column));
     }
     found
+}
+
+/// The dotted key path of the YAML line `line` (1-based): its own key and the keys of the
+/// lines it is nested under, found by indentation.
+fn yaml_key_path(lines: &[&str], line: usize) -> Option<String> {
+    let own = lines.get(line.checked_sub(1)?)?;
+    let key_of = |l: &str| {
+        let t = l.trim_start().trim_start_matches("- ");
+        let (k, _) = t.split_once(':')?;
+        let k = k.trim().trim_matches(|c| c == '"' || c == '\'');
+        (!k.is_empty() && !k.contains(' ')).then(|| k.to_string())
+    };
+    let mut keys = vec![key_of(own)?];
+    let mut depth = indent(own);
+    for l in lines[..line - 1].iter().rev() {
+        if l.trim().is_empty() || l.trim_start().starts_with('#') {
+            continue;
+        }
+        if indent(l) < depth {
+            if let Some(k) = key_of(l) {
+                keys.push(k);
+            }
+            depth = indent(l);
+            if depth == 0 {
+                break;
+            }
+        }
+    }
+    keys.reverse();
+    Some(keys.join("."))
 }
 
 fn is_kubernetes_secret(text: &str) -> bool {
@@ -78,6 +117,15 @@ fn secret_data(rules: &RuleSet, path: &str, text: &str) -> (Vec<Finding>, Vec<us
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yaml_findings_carry_their_key_path() {
+        let text = "spring:\n  datasource:\n    url: jdbc:postgresql://db/x\n    password: r7TqV2pWx9LmZk\n";
+        let rules = RuleSet::builtin().unwrap();
+        let found = scan_file(&rules, "src/main/resources/application.yml", text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].context["key_path"], "spring.datasource.password");
+    }
 
     #[test]
     fn a_kubernetes_secrets_data_is_decoded_and_reported_where_it_is_encoded() {

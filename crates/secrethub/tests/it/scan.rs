@@ -165,6 +165,40 @@ fn scan_finds_the_fixtures_secrets_and_nothing_else_in_every_format() {
         "base64 (Kubernetes Secret data)"
     );
     assert!(stderr.contains("6 findings"), "{stderr}");
+    // Part 2: where each is kept, how risky, and what replaces it.
+    let classified: Vec<(String, String, bool, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["current_storage"].as_str().unwrap().to_string(),
+                f["risk_level"].as_str().unwrap().to_string(),
+                f["dynamic_eligible"].as_bool().unwrap(),
+                f["replace_with"]["engine"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        (".env", "critical", true, "database"),
+        (".env", "critical", false, "kv"),
+        ("CI config", "critical", false, "kv"),
+        ("key files", "high", true, "pki"),
+        ("Kubernetes Secrets", "critical", true, "database"),
+        ("application.yml (hardcoded)", "critical", true, "database"),
+    ];
+    let expected: Vec<(String, String, bool, String)> = expected
+        .iter()
+        .map(|(s, r, d, e)| (s.to_string(), r.to_string(), *d, e.to_string()))
+        .collect();
+    assert_eq!(classified, expected, "{stdout}");
+    assert_eq!(
+        report["findings"][0]["replace_with"]["plugin"],
+        "postgresql-database-plugin"
+    );
+    let inventory = report["secret_inventory"].as_array().unwrap();
+    assert_eq!(inventory.len(), 6, "{stdout}");
+    assert!(inventory.iter().all(|e| e["count"] == 1));
 
     let (code, stdout, _) = scan(&[root_arg]);
     assert_eq!(code, 1);
