@@ -63,8 +63,12 @@ impl TransitEngine {
         }
         let f = Fields(&req.body);
         let key_type = KeyType::parse(f.string("type")?.as_deref().unwrap_or("aes256-gcm96"))?;
+        // Vault derives the new key when the (first) request item carries a context.
         let first_context = match batch_items(&req.body)? {
-            Some(items) => Fields(&items[0]).string("context")?,
+            Some(items) => match items.first() {
+                Some(item) => Fields(item).string("context")?,
+                None => None,
+            },
             None => f.string("context")?,
         };
         let mut new = NewKey::of_type(key_type);
