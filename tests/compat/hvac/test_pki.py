@@ -389,3 +389,126 @@ def test_issuer_config_shapes_match_openbao(secrethub, bao):
         },
         setup=setup,
     )
+
+
+def openssl_verify(root_pem, chain_pems, leaf_pem):
+    with tempfile.TemporaryDirectory() as d:
+        open(f"{d}/root.pem", "w").write(root_pem.strip() + "\n")
+        open(f"{d}/chain.pem", "w").write("\n".join(p.strip() for p in chain_pems) + "\n")
+        open(f"{d}/leaf.pem", "w").write(leaf_pem.strip() + "\n")
+        args = ["openssl", "verify", "-CAfile", f"{d}/root.pem"]
+        if chain_pems:
+            args += ["-untrusted", f"{d}/chain.pem"]
+        return subprocess.run(args + [f"{d}/leaf.pem"], capture_output=True, text=True)
+
+
+def test_intermediate_ca_issues_a_chain_openssl_verifies(server, pki):
+    root_mount, root = pki
+    inter_mount = enable_pki(server)
+    try:
+        pki_api = server.secrets.pki
+        generated = pki_api.generate_intermediate(
+            "internal", "Test Intermediate", extra_params={"key_type": "ec"}, mount_point=inter_mount
+        )["data"]
+        signed = pki_api.sign_intermediate(
+            generated["csr"], "Test Intermediate", extra_params={"ttl": "300h"}, mount_point=root_mount
+        )["data"]
+        inter = cert_of(signed["certificate"])
+        inter.verify_directly_issued_by(cert_of(root["certificate"]))
+        assert inter.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        bundle = signed["certificate"] + "\n" + signed["issuing_ca"]
+        imported = pki_api.set_signed_intermediate(bundle, mount_point=inter_mount)["data"]
+        assert len(imported["imported_issuers"]) >= 1
+        web_role(server, inter_mount)
+        leaf = pki_api.generate_certificate("web", "deep.example.com", mount_point=inter_mount)["data"]
+        assert len(leaf["ca_chain"]) == 2
+        assert leaf["issuing_ca"].strip() == signed["certificate"].strip()
+        result = openssl_verify(root["certificate"], [signed["certificate"]], leaf["certificate"])
+        assert result.returncode == 0, result.stderr
+        # Without the intermediate the leaf does not verify.
+        assert openssl_verify(root["certificate"], [], leaf["certificate"]).returncode != 0
+        chain = requests.get(f"{server.url}/v1/{inter_mount}/ca_chain", timeout=10).text
+        assert chain.count("BEGIN CERTIFICATE") == 2
+    finally:
+        server.sys.disable_secrets_engine(inter_mount)
+
+
+def test_intermediate_shapes_match_openbao(secrethub, bao):
+    def setup(client):
+        root_mount = enable_pki(client)
+        client.secrets.pki.generate_root("internal", "Shape Root", extra_params={"key_type": "ec", "ttl": "700h"}, mount_point=root_mount)
+        inter_mount = enable_pki(client)
+        csr = client.secrets.pki.generate_intermediate(
+            "internal", "Shape Intermediate", extra_params={"key_type": "ec"}, mount_point=inter_mount
+        )["data"]["csr"]
+        return root_mount, inter_mount, csr
+
+    pki = lambda c: c.secrets.pki  # noqa: E731
+    same_answers(
+        secrethub,
+        bao,
+        {
+            "generate_exported": lambda c, m: pki(c).generate_intermediate(
+                "exported", "Another", extra_params={"key_type": "ec"}, mount_point=m[1]
+            ),
+            "generate_internal": lambda c, m: pki(c).generate_intermediate(
+                "internal", "Another", extra_params={"key_type": "ec"}, mount_point=m[1]
+            ),
+            "sign_intermediate": lambda c, m: pki(c).sign_intermediate(
+                m[2], "Shape Intermediate", extra_params={"ttl": "100h"}, mount_point=m[0]
+            ),
+            "sign_junk": lambda c, m: pki(c).sign_intermediate("junk", "x", mount_point=m[0]),
+            "set_signed": lambda c, m: pki(c).set_signed_intermediate(
+                (lambda s: s["certificate"] + "\n" + s["issuing_ca"])(
+                    pki(c).sign_intermediate(m[2], "Shape Intermediate", extra_params={"ttl": "100h"}, mount_point=m[0])["data"]
+                ),
+                mount_point=m[1],
+            ),
+            "set_signed_junk": lambda c, m: pki(c).set_signed_intermediate("junk", mount_point=m[1]),
+        },
+        setup=setup,
+    )
+
+
+def test_issuer_update_truncates_and_delete(server):
+    mount = enable_pki(server)
+    try:
+        pki_api = server.secrets.pki
+        root = pki_api.generate_root(
+            "internal", "Short Root", extra_params={"key_type": "ec", "ttl": "10h", "issuer_name": "short"}, mount_point=mount
+        )["data"]
+        web_role(server, mount)
+        with pytest.raises(hvac.exceptions.InvalidRequest):
+            pki_api.generate_certificate("web", "a.example.com", extra_params={"ttl": "20h"}, mount_point=mount)
+        updated = pki_api.update_issuer("short", extra_params={"leaf_not_after_behavior": "truncate", "issuer_name": "renamed"}, mount_point=mount)["data"]
+        assert updated["leaf_not_after_behavior"] == "truncate" and updated["issuer_name"] == "renamed"
+        leaf = pki_api.generate_certificate("web", "a.example.com", extra_params={"ttl": "20h"}, mount_point=mount)["data"]
+        assert leaf["expiration"] == root["expiration"]
+        with pytest.raises(hvac.exceptions.InvalidRequest):
+            pki_api.update_issuer("renamed", extra_params={"leaf_not_after_behavior": "bogus"}, mount_point=mount)
+        deleted = pki_api.delete_issuer("renamed", mount_point=mount)
+        assert "configured as the default issuer" in deleted["warnings"][0]
+        assert server.adapter.get(f"/v1/{mount}/config/issuers")["data"]["default"] == ""
+        # No issuer to sign with (OpenBao answers 500, SecretHub 400).
+        with pytest.raises(hvac.exceptions.VaultError):
+            pki_api.generate_certificate("web", "a.example.com", mount_point=mount)
+    finally:
+        server.sys.disable_secrets_engine(mount)
+
+
+def test_issuer_update_shapes_match_openbao(secrethub, bao):
+    def setup(client):
+        mount = enable_pki(client)
+        client.secrets.pki.generate_root("internal", "Upd Root", extra_params={"key_type": "ec", "ttl": "700h", "issuer_name": "upd"}, mount_point=mount)
+        return mount
+
+    same_answers(
+        secrethub,
+        bao,
+        {
+            "update": lambda c, m: c.secrets.pki.update_issuer("upd", extra_params={"leaf_not_after_behavior": "permit"}, mount_point=m),
+            "bad_behavior": lambda c, m: c.secrets.pki.update_issuer("upd", extra_params={"leaf_not_after_behavior": "bogus"}, mount_point=m),
+            "delete": lambda c, m: c.secrets.pki.delete_issuer("upd", mount_point=m),
+        },
+        setup=setup,
+    )

@@ -71,7 +71,7 @@ pub(crate) async fn rebuild(storage: &StorageView, issuer: &IssuerRecord) -> Res
     let record = CrlRecord {
         version: RECORD_VERSION,
         number,
-        der: crate::paths::root::base64_of(&der),
+        der: crate::ca::base64_of(&der),
     };
     storage.put_json(&key, &record).await?;
     Ok(der)

@@ -78,6 +78,8 @@ pub(crate) struct TtlLimits {
     pub(crate) mount_max: Duration,
     pub(crate) not_before_duration: Duration,
     pub(crate) issuer_not_after: UnixTime,
+    /// The issuer's `leaf_not_after_behavior`: `err`, `truncate` or `permit`.
+    pub(crate) past_issuer: String,
 }
 
 impl TtlLimits {
@@ -100,8 +102,12 @@ impl TtlLimits {
             ttl = max;
         }
         let now = (now_nanos / 1_000_000_000) as UnixTime;
-        let not_after = now.saturating_add(ttl.as_secs() as i64);
-        if not_after > self.issuer_not_after {
+        let mut not_after = now.saturating_add(ttl.as_secs() as i64);
+        if not_after > self.issuer_not_after && self.past_issuer == "truncate" {
+            not_after = self.issuer_not_after;
+            ttl = Duration::from_secs(not_after.saturating_sub(now).max(0) as u64);
+        }
+        if not_after > self.issuer_not_after && self.past_issuer != "permit" {
             let wanted = now_nanos + (ttl.as_nanos() as i128);
             return Err(PkiError::invalid(format!(
                 "cannot satisfy request, as TTL would result in notAfter of {} that is beyond the expiration of the CA certificate at {}",
@@ -368,6 +374,7 @@ mod tests {
             mount_max: Duration::from_secs(7200),
             not_before_duration: Duration::from_secs(30),
             issuer_not_after: 1_000_000,
+            past_issuer: "err".into(),
         }
     }
 
@@ -389,6 +396,10 @@ mod tests {
         let mut l = limits();
         l.issuer_not_after = 2000;
         let e = l.resolve(now).unwrap_err().to_string();
+        l.past_issuer = "truncate".into();
+        assert_eq!(l.resolve(now).unwrap().not_after, 2000);
+        l.past_issuer = "permit".into();
+        assert_eq!(l.resolve(now).unwrap().not_after, 1000 + 3600);
         assert!(e.starts_with("cannot satisfy request, as TTL would result in notAfter of 1970-01-01T01:16:40Z that is beyond the expiration of the CA certificate at 1970-01-01T00:33:20Z"), "{e}");
     }
 

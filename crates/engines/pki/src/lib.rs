@@ -3,8 +3,10 @@
 //!
 //! # What it serves
 //! - Issuers: `root/generate/internal|exported` (RSA 2048/3072/4096, EC P-256/P-384,
-//!   Ed25519), `DELETE root` (sudo), several issuers per mount with a default
-//!   (`issuers` LIST, `issuer/:ref` and its `pem`/`der`/`json`, `config/issuers`), the
+//!   Ed25519), `DELETE root` (sudo), intermediates (`intermediate/generate`,
+//!   `root/sign-intermediate`, `intermediate/set-signed`), several issuers per mount with a
+//!   default (`issuers` LIST, `issuer/:ref` read, rename, `leaf_not_after_behavior`
+//!   err/truncate/permit, delete, and its `pem`/`der`/`json`, `config/issuers`), the
 //!   default's certificate and chain (`ca`, `ca/pem`, `ca_chain`, `cert/ca`,
 //!   `cert/ca_chain`), `config/urls` (written into issued certificates).
 //! - Roles: `roles/:name` with every field Vault answers (see `paths/roles.rs` for which
@@ -26,15 +28,19 @@
 //! blocking pool.
 //!
 //! # Differences from Vault (not yet served)
-//! Intermediate CA flows (`intermediate/generate`, `intermediate/set-signed`,
-//! `root/sign-intermediate`, `config/ca`), OCSP, ACME, delta CRLs, `config/crl`,
-//! auto-tidy, issuer updates and key management paths (`keys`, `key/:ref`), and
-//! `issuer/:ref/issue|sign/:role`. Roles keep and answer the fields of identity templates,
+//! `config/ca` imports and `root/sign-self-issued`, OCSP, ACME, delta CRLs, `config/crl`,
+//! auto-tidy, key management paths (`keys`, `key/:ref`), and
+//! `issuer/:ref/issue|sign/:role`. `intermediate/set-signed` imports the signed certificate
+//! with the key waiting for it (its chain kept with it); Vault also imports the chain's
+//! certificates as issuers of their own, without keys, and takes a certificate with no key
+//! here as a keyless issuer. Roles keep and answer the fields of identity templates,
 //! policy identifiers, other SANs, `allowed_serial_numbers`, `allowed_ip_sans_cidr`,
 //! `not_before`/`not_after` and `use_pss`, but issuing does not act on them yet.
 
+mod ca;
 mod cert;
 mod crl;
+mod csr;
 mod error;
 mod keys;
 mod leaf;
@@ -56,6 +62,9 @@ use Operation::{Delete, List, Read, Update};
 enum Route {
     RootGenerate,
     Root,
+    IntermediateGenerate,
+    SignIntermediate,
+    SetSigned,
     Ca,
     CaPem,
     CaChain,
@@ -103,6 +112,24 @@ fn table() -> PathTable<Route> {
             "Generates a self-signed root CA (internal: key kept; exported: key answered).",
         )
         .entry(PathEntry::new("root", Root, &[Delete], "Deletes every issuer and its key.").sudo())
+        .add(
+            "intermediate/generate/{exported}",
+            IntermediateGenerate,
+            &[Update],
+            "Makes a key and a CSR for an intermediate CA (exported: the key answered).",
+        )
+        .add(
+            "root/sign-intermediate",
+            SignIntermediate,
+            &[Update],
+            "Signs an intermediate CA's CSR with this mount's issuer.",
+        )
+        .add(
+            "intermediate/set-signed",
+            SetSigned,
+            &[Update],
+            "Imports the signed intermediate certificate (and its chain) as an issuer.",
+        )
         .entry(open("ca", Ca, "The default issuer's certificate, DER."))
         .entry(open(
             "ca/pem",
@@ -132,8 +159,8 @@ fn table() -> PathTable<Route> {
         .add(
             "issuer/{ref}",
             Issuer,
-            &[Read],
-            "An issuer by ID or name, or default.",
+            &[Read, Update, Delete],
+            "An issuer by ID or name, or default: read, rename or set leaf_not_after_behavior, delete.",
         )
         .entry(open(
             "issuer/{ref}/pem",
@@ -217,13 +244,20 @@ impl PkiEngine {
         match (route, req.op) {
             (RootGenerate, _) => paths::root::generate(&req, args.get("exported")).await,
             (Root, _) => paths::root::delete(&req).await,
+            (IntermediateGenerate, _) => {
+                paths::intermediate::generate(&req, args.get("exported")).await
+            }
+            (SignIntermediate, _) => paths::intermediate::sign(&req).await,
+            (SetSigned, _) => paths::intermediate::set_signed(&req).await,
             (Ca, _) => paths::issuers::default_cert(&req, paths::issuers::Form::Der).await,
             (CaPem, _) => paths::issuers::default_cert(&req, paths::issuers::Form::Pem).await,
             (CaChain, _) => paths::issuers::default_cert(&req, paths::issuers::Form::Chain).await,
             (Cert, _) => paths::certs::read(&req, args.get("serial")).await,
             (Certs, _) => paths::certs::list(&req).await,
             (Issuers, _) => paths::issuers::list(&req).await,
-            (Issuer, _) => paths::issuers::read(&req, args.get("ref")).await,
+            (Issuer, Read) => paths::issuers::read(&req, args.get("ref")).await,
+            (Issuer, Delete) => paths::issuers::delete(&req, args.get("ref")).await,
+            (Issuer, _) => paths::issuers::update(&req, args.get("ref")).await,
             (IssuerPem, _) => paths::issuers::fetch(&req, args.get("ref"), "pem").await,
             (IssuerDer, _) => paths::issuers::fetch(&req, args.get("ref"), "der").await,
             (IssuerJson, _) => paths::issuers::fetch(&req, args.get("ref"), "json").await,

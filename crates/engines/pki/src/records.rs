@@ -1,6 +1,7 @@
 //! What the engine keeps in its mount's storage (behind the barrier), one JSON record a key:
 //!
 //! - `issuers/<id>`: an [`IssuerRecord`], the CA certificate with its private key;
+//! - `keys/<id>`: a [`KeyRecord`], a key whose intermediate CSR awaits its certificate;
 //! - `config/issuers`: [`IssuersConfig`], the default issuer; `config/urls`: [`UrlsConfig`];
 //! - `roles/<name>`: a role (`paths/roles.rs`);
 //! - `certs/<serial>`: a [`CertRecord`] for each stored certificate, the serial with `-`
@@ -16,6 +17,7 @@ use crate::keys::{KeySpec, PrivateKey};
 
 pub(crate) const RECORD_VERSION: u32 = 1;
 pub(crate) const ISSUERS: &str = "issuers/";
+pub(crate) const KEYS: &str = "keys/";
 pub(crate) const CERTS: &str = "certs/";
 pub(crate) const REVOKED: &str = "revoked/";
 pub(crate) const ROLES: &str = "roles/";
@@ -39,6 +41,47 @@ pub(crate) struct IssuerRecord {
     pub(crate) key_bits: u32,
     /// The private key, PKCS#8 DER in base64.
     pub(crate) private_key: Sensitive<String>,
+    /// What a leaf outliving the issuer gets: `err`, `truncate` or `permit`.
+    #[serde(default = "default_leaf_behavior")]
+    pub(crate) leaf_not_after_behavior: String,
+    /// The issuer's parents, PEM, nearest first (empty for a root).
+    #[serde(default)]
+    pub(crate) ca_chain: Vec<String>,
+}
+
+/// A key made for an intermediate CSR, waiting for its signed certificate
+/// (`intermediate/set-signed`).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct KeyRecord {
+    pub(crate) version: u32,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) key_type: String,
+    pub(crate) key_bits: u32,
+    /// PKCS#8 DER in base64.
+    pub(crate) private_key: Sensitive<String>,
+}
+
+impl KeyRecord {
+    pub(crate) fn private_key(&self) -> Result<PrivateKey> {
+        stored_key(
+            &self.private_key,
+            KeySpec::parse(&self.key_type, self.key_bits)?,
+        )
+    }
+}
+
+/// A stored key: PKCS#8 DER in base64.
+fn stored_key(b64: &Sensitive<String>, spec: KeySpec) -> Result<PrivateKey> {
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64.expose())
+        .map_err(|_| PkiError::crypto("reading a stored key", "bad base64"))?;
+    Ok(PrivateKey::from_pkcs8(spec, der))
+}
+
+fn default_leaf_behavior() -> String {
+    "err".into()
 }
 
 impl IssuerRecord {
@@ -47,11 +90,7 @@ impl IssuerRecord {
     }
 
     pub(crate) fn private_key(&self) -> Result<PrivateKey> {
-        use base64::Engine as _;
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(self.private_key.expose())
-            .map_err(|_| PkiError::crypto("reading an issuer's key", "bad base64"))?;
-        Ok(PrivateKey::from_pkcs8(self.key_spec()?, der))
+        stored_key(&self.private_key, self.key_spec()?)
     }
 }
 

@@ -5,23 +5,21 @@
 
 use std::time::Duration;
 
-use rcgen::{PublicKeyData, SubjectPublicKeyInfo};
+use rcgen::PublicKeyData;
 use secrethub_common::serde_helpers::opt_duration;
 use secrethub_common::{input, now_unix_nanos};
 use secrethub_engine::{LeaseTerms, NewLease, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use x509_parser::certification_request::X509CertificationRequest;
-use x509_parser::extensions::{GeneralName, ParsedExtension};
-use x509_parser::prelude::FromDer as _;
 
+use crate::ca::{answer_key, base64_of};
 use crate::cert::{cert_pem, format_serial, LoadedIssuer};
+use crate::csr::Csr;
 use crate::error::{PkiError, Result};
-use crate::keys::{KeyKind, PrivateKey, PrivateKeyFormat};
+use crate::keys::{PrivateKey, PrivateKeyFormat};
 use crate::leaf::{leaf_params, parse_ips, Names, TtlLimits, Usage};
 use crate::names;
 use crate::paths::roles::{load_role, RoleRecord};
-use crate::paths::root::{base64_of, key_der};
 use crate::records::{CertRecord, IssuerRecord, CERTS, RECORD_VERSION};
 
 #[derive(Deserialize, Default)]
@@ -97,18 +95,7 @@ pub(crate) async fn issue(req: &Request, role_name: &str) -> Result<Response> {
     let pair = key.key_pair()?;
     let mut response = sign_and_store(req, Some(&role), &names, input.ttl, &pair, &format).await?;
     let data = response.data.get_or_insert_with(Default::default);
-    let key_text = match format.as_str() {
-        "der" => base64_of(&key_der(&key, key_format)?),
-        _ => key.to_pem(key_format)?.trim_end().to_string(),
-    };
-    if format == "pem_bundle" {
-        if let Some(cert) = data.get("certificate").and_then(|c| c.as_str()) {
-            let bundle = format!("{key_text}\n{cert}");
-            data.insert("certificate".into(), json!(bundle));
-        }
-    }
-    data.insert("private_key".into(), json!(key_text));
-    data.insert("private_key_type".into(), json!(spec.kind.as_str()));
+    answer_key(data, &key, &format, key_format)?;
     Ok(response)
 }
 
@@ -188,6 +175,7 @@ async fn sign_and_store(
         mount_max: req.mount.max_lease_ttl,
         not_before_duration: Duration::from_secs(limits.not_before_duration),
         issuer_not_after: issuer.not_after,
+        past_issuer: issuer.leaf_not_after_behavior.clone(),
     }
     .resolve(now_unix_nanos())?;
     let usage = Usage::of_role(limits);
@@ -211,16 +199,18 @@ async fn sign_and_store(
         let key = format!("{CERTS}{}", crate::records::serial_key(&serial_number));
         req.storage.put_json(&key, &record).await?;
     }
-    let issuing_ca = issuer.certificate_pem.trim_end().to_string();
-    let (cert_text, ca_text) = match format {
-        "der" => (
-            base64_of(&der),
-            base64_of(&crate::cert::pem_to_der(&issuer.certificate_pem)?),
-        ),
-        _ => (pem.trim_end().to_string(), issuing_ca),
+    let chain = crate::paths::issuers::chain_of(&issuer);
+    let shown = |p: &str| -> Result<String> {
+        Ok(match format {
+            "der" => base64_of(&crate::cert::pem_to_der(p)?),
+            _ => p.trim_end().to_string(),
+        })
     };
+    let cert_text = shown(&pem)?;
+    let ca_text = shown(&issuer.certificate_pem)?;
+    let chain_text = chain.iter().map(|p| shown(p)).collect::<Result<Vec<_>>>()?;
     let mut response = crate::paths::answer([
-        ("ca_chain", json!([ca_text])),
+        ("ca_chain", json!(chain_text)),
         ("certificate", json!(cert_text)),
         ("expiration", json!(validity.not_after)),
         ("issuing_ca", json!(ca_text)),
@@ -239,85 +229,4 @@ async fn sign_and_store(
         });
     }
     Ok(response)
-}
-
-/// A parsed, signature-checked CSR: its key and the names it asks for.
-struct Csr {
-    public_key: SubjectPublicKeyInfo,
-    kind: KeyKind,
-    names: Names,
-}
-
-impl Csr {
-    fn parse(pem: &str) -> Result<Csr> {
-        if pem.trim().is_empty() {
-            return Err(PkiError::invalid("csr is required"));
-        }
-        let (_, block) = x509_parser::pem::parse_x509_pem(pem.trim_start().as_bytes())
-            .map_err(|_| PkiError::invalid("csr contains no data"))?;
-        let (_, csr) = X509CertificationRequest::from_der(&block.contents)
-            .map_err(|_| PkiError::invalid("certificate request could not be parsed"))?;
-        csr.verify_signature()
-            .map_err(|_| PkiError::invalid("request signature invalid"))?;
-        let info = &csr.certification_request_info;
-        let public_key = SubjectPublicKeyInfo::from_der(info.subject_pki.raw)
-            .map_err(|_| PkiError::invalid("unsupported key type in the CSR"))?;
-        let kind = key_kind_of(public_key.algorithm())?;
-        let mut names = Names {
-            common_name: info
-                .subject
-                .iter_common_name()
-                .next()
-                .and_then(|cn| cn.as_str().ok())
-                .unwrap_or_default()
-                .to_string(),
-            ..Names::default()
-        };
-        for ext in csr.requested_extensions().into_iter().flatten() {
-            if let ParsedExtension::SubjectAlternativeName(san) = ext {
-                for name in &san.general_names {
-                    match name {
-                        GeneralName::DNSName(n) | GeneralName::RFC822Name(n) => {
-                            names.alt_names.push(n.to_string())
-                        }
-                        GeneralName::URI(u) => names.uri_sans.push(u.to_string()),
-                        GeneralName::IPAddress(b) => {
-                            if let Some(ip) = ip_of(b) {
-                                names.ip_sans.push(ip);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        Ok(Csr {
-            public_key,
-            kind,
-            names,
-        })
-    }
-}
-
-fn key_kind_of(alg: &rcgen::SignatureAlgorithm) -> Result<KeyKind> {
-    if alg == &rcgen::PKCS_RSA_SHA256
-        || alg == &rcgen::PKCS_RSA_SHA384
-        || alg == &rcgen::PKCS_RSA_SHA512
-    {
-        Ok(KeyKind::Rsa)
-    } else if alg == &rcgen::PKCS_ECDSA_P256_SHA256 || alg == &rcgen::PKCS_ECDSA_P384_SHA384 {
-        Ok(KeyKind::Ec)
-    } else if alg == &rcgen::PKCS_ED25519 {
-        Ok(KeyKind::Ed25519)
-    } else {
-        Err(PkiError::invalid("unsupported key type in the CSR"))
-    }
-}
-
-fn ip_of(bytes: &[u8]) -> Option<std::net::IpAddr> {
-    match bytes.len() {
-        4 => <[u8; 4]>::try_from(bytes).ok().map(Into::into),
-        16 => <[u8; 16]>::try_from(bytes).ok().map(Into::into),
-        _ => None,
-    }
 }

@@ -5,6 +5,7 @@
 
 use secrethub_common::input;
 use secrethub_engine::{Request, Response};
+use secrethub_storage::{Storage as _, WriteOp};
 use serde_json::{json, Value};
 
 use crate::cert::pem_to_der;
@@ -22,9 +23,13 @@ pub(crate) enum Form {
     Chain,
 }
 
-/// A root's chain is itself; PEM ending in a newline, as Vault answers chains.
-fn chain_of(issuer: &IssuerRecord) -> Vec<String> {
-    vec![with_newline(&issuer.certificate_pem)]
+/// An issuer's chain: its certificate, then its parents (none for a root); PEM ending in a
+/// newline, as Vault answers chains.
+pub(crate) fn chain_of(issuer: &IssuerRecord) -> Vec<String> {
+    std::iter::once(&issuer.certificate_pem)
+        .chain(&issuer.ca_chain)
+        .map(|p| with_newline(p))
+        .collect()
 }
 
 fn with_newline(pem: &str) -> String {
@@ -110,7 +115,10 @@ pub(crate) async fn read(req: &Request, reference: &str) -> Result<Response> {
         ("issuer_name", json!(issuer.name)),
         ("issuing_certificates", json!(urls.issuing_certificates)),
         ("key_id", json!(issuer.key_id)),
-        ("leaf_not_after_behavior", json!("err")),
+        (
+            "leaf_not_after_behavior",
+            json!(issuer.leaf_not_after_behavior),
+        ),
         ("manual_chain", Value::Null),
         ("ocsp_servers", json!(urls.ocsp_servers)),
         ("revocation_signature_algorithm", json!(algorithm)),
@@ -175,4 +183,64 @@ pub(crate) async fn write_config(req: &Request) -> Result<Response> {
     }
     req.storage.put_json(CONFIG_ISSUERS, &config).await?;
     Ok(shown_config(&config))
+}
+
+/// `POST issuer/:ref`: renames an issuer (`issuer_name`) or sets its
+/// `leaf_not_after_behavior`; the answer is the issuer as read.
+pub(crate) async fn update(req: &Request, reference: &str) -> Result<Response> {
+    let mut issuer = named(req, reference).await?;
+    if let Some(name) = input::field::<String>(&req.body, "issuer_name")? {
+        crate::ca::check_name(&name, "issuer")?;
+        let taken = records::issuers(&req.storage)
+            .await?
+            .iter()
+            .any(|i| !name.is_empty() && i.name == name && i.id != issuer.id);
+        if taken {
+            return Err(PkiError::invalid("issuer name already in use"));
+        }
+        issuer.name = name;
+    }
+    if let Some(behavior) = input::field::<String>(&req.body, "leaf_not_after_behavior")? {
+        if !matches!(behavior.as_str(), "err" | "truncate" | "permit") {
+            return Err(PkiError::invalid(
+                "Unknown value for field `leaf_not_after_behavior`. Possible values are `err`, `truncate`, and `permit`.",
+            ));
+        }
+        issuer.leaf_not_after_behavior = behavior;
+    }
+    req.storage
+        .put_json(&format!("{}{}", records::ISSUERS, issuer.id), &issuer)
+        .await?;
+    read(req, &issuer.id).await
+}
+
+/// `DELETE issuer/:ref`: the issuer, its key and its CRL go (its certificates stay); when it
+/// was the default, there is none until one is set, with Vault's warning.
+pub(crate) async fn delete(req: &Request, reference: &str) -> Result<Response> {
+    let Some(issuer) = records::resolve_issuer(&req.storage, reference).await? else {
+        return Ok(Response::empty());
+    };
+    let mut config = records::issuers_config(&req.storage).await?;
+    let mut batch = vec![
+        WriteOp::Delete {
+            key: format!("{}{}", records::ISSUERS, issuer.id),
+        },
+        WriteOp::Delete {
+            key: format!("{}{}", crate::crl::CRLS, issuer.id),
+        },
+    ];
+    let mut warnings = Vec::new();
+    if config.default == issuer.id {
+        config.default.clear();
+        batch.push(crate::ca::put(CONFIG_ISSUERS.into(), &config)?);
+        warnings.push(format!(
+            "Deleted issuer {} (via issuer_ref {reference}); this was configured as the default issuer. Operations without an explicit issuer will not work until a new default is configured.",
+            issuer.id
+        ));
+    }
+    req.storage.apply(batch).await?;
+    Ok(Response {
+        warnings,
+        ..Response::default()
+    })
 }

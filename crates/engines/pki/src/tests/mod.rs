@@ -12,6 +12,8 @@ use x509_parser::prelude::{FromDer as _, X509Certificate};
 
 use Operation::{Delete, List, Read, Update};
 
+mod intermediate;
+
 struct Harness {
     engine: Arc<dyn Engine>,
     storage: StorageView,
@@ -378,6 +380,20 @@ async fn issuers_defaults_roles_and_raw_answers() {
     assert!(h.engine.path_flags("cert/aa:bb", Read).unauthenticated);
     assert!(h.engine.path_flags("root", Delete).sudo);
     assert!(!h.engine.path_flags("issue/web", Update).unauthenticated);
+    let renamed = h
+        .data(
+            Update,
+            "issuer/two",
+            json!({"issuer_name": "deux", "leaf_not_after_behavior": "truncate"}),
+        )
+        .await;
+    assert_eq!(renamed["leaf_not_after_behavior"], "truncate");
+    let deleted = h.call(Delete, "issuer/deux", json!({})).await.unwrap();
+    assert!(deleted.warnings[0].contains("configured as the default issuer"));
+    assert_eq!(
+        h.data(Read, "config/issuers", json!({})).await["default"],
+        ""
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,125 @@
+//! Intermediate CAs across two mounts: the CSR made on one, signed by the other's root,
+//! set back, then a leaf issued under the intermediate and verified up to the root.
+
+use serde_json::json;
+use x509_parser::prelude::{FromDer as _, X509Certificate};
+
+use super::{der_of, Harness};
+use secrethub_engine::Operation::{Read, Update};
+
+#[tokio::test]
+async fn csr_signed_by_a_root_becomes_an_issuer_that_issues() {
+    let root_mount = Harness::new();
+    let root = root_mount.root("ec").await;
+    let inter_mount = Harness::new();
+    let generated = inter_mount
+        .data(
+            Update,
+            "intermediate/generate/internal",
+            json!({"common_name": "Test Intermediate", "key_type": "ec"}),
+        )
+        .await;
+    assert!(generated.get("private_key").is_none());
+    let csr = generated["csr"].as_str().unwrap();
+    assert!(csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"));
+    let signed = root_mount
+        .data(
+            Update,
+            "root/sign-intermediate",
+            json!({"csr": csr, "ttl": "100h", "max_path_length": 0}),
+        )
+        .await;
+    let chain = signed["ca_chain"].as_array().unwrap();
+    assert_eq!(chain.len(), 2);
+    let bundle = format!(
+        "{}\n{}\n",
+        signed["certificate"].as_str().unwrap(),
+        signed["issuing_ca"].as_str().unwrap()
+    );
+    let set = inter_mount
+        .data(
+            Update,
+            "intermediate/set-signed",
+            json!({"certificate": bundle}),
+        )
+        .await;
+    assert_eq!(set["imported_issuers"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        set["mapping"][set["imported_issuers"][0].as_str().unwrap()],
+        generated["key_id"]
+    );
+    let again = inter_mount
+        .data(
+            Update,
+            "intermediate/set-signed",
+            json!({"certificate": bundle}),
+        )
+        .await;
+    assert_eq!(again["existing_issuers"], set["imported_issuers"]);
+
+    inter_mount
+        .data(
+            Update,
+            "roles/svc",
+            json!({"allow_any_name": true, "key_type": "ec", "ttl": "1h"}),
+        )
+        .await;
+    let leaf = inter_mount
+        .data(Update, "issue/svc", json!({"common_name": "svc.test"}))
+        .await;
+    assert_eq!(leaf["ca_chain"].as_array().unwrap().len(), 2);
+    let leaf_der = der_of(leaf["certificate"].as_str().unwrap());
+    let inter_der = der_of(signed["certificate"].as_str().unwrap());
+    let root_der = der_of(root["certificate"].as_str().unwrap());
+    let (_, leaf) = X509Certificate::from_der(&leaf_der).unwrap();
+    let (_, inter) = X509Certificate::from_der(&inter_der).unwrap();
+    let (_, ca) = X509Certificate::from_der(&root_der).unwrap();
+    leaf.verify_signature(Some(inter.public_key())).unwrap();
+    inter.verify_signature(Some(ca.public_key())).unwrap();
+    let constraints = inter.basic_constraints().unwrap().unwrap().value;
+    assert!(constraints.ca);
+    assert_eq!(constraints.path_len_constraint, Some(0));
+    let chain = inter_mount
+        .call(Read, "ca_chain", json!({}))
+        .await
+        .unwrap()
+        .raw
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(chain.body)
+            .unwrap()
+            .matches("BEGIN CERTIFICATE")
+            .count(),
+        2
+    );
+
+    // A certificate for no key of the mount, and junk.
+    let refused = inter_mount
+        .error(
+            Update,
+            "intermediate/set-signed",
+            json!({"certificate": root["certificate"]}),
+        )
+        .await;
+    assert!(
+        refused.contains("matches no key of this mount"),
+        "{refused}"
+    );
+    let junk = inter_mount
+        .error(
+            Update,
+            "intermediate/set-signed",
+            json!({"certificate": "junk"}),
+        )
+        .await;
+    assert!(
+        junk.starts_with("provided data for import was too short"),
+        "{junk}"
+    );
+    assert_eq!(
+        root_mount
+            .error(Update, "root/sign-intermediate", json!({"csr": "junk"}))
+            .await,
+        "csr contains no data"
+    );
+}
