@@ -76,6 +76,9 @@ pub fn main_with(server: ServerRunner) -> ExitCode {
     if args.get(1).is_some_and(|a| a == "scan") {
         return ExitCode::from(commands::scan::main(&args[2..]));
     }
+    if args.get(1).is_some_and(|a| a == "advise") {
+        return ExitCode::from(commands::scan::advise_main(&args[2..]));
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
@@ -157,9 +160,8 @@ async fn dispatch(global: GlobalArgs, command: Command, env: Env) -> CmdResult {
         | Command::Agent(_)
         | Command::Run(_)
         | Command::Template { .. }
-        | Command::Scan { .. } => {
-            Err(Failure::local("this command is handled before dispatch"))
-        }
+        | Command::Scan { .. }
+        | Command::Advise { .. } => Err(Failure::local("this command is handled before dispatch")),
         Command::Operator { command } => operator::run(&ctx, command).await,
         Command::Status => operator::status(&ctx).await,
         Command::Login(args) => login::run(&ctx, args).await,
@@ -302,6 +304,12 @@ enum Command {
     /// Find hard-coded secrets in files (text, JSON or SARIF; see `secrethub scan -h`)
     Scan {
         /// Paths and flags of the scan
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The secret-management strategy report for a tree (see `secrethub advise -h`)
+    Advise {
+        /// Paths and flags of the advice
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },

@@ -13,6 +13,7 @@
 //! `pragma: allowlist secret`). A value is never kept whole in a [`Finding`]: it carries a
 //! masked form and a fingerprint (SHA-256 of the value, so a baseline survives a move).
 
+mod advise;
 mod filter;
 mod inventory;
 mod report;
@@ -22,6 +23,7 @@ mod shapes;
 mod value;
 mod walk;
 
+pub use advise::{advise, AdviceRequest, Constraints};
 pub use filter::{Baseline, PathFilter, IGNORE_FILE};
 pub use inventory::{assess, inventory, storage_of, Assessment, InventoryEntry, Replacement, Risk};
 pub use report::{render, ReportFormat};

@@ -1,5 +1,6 @@
 //! `secrethub scan`: hard-coded secrets in files (the `secrethub-scan` crate), reported as
-//! text, JSON or SARIF. Local only, no server. It has its own flags (`-format` takes
+//! text, JSON or SARIF; `secrethub advise`: the strategy document's report from a scan and
+//! the document's input. Local only, no server. It has its own flags (`-format` takes
 //! `sarif`, which no other command knows), so `main_with` hands it its arguments before the
 //! main parser sees them.
 //!
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use secrethub_scan::{render, Baseline, ReportFormat, RuleSet, WalkOptions};
+use secrethub_scan::{render, Baseline, ReportFormat, RuleSet, TreeReport, WalkOptions};
 
 use crate::output;
 
@@ -57,11 +58,6 @@ pub(crate) fn main(args: &[OsString]) -> u8 {
             return if err.use_stderr() { 2 } else { 0 };
         }
     };
-    let paths = if cli.paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        cli.paths
-    };
     let baseline = match cli.baseline.as_deref().map(Baseline::load).transpose() {
         Ok(b) => b.unwrap_or_default(),
         Err(e) => {
@@ -75,21 +71,13 @@ pub(crate) fn main(args: &[OsString]) -> u8 {
         ignore: cli.ignore,
     };
     let started = Instant::now();
-    let mut total = secrethub_scan::TreeReport::default();
-    for path in &paths {
-        match rules.scan_tree(path, &options) {
-            Ok(report) => {
-                total.findings.extend(report.findings);
-                total.files_scanned += report.files_scanned;
-                total.files_skipped += report.files_skipped;
-                total.bytes_scanned += report.bytes_scanned;
-            }
-            Err(e) => {
-                output::err(&format!("Error scanning {}: {e}", path.display()));
-                return 2;
-            }
+    let mut total = match scan_all(&rules, &cli.paths, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            output::err(&e);
+            return 2;
         }
-    }
+    };
     let before = total.findings.len();
     total.findings.retain(|f| !baseline.accepts(f));
     let accepted = before - total.findings.len();
@@ -150,4 +138,93 @@ fn rules_command(rules: &RuleSet, args: &[OsString]) -> u8 {
             2
         }
     }
+}
+
+/// The strategy document's report for a tree: secrethub advise --input request.json [PATH...]
+#[derive(Parser)]
+#[command(name = "secrethub advise")]
+struct AdviseArgs {
+    /// The document's input: {"query", "constraints", "reference_excerpt"} (JSON)
+    #[arg(long, value_name = "FILE")]
+    input: PathBuf,
+    /// Leave out paths matching this pattern (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    ignore: Vec<String>,
+    /// Files or directories to scan (default: the current directory)
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+/// Runs `secrethub advise` with the arguments after `advise`; answers the exit code (0, or
+/// 2 when it failed).
+pub(crate) fn advise_main(args: &[OsString]) -> u8 {
+    let parsed = std::iter::once(OsString::from("secrethub advise")).chain(args.iter().cloned());
+    let cli = match AdviseArgs::try_parse_from(parsed) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let request: secrethub_scan::AdviceRequest = match std::fs::read_to_string(&cli.input)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            output::err(&format!("Error reading {}: {e}", cli.input.display()));
+            return 2;
+        }
+    };
+    let rules = match RuleSet::builtin() {
+        Ok(r) => r,
+        Err(e) => {
+            output::err(&format!("Error loading the scan rules: {e}"));
+            return 2;
+        }
+    };
+    let options = WalkOptions {
+        ignore: cli.ignore,
+        ..WalkOptions::default()
+    };
+    let report = match scan_all(&rules, &cli.paths, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            output::err(&e);
+            return 2;
+        }
+    };
+    let assessed: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| secrethub_scan::assess(&rules, f))
+        .collect();
+    let advice = secrethub_scan::advise(&rules, &request, &assessed);
+    output::out(&serde_json::to_string_pretty(&advice).unwrap_or_default());
+    0
+}
+
+/// Scans every path (the current directory when none is given) into one report.
+fn scan_all(
+    rules: &RuleSet,
+    paths: &[PathBuf],
+    options: &WalkOptions,
+) -> Result<TreeReport, String> {
+    let default = [PathBuf::from(".")];
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
+    let mut total = TreeReport::default();
+    for path in paths {
+        let report = rules
+            .scan_tree(path, options)
+            .map_err(|e| format!("Error scanning {}: {e}", path.display()))?;
+        total.findings.extend(report.findings);
+        total.files_scanned += report.files_scanned;
+        total.files_skipped += report.files_skipped;
+        total.bytes_scanned += report.bytes_scanned;
+    }
+    Ok(total)
 }

@@ -158,6 +158,7 @@ const STEPS: &[Step] = &[
     Readme("secrethub scan .", Elsewhere("scan.rs", "scan_finds_the_fixtures_secrets_and_nothing_else_in_every_format")),
     Readme("secrethub scan -format=sarif . > scan.sarif", Elsewhere("scan.rs", "scan_finds_the_fixtures_secrets_and_nothing_else_in_every_format")),
     Readme("secrethub scan rules check", Elsewhere("scan.rs", "scan_rules_check_runs_every_rules_examples")),
+    Readme("secrethub advise --input request.json . > report.json", Elsewhere("scan.rs", "advise_writes_the_documents_report_from_the_tree_and_the_request")),
 ];
 
 /// The commands of README.md's ```sh blocks (continuation lines joined).
