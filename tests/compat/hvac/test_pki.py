@@ -4,7 +4,9 @@ certificates are checked with the `cryptography` package (chain, SANs, usages, v
 private key against the certificate) and a real TLS handshake; CRLs with `openssl crl`. Answer
 shapes and refusal codes are compared with a real OpenBao dev server in the same test."""
 
+import base64
 import datetime
+import urllib.parse
 import socket
 import ssl
 import subprocess
@@ -17,6 +19,7 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from compat import last_status, same_answer, same_answers, unique
@@ -512,3 +515,82 @@ def test_issuer_update_shapes_match_openbao(secrethub, bao):
         },
         setup=setup,
     )
+
+
+def ocsp_post(server, mount, request_der):
+    return requests.post(
+        f"{server.url}/v1/{mount}/ocsp",
+        data=request_der,
+        headers={"Content-Type": "application/ocsp-request"},
+        timeout=10,
+    )
+
+
+def test_ocsp_answers_good_revoked_and_unknown(server, pki):
+    mount, root = pki
+    web_role(server, mount)
+    ca = cert_of(root["certificate"])
+    good = cert_of(server.secrets.pki.generate_certificate("web", "good.example.com", mount_point=mount)["data"]["certificate"])
+    gone_data = server.secrets.pki.generate_certificate("web", "gone.example.com", mount_point=mount)["data"]
+    gone = cert_of(gone_data["certificate"])
+    revoked_at = server.secrets.pki.revoke_certificate(gone_data["serial_number"], mount_point=mount)["data"]["revocation_time"]
+
+    def ask(cert, issuer, algorithm=hashes.SHA1(), via="post"):
+        request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, algorithm).build()
+        der = request.public_bytes(serialization.Encoding.DER)
+        if via == "post":
+            answer = ocsp_post(server, mount, der)
+        else:
+            encoded = urllib.parse.quote(base64.b64encode(der).decode(), safe="")
+            answer = requests.get(f"{server.url}/v1/{mount}/ocsp/{encoded}", timeout=10)
+        assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/ocsp-response"
+        response = ocsp.load_der_ocsp_response(answer.content)
+        assert response.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+        ca.public_key().verify(response.signature, response.tbs_response_bytes, ec.ECDSA(hashes.SHA256()))
+        assert response.serial_number == cert.serial_number
+        return response
+
+    assert ask(good, ca).certificate_status == ocsp.OCSPCertStatus.GOOD
+    assert ask(good, ca, hashes.SHA256(), via="get").certificate_status == ocsp.OCSPCertStatus.GOOD
+    revoked = ask(gone, ca, via="get")
+    assert revoked.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert int(revoked.revocation_time_utc.timestamp()) == revoked_at
+    assert revoked.next_update_utc - revoked.this_update_utc == datetime.timedelta(hours=12)
+    # A certificate of another CA: unknown.
+    other = enable_pki(server)
+    try:
+        other_root = server.secrets.pki.generate_root("internal", "Other", extra_params={"key_type": "ec", "ttl": "700h"}, mount_point=other)["data"]
+        web_role(server, other)
+        stranger = cert_of(server.secrets.pki.generate_certificate("web", "s.example.com", mount_point=other)["data"]["certificate"])
+        assert ask(stranger, cert_of(other_root["certificate"])).certificate_status == ocsp.OCSPCertStatus.UNKNOWN
+    finally:
+        server.sys.disable_secrets_engine(other)
+
+    # openssl's own client, verifying the response against the root.
+    with tempfile.TemporaryDirectory() as d:
+        for name, cert in (("ca", ca), ("good", good), ("gone", gone)):
+            open(f"{d}/{name}.pem", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+        # One certificate a request: OpenBao answers only the first of several.
+        for name, status in (("good", "good"), ("gone", "revoked")):
+            out = subprocess.run(
+                ["openssl", "ocsp", "-issuer", f"{d}/ca.pem", "-cert", f"{d}/{name}.pem",
+                 "-url", f"{server.url}/v1/{mount}/ocsp", "-CAfile", f"{d}/ca.pem", "-no_nonce"],
+                capture_output=True, text=True, timeout=30,
+            )
+            assert "Response verify OK" in out.stderr + out.stdout, out
+            assert f"{d}/{name}.pem: {status}" in out.stdout, out
+
+
+def test_ocsp_malformed_requests_match_openbao(secrethub, bao):
+    answers = []
+    for client in (secrethub, bao):
+        mount = enable_pki(client)
+        try:
+            client.secrets.pki.generate_root("internal", "O Root", extra_params={"key_type": "ec", "ttl": "700h"}, mount_point=mount)
+            posted = ocsp_post(client, mount, b"junk")
+            fetched = requests.get(f"{client.url}/v1/{mount}/ocsp/junk", timeout=10)
+            answers.append([(r.status_code, r.headers["Content-Type"], r.content) for r in (posted, fetched)])
+        finally:
+            client.sys.disable_secrets_engine(mount)
+    assert answers[0] == answers[1]
+    assert answers[0][0] == (400, "application/ocsp-response", bytes.fromhex("3003 0a01 01"))

@@ -71,6 +71,25 @@ impl KeySpec {
         }
     }
 
+    /// The DER `AlgorithmIdentifier` of the signatures [`PrivateKey::sign`] makes.
+    pub(crate) fn write_signature_algorithm(self, w: yasna::DERWriter) {
+        use yasna::models::ObjectIdentifier as Oid;
+        w.write_sequence(|w| match (self.kind, self.bits) {
+            (KeyKind::Rsa, _) => {
+                w.next()
+                    .write_oid(&Oid::from_slice(&[1, 2, 840, 113549, 1, 1, 11]));
+                w.next().write_null();
+            }
+            (KeyKind::Ec, 384) => w
+                .next()
+                .write_oid(&Oid::from_slice(&[1, 2, 840, 10045, 4, 3, 3])),
+            (KeyKind::Ec, _) => w
+                .next()
+                .write_oid(&Oid::from_slice(&[1, 2, 840, 10045, 4, 3, 2])),
+            (KeyKind::Ed25519, _) => w.next().write_oid(&Oid::from_slice(&[1, 3, 101, 112])),
+        })
+    }
+
     /// Vault's name of the signature algorithm of CRLs signed with such a key.
     pub(crate) fn revocation_signature_algorithm(self) -> &'static str {
         match (self.kind, self.bits) {
@@ -162,6 +181,42 @@ impl PrivateKey {
                 .map_err(|e| PkiError::crypto("loading an RSA key", e));
         }
         Ok(pair)
+    }
+
+    /// Signs `message` with the spec's algorithm ([`KeySpec::signature_algorithm`]): the
+    /// signature value of an OCSP response.
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        use ring::signature;
+        let rng = ring::rand::SystemRandom::new();
+        let bad = |e: &dyn std::fmt::Display| PkiError::crypto("signing", e.to_string());
+        match (self.spec.kind, self.spec.bits) {
+            (KeyKind::Ec, bits) => {
+                let alg = if bits == 384 {
+                    &signature::ECDSA_P384_SHA384_ASN1_SIGNING
+                } else {
+                    &signature::ECDSA_P256_SHA256_ASN1_SIGNING
+                };
+                let pair = signature::EcdsaKeyPair::from_pkcs8(alg, &self.pkcs8, &rng)
+                    .map_err(|e| bad(&e))?;
+                Ok(pair
+                    .sign(&rng, message)
+                    .map_err(|e| bad(&e))?
+                    .as_ref()
+                    .to_vec())
+            }
+            (KeyKind::Ed25519, _) => {
+                let pair = signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&self.pkcs8)
+                    .map_err(|e| bad(&e))?;
+                Ok(pair.sign(message).as_ref().to_vec())
+            }
+            (KeyKind::Rsa, _) => {
+                let pair = signature::RsaKeyPair::from_pkcs8(&self.pkcs8).map_err(|e| bad(&e))?;
+                let mut out = vec![0; pair.public().modulus_len()];
+                pair.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut out)
+                    .map_err(|e| bad(&e))?;
+                Ok(out)
+            }
+        }
     }
 
     /// The key as Vault answers it: PEM, in `format`.

@@ -16,10 +16,11 @@
 //! - Revocation: `revoke` (by serial or certificate), `crl` (DER), `crl/pem`, `cert/crl`,
 //!   `crl/rotate`; every revocation rebuilds the issuer's CRL. `tidy` with
 //!   `safety_buffer`. A role with `generate_lease` answers a lease whose revocation
-//!   revokes the certificate.
+//!   revokes the certificate. An OCSP responder (`ocsp`: GET with the base64 request in
+//!   the path, POST with a DER body; `paths/ocsp.rs`).
 //!
-//! The certificate, CRL and `issuer/:ref/{pem,der,json}` paths and LIST `issuers` answer
-//! without a token, as in Vault; `DELETE root` needs sudo.
+//! The certificate, CRL, OCSP and `issuer/:ref/{pem,der,json}` paths and LIST `issuers`
+//! answer without a token, as in Vault; `DELETE root` needs sudo.
 //!
 //! # Storage and secrets
 //! Records are listed in `records.rs`; everything lives in the mount's own storage view,
@@ -28,7 +29,7 @@
 //! blocking pool.
 //!
 //! # Differences from Vault (not yet served)
-//! `config/ca` imports and `root/sign-self-issued`, OCSP, ACME, delta CRLs, `config/crl`,
+//! `config/ca` imports and `root/sign-self-issued`, ACME, delta CRLs, `config/crl`,
 //! auto-tidy, key management paths (`keys`, `key/:ref`), and
 //! `issuer/:ref/issue|sign/:role`. `intermediate/set-signed` imports the signed certificate
 //! with the key waiting for it (its chain kept with it); Vault also imports the chain's
@@ -85,6 +86,8 @@ enum Route {
     Revoke,
     Crl,
     CrlPem,
+    Ocsp,
+    OcspGet,
     CrlRotate,
     Tidy,
 }
@@ -221,6 +224,21 @@ fn table() -> PathTable<Route> {
             &[Update],
             "Revokes a certificate by serial_number or certificate.",
         )
+        .entry(
+            PathEntry::new(
+                "ocsp",
+                Ocsp,
+                &[Update],
+                "The OCSP responder (RFC 6960): a DER request as the body.",
+            )
+            .unauthenticated()
+            .raw_body(),
+        )
+        .entry(open(
+            "ocsp/{*request}",
+            OcspGet,
+            "The OCSP responder (RFC 6960): a base64 request in the path.",
+        ))
         .entry(open("crl", Crl, "The default issuer's CRL, DER."))
         .entry(open("crl/pem", CrlPem, "The default issuer's CRL, PEM."))
         .add(
@@ -275,6 +293,8 @@ impl PkiEngine {
             (Revoke, _) => paths::revoke::revoke(&req).await,
             (Crl, _) => paths::revoke::default_crl(&req, false).await,
             (CrlPem, _) => paths::revoke::default_crl(&req, true).await,
+            (Ocsp, _) => paths::ocsp::post(&req).await,
+            (OcspGet, _) => paths::ocsp::get(&req, args.get("request")).await,
             (CrlRotate, _) => paths::revoke::rotate(&req).await,
             (Tidy, _) => paths::revoke::tidy(&req).await,
         }

@@ -5,6 +5,7 @@ pub(crate) mod config;
 pub(crate) mod intermediate;
 pub(crate) mod issue;
 pub(crate) mod issuers;
+pub(crate) mod ocsp;
 pub(crate) mod revoke;
 pub(crate) mod roles;
 pub(crate) mod root;

@@ -13,6 +13,7 @@ use x509_parser::prelude::{FromDer as _, X509Certificate};
 use Operation::{Delete, List, Read, Update};
 
 mod intermediate;
+mod ocsp;
 
 struct Harness {
     engine: Arc<dyn Engine>,
@@ -31,30 +32,43 @@ impl Harness {
         Harness { engine, storage }
     }
 
+    async fn call_raw(
+        &self,
+        op: Operation,
+        path: &str,
+        raw: Option<secrethub_engine::RawInput>,
+    ) -> Result<secrethub_engine::Response, secrethub_engine::EngineError> {
+        let mut req = self.request(op, path, json!({}));
+        req.raw_body = raw;
+        self.engine.handle(req).await
+    }
+
+    fn request(&self, op: Operation, path: &str, body: Value) -> Request {
+        Request {
+            op,
+            path: path.into(),
+            body: body.as_object().cloned().unwrap_or_default(),
+            storage: self.storage.clone(),
+            caller: Caller::default(),
+            mount: MountInfo {
+                path: "pki/".into(),
+                accessor: "pki_test".into(),
+                default_lease_ttl: Duration::from_secs(768 * 3600),
+                max_lease_ttl: Duration::from_secs(87600 * 3600),
+            },
+            intents: None,
+            timers: None,
+            raw_body: None,
+        }
+    }
+
     async fn call(
         &self,
         op: Operation,
         path: &str,
         body: Value,
     ) -> Result<secrethub_engine::Response, secrethub_engine::EngineError> {
-        self.engine
-            .handle(Request {
-                op,
-                path: path.into(),
-                body: body.as_object().cloned().unwrap_or_default(),
-                storage: self.storage.clone(),
-                caller: Caller::default(),
-                mount: MountInfo {
-                    path: "pki/".into(),
-                    accessor: "pki_test".into(),
-                    default_lease_ttl: Duration::from_secs(768 * 3600),
-                    max_lease_ttl: Duration::from_secs(87600 * 3600),
-                },
-                intents: None,
-                timers: None,
-                raw_body: None,
-            })
-            .await
+        self.engine.handle(self.request(op, path, body)).await
     }
 
     async fn data(&self, op: Operation, path: &str, body: Value) -> serde_json::Map<String, Value> {
@@ -451,4 +465,13 @@ async fn rsa_issue_answers_pkcs1_and_tidy_removes_expired() {
         h.error(Update, "tidy", json!({})).await,
         "at least one operation must be enabled for tidy to run"
     );
+}
+
+#[tokio::test]
+async fn ocsp_paths_take_raw_bodies_without_a_token() {
+    let h = Harness::new();
+    assert!(h.engine.path_flags("ocsp", Update).raw_body);
+    assert!(h.engine.path_flags("ocsp", Update).unauthenticated);
+    assert!(h.engine.path_flags("ocsp/MEow/TTA=", Read).unauthenticated);
+    assert!(!h.engine.path_flags("revoke", Update).raw_body);
 }
