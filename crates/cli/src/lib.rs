@@ -77,7 +77,7 @@ pub fn main_with(server: ServerRunner) -> ExitCode {
         return ExitCode::from(commands::scan::main(&args[2..]));
     }
     if args.get(1).is_some_and(|a| a == "advise") {
-        return ExitCode::from(commands::scan::advise_main(&args[2..]));
+        return ExitCode::from(commands::advise::main(&args[2..]));
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,

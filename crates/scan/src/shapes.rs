@@ -59,6 +59,42 @@ fn yaml_key_path(lines: &[&str], line: usize) -> Option<String> {
     Some(keys.join("."))
 }
 
+/// The value a finding at `line` with `fingerprint` stands for, read from the file's text
+/// again (a `--apply` reads values only when it stores them), with its byte span in `text`
+/// when it is there literally (`None` for a value decoded from base64).
+pub fn value_at(
+    rules: &RuleSet,
+    path: &str,
+    text: &str,
+    line: usize,
+    fingerprint: &str,
+) -> Option<(String, Option<(usize, usize)>)> {
+    for f in rules.scan_text(path, text) {
+        if f.line == line && f.fingerprint == fingerprint {
+            let (start, end) = f.span;
+            return Some((text[start..end].to_string(), Some(f.span)));
+        }
+    }
+    if !is_kubernetes_secret(text) {
+        return None;
+    }
+    let raw = text.lines().nth(line.checked_sub(1)?)?.trim();
+    let (key, value) = raw.split_once(':')?;
+    let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+    let decoded = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .ok()?,
+    )
+    .ok()?;
+    let shown = format!("{}: {decoded}", key.trim());
+    rules
+        .scan_text(path, &shown)
+        .into_iter()
+        .find(|f| f.fingerprint == fingerprint)
+        .map(|f| (shown[f.span.0..f.span.1].to_string(), None))
+}
+
 fn is_kubernetes_secret(text: &str) -> bool {
     text.lines().any(|l| l.trim_end() == "kind: Secret")
 }

@@ -3,6 +3,7 @@
 //! Commands are thin: build the path and body, call the client, print the answer in Vault's
 //! shape. Command argument structs do not derive `Debug`: several carry tokens or key shares.
 
+pub(crate) mod advise;
 pub(crate) mod agent;
 pub(crate) mod audit;
 pub(crate) mod generic;

@@ -1,6 +1,5 @@
 //! `secrethub scan`: hard-coded secrets in files (the `secrethub-scan` crate), reported as
-//! text, JSON or SARIF; `secrethub advise`: the strategy document's report from a scan and
-//! the document's input. Local only, no server. It has its own flags (`-format` takes
+//! text, JSON or SARIF. Local only, no server. It has its own flags (`-format` takes
 //! `sarif`, which no other command knows), so `main_with` hands it its arguments before the
 //! main parser sees them.
 //!
@@ -140,72 +139,8 @@ fn rules_command(rules: &RuleSet, args: &[OsString]) -> u8 {
     }
 }
 
-/// The strategy document's report for a tree: secrethub advise --input request.json [PATH...]
-#[derive(Parser)]
-#[command(name = "secrethub advise")]
-struct AdviseArgs {
-    /// The document's input: {"query", "constraints", "reference_excerpt"} (JSON)
-    #[arg(long, value_name = "FILE")]
-    input: PathBuf,
-    /// Leave out paths matching this pattern (repeatable)
-    #[arg(long, value_name = "GLOB")]
-    ignore: Vec<String>,
-    /// Files or directories to scan (default: the current directory)
-    #[arg(value_name = "PATH")]
-    paths: Vec<PathBuf>,
-}
-
-/// Runs `secrethub advise` with the arguments after `advise`; answers the exit code (0, or
-/// 2 when it failed).
-pub(crate) fn advise_main(args: &[OsString]) -> u8 {
-    let parsed = std::iter::once(OsString::from("secrethub advise")).chain(args.iter().cloned());
-    let cli = match AdviseArgs::try_parse_from(parsed) {
-        Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            return if err.use_stderr() { 2 } else { 0 };
-        }
-    };
-    let request: secrethub_scan::AdviceRequest = match std::fs::read_to_string(&cli.input)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-    {
-        Ok(r) => r,
-        Err(e) => {
-            output::err(&format!("Error reading {}: {e}", cli.input.display()));
-            return 2;
-        }
-    };
-    let rules = match RuleSet::builtin() {
-        Ok(r) => r,
-        Err(e) => {
-            output::err(&format!("Error loading the scan rules: {e}"));
-            return 2;
-        }
-    };
-    let options = WalkOptions {
-        ignore: cli.ignore,
-        ..WalkOptions::default()
-    };
-    let report = match scan_all(&rules, &cli.paths, &options) {
-        Ok(r) => r,
-        Err(e) => {
-            output::err(&e);
-            return 2;
-        }
-    };
-    let assessed: Vec<_> = report
-        .findings
-        .iter()
-        .map(|f| secrethub_scan::assess(&rules, f))
-        .collect();
-    let advice = secrethub_scan::advise(&rules, &request, &assessed);
-    output::out(&serde_json::to_string_pretty(&advice).unwrap_or_default());
-    0
-}
-
 /// Scans every path (the current directory when none is given) into one report.
-fn scan_all(
+pub(crate) fn scan_all(
     rules: &RuleSet,
     paths: &[PathBuf],
     options: &WalkOptions,

@@ -416,3 +416,145 @@ fn advise_writes_the_documents_report_from_the_tree_and_the_request() {
     );
     assert!(second["dynamic_secret_design"].get("cloud_iam").is_none());
 }
+
+#[tokio::test]
+async fn the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    fixture(&root);
+    let input = dir.path().join("request.json");
+    std::fs::write(&input, DOC_REQUEST).unwrap();
+    let plan_dir = dir.path().join("plan");
+    let out = Command::new(SECRETHUB)
+        .args(["advise", &format!("--input={}", input.display())])
+        .arg(format!("--plan={}", plan_dir.display()))
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut written = String::new();
+    for entry in [
+        "plan.json",
+        "README.md",
+        "policies/app.hcl",
+        "policies/orders.hcl",
+    ] {
+        written.push_str(&std::fs::read_to_string(plan_dir.join(entry)).unwrap());
+    }
+    for secret in [
+        DB_PASSWORD,
+        STRIPE,
+        SPRING_PASSWORD,
+        K8S_URL_PASSWORD,
+        CI_TOKEN,
+        PEM_BODY,
+    ] {
+        assert!(!written.contains(secret), "a secret reached the plan");
+    }
+    assert!(
+        written.contains("path \"secret/data/orders/*\""),
+        "{written}"
+    );
+    assert!(
+        written.contains("path \"database/creds/orders-*\""),
+        "{written}"
+    );
+
+    let token = crate::harness::unique_name("root");
+    let server = crate::harness::ServerProcess::dev(dir.path(), &token, &[]).await;
+    let apply = |plan: &Path| {
+        Command::new(SECRETHUB)
+            .args(["advise", &format!("--apply={}", plan.display())])
+            .env("SECRETHUB_ADDR", server.addr())
+            .env("SECRETHUB_TOKEN", &token)
+            .env("HOME", dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = apply(&plan_dir);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("kv secret/app/env#DATABASE_URL_password: imported from .env:1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("policy orders: written"), "{stdout}");
+
+    // The literals are gone from the files; references stand in their place.
+    let env = std::fs::read_to_string(root.join(".env")).unwrap();
+    assert!(!env.contains(DB_PASSWORD) && !env.contains(STRIPE), "{env}");
+    assert!(
+        env.contains(
+            "postgresql://orders:${secret:secret/app/env#DATABASE_URL_password}@db.prod.internal"
+        ),
+        "{env}"
+    );
+    let yml =
+        std::fs::read_to_string(root.join("orders/src/main/resources/application.yml")).unwrap();
+    assert!(
+        yml.contains("password: ${secret:secret/orders/application#password}"),
+        "{yml}"
+    );
+
+    // `secrethub run` and `template render` resolve them back to the values.
+    let run = Command::new(SECRETHUB)
+        .current_dir(&root)
+        .args([
+            "run",
+            "--env-file",
+            ".env",
+            "--",
+            "printenv",
+            "DATABASE_URL",
+            "STRIPE_SECRET_KEY",
+        ])
+        .env("SECRETHUB_ADDR", server.addr())
+        .env("SECRETHUB_TOKEN", &token)
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        printed,
+        format!("postgresql://orders:{DB_PASSWORD}@db.prod.internal:5432/orders\n{STRIPE}\n")
+    );
+    let render = Command::new(SECRETHUB)
+        .args(["template", "render"])
+        .arg(root.join("orders/src/main/resources/application.yml"))
+        .env("SECRETHUB_ADDR", server.addr())
+        .env("SECRETHUB_TOKEN", &token)
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&render.stdout).contains(&format!("password: {SPRING_PASSWORD}"))
+    );
+
+    // Applying again changes nothing.
+    let out = apply(&plan_dir);
+    let again = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{again}");
+    assert!(
+        !again.contains("imported from")
+            && !again.contains(": written")
+            && !again.contains(": now "),
+        "{again}"
+    );
+    assert!(again.contains("already"), "{again}");
+}
