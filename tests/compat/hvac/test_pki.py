@@ -594,3 +594,41 @@ def test_ocsp_malformed_requests_match_openbao(secrethub, bao):
             client.sys.disable_secrets_engine(mount)
     assert answers[0] == answers[1]
     assert answers[0][0] == (400, "application/ocsp-response", bytes.fromhex("3003 0a01 01"))
+
+
+def test_crl_configuration(server, pki):
+    mount, root = pki
+    pki_api = server.secrets.pki
+    config = pki_api.read_crl_configuration(mount_point=mount)["data"]
+    assert config["expiry"] == "72h" and config["disable"] is False
+    pki_api.set_crl_configuration(expiry="48h", mount_point=mount)
+    assert pki_api.read_crl_configuration(mount_point=mount)["data"]["expiry"] == "48h"
+    pki_api.rotate_crl(mount_point=mount)
+    crl = x509.load_pem_x509_crl(pki_api.read_crl(mount_point=mount).encode())
+    assert crl.next_update_utc - crl.last_update_utc == datetime.timedelta(hours=48)
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        pki_api.set_crl_configuration(expiry="bogus", mount_point=mount)
+
+
+def test_crl_configuration_shapes_match_openbao(secrethub, bao):
+    def setup(client):
+        mount = enable_pki(client)
+        client.secrets.pki.generate_root("internal", "Crl Root", extra_params={"key_type": "ec", "ttl": "700h"}, mount_point=mount)
+        return mount
+
+    same_answers(
+        secrethub,
+        bao,
+        {
+            "read": lambda c, m: c.secrets.pki.read_crl_configuration(mount_point=m),
+            "write": lambda c, m: c.secrets.pki.set_crl_configuration(expiry="48h", mount_point=m),
+            "bad_expiry": lambda c, m: c.secrets.pki.set_crl_configuration(expiry="bogus", mount_point=m),
+            "grace_longer_without_auto_rebuild": lambda c, m: c.secrets.pki.set_crl_configuration(
+                extra_params={"auto_rebuild_grace_period": "100h"}, mount_point=m
+            ),
+            "grace_too_long": lambda c, m: c.secrets.pki.set_crl_configuration(
+                extra_params={"auto_rebuild_grace_period": "100h", "auto_rebuild": True}, mount_point=m
+            ),
+        },
+        setup=setup,
+    )

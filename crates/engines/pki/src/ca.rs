@@ -303,6 +303,7 @@ pub(crate) async fn store_issuer(req: &Request, new: NewIssuer<'_>) -> Result<Is
     }
     req.storage.apply(batch).await?;
     crate::crl::rebuild(&req.storage, &record).await?;
+    crate::crl::schedule(req, &record.id).await?;
     Ok(record)
 }
 

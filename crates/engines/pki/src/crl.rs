@@ -8,12 +8,12 @@ use secrethub_storage::StorageView;
 
 use crate::cert::{at, serial_bytes, LoadedIssuer};
 use crate::error::{PkiError, Result};
-use crate::records::{CrlRecord, IssuerRecord, RevokedRecord, RECORD_VERSION, REVOKED};
+use crate::records::{self, CrlRecord, IssuerRecord, RevokedRecord, RECORD_VERSION, REVOKED};
 
 pub(crate) const CRLS: &str = "crls/";
 
-/// How long a CRL is valid (Vault's default `expiry`).
-const CRL_LIFETIME_SECS: i64 = 72 * 3600;
+/// The timer that keeps an issuer's CRL from expiring: `crl-rebuild/<issuer id>`.
+pub(crate) const TIMER_PREFIX: &str = "crl-rebuild/";
 
 /// Every revoked certificate of `issuer_id`.
 pub(crate) async fn revoked_of(
@@ -40,7 +40,12 @@ pub(crate) async fn rebuild(storage: &StorageView, issuer: &IssuerRecord) -> Res
     let key = format!("{CRLS}{}", issuer.id);
     let previous: Option<CrlRecord> = storage.get_json(&key).await?;
     let number = previous.map_or(1, |p| p.number + 1);
-    let revoked = revoked_of(storage, &issuer.id).await?;
+    let config = records::crl_config(storage).await?;
+    let revoked = if config.disable {
+        Vec::new()
+    } else {
+        revoked_of(storage, &issuer.id).await?
+    };
     let mut revoked_certs = Vec::with_capacity(revoked.len());
     for r in &revoked {
         revoked_certs.push(RevokedCertParams {
@@ -51,9 +56,10 @@ pub(crate) async fn rebuild(storage: &StorageView, issuer: &IssuerRecord) -> Res
         });
     }
     let now = now_unix();
+    let next_update = now + config.expiry_secs();
     let params = CertificateRevocationListParams {
         this_update: at(now)?,
-        next_update: at(now + CRL_LIFETIME_SECS)?,
+        next_update: at(next_update)?,
         crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
         issuing_distribution_point: None,
         revoked_certs,
@@ -71,6 +77,7 @@ pub(crate) async fn rebuild(storage: &StorageView, issuer: &IssuerRecord) -> Res
     let record = CrlRecord {
         version: RECORD_VERSION,
         number,
+        next_update,
         der: crate::ca::base64_of(&der),
     };
     storage.put_json(&key, &record).await?;
@@ -89,4 +96,45 @@ pub(crate) async fn current(storage: &StorageView, issuer: &IssuerRecord) -> Res
             .map_err(|e| PkiError::crypto("reading a stored CRL", e)),
         None => rebuild(storage, issuer).await,
     }
+}
+
+/// When the issuer's CRL is next due for a rebuild: its end less the grace period.
+pub(crate) async fn due_at(storage: &StorageView, issuer_id: &str) -> Result<i64> {
+    let config = records::crl_config(storage).await?;
+    let next_update = storage
+        .get_json::<CrlRecord>(&format!("{CRLS}{issuer_id}"))
+        .await?
+        .map_or(0, |r| r.next_update);
+    // A grace period as long as the lifetime would rebuild without end.
+    let grace = config.grace_secs().min(config.expiry_secs() - 60).max(0);
+    Ok(next_update - grace)
+}
+
+/// The rebuild timer of `issuer_id`: rebuilds the CRL once it is within its grace period
+/// (or already expired), so a CRL never goes stale while nobody revokes; a timer of an
+/// issuer that is gone is dropped.
+pub(crate) async fn on_timer(
+    storage: &StorageView,
+    issuer_id: &str,
+) -> Result<secrethub_engine::TimerOutcome> {
+    use secrethub_engine::TimerOutcome;
+    let Some(issuer) = records::issuer(storage, issuer_id).await? else {
+        return Ok(TimerOutcome::NotDue { next: None });
+    };
+    let due = due_at(storage, issuer_id).await?;
+    if now_unix() < due {
+        return Ok(TimerOutcome::NotDue { next: Some(due) });
+    }
+    rebuild(storage, &issuer).await?;
+    Ok(TimerOutcome::Ran {
+        next: Some(due_at(storage, issuer_id).await?),
+    })
+}
+
+/// Sets the rebuild timer of `issuer_id` to its CRL's due time.
+pub(crate) async fn schedule(req: &secrethub_engine::Request, issuer_id: &str) -> Result<()> {
+    let due = due_at(&req.storage, issuer_id).await?;
+    req.schedule(&format!("{TIMER_PREFIX}{issuer_id}"), due)
+        .await
+        .map_err(PkiError::Engine)
 }

@@ -17,9 +17,10 @@ pub(crate) enum PkiError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
-    /// No row serves the path or the operation (404, 405), from the path table.
+    /// What the engine API answered: no row for the path or the operation (404, 405), or
+    /// a timer that could not be set.
     #[error(transparent)]
-    Routing(EngineError),
+    Engine(EngineError),
     /// A certificate or key could not be built or read back; the cause is logged only.
     #[error("internal error")]
     Crypto(#[source] anyhow::Error),
@@ -40,7 +41,7 @@ impl PkiError {
             PkiError::Invalid(_) => ErrorKind::BadRequest,
             PkiError::NotFound => ErrorKind::NotFound,
             PkiError::Storage(e) => e.kind(),
-            PkiError::Routing(e) => e.kind(),
+            PkiError::Engine(e) => e.kind(),
             PkiError::Crypto(_) => ErrorKind::Internal,
         }
     }
@@ -52,7 +53,7 @@ impl From<PkiError> for EngineError {
             PkiError::Invalid(m) => EngineError::BadRequest(m),
             PkiError::NotFound => EngineError::NotFound,
             PkiError::Storage(s) => EngineError::Storage(s),
-            PkiError::Routing(e) => e,
+            PkiError::Engine(e) => e,
             PkiError::Crypto(source) => EngineError::Internal(source),
         }
     }

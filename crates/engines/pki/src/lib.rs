@@ -14,7 +14,8 @@
 //! - Issuing: `issue/:role` (the key made here), `sign/:role` (a CSR),
 //!   `sign-verbatim[/:role]`; `cert/:serial`, LIST `certs`.
 //! - Revocation: `revoke` (by serial or certificate), `crl` (DER), `crl/pem`, `cert/crl`,
-//!   `crl/rotate`; every revocation rebuilds the issuer's CRL. `tidy` with
+//!   `crl/rotate`, `config/crl`; every revocation rebuilds the issuer's CRL, and core's
+//!   timer `crl-rebuild/<issuer id>` rebuilds it before it expires. `tidy` with
 //!   `safety_buffer`. A role with `generate_lease` answers a lease whose revocation
 //!   revokes the certificate. An OCSP responder (`ocsp`: GET with the base64 request in
 //!   the path, POST with a DER body; `paths/ocsp.rs`).
@@ -29,7 +30,7 @@
 //! blocking pool.
 //!
 //! # Differences from Vault (not yet served)
-//! `config/ca` imports and `root/sign-self-issued`, ACME, delta CRLs, `config/crl`,
+//! `config/ca` imports and `root/sign-self-issued`, ACME, delta CRLs,
 //! auto-tidy, key management paths (`keys`, `key/:ref`), and
 //! `issuer/:ref/issue|sign/:role`. `intermediate/set-signed` imports the signed certificate
 //! with the key waiting for it (its chain kept with it); Vault also imports the chain's
@@ -78,6 +79,7 @@ enum Route {
     IssuerJson,
     ConfigIssuers,
     ConfigUrls,
+    ConfigCrl,
     Roles,
     Role,
     Issue,
@@ -187,6 +189,12 @@ fn table() -> PathTable<Route> {
             "Which issuer is the default.",
         )
         .add(
+            "config/crl",
+            ConfigCrl,
+            &[Read, Update],
+            "CRL and OCSP settings: expiry, auto_rebuild_grace_period, ocsp_expiry, disable.",
+        )
+        .add(
             "config/urls",
             ConfigUrls,
             &[Read, Update],
@@ -281,6 +289,8 @@ impl PkiEngine {
             (IssuerJson, _) => paths::issuers::fetch(&req, args.get("ref"), "json").await,
             (ConfigIssuers, Read) => paths::issuers::read_config(&req).await,
             (ConfigIssuers, _) => paths::issuers::write_config(&req).await,
+            (ConfigCrl, Read) => paths::config::read_crl(&req).await,
+            (ConfigCrl, _) => paths::config::write_crl(&req).await,
             (ConfigUrls, Read) => paths::config::read_urls(&req).await,
             (ConfigUrls, _) => paths::config::write_urls(&req).await,
             (Roles, _) => paths::roles::list(&req).await,
@@ -305,7 +315,7 @@ impl PkiEngine {
 fn engine_to_pki(e: EngineError) -> error::PkiError {
     match e {
         EngineError::BadRequest(m) => error::PkiError::Invalid(m),
-        other => error::PkiError::Routing(other),
+        other => error::PkiError::Engine(other),
     }
 }
 
@@ -322,6 +332,18 @@ impl Engine for PkiEngine {
 
     fn paths(&self) -> Option<&dyn Paths> {
         Some(&self.paths)
+    }
+
+    /// `crl-rebuild/<issuer id>`: keeps that issuer's CRL from expiring.
+    async fn on_timer(
+        &self,
+        key: &str,
+        storage: &StorageView,
+    ) -> Result<secrethub_engine::TimerOutcome, EngineError> {
+        match key.strip_prefix(crl::TIMER_PREFIX) {
+            Some(issuer_id) => crl::on_timer(storage, issuer_id).await.map_err(Into::into),
+            None => Ok(secrethub_engine::TimerOutcome::NotDue { next: None }),
+        }
     }
 
     /// A `generate_lease` certificate's lease: revoking it revokes the certificate.

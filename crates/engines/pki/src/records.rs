@@ -2,6 +2,7 @@
 //!
 //! - `issuers/<id>`: an [`IssuerRecord`], the CA certificate with its private key;
 //! - `keys/<id>`: a [`KeyRecord`], a key whose intermediate CSR awaits its certificate;
+//! - `config/crl`: [`CrlConfig`];
 //! - `config/issuers`: [`IssuersConfig`], the default issuer; `config/urls`: [`UrlsConfig`];
 //! - `roles/<name>`: a role (`paths/roles.rs`);
 //! - `certs/<serial>`: a [`CertRecord`] for each stored certificate, the serial with `-`
@@ -23,6 +24,7 @@ pub(crate) const REVOKED: &str = "revoked/";
 pub(crate) const ROLES: &str = "roles/";
 pub(crate) const CONFIG_ISSUERS: &str = "config/issuers";
 pub(crate) const CONFIG_URLS: &str = "config/urls";
+pub(crate) const CONFIG_CRL: &str = "config/crl";
 
 /// A CA: its certificate and private key.
 #[derive(Debug, Serialize, Deserialize)]
@@ -134,11 +136,70 @@ pub(crate) struct RevokedRecord {
     pub(crate) not_after: UnixTime,
 }
 
+/// `config/crl`: Vault's fields, durations kept as written. `expiry` sets a CRL's
+/// lifetime, `auto_rebuild_grace_period` how long before its end it is rebuilt,
+/// `ocsp_expiry` an OCSP answer's lifetime, `disable` leaves CRLs empty; the others are
+/// kept and answered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct CrlConfig {
+    pub(crate) allow_expired_cert_revocation: bool,
+    pub(crate) auto_rebuild: bool,
+    pub(crate) auto_rebuild_grace_period: String,
+    pub(crate) delta_rebuild_interval: String,
+    pub(crate) disable: bool,
+    pub(crate) enable_delta: bool,
+    pub(crate) expiry: String,
+    pub(crate) ocsp_disable: bool,
+    pub(crate) ocsp_expiry: String,
+}
+
+impl Default for CrlConfig {
+    fn default() -> Self {
+        CrlConfig {
+            allow_expired_cert_revocation: false,
+            auto_rebuild: false,
+            auto_rebuild_grace_period: "12h".into(),
+            delta_rebuild_interval: "15m".into(),
+            disable: false,
+            enable_delta: false,
+            expiry: "72h".into(),
+            ocsp_disable: false,
+            ocsp_expiry: "12h".into(),
+        }
+    }
+}
+
+impl CrlConfig {
+    fn seconds(text: &str, fallback: i64) -> i64 {
+        secrethub_common::parse_duration(text).map_or(fallback, |d| d.as_secs() as i64)
+    }
+
+    pub(crate) fn expiry_secs(&self) -> i64 {
+        Self::seconds(&self.expiry, 72 * 3600)
+    }
+
+    pub(crate) fn grace_secs(&self) -> i64 {
+        Self::seconds(&self.auto_rebuild_grace_period, 12 * 3600)
+    }
+
+    pub(crate) fn ocsp_expiry_secs(&self) -> i64 {
+        Self::seconds(&self.ocsp_expiry, 12 * 3600)
+    }
+}
+
+pub(crate) async fn crl_config(storage: &StorageView) -> Result<CrlConfig> {
+    Ok(storage.get_json(CONFIG_CRL).await?.unwrap_or_default())
+}
+
 /// An issuer's current CRL and its number.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct CrlRecord {
     pub(crate) version: u32,
     pub(crate) number: u64,
+    /// When it stops being valid (Unix seconds); 0 in records written before it was kept.
+    #[serde(default)]
+    pub(crate) next_update: UnixTime,
     /// DER in base64.
     pub(crate) der: String,
 }

@@ -5,7 +5,7 @@
 //! issuer matches; the response is signed by the matching issuer (else the default), names
 //! it as responder by name and is valid for 12 hours. A request that cannot be read is
 //! answered `malformedRequest` with HTTP 400, and a mount without issuers `internalError`,
-//! as OpenBao does. No nonce is echoed (OpenBao echoes none either).
+//! as OpenBao does. `config/crl`'s `ocsp_expiry` sets the lifetime (12 hours by default). No nonce is echoed (OpenBao echoes none either).
 
 use secrethub_common::now_unix;
 use secrethub_engine::{Request, Response};
@@ -19,8 +19,6 @@ use crate::error::{PkiError, Result};
 use crate::records::{self, IssuerRecord};
 
 const CONTENT_TYPE: &str = "application/ocsp-response";
-/// How long an answer is valid (Vault's default `ocsp_expiry`).
-const VALIDITY_SECS: i64 = 12 * 3600;
 const SHA1: &[u64] = &[1, 3, 14, 3, 2, 26];
 const SHA256: &[u64] = &[2, 16, 840, 1, 101, 3, 4, 2, 1];
 const OCSP_BASIC: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1, 1];
@@ -90,7 +88,8 @@ async fn answer(req: &Request, der: &[u8]) -> Result<Response> {
         singles.push((id, status));
     }
     let signer = signer.unwrap_or(&default);
-    let der = basic_response(signer, &singles, now)?;
+    let validity = records::crl_config(&req.storage).await?.ocsp_expiry_secs();
+    let der = basic_response(signer, &singles, now, validity)?;
     Ok(Response::raw(CONTENT_TYPE, der))
 }
 
@@ -183,13 +182,14 @@ fn basic_response(
     signer: &IssuerRecord,
     singles: &[(&CertId, Status)],
     now: i64,
+    validity: i64,
 ) -> Result<Vec<u8>> {
     let cert_der = pem_to_der(&signer.certificate_pem)?;
     let (_, cert) = X509Certificate::from_der(&cert_der)
         .map_err(|e| PkiError::crypto("reading an issuer's certificate", e))?;
     let responder_name = cert.subject().as_raw().to_vec();
     let produced = time_of(now)?;
-    let next = time_of(now + VALIDITY_SECS)?;
+    let next = time_of(now + validity)?;
     let tbs = yasna::construct_der(|w| {
         w.write_sequence(|w| {
             w.next()
