@@ -12,11 +12,12 @@
 //! - Roles: `roles/:name` with every field Vault answers (see `paths/roles.rs` for which
 //!   act), LIST `roles`.
 //! - Issuing: `issue/:role` (the key made here), `sign/:role` (a CSR),
-//!   `sign-verbatim[/:role]`; `cert/:serial`, LIST `certs`.
+//!   `sign-verbatim[/:role]`, each also under `issuer/:ref/`; `cert/:serial`, LIST `certs`.
 //! - Revocation: `revoke` (by serial or certificate), `crl` (DER), `crl/pem`, `cert/crl`,
 //!   `crl/rotate`, `config/crl`; every revocation rebuilds the issuer's CRL, and core's
 //!   timer `crl-rebuild/<issuer id>` rebuilds it before it expires. `tidy` with
-//!   `safety_buffer`. A role with `generate_lease` answers a lease whose revocation
+//!   `safety_buffer` and `tidy-status`; each issuer's CRL (`issuer/:ref/crl[/pem|/der]`).
+//!   A role with `generate_lease` answers a lease whose revocation
 //!   revokes the certificate. An OCSP responder (`ocsp`: GET with the base64 request in
 //!   the path, POST with a DER body; `paths/ocsp.rs`).
 //!
@@ -31,8 +32,7 @@
 //!
 //! # Differences from Vault (not yet served)
 //! `config/ca` imports and `root/sign-self-issued`, ACME, delta CRLs,
-//! auto-tidy, key management paths (`keys`, `key/:ref`), and
-//! `issuer/:ref/issue|sign/:role`. `intermediate/set-signed` imports the signed certificate
+//! auto-tidy, key management paths (`keys`, `key/:ref`). `intermediate/set-signed` imports the signed certificate
 //! with the key waiting for it (its chain kept with it); Vault also imports the chain's
 //! certificates as issuers of their own, without keys, and takes a certificate with no key
 //! here as a keyless issuer. Roles keep and answer the fields of identity templates,
@@ -85,6 +85,7 @@ enum Route {
     Issue,
     Sign,
     SignVerbatim,
+    IssuerCrl,
     Revoke,
     Crl,
     CrlPem,
@@ -92,6 +93,7 @@ enum Route {
     OcspGet,
     CrlRotate,
     Tidy,
+    TidyStatus,
 }
 
 struct PkiEngine {
@@ -227,6 +229,40 @@ fn table() -> PathTable<Route> {
             "Signs a CSR as it is, with the role's usages and TTLs.",
         )
         .add(
+            "issuer/{ref}/issue/{role}",
+            Issue,
+            &[Update],
+            "Issues a certificate under a role, signed by this issuer.",
+        )
+        .add(
+            "issuer/{ref}/sign/{role}",
+            Sign,
+            &[Update],
+            "Signs a CSR under a role with this issuer.",
+        )
+        .add(
+            "issuer/{ref}/sign-verbatim",
+            SignVerbatim,
+            &[Update],
+            "Signs a CSR as it is with this issuer.",
+        )
+        .add(
+            "issuer/{ref}/sign-verbatim/{role}",
+            SignVerbatim,
+            &[Update],
+            "Signs a CSR as it is with this issuer, with the role's usages and TTLs.",
+        )
+        .entry(open(
+            "issuer/{ref}/crl",
+            IssuerCrl,
+            "An issuer's CRL, PEM in JSON (data.crl).",
+        ))
+        .entry(open(
+            "issuer/{ref}/crl/{format}",
+            IssuerCrl,
+            "An issuer's CRL: pem or der.",
+        ))
+        .add(
             "revoke",
             Revoke,
             &[Update],
@@ -261,6 +297,7 @@ fn table() -> PathTable<Route> {
             &[Update],
             "Removes expired certificates (and revocation entries) past safety_buffer.",
         )
+        .add("tidy-status", TidyStatus, &[Read], "What the last tidy did.")
 }
 
 impl PkiEngine {
@@ -297,16 +334,22 @@ impl PkiEngine {
             (Role, Read) => paths::roles::read(&req, args.get("name")).await,
             (Role, Delete) => paths::roles::delete(&req, args.get("name")).await,
             (Role, _) => paths::roles::write(&req, args.get("name")).await,
-            (Issue, _) => paths::issue::issue(&req, args.get("role")).await,
-            (Sign, _) => paths::issue::sign(&req, args.get("role")).await,
-            (SignVerbatim, _) => paths::issue::sign_verbatim(&req, args.get("role")).await,
+            (Issue, _) => paths::issue::issue(&req, args.get("ref"), args.get("role")).await,
+            (Sign, _) => paths::issue::sign(&req, args.get("ref"), args.get("role")).await,
+            (SignVerbatim, _) => {
+                paths::issue::sign_verbatim(&req, args.get("ref"), args.get("role")).await
+            }
+            (IssuerCrl, _) => {
+                paths::revoke::issuer_crl(&req, args.get("ref"), args.get("format")).await
+            }
             (Revoke, _) => paths::revoke::revoke(&req).await,
             (Crl, _) => paths::revoke::default_crl(&req, false).await,
             (CrlPem, _) => paths::revoke::default_crl(&req, true).await,
             (Ocsp, _) => paths::ocsp::post(&req).await,
             (OcspGet, _) => paths::ocsp::get(&req, args.get("request")).await,
             (CrlRotate, _) => paths::revoke::rotate(&req).await,
-            (Tidy, _) => paths::revoke::tidy(&req).await,
+            (Tidy, _) => paths::tidy::tidy(&req).await,
+            (TidyStatus, _) => paths::tidy::status(&req).await,
         }
     }
 }

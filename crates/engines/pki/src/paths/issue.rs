@@ -77,7 +77,8 @@ fn check_role_names(role: &RoleRecord, names: &Names) -> Result<()> {
     names::check_uri_sans(role, &names.uri_sans)
 }
 
-pub(crate) async fn issue(req: &Request, role_name: &str) -> Result<Response> {
+/// `issuer` names the issuer (`issuer/:ref/issue/:role`); empty: the role's `issuer_ref`.
+pub(crate) async fn issue(req: &Request, issuer: &str, role_name: &str) -> Result<Response> {
     let role = role(req, role_name).await?;
     let spec = role.key_spec()?.ok_or_else(|| {
         PkiError::invalid(
@@ -93,13 +94,14 @@ pub(crate) async fn issue(req: &Request, role_name: &str) -> Result<Response> {
         .await
         .map_err(|e| PkiError::crypto("key generation task", e))??;
     let pair = key.key_pair()?;
-    let mut response = sign_and_store(req, Some(&role), &names, input.ttl, &pair, &format).await?;
+    let mut response =
+        sign_and_store(req, issuer, Some(&role), &names, input.ttl, &pair, &format).await?;
     let data = response.data.get_or_insert_with(Default::default);
     answer_key(data, &key, &format, key_format)?;
     Ok(response)
 }
 
-pub(crate) async fn sign(req: &Request, role_name: &str) -> Result<Response> {
+pub(crate) async fn sign(req: &Request, issuer: &str, role_name: &str) -> Result<Response> {
     let role = role(req, role_name).await?;
     let input: IssueInput = input::decode(&req.body)?;
     let csr = Csr::parse(&input.csr)?;
@@ -124,6 +126,7 @@ pub(crate) async fn sign(req: &Request, role_name: &str) -> Result<Response> {
     let format = input.format()?.to_string();
     sign_and_store(
         req,
+        issuer,
         Some(&role),
         &names,
         input.ttl,
@@ -133,7 +136,11 @@ pub(crate) async fn sign(req: &Request, role_name: &str) -> Result<Response> {
     .await
 }
 
-pub(crate) async fn sign_verbatim(req: &Request, role_name: &str) -> Result<Response> {
+pub(crate) async fn sign_verbatim(
+    req: &Request,
+    issuer: &str,
+    role_name: &str,
+) -> Result<Response> {
     let role = if role_name.is_empty() {
         None
     } else {
@@ -144,6 +151,7 @@ pub(crate) async fn sign_verbatim(req: &Request, role_name: &str) -> Result<Resp
     let format = input.format()?.to_string();
     sign_and_store(
         req,
+        issuer,
         role.as_ref(),
         &csr.names,
         input.ttl,
@@ -155,15 +163,20 @@ pub(crate) async fn sign_verbatim(req: &Request, role_name: &str) -> Result<Resp
 
 /// Signs a leaf for `public_key` under the role's issuer, stores it and answers Vault's
 /// fields (without the private key).
+#[allow(clippy::too_many_arguments)]
 async fn sign_and_store(
     req: &Request,
+    issuer_override: &str,
     role: Option<&RoleRecord>,
     names: &Names,
     requested_ttl: Option<Duration>,
     public_key: &(impl PublicKeyData + Sync),
     format: &str,
 ) -> Result<Response> {
-    let issuer_ref = role.map_or("default", |r| r.issuer_ref.as_str());
+    let issuer_ref = match issuer_override {
+        "" => role.map_or("default", |r| r.issuer_ref.as_str()),
+        chosen => chosen,
+    };
     let issuer: IssuerRecord = crate::paths::issuers::named(req, issuer_ref).await?;
     let default_role = RoleRecord::default();
     let limits = role.unwrap_or(&default_role);

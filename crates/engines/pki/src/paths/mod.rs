@@ -9,6 +9,7 @@ pub(crate) mod ocsp;
 pub(crate) mod revoke;
 pub(crate) mod roles;
 pub(crate) mod root;
+pub(crate) mod tidy;
 
 use secrethub_common::JsonMap;
 use secrethub_engine::Response;

@@ -1,15 +1,10 @@
 //! Revocation: `pki/revoke` (by `serial_number`, or by `certificate` when it is stored or
 //! signed by one of the mount's issuers), the default issuer's CRL (`crl` DER, `crl/pem`;
-//! 204 while there is no issuer), `crl/rotate`, and `tidy` (expired certificates and
-//! revocation entries past `safety_buffer`). A revocation is one record
+//! 204 while there is no issuer), `crl/rotate` and the issuers' own CRLs. A revocation is one record
 //! (`revoked/<serial>`) and a rebuilt CRL of the certificate's issuer.
 
-use std::time::Duration;
-
-use secrethub_common::serde_helpers::opt_duration;
-use secrethub_common::{format_rfc3339, input, now_unix, now_unix_nanos};
-use secrethub_engine::{Request, Response, StorageView, TIDY_STARTED};
-use secrethub_storage::{Storage as _, WriteOp};
+use secrethub_common::{format_rfc3339, input, now_unix_nanos};
+use secrethub_engine::{Request, Response, StorageView};
 use serde::Deserialize;
 use serde_json::json;
 use x509_parser::prelude::{FromDer as _, X509Certificate};
@@ -168,75 +163,30 @@ pub(crate) async fn default_crl(req: &Request, pem: bool) -> Result<Response> {
     Ok(Response::raw(content_type, body))
 }
 
+/// `issuer/:ref/crl` (`{"crl": PEM}`), `issuer/:ref/crl/pem` and `issuer/:ref/crl/der`.
+pub(crate) async fn issuer_crl(req: &Request, reference: &str, format: &str) -> Result<Response> {
+    let issuer = crate::paths::issuers::named(req, reference).await?;
+    let der = crate::crl::current(&req.storage, &issuer).await?;
+    match format {
+        "" => Ok(answer([(
+            "crl",
+            json!(crate::keys::pem_of("X509 CRL", &der).as_str()),
+        )])),
+        "pem" => Ok(Response::raw(
+            "application/x-pem-file",
+            crate::keys::pem_of("X509 CRL", &der).as_bytes().to_vec(),
+        )),
+        "der" => Ok(Response::raw("application/pkix-crl", der)),
+        _ => Err(PkiError::Engine(
+            secrethub_engine::EngineError::UnsupportedPath,
+        )),
+    }
+}
+
 /// `crl/rotate`: every issuer's CRL rebuilt.
 pub(crate) async fn rotate(req: &Request) -> Result<Response> {
     for issuer in records::issuers(&req.storage).await? {
         crate::crl::rebuild(&req.storage, &issuer).await?;
     }
     Ok(answer([("success", json!(true))]))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct TidyInput {
-    tidy_cert_store: bool,
-    tidy_revoked_certs: bool,
-    #[serde(deserialize_with = "opt_duration")]
-    safety_buffer: Option<Duration>,
-}
-
-/// `tidy`: certificates (`tidy_cert_store`) and revocation entries (`tidy_revoked_certs`)
-/// whose certificate expired more than `safety_buffer` (72h by default) ago are removed;
-/// CRLs are rebuilt when a revocation entry went. Done before answering Vault's 202.
-pub(crate) async fn tidy(req: &Request) -> Result<Response> {
-    let input: TidyInput = input::decode(&req.body)?;
-    if !input.tidy_cert_store && !input.tidy_revoked_certs {
-        return Err(PkiError::invalid(
-            "at least one operation must be enabled for tidy to run",
-        ));
-    }
-    let buffer = input
-        .safety_buffer
-        .unwrap_or(Duration::from_secs(72 * 3600));
-    let cutoff = now_unix() - buffer.as_secs() as i64;
-    let mut batch = Vec::new();
-    let mut revoked_gone = false;
-    if input.tidy_cert_store {
-        // An issuer's own certificate stays while the issuer does.
-        let issuer_keys: Vec<String> = records::issuers(&req.storage)
-            .await?
-            .iter()
-            .map(|i| records::serial_key(&i.serial_number))
-            .collect();
-        for key in secrethub_storage::list_all(&req.storage, CERTS).await? {
-            let full = format!("{CERTS}{key}");
-            if let Some(rec) = req.storage.get_json::<CertRecord>(&full).await? {
-                if rec.not_after < cutoff && !issuer_keys.contains(&key) {
-                    batch.push(WriteOp::Delete { key: full });
-                }
-            }
-        }
-    }
-    if input.tidy_revoked_certs {
-        for key in secrethub_storage::list_all(&req.storage, REVOKED).await? {
-            let full = format!("{REVOKED}{key}");
-            if let Some(rec) = req.storage.get_json::<RevokedRecord>(&full).await? {
-                if rec.not_after < cutoff {
-                    batch.push(WriteOp::Delete { key: full });
-                    revoked_gone = true;
-                }
-            }
-        }
-    }
-    let removed = batch.len();
-    if !batch.is_empty() {
-        req.storage.apply(batch).await?;
-    }
-    if revoked_gone {
-        for issuer in records::issuers(&req.storage).await? {
-            crate::crl::rebuild(&req.storage, &issuer).await?;
-        }
-    }
-    tracing::info!(removed, mount = %req.mount.path, "pki tidy finished");
-    Ok(Response::accepted(vec![TIDY_STARTED.to_string()]))
 }

@@ -123,3 +123,67 @@ async fn csr_signed_by_a_root_becomes_an_issuer_that_issues() {
         "csr contains no data"
     );
 }
+
+#[tokio::test]
+async fn an_issuer_named_in_the_path_signs_and_serves_its_crl() {
+    let h = Harness::new();
+    let first = h.root("ec").await;
+    let second = h
+        .data(
+            Update,
+            "root/generate/internal",
+            json!({"common_name": "Second", "key_type": "ec", "issuer_name": "second"}),
+        )
+        .await;
+    h.data(
+        Update,
+        "roles/web",
+        json!({"allow_any_name": true, "key_type": "ec", "ttl": "1h"}),
+    )
+    .await;
+    let by_role = h
+        .data(Update, "issue/web", json!({"common_name": "a.test"}))
+        .await;
+    assert_eq!(by_role["issuing_ca"], first["certificate"]);
+    let by_path = h
+        .data(
+            Update,
+            "issuer/second/issue/web",
+            json!({"common_name": "a.test"}),
+        )
+        .await;
+    assert_eq!(by_path["issuing_ca"], second["certificate"]);
+    let crl = h.data(Read, "issuer/second/crl", json!({})).await;
+    assert!(crl["crl"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN X509 CRL-----"));
+    let der = h
+        .call(Read, "issuer/second/crl/der", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(der.raw.unwrap().content_type, "application/pkix-crl");
+    assert!(
+        h.engine
+            .path_flags("issuer/second/crl/pem", Read)
+            .unauthenticated
+    );
+    assert_eq!(
+        h.error(
+            Update,
+            "issuer/nope/issue/web",
+            json!({"common_name": "a.test"})
+        )
+        .await,
+        "unable to find PKI issuer for reference: nope"
+    );
+    let before = h.data(Read, "tidy-status", json!({})).await;
+    assert_eq!(before["state"], "Inactive");
+    h.call(Update, "tidy", json!({"tidy_cert_store": true}))
+        .await
+        .unwrap();
+    let after = h.data(Read, "tidy-status", json!({})).await;
+    assert_eq!(after["state"], "Finished");
+    assert_eq!(after["current_cert_store_count"], 4);
+    assert_eq!(after.len(), 29);
+}
