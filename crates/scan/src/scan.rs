@@ -10,6 +10,19 @@ use crate::SecretType;
 /// How far a multi-line rule (a PEM block) reads on from its keyword's line.
 const MULTILINE_WINDOW: usize = 8 * 1024;
 
+/// Extensions of source code, where a rule that knows a secret only by its name (priority
+/// below 10) takes a quoted string literal only: `password = compute()` is code, not a secret.
+const CODE_EXTENSIONS: &[&str] = &[
+    "rs", "go", "java", "kt", "scala", "py", "js", "jsx", "ts", "tsx", "rb", "php", "cs", "c", "h",
+    "cc", "cpp", "hpp", "swift", "m", "groovy", "lua", "pl",
+];
+
+fn is_code(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.rsplit_once('.')
+        .is_some_and(|(_, ext)| CODE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
+}
+
 /// Markers that accept a finding on their line, as gitleaks and detect-secrets users write
 /// them.
 const ALLOW_MARKERS: &[&str] = &[
@@ -85,6 +98,7 @@ impl RuleSet {
         // once per rule.
         let mut done = std::collections::HashSet::new();
         let mut found: Vec<Finding> = Vec::new();
+        let code = is_code(path);
         for hit in self.prefilter.find_overlapping_iter(text) {
             for &r in &self.keyword_rules[hit.pattern().as_usize()] {
                 let rule = &self.rules[r];
@@ -92,7 +106,7 @@ impl RuleSet {
                 if !done.insert((r, start)) {
                     continue;
                 }
-                self.scan_region(rule, path, text, start, end, &mut found);
+                self.scan_region(rule, path, code, text, (start, end), &mut found);
             }
         }
         resolve_overlaps(found)
@@ -102,9 +116,9 @@ impl RuleSet {
         &self,
         rule: &Rule,
         path: &str,
+        code: bool,
         text: &str,
-        start: usize,
-        end: usize,
+        (start, end): (usize, usize),
         found: &mut Vec<Finding>,
     ) {
         for caps in rule.regex.captures_iter(&text[start..end]) {
@@ -113,7 +127,9 @@ impl RuleSet {
             };
             let value = m.as_str().trim_end();
             let at = start + m.start();
-            if is_placeholder(value)
+            let quoted = text[..at].ends_with(['"', '\'']);
+            if (code && rule.priority < 10 && !quoted)
+                || is_placeholder(value)
                 || rule.entropy.is_some_and(|floor| entropy(value) < floor)
                 || allowed(text, at)
             {
@@ -210,6 +226,22 @@ mod tests {
         let text = "GITHUB_TOKEN=ghp_R8kT2vLq9wXz4mNp7sYb3cHf6jUa1eGi0oVt # gitleaks:allow\n\
                     password: ${DB_PASSWORD}\n";
         assert!(set.scan_text("x", text).is_empty());
+    }
+
+    #[test]
+    fn in_source_code_a_name_only_rule_takes_string_literals_only() {
+        let set = rules();
+        let code = "let password = secrethub_common::random_alnum(24);\n\
+                    let api_key = config.api_key_for(region);\n\
+                    const PASSWORD: &str = \"Hq3xN8vLp2Zt\";\n";
+        let found = set.scan_text("src/main.rs", code);
+        let lines: Vec<usize> = found.iter().map(|f| f.line).collect();
+        assert_eq!(lines, [3], "{found:?}");
+        // The same unquoted assignment in a config file is a finding.
+        assert_eq!(set.scan_text("app.env", "password=Hq3xN8vLp2Zt\n").len(), 1);
+        // A shape rule needs no quotes, in code too.
+        let token = "let t = ghp_R8kT2vLq9wXz4mNp7sYb3cHf6jUa1eGi0oVt;\n";
+        assert_eq!(set.scan_text("src/main.rs", token).len(), 1);
     }
 
     #[test]

@@ -75,12 +75,13 @@ const PLACEHOLDER_VALUES: &[&str] = &[
 ];
 
 /// Whether `value` is a placeholder: a reference to something else (`${VAR}`, `$VAR`,
-/// `{{ .Values.x }}`, `%(x)s`, `<token>`, `#{x}`), an example word (`changeme`, AWS's
+/// `{{ .Values.x }}`, `{password}`, `%(x)s`, `<token>`, `#{x}`), an example word (`changeme`, AWS's
 /// `EXAMPLE` keys, `xxxx`), a bare name (`password`), a UUID, or one character repeated.
 pub fn is_placeholder(value: &str) -> bool {
     let v = value.trim_matches(|c| c == '"' || c == '\'' || c == '`');
     let lower = v.to_ascii_lowercase();
     let reference = v.starts_with('$')
+        || (v.starts_with('{') && v.contains('}'))
         || v.contains("${")
         || v.contains("{{")
         || v.contains("%(")
@@ -152,6 +153,7 @@ mod tests {
             "${DB_PASSWORD}",
             "$DB_PASSWORD",
             "{{ .Values.db.password }}",
+            "{password}'",
             "<your-token>",
             "changeme",
             "AKIAIOSFODNN7EXAMPLE",
