@@ -682,3 +682,60 @@ def test_issuer_crl_forms(server, pki):
     assert der.headers["Content-Type"] == "application/pkix-crl"
     assert x509.load_der_x509_crl(der.content) == x509.load_pem_x509_crl(pem.content)
     assert x509.load_der_x509_crl(der.content).is_signature_valid(cert_of(root["certificate"]).public_key())
+
+
+def external_ca(key):
+    """A self-signed CA made outside any server, with its key in OpenSSL's traditional form
+    ("EC PRIVATE KEY" / "RSA PRIVATE KEY")."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "External CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=20))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
+    return cert, key_pem + cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_config_ca_imports_an_external_ca(server):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    for key in (ec.generate_private_key(ec.SECP256R1()), rsa.generate_private_key(65537, 2048)):
+        mount = enable_pki(server)
+        try:
+            cert, bundle = external_ca(key)
+            imported = server.secrets.pki.submit_ca_information(bundle, mount_point=mount)["data"]
+            assert len(imported["imported_issuers"]) == 1
+            web_role(server, mount)
+            leaf = server.secrets.pki.generate_certificate("web", "x.example.com", extra_params={"ttl": "1h"}, mount_point=mount)["data"]
+            cert_of(leaf["certificate"]).verify_directly_issued_by(cert)
+            again = server.secrets.pki.submit_ca_information(bundle, mount_point=mount)["data"]
+            assert again["existing_issuers"] == imported["imported_issuers"]
+        finally:
+            server.sys.disable_secrets_engine(mount)
+
+
+def test_config_ca_shapes_match_openbao(secrethub, bao):
+    _, bundle = external_ca(ec.generate_private_key(ec.SECP256R1()))
+    same_answers(
+        secrethub,
+        bao,
+        {
+            "import": lambda c, m: c.secrets.pki.submit_ca_information(bundle, mount_point=m),
+            "junk": lambda c, m: c.secrets.pki.submit_ca_information("junk", mount_point=m),
+        },
+        setup=enable_pki,
+    )

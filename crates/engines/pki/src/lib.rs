@@ -4,7 +4,8 @@
 //! # What it serves
 //! - Issuers: `root/generate/internal|exported` (RSA 2048/3072/4096, EC P-256/P-384,
 //!   Ed25519), `DELETE root` (sudo), intermediates (`intermediate/generate`,
-//!   `root/sign-intermediate`, `intermediate/set-signed`), several issuers per mount with a
+//!   `root/sign-intermediate`, `intermediate/set-signed`), `config/ca` imports (a CA with
+//!   its key), several issuers per mount with a
 //!   default (`issuers` LIST, `issuer/:ref` read, rename, `leaf_not_after_behavior`
 //!   err/truncate/permit, delete, and its `pem`/`der`/`json`, `config/issuers`), the
 //!   default's certificate and chain (`ca`, `ca/pem`, `ca_chain`, `cert/ca`,
@@ -31,10 +32,10 @@
 //! blocking pool.
 //!
 //! # Differences from Vault (not yet served)
-//! `config/ca` imports and `root/sign-self-issued`, ACME, delta CRLs,
-//! auto-tidy, key management paths (`keys`, `key/:ref`). `intermediate/set-signed` imports the signed certificate
-//! with the key waiting for it (its chain kept with it); Vault also imports the chain's
-//! certificates as issuers of their own, without keys, and takes a certificate with no key
+//! `root/sign-self-issued`, ACME, delta CRLs, auto-tidy, key management paths (`keys`,
+//! `key/:ref`). `intermediate/set-signed` and `config/ca` import the first certificate
+//! with a key (its chain kept with it); Vault also imports the chain's certificates as
+//! issuers of their own, without keys, and takes a certificate with no key
 //! here as a keyless issuer. Roles keep and answer the fields of identity templates,
 //! policy identifiers, other SANs, `allowed_serial_numbers`, `allowed_ip_sans_cidr`,
 //! `not_before`/`not_after` and `use_pss`, but issuing does not act on them yet.
@@ -80,6 +81,7 @@ enum Route {
     ConfigIssuers,
     ConfigUrls,
     ConfigCrl,
+    ConfigCa,
     Roles,
     Role,
     Issue,
@@ -189,6 +191,12 @@ fn table() -> PathTable<Route> {
             ConfigIssuers,
             &[Read, Update],
             "Which issuer is the default.",
+        )
+        .add(
+            "config/ca",
+            ConfigCa,
+            &[Update],
+            "Imports a CA certificate (and chain) with its private key as an issuer.",
         )
         .add(
             "config/crl",
@@ -326,6 +334,7 @@ impl PkiEngine {
             (IssuerJson, _) => paths::issuers::fetch(&req, args.get("ref"), "json").await,
             (ConfigIssuers, Read) => paths::issuers::read_config(&req).await,
             (ConfigIssuers, _) => paths::issuers::write_config(&req).await,
+            (ConfigCa, _) => paths::import::config_ca(&req).await,
             (ConfigCrl, Read) => paths::config::read_crl(&req).await,
             (ConfigCrl, _) => paths::config::write_crl(&req).await,
             (ConfigUrls, Read) => paths::config::read_urls(&req).await,

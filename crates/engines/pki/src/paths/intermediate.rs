@@ -5,14 +5,13 @@
 
 use std::time::Duration;
 
-use rcgen::{CertificateParams, PublicKeyData as _};
+use rcgen::CertificateParams;
 use secrethub_common::{now_unix, now_unix_nanos, random_uuid, Sensitive};
 use secrethub_engine::{Request, Response};
-use serde_json::{json, Value};
-use x509_parser::prelude::{FromDer as _, X509Certificate};
+use serde_json::json;
 
-use crate::ca::{self, CaInput, NewIssuer};
-use crate::cert::{cert_pem, facts_of_der, format_serial, pem_to_der, LoadedIssuer};
+use crate::ca::{self, CaInput};
+use crate::cert::{cert_pem, format_serial, pem_to_der, LoadedIssuer};
 use crate::csr::Csr;
 use crate::error::{PkiError, Result};
 use crate::keys::PrivateKey;
@@ -136,95 +135,9 @@ pub(crate) async fn sign(req: &Request) -> Result<Response> {
 }
 
 /// `intermediate/set-signed`: the first certificate of `certificate` (a PEM bundle, the
-/// rest its chain) becomes an issuer with the waiting key whose public key it carries. The
-/// same certificate set again is answered as existing.
+/// rest its chain) becomes an issuer with the waiting key whose public key it carries
+/// (`paths/import.rs`).
 pub(crate) async fn set_signed(req: &Request) -> Result<Response> {
     let bundle: String = req.field("certificate").ok().flatten().unwrap_or_default();
-    let ders = certificates_of(&bundle)?;
-    let Some((first, rest)) = ders.split_first() else {
-        return Err(PkiError::invalid(
-            "provided data for import was too short; perhaps a path was passed to the API rather than the contents of a PEM file",
-        ));
-    };
-    let facts = facts_of_der(first.clone())?;
-    let pem = cert_pem(first);
-    if let Some(existing) = records::issuers(&req.storage)
-        .await?
-        .into_iter()
-        .find(|i| pem_to_der(&i.certificate_pem).ok().as_deref() == Some(first.as_slice()))
-    {
-        return Ok(import_answer(
-            Value::Null,
-            json!([existing.id]),
-            &existing.id,
-            &existing.key_id,
-        ));
-    }
-    let (_, cert) = X509Certificate::from_der(first)
-        .map_err(|_| PkiError::invalid("unable to parse the certificate"))?;
-    let public = cert.public_key().subject_public_key.data.to_vec();
-    let mut found = None;
-    for id in secrethub_storage::list_all(&req.storage, KEYS).await? {
-        if let Some(rec) = req
-            .storage
-            .get_json::<KeyRecord>(&format!("{KEYS}{id}"))
-            .await?
-        {
-            let key = rec.private_key()?;
-            if key.key_pair()?.der_bytes() == public.as_slice() {
-                found = Some((rec, key));
-                break;
-            }
-        }
-    }
-    let Some((key_record, key)) = found else {
-        return Err(PkiError::invalid(
-            "the certificate's public key matches no key of this mount (generate the CSR with intermediate/generate first)",
-        ));
-    };
-    let record = ca::store_issuer(
-        req,
-        NewIssuer {
-            name: "",
-            key_id: Some(key_record.id.clone()),
-            key_name: &key_record.name,
-            certificate_pem: pem,
-            serial_number: facts.serial,
-            not_after: facts.not_after,
-            key: &key,
-            ca_chain: rest.iter().map(|d| cert_pem(d)).collect(),
-        },
-    )
-    .await?;
-    ca::delete_keys(req, vec![format!("{KEYS}{}", key_record.id)]).await?;
-    Ok(import_answer(
-        json!([record.id]),
-        Value::Null,
-        &record.id,
-        &record.key_id,
-    ))
-}
-
-fn import_answer(imported: Value, existing: Value, id: &str, key_id: &str) -> Response {
-    let mut mapping = serde_json::Map::new();
-    mapping.insert(id.to_string(), json!(key_id));
-    crate::paths::answer([
-        ("existing_issuers", existing),
-        ("existing_keys", Value::Null),
-        ("imported_issuers", imported),
-        ("imported_keys", Value::Null),
-        ("mapping", Value::Object(mapping)),
-    ])
-}
-
-/// The DER of every `CERTIFICATE` block of a PEM bundle, in order.
-fn certificates_of(bundle: &str) -> Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    for block in x509_parser::pem::Pem::iter_from_buffer(bundle.as_bytes()) {
-        let block = block.map_err(|_| PkiError::invalid("unable to parse the PEM bundle"))?;
-        if block.label == "CERTIFICATE" {
-            out.push(block.contents);
-        }
-    }
-    Ok(out)
+    crate::paths::import::import(req, &bundle).await
 }

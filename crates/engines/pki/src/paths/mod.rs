@@ -2,6 +2,7 @@
 
 pub(crate) mod certs;
 pub(crate) mod config;
+pub(crate) mod import;
 pub(crate) mod intermediate;
 pub(crate) mod issue;
 pub(crate) mod issuers;

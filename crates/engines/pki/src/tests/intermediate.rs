@@ -187,3 +187,60 @@ async fn an_issuer_named_in_the_path_signs_and_serves_its_crl() {
     assert_eq!(after["current_cert_store_count"], 4);
     assert_eq!(after.len(), 29);
 }
+
+#[tokio::test]
+async fn config_ca_imports_an_exported_root_with_its_key() {
+    for (key_type, bits) in [("ec", 384), ("rsa", 2048), ("ed25519", 0)] {
+        let a = Harness::new();
+        let exported = a
+            .data(
+                Update,
+                "root/generate/exported",
+                json!({"common_name": "Portable", "key_type": key_type, "key_bits": bits}),
+            )
+            .await;
+        let bundle = format!(
+            "{}\n{}\n",
+            exported["private_key"].as_str().unwrap(),
+            exported["certificate"].as_str().unwrap()
+        );
+        let b = Harness::new();
+        let imported = b
+            .data(Update, "config/ca", json!({"pem_bundle": bundle}))
+            .await;
+        assert_eq!(
+            imported["imported_issuers"].as_array().unwrap().len(),
+            1,
+            "{key_type}"
+        );
+        let again = b
+            .data(Update, "config/ca", json!({"pem_bundle": bundle}))
+            .await;
+        assert_eq!(again["existing_issuers"], imported["imported_issuers"]);
+        b.data(
+            Update,
+            "roles/any",
+            json!({"allow_any_name": true, "key_type": "ec", "ttl": "1h"}),
+        )
+        .await;
+        let leaf = b
+            .data(Update, "issue/any", json!({"common_name": "p.test"}))
+            .await;
+        let leaf_der = der_of(leaf["certificate"].as_str().unwrap());
+        let ca_der = der_of(exported["certificate"].as_str().unwrap());
+        let (_, leaf) = X509Certificate::from_der(&leaf_der).unwrap();
+        let (_, ca) = X509Certificate::from_der(&ca_der).unwrap();
+        leaf.verify_signature(Some(ca.public_key())).unwrap();
+    }
+    let b = Harness::new();
+    let only_cert = b.root("ec").await;
+    let other = Harness::new();
+    let refused = other
+        .error(
+            Update,
+            "config/ca",
+            json!({"pem_bundle": only_cert["certificate"]}),
+        )
+        .await;
+    assert!(refused.contains("matches no key"), "{refused}");
+}
