@@ -739,3 +739,45 @@ def test_config_ca_shapes_match_openbao(secrethub, bao):
         },
         setup=enable_pki,
     )
+
+
+def test_sign_self_issued_cross_signs_a_new_root(server, pki):
+    mount, old_root = pki
+    new_mount = enable_pki(server)
+    try:
+        new_root = server.secrets.pki.generate_root(
+            "internal", "New Root", extra_params={"key_type": "ec", "ttl": "600h"}, mount_point=new_mount
+        )["data"]
+        crossed = server.secrets.pki.sign_self_issued(new_root["certificate"], mount_point=mount)["data"]
+        assert crossed["issuing_ca"].strip() == old_root["certificate"].strip()
+        cross = cert_of(crossed["certificate"])
+        cross.verify_directly_issued_by(cert_of(old_root["certificate"]))
+        assert cross.subject == cert_of(new_root["certificate"]).subject
+        assert cross.public_key().public_numbers() == cert_of(new_root["certificate"]).public_key().public_numbers()
+        # A leaf of the new root verifies through the cross-signed certificate to the old root.
+        web_role(server, new_mount)
+        leaf = server.secrets.pki.generate_certificate("web", "x.example.com", mount_point=new_mount)["data"]
+        result = openssl_verify(old_root["certificate"], [crossed["certificate"]], leaf["certificate"])
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.sys.disable_secrets_engine(new_mount)
+
+
+def test_sign_self_issued_shapes_match_openbao(secrethub, bao):
+    def setup(client):
+        mount = enable_pki(client)
+        root = client.secrets.pki.generate_root("internal", "Old", extra_params={"key_type": "ec", "ttl": "700h"}, mount_point=mount)["data"]
+        web_role(client, mount)
+        leaf = client.secrets.pki.generate_certificate("web", "l.example.com", mount_point=mount)["data"]
+        return mount, root, leaf
+
+    same_answers(
+        secrethub,
+        bao,
+        {
+            "itself": lambda c, s: c.secrets.pki.sign_self_issued(s[1]["certificate"], mount_point=s[0]),
+            "a_leaf": lambda c, s: c.secrets.pki.sign_self_issued(s[2]["certificate"], mount_point=s[0]),
+            "junk": lambda c, s: c.secrets.pki.sign_self_issued("junk", mount_point=s[0]),
+        },
+        setup=setup,
+    )

@@ -3,7 +3,7 @@
 //!
 //! # What it serves
 //! - Issuers: `root/generate/internal|exported` (RSA 2048/3072/4096, EC P-256/P-384,
-//!   Ed25519), `DELETE root` (sudo), intermediates (`intermediate/generate`,
+//!   Ed25519), `DELETE root` and `root/sign-self-issued` (sudo), intermediates (`intermediate/generate`,
 //!   `root/sign-intermediate`, `intermediate/set-signed`), `config/ca` imports (a CA with
 //!   its key), several issuers per mount with a
 //!   default (`issuers` LIST, `issuer/:ref` read, rename, `leaf_not_after_behavior`
@@ -32,7 +32,7 @@
 //! blocking pool.
 //!
 //! # Differences from Vault (not yet served)
-//! `root/sign-self-issued`, ACME, delta CRLs, auto-tidy, key management paths (`keys`,
+//! ACME, delta CRLs, auto-tidy, key management paths (`keys`,
 //! `key/:ref`). `intermediate/set-signed` and `config/ca` import the first certificate
 //! with a key (its chain kept with it); Vault also imports the chain's certificates as
 //! issuers of their own, without keys, and takes a certificate with no key
@@ -68,6 +68,7 @@ enum Route {
     IntermediateGenerate,
     SignIntermediate,
     SetSigned,
+    SignSelfIssued,
     Ca,
     CaPem,
     CaChain,
@@ -132,6 +133,15 @@ fn table() -> PathTable<Route> {
             SignIntermediate,
             &[Update],
             "Signs an intermediate CA's CSR with this mount's issuer.",
+        )
+        .entry(
+            PathEntry::new(
+                "root/sign-self-issued",
+                SignSelfIssued,
+                &[Update],
+                "Signs a self-issued CA certificate again with this mount's issuer (cross-signing).",
+            )
+            .sudo(),
         )
         .add(
             "intermediate/set-signed",
@@ -320,6 +330,7 @@ impl PkiEngine {
             }
             (SignIntermediate, _) => paths::intermediate::sign(&req).await,
             (SetSigned, _) => paths::intermediate::set_signed(&req).await,
+            (SignSelfIssued, _) => paths::self_issued::sign(&req).await,
             (Ca, _) => paths::issuers::default_cert(&req, paths::issuers::Form::Der).await,
             (CaPem, _) => paths::issuers::default_cert(&req, paths::issuers::Form::Pem).await,
             (CaChain, _) => paths::issuers::default_cert(&req, paths::issuers::Form::Chain).await,

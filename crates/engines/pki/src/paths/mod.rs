@@ -10,6 +10,7 @@ pub(crate) mod ocsp;
 pub(crate) mod revoke;
 pub(crate) mod roles;
 pub(crate) mod root;
+pub(crate) mod self_issued;
 pub(crate) mod tidy;
 
 use secrethub_common::JsonMap;

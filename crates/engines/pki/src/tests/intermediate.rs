@@ -244,3 +244,86 @@ async fn config_ca_imports_an_exported_root_with_its_key() {
         .await;
     assert!(refused.contains("matches no key"), "{refused}");
 }
+
+#[tokio::test]
+async fn a_self_issued_root_is_cross_signed() {
+    let old = Harness::new();
+    let old_root = old.root("ec").await;
+    let new = Harness::new();
+    let new_root = new
+        .data(
+            Update,
+            "root/generate/internal",
+            json!({"common_name": "New Root", "key_type": "rsa"}),
+        )
+        .await;
+    let crossed = old
+        .data(
+            Update,
+            "root/sign-self-issued",
+            json!({"certificate": new_root["certificate"]}),
+        )
+        .await;
+    assert_eq!(crossed["issuing_ca"], old_root["certificate"]);
+    let crossed_der = der_of(crossed["certificate"].as_str().unwrap());
+    let new_der = der_of(new_root["certificate"].as_str().unwrap());
+    let old_der = der_of(old_root["certificate"].as_str().unwrap());
+    let (_, crossed) = X509Certificate::from_der(&crossed_der).unwrap();
+    let (_, original) = X509Certificate::from_der(&new_der).unwrap();
+    let (_, old_ca) = X509Certificate::from_der(&old_der).unwrap();
+    crossed.verify_signature(Some(old_ca.public_key())).unwrap();
+    assert_eq!(crossed.subject(), original.subject());
+    assert_eq!(crossed.issuer(), old_ca.subject());
+    assert_eq!(crossed.raw_serial(), original.raw_serial());
+    assert_eq!(crossed.public_key().raw, original.public_key().raw);
+    assert_eq!(crossed.validity(), original.validity());
+    assert_eq!(crossed.extensions().len(), original.extensions().len());
+    // The authority key identifier names the cross-signer.
+    use x509_parser::extensions::ParsedExtension;
+    let aki = crossed
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(a) => {
+                a.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
+            _ => None,
+        });
+    let ski = old_ca
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+            _ => None,
+        });
+    assert_eq!(aki, ski);
+    assert!(old.engine.path_flags("root/sign-self-issued", Update).sudo);
+
+    old.data(
+        Update,
+        "roles/any",
+        json!({"allow_any_name": true, "key_type": "ec", "ttl": "1h"}),
+    )
+    .await;
+    let leaf = old
+        .data(Update, "issue/any", json!({"common_name": "l.test"}))
+        .await;
+    assert_eq!(
+        old.error(
+            Update,
+            "root/sign-self-issued",
+            json!({"certificate": leaf["certificate"]})
+        )
+        .await,
+        "given certificate is not a CA certificate"
+    );
+    assert_eq!(
+        old.error(
+            Update,
+            "root/sign-self-issued",
+            json!({"certificate": "junk"})
+        )
+        .await,
+        "certificate could not be PEM-decoded"
+    );
+}
