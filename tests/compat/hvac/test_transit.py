@@ -249,6 +249,9 @@ def test_refusals_match_openbao(secrethub, bao):
             "verify with an unknown key": lambda c, s: t(c).verify_signed_data(
                 "none", b64(b"x"), signature="vault:v1:AAAA", mount_point=s[0]
             ),
+            "malformed ecdsa signature": lambda c, s: t(c).verify_signed_data(
+                "sig", b64(b"x"), signature="vault:v1:AAAA", mount_point=s[0]
+            ),
             "rotate an unknown key": lambda c, s: t(c).rotate_key("none", mount_point=s[0]),
             "configure an unknown key": lambda c, s: t(c).update_key_configuration(
                 "none", deletion_allowed=True, mount_point=s[0]

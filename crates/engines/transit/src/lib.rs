@@ -36,7 +36,7 @@
 //! - `ecdsa-p521` answers 400 "key type ecdsa-p521 is not supported yet"; key import
 //!   (`keys/:name/import`), BYOK export, managed keys and `sha3-*` digests are not there.
 //! - `derived` is for the symmetric types only (Vault also derives `ed25519` keys per
-//!   `context`); a malformed signature verifies as `valid: false` where Vault answers 400.
+//!   `context`).
 //! - RSA: PSS signatures use a salt as long as the hash (ring's), `salt_length` is ignored;
 //!   an `hmac` key's read lists no `keys`, as OpenBao's.
 //! - ECDSA signs with its curve's hash only (P-256: `sha2-256`, P-384: `sha2-384`, which is

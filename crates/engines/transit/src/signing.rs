@@ -221,6 +221,9 @@ pub(crate) fn verify(
     if key_type.rsa_bits().is_some() {
         return crate::rsa_keys::verify(pkcs8, hash, padding, input, sig);
     }
+    if !well_formed_ecdsa(key_type, marshaling, sig) {
+        return Err(TransitError::bad("supplied signature is invalid"));
+    }
     let public = public_key_raw(key_type, pkcs8)?;
     let alg: &dyn signature::VerificationAlgorithm = match (key_type, hash, marshaling) {
         (KeyType::Ed25519, _, _) => &signature::ED25519,
@@ -252,4 +255,22 @@ pub(crate) fn verify(
     Ok(UnparsedPublicKey::new(alg, &public)
         .verify(input, sig)
         .is_ok())
+}
+
+/// Whether an ECDSA signature has the shape of one (Vault answers 400 to one that does not
+/// parse, and `valid: false` only to a well-formed signature that does not match): DER's
+/// `SEQUENCE` with its short-form length (a P-384 signature is at most 104 bytes), or JWS's
+/// fixed `r||s`. Other key types take any bytes.
+fn well_formed_ecdsa(key_type: KeyType, marshaling: Marshaling, sig: &[u8]) -> bool {
+    let fixed = match key_type {
+        KeyType::EcdsaP256 => 64,
+        KeyType::EcdsaP384 => 96,
+        _ => return true,
+    };
+    match marshaling {
+        Marshaling::Jws => sig.len() == fixed,
+        Marshaling::Asn1 => {
+            sig.len() >= 8 && sig[0] == 0x30 && usize::from(sig[1]) == sig.len() - 2
+        }
+    }
 }

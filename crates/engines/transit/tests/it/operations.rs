@@ -382,6 +382,14 @@ async fn every_signing_type_signs_and_verifies() {
         .refused("sign/ecdsa-p256/sha2-512", json!({"input": b64(b"x")}))
         .await
         .contains("not supported yet"));
+    assert_eq!(
+        m.refused(
+            "verify/ecdsa-p256",
+            json!({"input": b64(b"x"), "signature": "vault:v1:AAAA"})
+        )
+        .await,
+        "supplied signature is invalid"
+    );
     m.write("keys/sym", json!({})).await;
     assert_eq!(
         m.refused("sign/sym", json!({"input": b64(b"x")})).await,
