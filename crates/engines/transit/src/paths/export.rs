@@ -4,6 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use secrethub_common::parse_guard::{self, ParseLimits, MAX_NESTING_DEPTH};
 use secrethub_common::JsonMap;
 use secrethub_engine::{Request, Response};
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,12 @@ use crate::key::{KeyRecord, KeyType, KeyVersion, RECORD_VERSION};
 use crate::signing;
 use crate::store::check_name;
 use crate::TransitEngine;
+
+/// A backup's JSON: as large as a base64 field may be, nested like our records (4 levels).
+const BACKUP_LIMITS: ParseLimits = ParseLimits {
+    max_bytes: 16 * 1024 * 1024,
+    max_depth: MAX_NESTING_DEPTH,
+};
 
 #[derive(Serialize, Deserialize)]
 struct Backup {
@@ -130,9 +137,12 @@ impl TransitEngine {
             .b64("backup")?
             .ok_or_else(|| TransitError::bad("'backup' must be supplied"))?;
         let force = f.bool("force")?;
-        let Backup { policy: mut rec } = serde_json::from_slice(&raw).map_err(|_| {
-            TransitError::bad("the backup is not a transit key backup of this server")
-        })?;
+        let not_ours =
+            || TransitError::bad("the backup is not a transit key backup of this server");
+        // A recursive parser's input passes the size and depth bound first.
+        let text = std::str::from_utf8(&raw).map_err(|_| not_ours())?;
+        parse_guard::check(text, BACKUP_LIMITS).map_err(|_| not_ours())?;
+        let Backup { policy: mut rec } = serde_json::from_str(text).map_err(|_| not_ours())?;
         if !name.is_empty() {
             rec.name = name.to_string();
         }
