@@ -101,11 +101,37 @@ enum Route {
 
 struct PkiEngine {
     paths: PathTable<Route>,
+    /// Held by everything that changes issuers, revocations or CRLs, so a CRL is always
+    /// built from every revocation recorded before it and CRL numbers never repeat. It
+    /// assumes this engine instance is the mount's only writer (standbys forward).
+    crl_lock: tokio::sync::Mutex<()>,
+}
+
+impl Route {
+    /// Whether a write to this route changes issuers, revocations or CRLs.
+    fn changes_crls(self) -> bool {
+        use Route::*;
+        matches!(
+            self,
+            RootGenerate
+                | Root
+                | SetSigned
+                | ConfigCa
+                | ConfigCrl
+                | Issuer
+                | Revoke
+                | CrlRotate
+                | Tidy
+        )
+    }
 }
 
 /// Builds the engine for a mount (registered as `pki`).
 pub fn factory(_ctx: MountContext) -> Result<Arc<dyn Engine>, EngineError> {
-    Ok(Arc::new(PkiEngine { paths: table() }))
+    Ok(Arc::new(PkiEngine {
+        paths: table(),
+        crl_lock: tokio::sync::Mutex::new(()),
+    }))
 }
 
 fn open(pattern: &'static str, route: Route, help: &'static str) -> PathEntry<Route> {
@@ -321,6 +347,13 @@ fn table() -> PathTable<Route> {
 impl PkiEngine {
     async fn dispatch(&self, req: Request) -> Result<Response, error::PkiError> {
         let (route, args) = self.paths.route(&req.path, req.op).map_err(engine_to_pki)?;
+        // Writes and deletes that change CRLs, and crl/rotate, a read that rebuilds them.
+        let changes = route.changes_crls() && !matches!(req.op, Operation::Read | Operation::List);
+        let _serialised = if changes || matches!(route, Route::CrlRotate) {
+            Some(self.crl_lock.lock().await)
+        } else {
+            None
+        };
         use Route::*;
         match (route, req.op) {
             (RootGenerate, _) => paths::root::generate(&req, args.get("exported")).await,
@@ -404,7 +437,10 @@ impl Engine for PkiEngine {
         storage: &StorageView,
     ) -> Result<secrethub_engine::TimerOutcome, EngineError> {
         match key.strip_prefix(crl::TIMER_PREFIX) {
-            Some(issuer_id) => crl::on_timer(storage, issuer_id).await.map_err(Into::into),
+            Some(issuer_id) => {
+                let _serialised = self.crl_lock.lock().await;
+                crl::on_timer(storage, issuer_id).await.map_err(Into::into)
+            }
             None => Ok(secrethub_engine::TimerOutcome::NotDue { next: None }),
         }
     }
@@ -414,6 +450,7 @@ impl Engine for PkiEngine {
         let Some(serial) = lease.internal.get("serial_number").and_then(|v| v.as_str()) else {
             return Ok(());
         };
+        let _serialised = self.crl_lock.lock().await;
         paths::revoke::revoke_serial(storage, serial, true)
             .await
             .map(|_| ())

@@ -84,3 +84,54 @@ async fn config_crl_sets_the_lifetime_and_the_timer_keeps_it_fresh() {
     let other = h.engine.on_timer("something", &h.storage).await.unwrap();
     assert_eq!(other, TimerOutcome::NotDue { next: None });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_revocations_all_reach_the_crl() {
+    let h = Harness::new();
+    h.root("ec").await;
+    h.data(
+        Update,
+        "roles/any",
+        json!({"allow_any_name": true, "key_type": "ec", "ttl": "1h"}),
+    )
+    .await;
+    let mut serials = Vec::new();
+    for i in 0..12 {
+        let issued = h
+            .data(
+                Update,
+                "issue/any",
+                json!({"common_name": format!("c{i}.test")}),
+            )
+            .await;
+        serials.push(issued["serial_number"].as_str().unwrap().to_string());
+    }
+    let tasks: Vec<_> = serials
+        .iter()
+        .map(|s| {
+            let engine = h.engine.clone();
+            let req = h.request(Update, "revoke", json!({"serial_number": s}));
+            tokio::spawn(async move { engine.handle(req).await.map(|_| ()) })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let der = h
+        .call(Read, "crl", json!({}))
+        .await
+        .unwrap()
+        .raw
+        .unwrap()
+        .body;
+    let (_, crl) = CertificateRevocationList::from_der(&der).unwrap();
+    let mut listed: Vec<String> = crl
+        .iter_revoked_certificates()
+        .map(|r| crate::cert::format_serial(r.raw_serial()))
+        .collect();
+    listed.sort();
+    serials.sort();
+    assert_eq!(listed, serials);
+    // One number per build: the root's, then one per revocation.
+    assert_eq!(crl_facts(&h).await.2, 1 + serials.len() as u64);
+}
