@@ -305,6 +305,11 @@ async fn export_backup_and_restore() {
             .await,
         "the backup is not a transit key backup of this server"
     );
+    let deep = crate::harness::b64("[".repeat(100_000).as_bytes());
+    assert_eq!(
+        m.refused("restore", json!({"backup": deep})).await,
+        "the backup is not a transit key backup of this server"
+    );
 
     m.write("keys/e", json!({"type": "ed25519", "exportable": true}))
         .await;
