@@ -781,3 +781,17 @@ def test_sign_self_issued_shapes_match_openbao(secrethub, bao):
         },
         setup=setup,
     )
+
+
+def test_not_after_fixes_the_end(server, pki):
+    mount, _ = pki
+    web_role(server, mount)
+    end = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=5)).replace(microsecond=0)
+    text = end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    issued = server.secrets.pki.generate_certificate(
+        "web", "n.example.com", extra_params={"not_after": text}, mount_point=mount
+    )["data"]
+    assert issued["expiration"] == int(end.timestamp())
+    assert cert_of(issued["certificate"]).not_valid_after_utc == end
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        server.secrets.pki.generate_certificate("web", "n.example.com", extra_params={"not_after": "tomorrow"}, mount_point=mount)

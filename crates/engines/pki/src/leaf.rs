@@ -80,6 +80,8 @@ pub(crate) struct TtlLimits {
     pub(crate) issuer_not_after: UnixTime,
     /// The issuer's `leaf_not_after_behavior`: `err`, `truncate` or `permit`.
     pub(crate) past_issuer: String,
+    /// Vault's `not_after`: a fixed end instead of a TTL (not capped by `max_ttl`).
+    pub(crate) fixed_end: Option<UnixTime>,
 }
 
 impl TtlLimits {
@@ -87,13 +89,18 @@ impl TtlLimits {
         let nonzero = |d: Duration, fallback: Duration| if d.is_zero() { fallback } else { d };
         let mount_default = nonzero(self.mount_default, SYSTEM_TTL);
         let mount_max = nonzero(self.mount_max, SYSTEM_TTL);
-        let mut ttl = match self.requested {
-            Some(t) if !t.is_zero() => t,
+        let now = (now_nanos / 1_000_000_000) as UnixTime;
+        let mut ttl = match (self.fixed_end, self.requested) {
+            (Some(end), _) if end <= now => {
+                return Err(PkiError::invalid("not_after must be in the future"))
+            }
+            (Some(end), _) => Duration::from_secs((end - now) as u64),
+            (None, Some(t)) if !t.is_zero() => t,
             _ => nonzero(self.role_ttl, mount_default),
         };
         let max = nonzero(self.role_max_ttl, mount_max);
         let mut warnings = Vec::new();
-        if ttl > max {
+        if ttl > max && self.fixed_end.is_none() {
             warnings.push(format!(
                 "TTL {:?} is longer than permitted maxTTL {:?}, so maxTTL is being used",
                 go_duration(ttl),
@@ -101,7 +108,6 @@ impl TtlLimits {
             ));
             ttl = max;
         }
-        let now = (now_nanos / 1_000_000_000) as UnixTime;
         let mut not_after = now.saturating_add(ttl.as_secs() as i64);
         if not_after > self.issuer_not_after && self.past_issuer == "truncate" {
             not_after = self.issuer_not_after;
@@ -138,6 +144,35 @@ pub(crate) fn go_time(unix_nanos: i128) -> String {
         }
         None => full,
     }
+}
+
+/// Vault's `not_after`: `YYYY-MM-DDTHH:MM:SSZ` (UTC) as Unix seconds.
+pub(crate) fn parse_not_after(text: &str) -> Result<UnixTime> {
+    let bad = || {
+        PkiError::invalid(format!(
+            "unable to parse not_after {text:?}: expected YYYY-MM-DDTHH:MM:SSZ"
+        ))
+    };
+    let b = text.as_bytes();
+    let shape_ok = b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z';
+    if !shape_ok {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().map_err(|_| bad());
+    let month = time::Month::try_from(num(5..7)? as u8).map_err(|_| bad())?;
+    let date = time::Date::from_calendar_date(num(0..4)? as i32, month, num(8..10)? as u8)
+        .map_err(|_| bad())?;
+    let clock = time::Time::from_hms(num(11..13)? as u8, num(14..16)? as u8, num(17..19)? as u8)
+        .map_err(|_| bad())?;
+    Ok(time::PrimitiveDateTime::new(date, clock)
+        .assume_utc()
+        .unix_timestamp())
 }
 
 /// Go's `time.Duration` text (`768h0m0s`), which Vault's warnings quote.
@@ -375,6 +410,7 @@ mod tests {
             not_before_duration: Duration::from_secs(30),
             issuer_not_after: 1_000_000,
             past_issuer: "err".into(),
+            fixed_end: None,
         }
     }
 
@@ -401,6 +437,23 @@ mod tests {
         l.past_issuer = "permit".into();
         assert_eq!(l.resolve(now).unwrap().not_after, 1000 + 3600);
         assert!(e.starts_with("cannot satisfy request, as TTL would result in notAfter of 1970-01-01T01:16:40Z that is beyond the expiration of the CA certificate at 1970-01-01T00:33:20Z"), "{e}");
+    }
+
+    #[test]
+    fn a_fixed_end_replaces_the_ttl() {
+        let now = 1000 * 1_000_000_000i128;
+        let mut l = limits();
+        l.fixed_end = Some(1500);
+        let v = l.resolve(now).unwrap();
+        assert_eq!((v.not_after, v.ttl), (1500, Duration::from_secs(500)));
+        l.fixed_end = Some(900);
+        assert!(l.resolve(now).is_err());
+        assert_eq!(
+            parse_not_after("2030-01-02T03:04:05Z").unwrap(),
+            1_893_553_445
+        );
+        assert!(parse_not_after("2030-13-02T03:04:05Z").is_err());
+        assert!(parse_not_after("tomorrow").is_err());
     }
 
     #[test]

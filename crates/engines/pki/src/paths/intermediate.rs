@@ -95,6 +95,7 @@ pub(crate) async fn sign(req: &Request) -> Result<Response> {
         not_before_duration: Duration::from_secs(30),
         issuer_not_after: issuer.not_after,
         past_issuer: issuer.leaf_not_after_behavior.clone(),
+        fixed_end: None,
     }
     .resolve(now_unix_nanos())?;
     let urls = crate::paths::config::urls(req).await?;

@@ -35,6 +35,7 @@ struct IssueInput {
     private_key_format: String,
     exclude_cn_from_sans: bool,
     csr: String,
+    not_after: String,
 }
 
 impl IssueInput {
@@ -94,8 +95,17 @@ pub(crate) async fn issue(req: &Request, issuer: &str, role_name: &str) -> Resul
         .await
         .map_err(|e| PkiError::crypto("key generation task", e))??;
     let pair = key.key_pair()?;
-    let mut response =
-        sign_and_store(req, issuer, Some(&role), &names, input.ttl, &pair, &format).await?;
+    let mut response = sign_and_store(
+        req,
+        issuer,
+        Some(&role),
+        &names,
+        input.ttl,
+        &input.not_after,
+        &pair,
+        &format,
+    )
+    .await?;
     let data = response.data.get_or_insert_with(Default::default);
     answer_key(data, &key, &format, key_format)?;
     Ok(response)
@@ -130,6 +140,7 @@ pub(crate) async fn sign(req: &Request, issuer: &str, role_name: &str) -> Result
         Some(&role),
         &names,
         input.ttl,
+        &input.not_after,
         &csr.public_key,
         &format,
     )
@@ -155,6 +166,7 @@ pub(crate) async fn sign_verbatim(
         role.as_ref(),
         &csr.names,
         input.ttl,
+        &input.not_after,
         &csr.public_key,
         &format,
     )
@@ -170,6 +182,7 @@ async fn sign_and_store(
     role: Option<&RoleRecord>,
     names: &Names,
     requested_ttl: Option<Duration>,
+    not_after: &str,
     public_key: &(impl PublicKeyData + Sync),
     format: &str,
 ) -> Result<Response> {
@@ -189,6 +202,11 @@ async fn sign_and_store(
         not_before_duration: Duration::from_secs(limits.not_before_duration),
         issuer_not_after: issuer.not_after,
         past_issuer: issuer.leaf_not_after_behavior.clone(),
+        fixed_end: match (not_after, limits.not_after.as_str()) {
+            ("", "") => None,
+            ("", role) => Some(crate::leaf::parse_not_after(role)?),
+            (given, _) => Some(crate::leaf::parse_not_after(given)?),
+        },
     }
     .resolve(now_unix_nanos())?;
     let usage = Usage::of_role(limits);
