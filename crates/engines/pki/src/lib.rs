@@ -38,7 +38,7 @@
 //! issuers of their own, without keys, and takes a certificate with no key
 //! here as a keyless issuer. Roles keep and answer the fields of identity templates,
 //! policy identifiers, other SANs, `allowed_serial_numbers`, `allowed_ip_sans_cidr`,
-//! `not_before`/`not_after` and `use_pss`, but issuing does not act on them yet.
+//! `not_before` and `use_pss`, but issuing does not act on them yet.
 
 mod ca;
 mod cert;
