@@ -795,3 +795,119 @@ def test_not_after_fixes_the_end(server, pki):
     assert cert_of(issued["certificate"]).not_valid_after_utc == end
     with pytest.raises(hvac.exceptions.InvalidRequest):
         server.secrets.pki.generate_certificate("web", "n.example.com", extra_params={"not_after": "tomorrow"}, mount_point=mount)
+
+
+class _ChallengeServer:
+    """http-01 answers on 127.0.0.1:80, where an ACME server validates `localhost`."""
+
+    def __init__(self):
+        import http.server
+
+        answers = self.answers = {}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = answers.get(self.path)
+                self.send_response(200 if body else 404)
+                self.end_headers()
+                if body:
+                    self.wfile.write(body.encode())
+
+            def log_message(self, *args):
+                pass
+
+        try:
+            self.httpd = http.server.HTTPServer(("127.0.0.1", 80), Handler)
+        except PermissionError:
+            pytest.skip("binding port 80 for http-01 needs root")
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def enable_acme(client, mount):
+    client.adapter.post(f"/v1/{mount}/config/cluster", json={"path": f"{client.url}/v1/{mount}"})
+    assert client.adapter.get(f"/v1/{mount}/config/cluster")["data"]["path"] == f"{client.url}/v1/{mount}"
+    assert client.adapter.get(f"/v1/{mount}/config/acme")["data"]["enabled"] is False
+    return client.adapter.post(f"/v1/{mount}/config/acme", json={"enabled": True})["data"]
+
+
+def test_acme_client_obtains_a_certificate(secrethub):
+    """certbot's ACME library (PyPI acme) against SecretHub: account, order, http-01 served on
+    port 80 for `localhost`, finalize, certificate chain verified under the root. (OpenBao
+    serves ACME over TLS only, so it is not compared here.)"""
+    import josepy as jose
+    from acme import challenges, messages
+    from acme import client as acme_client
+    from acme import crypto_util
+
+    mount = enable_pki(secrethub)
+    server = _ChallengeServer()
+    try:
+        root = secrethub.secrets.pki.generate_root(
+            "internal", "ACME Root", extra_params={"key_type": "ec", "ttl": "700h"}, mount_point=mount
+        )["data"]
+        assert requests.get(f"{secrethub.url}/v1/{mount}/acme/directory", timeout=10).status_code == 403
+        assert enable_acme(secrethub, mount)["enabled"] is True
+        directory_url = f"{secrethub.url}/v1/{mount}/acme/directory"
+        account_key = jose.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+        net = acme_client.ClientNetwork(account_key, alg=jose.ES256, user_agent="secrethub-tests")
+        client = acme_client.ClientV2(acme_client.ClientV2.get_directory(directory_url, net), net)
+        account = client.new_account(messages.NewRegistration.from_data(email="ops@example.com", terms_of_service_agreed=True))
+        assert str(account.body.status) == "valid"
+        assert str(client.query_registration(account).body.status) == "valid"
+
+        leaf_key = ec.generate_private_key(ec.SECP256R1())
+        leaf_key_pem = leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        order = client.new_order(crypto_util.make_csr(leaf_key_pem, ["localhost"]))
+        for authz in order.authorizations:
+            chall = next(c for c in authz.body.challenges if isinstance(c.chall, challenges.HTTP01))
+            response, validation = chall.response_and_validation(account_key)
+            server.answers[chall.chall.path] = validation
+            client.answer_challenge(chall, response)
+        deadline = datetime.datetime.now() + datetime.timedelta(seconds=30)
+        done = client.poll_and_finalize(order, deadline)
+        pems = [p + "-----END CERTIFICATE-----\n" for p in done.fullchain_pem.split("-----END CERTIFICATE-----") if p.strip()]
+        leaf = cert_of(pems[0])
+        leaf.verify_directly_issued_by(cert_of(root["certificate"]))
+        assert leaf.public_key().public_numbers() == leaf_key.public_key().public_numbers()
+        sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert sans.get_values_for_type(x509.DNSName) == ["localhost"]
+        # A challenge for a name whose server answers something else: the order goes invalid.
+        bad = client.new_order(crypto_util.make_csr(leaf_key_pem, ["localhost"]))
+        chall = next(c for c in bad.authorizations[0].body.challenges if isinstance(c.chall, challenges.HTTP01))
+        server.answers[chall.chall.path] = "wrong"
+        client.answer_challenge(chall, chall.response(account_key))
+        with pytest.raises(Exception):
+            client.poll_and_finalize(bad, datetime.datetime.now() + datetime.timedelta(seconds=5))
+    finally:
+        server.close()
+        secrethub.sys.disable_secrets_engine(mount)
+
+
+def test_acme_nonces_and_refusals(secrethub):
+    mount = enable_pki(secrethub)
+    try:
+        secrethub.secrets.pki.generate_root("internal", "R", extra_params={"key_type": "ec", "ttl": "700h"}, mount_point=mount)
+        enable_acme(secrethub, mount)
+        base = f"{secrethub.url}/v1/{mount}/acme"
+        head = requests.head(f"{base}/new-nonce", timeout=10)
+        assert head.status_code == 200 and head.headers["Replay-Nonce"]
+        assert head.headers["Link"] == f'<{base}/directory>;rel="index"'
+        directory = requests.get(f"{base}/directory", timeout=10).json()
+        assert directory["newOrder"] == f"{base}/new-order"
+        # A JWS with a nonce never issued.
+        bad = requests.post(
+            f"{base}/new-account",
+            json={"protected": "eyJhbGciOiJFUzI1NiIsIm5vbmNlIjoibm9wZSJ9", "payload": "", "signature": ""},
+            headers={"Content-Type": "application/jose+json"},
+            timeout=10,
+        )
+        assert bad.status_code == 400
+        assert bad.headers["Content-Type"] == "application/problem+json"
+        assert bad.json()["type"] == "urn:ietf:params:acme:error:badNonce"
+    finally:
+        secrethub.sys.disable_secrets_engine(mount)

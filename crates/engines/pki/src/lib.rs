@@ -20,9 +20,10 @@
 //!   `safety_buffer` and `tidy-status`; each issuer's CRL (`issuer/:ref/crl[/pem|/der]`).
 //!   A role with `generate_lease` answers a lease whose revocation
 //!   revokes the certificate. An OCSP responder (`ocsp`: GET with the base64 request in
-//!   the path, POST with a DER body; `paths/ocsp.rs`).
+//!   the path, POST with a DER body; `paths/ocsp.rs`). ACME (RFC 8555) under `acme/`
+//!   once `config/acme` enables it (`acme/mod.rs`).
 //!
-//! The certificate, CRL, OCSP and `issuer/:ref/{pem,der,json}` paths and LIST `issuers`
+//! The certificate, CRL, OCSP, ACME and `issuer/:ref/{pem,der,json}` paths and LIST `issuers`
 //! answer without a token, as in Vault; `DELETE root` needs sudo.
 //!
 //! # Storage and secrets
@@ -32,7 +33,8 @@
 //! blocking pool.
 //!
 //! # Differences from Vault (not yet served)
-//! ACME, delta CRLs, auto-tidy, key management paths (`keys`,
+//! ACME's `key-change`, `revoke-cert`, dns-01 and tls-alpn-01 and external account
+//! binding, delta CRLs, auto-tidy, key management paths (`keys`,
 //! `key/:ref`). `intermediate/set-signed` and `config/ca` import the first certificate
 //! with a key (its chain kept with it); Vault also imports the chain's certificates as
 //! issuers of their own, without keys, and takes a certificate with no key
@@ -40,6 +42,7 @@
 //! policy identifiers, other SANs, `allowed_serial_numbers`, `allowed_ip_sans_cidr`,
 //! `not_before` and `use_pss`, but issuing does not act on them yet.
 
+mod acme;
 mod ca;
 mod cert;
 mod crl;
@@ -83,6 +86,9 @@ enum Route {
     ConfigUrls,
     ConfigCrl,
     ConfigCa,
+    ConfigAcme,
+    ConfigCluster,
+    Acme,
     Roles,
     Role,
     Issue,
@@ -227,6 +233,27 @@ fn table() -> PathTable<Route> {
             ConfigIssuers,
             &[Read, Update],
             "Which issuer is the default.",
+        )
+        .add(
+            "config/acme",
+            ConfigAcme,
+            &[Read, Update],
+            "Turns ACME on or off for this mount.",
+        )
+        .add(
+            "config/cluster",
+            ConfigCluster,
+            &[Read, Update],
+            "This mount's external URL (path), which ACME URLs start with.",
+        )
+        .entry(
+            PathEntry::new(
+                "acme/{*rest}",
+                Acme,
+                &[Read, Update],
+                "ACME (RFC 8555): directory, nonces, accounts, orders, http-01, finalize, certificates.",
+            )
+            .unauthenticated(),
         )
         .add(
             "config/ca",
@@ -378,6 +405,11 @@ impl PkiEngine {
             (IssuerJson, _) => paths::issuers::fetch(&req, args.get("ref"), "json").await,
             (ConfigIssuers, Read) => paths::issuers::read_config(&req).await,
             (ConfigIssuers, _) => paths::issuers::write_config(&req).await,
+            (ConfigAcme, Read) => acme::read_acme(&req).await,
+            (ConfigAcme, _) => acme::write_acme(&req).await,
+            (ConfigCluster, Read) => acme::read_cluster(&req).await,
+            (ConfigCluster, _) => acme::write_cluster(&req).await,
+            (Acme, _) => acme::handle(&req, args.get("rest")).await,
             (ConfigCa, _) => paths::import::config_ca(&req).await,
             (ConfigCrl, Read) => paths::config::read_crl(&req).await,
             (ConfigCrl, _) => paths::config::write_crl(&req).await,

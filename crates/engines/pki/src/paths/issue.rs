@@ -261,3 +261,45 @@ async fn sign_and_store(
     }
     Ok(response)
 }
+
+/// An ACME order's certificate: the CSR signed as `sign-verbatim` does by the default
+/// issuer, for the mount's default TTL (within the issuer's own life); the PEM chain, leaf
+/// first.
+pub(crate) async fn sign_for_acme(req: &Request, csr: &Csr) -> Result<String> {
+    let issuer = crate::paths::issuers::named(req, "default").await?;
+    let remaining = (issuer.not_after - secrethub_common::now_unix() - 60).max(60) as u64;
+    let default = match req.mount.default_lease_ttl.as_secs() {
+        0 => 768 * 3600,
+        s => s,
+    };
+    let ttl = Duration::from_secs(default.min(remaining));
+    let response = sign_and_store(
+        req,
+        "",
+        None,
+        &csr.names,
+        Some(ttl),
+        "",
+        &csr.public_key,
+        "pem",
+    )
+    .await?;
+    let data = response.data.unwrap_or_default();
+    let mut chain = String::new();
+    let leaf = data
+        .get("certificate")
+        .and_then(|c| c.as_str())
+        .unwrap_or_default();
+    chain.push_str(leaf.trim_end());
+    chain.push('\n');
+    for parent in data
+        .get("ca_chain")
+        .and_then(|c| c.as_array())
+        .into_iter()
+        .flatten()
+    {
+        chain.push_str(parent.as_str().unwrap_or_default().trim_end());
+        chain.push('\n');
+    }
+    Ok(chain)
+}

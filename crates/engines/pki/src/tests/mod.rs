@@ -12,6 +12,7 @@ use x509_parser::prelude::{FromDer as _, X509Certificate};
 
 use Operation::{Delete, List, Read, Update};
 
+mod acme;
 mod crl;
 mod intermediate;
 mod ocsp;
