@@ -15,7 +15,7 @@ mod config;
 mod flow;
 mod http01;
 mod jws;
-mod store;
+pub(crate) mod store;
 
 pub(crate) use config::{read_acme, read_cluster, write_acme, write_cluster};
 

@@ -1,8 +1,10 @@
-//! ACME's records in the mount's storage: `acme/nonces/<nonce>` (used once, within an
-//! hour), `acme/accounts/<id>` with `acme/account-keys/<thumbprint>` to find an account by
+//! ACME's records in the mount's storage: `acme/nonce-key` (what nonces are signed with),
+//! `acme/nonces/<nonce>` (a used nonce, until it expires), `acme/accounts/<id>` with `acme/account-keys/<thumbprint>` to find an account by
 //! its key, `acme/orders/<id>` and `acme/authz/<id>`.
 
-use secrethub_common::{now_unix, random_alnum, UnixTime};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine as _;
+use secrethub_common::{now_unix, random_alnum, random_bytes, UnixTime};
 use secrethub_storage::{Storage as _, StorageView};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,6 +13,7 @@ use crate::error::Result;
 use crate::records::RECORD_VERSION;
 
 pub(crate) const NONCES: &str = "acme/nonces/";
+const NONCE_KEY: &str = "acme/nonce-key";
 pub(crate) const ACCOUNTS: &str = "acme/accounts/";
 pub(crate) const ACCOUNT_KEYS: &str = "acme/account-keys/";
 pub(crate) const ORDERS: &str = "acme/orders/";
@@ -18,25 +21,79 @@ pub(crate) const AUTHZ: &str = "acme/authz/";
 
 const NONCE_LIFETIME: i64 = 3600;
 
+/// A new nonce, without a storage write (anyone may ask for nonces): the time, random
+/// bytes and an HMAC of both under the mount's nonce key.
 pub(crate) async fn new_nonce(storage: &StorageView) -> Result<String> {
-    let nonce = random_alnum(32);
-    storage
-        .put_json(&format!("{NONCES}{nonce}"), &(now_unix() + NONCE_LIFETIME))
-        .await?;
-    Ok(nonce)
+    let key = nonce_key(storage).await?;
+    let mut body = now_unix().to_be_bytes().to_vec();
+    body.extend_from_slice(&random_bytes(16));
+    let tag = ring::hmac::sign(&key, &body);
+    body.extend_from_slice(&tag.as_ref()[..16]);
+    Ok(B64URL.encode(body))
 }
 
-/// Uses a nonce up: true when it was issued here, unused and not expired.
+/// Uses a nonce up: true when this mount minted it less than an hour ago and it was not
+/// used before; a used nonce is remembered (`acme/nonces/<nonce>`) until it would have
+/// expired anyway, when `tidy` forgets it.
 pub(crate) async fn take_nonce(storage: &StorageView, nonce: &str) -> Result<bool> {
-    if nonce.is_empty() || !nonce.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Ok(false);
-    }
-    let key = format!("{NONCES}{nonce}");
-    let Some(until) = storage.get_json::<UnixTime>(&key).await? else {
+    let Ok(bytes) = B64URL.decode(nonce) else {
         return Ok(false);
     };
-    storage.delete(&key).await?;
-    Ok(until >= now_unix())
+    if bytes.len() != 40 {
+        return Ok(false);
+    }
+    let key = nonce_key(storage).await?;
+    // The tag is truncated to 16 bytes, so compare it here (in constant time).
+    let tag = ring::hmac::sign(&key, &bytes[..24]);
+    if !constant_eq(&tag.as_ref()[..16], &bytes[24..]) {
+        return Ok(false);
+    }
+    let minted = i64::from_be_bytes(bytes[..8].try_into().unwrap_or_default());
+    let now = now_unix();
+    if minted > now + 60 || now - minted > NONCE_LIFETIME {
+        return Ok(false);
+    }
+    let used = format!("{NONCES}{nonce}");
+    if storage.get(&used).await?.is_some() {
+        return Ok(false);
+    }
+    storage.put_json(&used, &(minted + NONCE_LIFETIME)).await?;
+    Ok(true)
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn nonce_key(storage: &StorageView) -> Result<ring::hmac::Key> {
+    let stored: Option<String> = storage.get_json(NONCE_KEY).await?;
+    let secret = match stored.and_then(|s| B64URL.decode(s).ok()) {
+        Some(k) => k,
+        None => {
+            let k = random_bytes(32);
+            storage.put_json(NONCE_KEY, &B64URL.encode(&k)).await?;
+            k
+        }
+    };
+    Ok(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret))
+}
+
+/// Forgets used nonces that have expired anyway (run by `tidy`).
+pub(crate) async fn forget_expired_nonces(storage: &StorageView) -> Result<usize> {
+    let now = now_unix();
+    let mut gone = 0;
+    for n in secrethub_storage::list_all(storage, NONCES).await? {
+        let key = format!("{NONCES}{n}");
+        if storage
+            .get_json::<UnixTime>(&key)
+            .await?
+            .is_none_or(|until| until < now)
+        {
+            storage.delete(&key).await?;
+            gone += 1;
+        }
+    }
+    Ok(gone)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

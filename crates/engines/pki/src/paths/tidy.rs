@@ -1,7 +1,7 @@
 //! `pki/tidy` and `pki/tidy-status`: certificates (`tidy_cert_store`) and revocation
 //! entries (`tidy_revoked_certs`) whose certificate expired more than `safety_buffer` (72h
 //! by default) ago are removed, an issuer's own certificate kept; CRLs are rebuilt when a
-//! revocation entry went. The tidy is done before Vault's 202 answer; `tidy-status`
+//! revocation entry went; used ACME nonces that have expired are forgotten. The tidy is done before Vault's 202 answer; `tidy-status`
 //! answers the last one in OpenBao's shape.
 
 use std::time::Duration;
@@ -98,7 +98,8 @@ pub(crate) async fn tidy(req: &Request) -> Result<Response> {
             crate::crl::rebuild(&req.storage, &issuer).await?;
         }
     }
-    tracing::info!(removed, mount = %req.mount.path, "pki tidy finished");
+    let nonces = crate::acme::store::forget_expired_nonces(&req.storage).await?;
+    tracing::info!(removed, nonces, mount = %req.mount.path, "pki tidy finished");
     let status = TidyStatus {
         safety_buffer: buffer.as_secs(),
         tidy_cert_store: input.tidy_cert_store,

@@ -104,6 +104,29 @@ async fn acme_is_off_until_configured_and_answers_problems() {
             .unauthenticated
     );
     assert!(!h.engine.path_flags("config/acme", Update).unauthenticated);
+
+    // Nonces cost no storage until used; a used one is remembered until tidy finds it
+    // expired; a forged one is refused.
+    use secrethub_storage::Storage as _;
+    assert_eq!(h.storage.count("acme/nonces/").await.unwrap(), 1);
+    for _ in 0..5 {
+        h.call(Read, "acme/new-nonce", json!({})).await.unwrap();
+    }
+    assert_eq!(h.storage.count("acme/nonces/").await.unwrap(), 1);
+    let mut forged = value.clone().into_bytes();
+    forged[10] = if forged[10] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    assert!(!crate::acme::store::take_nonce(&h.storage, &forged)
+        .await
+        .unwrap());
+    h.storage
+        .put_json("acme/nonces/old", &(secrethub_common::now_unix() - 1))
+        .await
+        .unwrap();
+    h.call(Update, "tidy", json!({"tidy_cert_store": true}))
+        .await
+        .unwrap();
+    assert_eq!(h.storage.count("acme/nonces/").await.unwrap(), 1);
 }
 
 fn base64_url(text: &str) -> String {
