@@ -2,7 +2,7 @@
 //! a root CA, a role, a certificate issued and checked under the root (x509-parser), the CA
 //! fetched without a token, a refused name as exit code 2 with Vault's message, a
 //! revocation that the CRL (fetched without a token) then lists; the issued private key
-//! never reaches the server's debug log.
+//! never reaches the server's trace-level log.
 
 use serde_json::Value;
 use x509_parser::prelude::{FromDer as _, X509Certificate};
@@ -38,7 +38,7 @@ fn serial_hex(serial: &str) -> String {
 async fn bao_cli_issues_verifies_revokes_and_the_crl_lists_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = harness::unique_name("root");
-    let server = ServerProcess::dev(dir.path(), &root, &[("SECRETHUB_LOG", "debug")]).await;
+    let server = ServerProcess::dev(dir.path(), &root, &[("SECRETHUB_LOG", "trace")]).await;
     let bao =
         Cli::bao(&bao_binary(), server.addr(), &dir.path().join("home")).env("VAULT_TOKEN", &root);
 
