@@ -876,6 +876,12 @@ def test_acme_client_obtains_a_certificate(secrethub):
         assert leaf.public_key().public_numbers() == leaf_key.public_key().public_numbers()
         sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         assert sans.get_values_for_type(x509.DNSName) == ["localhost"]
+        # Revoked over ACME by the account that ordered it: the CRL lists it.
+        client.revoke(leaf, 0)
+        crl = x509.load_pem_x509_crl(secrethub.secrets.pki.read_crl(mount_point=mount).encode())
+        assert crl.get_revoked_certificate_by_serial_number(leaf.serial_number) is not None
+        with pytest.raises(Exception, match="alreadyRevoked|revoked already"):
+            client.revoke(leaf, 0)
         # A challenge for a name whose server answers something else: the order goes invalid.
         bad = client.new_order(crypto_util.make_csr(leaf_key_pem, ["localhost"]))
         chall = next(c for c in bad.authorizations[0].body.challenges if isinstance(c.chall, challenges.HTTP01))

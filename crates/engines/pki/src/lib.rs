@@ -33,8 +33,8 @@
 //! blocking pool.
 //!
 //! # Differences from Vault (not yet served)
-//! ACME's `key-change`, `revoke-cert`, dns-01 and tls-alpn-01 and external account
-//! binding, delta CRLs, auto-tidy, key management paths (`keys`,
+//! ACME's `key-change`, revocation signed by the certificate's key, dns-01 and
+//! tls-alpn-01 and external account binding, delta CRLs, auto-tidy, key management paths (`keys`,
 //! `key/:ref`). `intermediate/set-signed` and `config/ca` import the first certificate
 //! with a key (its chain kept with it); Vault also imports the chain's certificates as
 //! issuers of their own, without keys, and takes a certificate with no key
@@ -376,7 +376,8 @@ impl PkiEngine {
         let (route, args) = self.paths.route(&req.path, req.op).map_err(engine_to_pki)?;
         // Writes and deletes that change CRLs, and crl/rotate, a read that rebuilds them.
         let changes = route.changes_crls() && !matches!(req.op, Operation::Read | Operation::List);
-        let _serialised = if changes || matches!(route, Route::CrlRotate) {
+        let acme_revocation = matches!(route, Route::Acme) && args.get("rest") == "revoke-cert";
+        let _serialised = if changes || acme_revocation || matches!(route, Route::CrlRotate) {
             Some(self.crl_lock.lock().await)
         } else {
             None

@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use crate::acme::http01;
 use crate::acme::jws::{self, thumbprint};
-use crate::acme::store::{self, Account, Authz, Order, ACCOUNTS, ACCOUNT_KEYS, AUTHZ, ORDERS};
+use crate::acme::store::{
+    self, Account, Authz, Order, ACCOUNTS, ACCOUNT_KEYS, AUTHZ, CERT_OWNERS, ORDERS,
+};
 use crate::acme::{json_answer, problem, Acme};
 use crate::leaf::go_time;
 
@@ -103,6 +105,7 @@ pub(crate) async fn post(req: &Request, base: &str, parts: &[&str]) -> Acme<Resp
             })
             .await
         }
+        ["revoke-cert"] => revoke_cert(req, &account, &signed.payload).await,
         ["authorization", id] => {
             let Some(authz) = own_authz(req, &account, id).await? else {
                 return Ok(Err(problem(404, "malformed", "no such authorization")));
@@ -357,6 +360,16 @@ async fn finalize(
         }
         Err(e) => return Err(e),
     };
+    // Who may revoke it over ACME: the account that ordered it.
+    if let Some(leaf) = chain.split_inclusive("-----END CERTIFICATE-----").next() {
+        let serial = crate::cert::facts_of_pem(leaf)?.serial;
+        req.storage
+            .put_json(
+                &format!("{CERT_OWNERS}{}", crate::records::serial_key(&serial)),
+                &account.id,
+            )
+            .await?;
+    }
     order.status = "valid".into();
     order.certificate_chain = chain;
     req.storage
@@ -366,4 +379,47 @@ async fn finalize(
         "Location",
         format!("{base}/acme/order/{}", order.id),
     )))
+}
+
+/// `revoke-cert`, signed by the account that ordered the certificate (not by the
+/// certificate's own key, which is not served).
+async fn revoke_cert(req: &Request, account: &Account, payload: &Value) -> Acme<Response> {
+    let Some(der) = payload["certificate"]
+        .as_str()
+        .and_then(|c| B64URL.decode(c).ok())
+    else {
+        return Ok(Err(problem(
+            400,
+            "malformed",
+            "certificate must be base64url DER",
+        )));
+    };
+    let Ok(facts) = crate::cert::facts_of_der(der) else {
+        return Ok(Err(problem(
+            400,
+            "malformed",
+            "the certificate cannot be read",
+        )));
+    };
+    let owner_key = format!("{CERT_OWNERS}{}", crate::records::serial_key(&facts.serial));
+    let owner: Option<String> = req.storage.get_json(&owner_key).await?;
+    if owner.as_deref() != Some(account.id.as_str()) {
+        return Ok(Err(problem(
+            403,
+            "unauthorized",
+            "this account did not order this certificate",
+        )));
+    }
+    if crate::records::revoked(&req.storage, &facts.serial)
+        .await?
+        .is_some()
+    {
+        return Ok(Err(problem(
+            400,
+            "alreadyRevoked",
+            "the certificate is revoked already",
+        )));
+    }
+    crate::paths::revoke::revoke_serial(&req.storage, &facts.serial, false).await?;
+    Ok(Ok(Response::raw(super::JSON, Vec::new())))
 }

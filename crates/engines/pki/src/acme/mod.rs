@@ -1,14 +1,15 @@
 //! ACME (RFC 8555) as OpenBao serves it under a PKI mount: `acme/directory`,
 //! `acme/new-nonce`, `acme/new-account`, `acme/account/:id`, `acme/new-order`,
 //! `acme/order/:id` (and its `finalize` and `cert`), `acme/authorization/:id` and
-//! `acme/challenge/:authz/http-01`, all without a token (the JWS is the authentication).
+//! `acme/challenge/:authz/http-01` and `acme/revoke-cert`, all without a token (the JWS is the authentication).
 //! Enabled per mount with `config/acme` (`enabled`); the absolute URLs come from
 //! `config/cluster`'s `path`, as in Vault. Identifiers are DNS names, validated with
 //! http-01 when the client asks (the key authorization fetched from port 80 of the name),
 //! and certificates are signed as `sign-verbatim` does (OpenBao's default directory
 //! policy) by the default issuer.
 //!
-//! Not served: `key-change`, `revoke-cert`, account `orders` lists, dns-01 and tls-alpn-01,
+//! `revoke-cert` takes a certificate the signing account ordered. Not served: `key-change`,
+//! revocation signed by the certificate's own key, account `orders` lists, dns-01 and tls-alpn-01,
 //! external account binding, role- and issuer-scoped directories.
 
 mod config;

@@ -1,6 +1,7 @@
 //! ACME's records in the mount's storage: `acme/nonce-key` (what nonces are signed with),
 //! `acme/nonces/<nonce>` (a used nonce, until it expires), `acme/accounts/<id>` with `acme/account-keys/<thumbprint>` to find an account by
-//! its key, `acme/orders/<id>` and `acme/authz/<id>`.
+//! its key, `acme/orders/<id>`, `acme/authz/<id>`, and `acme/cert-owners/<serial>` (the account that
+//! may revoke a certificate over ACME).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
@@ -18,6 +19,7 @@ pub(crate) const ACCOUNTS: &str = "acme/accounts/";
 pub(crate) const ACCOUNT_KEYS: &str = "acme/account-keys/";
 pub(crate) const ORDERS: &str = "acme/orders/";
 pub(crate) const AUTHZ: &str = "acme/authz/";
+pub(crate) const CERT_OWNERS: &str = "acme/cert-owners/";
 
 const NONCE_LIFETIME: i64 = 3600;
 
