@@ -44,7 +44,9 @@ pub(crate) async fn read(req: &Request, serial: &str) -> Result<Response> {
             ]))
         }
         _ => {
-            let serial = check_serial(serial)?;
+            // Vault's pattern takes hex digits, `:` and `-` only; anything else is no path.
+            let serial = check_serial(serial)
+                .map_err(|_| PkiError::Engine(secrethub_engine::EngineError::UnsupportedPath))?;
             let cert = records::cert(&req.storage, &serial)
                 .await?
                 .ok_or(PkiError::NotFound)?;
