@@ -112,6 +112,10 @@ async fn list_and_delete_only_with_deletion_allowed() {
     m.call(Operation::Delete, "keys/a", json!({}))
         .await
         .unwrap();
+    assert!(matches!(
+        m.call(Operation::Read, "keys/a", json!({})).await,
+        Err(EngineError::NotFound)
+    ));
     assert_eq!(
         m.call(Operation::List, "keys", json!({}))
             .await
