@@ -3,7 +3,7 @@
 //! verify, refusals as exit code 2 with Vault's message; and a key's `auto_rotate_period`
 //! rotating it from core's timers with nobody asking (the mount option
 //! `min_auto_rotate_period` lowers Vault's one-hour floor so the test takes seconds), audited
-//! as `secrethub-scheduler`. Plaintexts never reach the server's debug log nor the audit file.
+//! as `secrethub-scheduler`. Plaintexts never reach the server's trace log nor the audit file.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -36,11 +36,11 @@ fn text(v: &Value, field: &str) -> String {
         .to_string()
 }
 
-/// A dev server (debug log) in `dir`, the bao CLI with its root token, and a file audit
+/// A dev server (trace log) in `dir`, the bao CLI with its root token, and a file audit
 /// device's path.
 async fn dev_with_audit(dir: &Path) -> (ServerProcess, Cli, PathBuf) {
     let root = harness::unique_name("root");
-    let server = ServerProcess::dev(dir, &root, &[("SECRETHUB_LOG", "debug")]).await;
+    let server = ServerProcess::dev(dir, &root, &[("SECRETHUB_LOG", "trace")]).await;
     let bao = Cli::bao(&bao_binary(), server.addr(), &dir.join("home")).env("VAULT_TOKEN", &root);
     let audit_log = dir.join("audit.log");
     bao.ok(&[
@@ -175,8 +175,22 @@ async fn bao_cli_encrypts_rotates_rewraps_signs_and_verifies() {
         "{out:?}"
     );
 
+    let rsa = harness::unique_name("rsa");
+    bao.ok(&["write", &format!("transit/keys/{rsa}"), "type=rsa-2048"]);
+    let encrypted = write_data(
+        &bao,
+        &[
+            &format!("transit/encrypt/{rsa}"),
+            &format!("plaintext={plaintext}"),
+        ],
+    );
+    assert_eq!(
+        decrypt(&bao, &rsa, &text(&encrypted, "ciphertext")),
+        plaintext
+    );
+
     let listed = bao.ok(&["list", "-format=json", "transit/keys"]).json();
-    assert_eq!(listed, serde_json::json!([key, signer]));
+    assert_eq!(listed, serde_json::json!([key, rsa, signer]));
 
     let audit = std::fs::read_to_string(&audit_log).expect("audit log");
     assert!(audit.contains(&format!("transit/encrypt/{key}")));
