@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::rules::{Rule, RuleSet};
-use crate::value::{entropy, fingerprint, is_placeholder, mask};
+use crate::value::{entropy, fingerprint, is_placeholder, is_uuid, looks_like_code, mask};
 use crate::SecretType;
 
 /// How far a multi-line rule (a PEM block) reads on from its keyword's line.
@@ -85,6 +85,23 @@ fn line_of(text: &str, at: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Whether a value whose line starts with `before` sits in a string literal: right after a
+/// quote, or after an odd number of one kind of quote on its line (`"…?api_key=VALUE"`,
+/// `'X-Token: VALUE'`).
+fn in_string_literal(before: &str) -> bool {
+    let line = before.rsplit('\n').next().unwrap_or(before);
+    line.ends_with(['"', '\''])
+        || line.matches('"').count() % 2 == 1
+        || line.matches('\'').count() % 2 == 1
+}
+
+/// Whether the name just before a value ends in `id` (`client_id: `, `"keyId": "`): a UUID
+/// there identifies something, where next to `api_key` it is the key.
+fn names_an_id(before: &str) -> bool {
+    let name = before.trim_end_matches(|c: char| c.is_whitespace() || "\"':=>".contains(c));
+    name.to_ascii_lowercase().ends_with("id")
+}
+
 fn allowed(text: &str, at: usize) -> bool {
     let (start, end) = region(text, at, false);
     let line = &text[start..end];
@@ -94,19 +111,33 @@ fn allowed(text: &str, at: usize) -> bool {
 impl RuleSet {
     /// Every secret in `text`, in order of position. `path` is only copied into findings.
     pub fn scan_text(&self, path: &str, text: &str) -> Vec<Finding> {
-        // (rule, region start) pairs already scanned, so a line with a keyword twice is read
-        // once per rule.
-        let mut done = std::collections::HashSet::new();
+        // The line each rule read last: hits come in order, so a line with a keyword many
+        // times (`_` in code) is read once per rule, and its start is found once.
+        let mut last_line = vec![usize::MAX; self.rules.len()];
         let mut found: Vec<Finding> = Vec::new();
         let code = is_code(path);
+        // `tracked` is the start of the line holding `seen_to`, the furthest hit so far.
+        let (mut tracked, mut seen_to) = (0, 0);
         for hit in self.prefilter.find_overlapping_iter(text) {
+            let at = hit.start();
+            let line_start = if at >= seen_to {
+                if let Some(i) = text[seen_to..at].rfind('\n') {
+                    tracked = seen_to + i + 1;
+                }
+                seen_to = at;
+                tracked
+            } else {
+                // An overlapping keyword that starts before the last one.
+                text[..at].rfind('\n').map_or(0, |i| i + 1)
+            };
             for &r in &self.keyword_rules[hit.pattern().as_usize()] {
-                let rule = &self.rules[r];
-                let (start, end) = region(text, hit.start(), rule.multiline);
-                if !done.insert((r, start)) {
+                if last_line[r] == line_start {
                     continue;
                 }
-                self.scan_region(rule, path, code, text, (start, end), &mut found);
+                last_line[r] = line_start;
+                let rule = &self.rules[r];
+                let (_, end) = region(text, at, rule.multiline);
+                self.scan_region(rule, path, code, text, (line_start, end), &mut found);
             }
         }
         resolve_overlaps(found)
@@ -127,9 +158,12 @@ impl RuleSet {
             };
             let value = m.as_str().trim_end();
             let at = start + m.start();
-            let quoted = text[..at].ends_with(['"', '\'']);
-            if (code && rule.priority < 10 && !quoted)
+            let quoted = in_string_literal(&text[start..at]);
+            let name_only = rule.priority < 10;
+            if (code && name_only && !quoted)
                 || is_placeholder(value)
+                || (name_only && looks_like_code(value))
+                || (name_only && is_uuid(value) && names_an_id(&text[start..at]))
                 || rule.entropy.is_some_and(|floor| entropy(value) < floor)
                 || allowed(text, at)
             {

@@ -84,7 +84,7 @@ pub fn is_placeholder(value: &str) -> bool {
         || (v.starts_with('{') && v.contains('}'))
         || v.contains("${")
         || v.contains("{{")
-        || v.contains("%(")
+        || python_format(v)
         || v.contains("#{")
         || v.contains("$(")
         || (v.starts_with('<') && v.ends_with('>'))
@@ -98,7 +98,7 @@ pub fn is_placeholder(value: &str) -> bool {
     if PLACEHOLDER_VALUES.contains(&lower.as_str()) {
         return true;
     }
-    if is_uuid(&lower) {
+    if is_example_uuid(&lower) {
         return true;
     }
     // One character repeated (`aaaaaaaa`, `00000000`), or two alternating.
@@ -106,7 +106,140 @@ pub fn is_placeholder(value: &str) -> bool {
     distinct.len() <= 2
 }
 
-fn is_uuid(s: &str) -> bool {
+/// Whether a value found next to a telling name is code, a path or a name rather than a
+/// secret: a path (`/etc/ssl/x.key`, `./certs`), a URL without credentials, a function call
+/// (`get_password()`), a dotted or `::` reference (`settings.API_KEY`, `arn:aws:…`), a CSS or
+/// DOM selector (`#add-password`), or words without a digit joined by `_`, `-`, `.` or in
+/// camelCase (`API_KEY_FROM_ENV`, `addPassword`). Rules that know a secret by its name only
+/// use it; a value with a shape of its own needs no such guess.
+pub fn looks_like_code(value: &str) -> bool {
+    let v = value.trim_matches(|c| c == '"' || c == '\'' || c == '`');
+    let ident = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    if v.starts_with(['/', '#', '.', '~', ':'])
+        || v.starts_with("arn:")
+        || (v.contains("://") && !v.contains('@'))
+        || (v.len() > 2 && v.starts_with('%') && v.ends_with('%'))
+    {
+        return true;
+    }
+    // `name=value` read past a blank (`-method=userpass username=alice`): an option, not a
+    // value; base64's `=` only pads the end.
+    if let Some(eq) = v.find('=') {
+        let name = &v[..eq];
+        if eq > 0
+            && !v[eq..].bytes().all(|b| b == b'=')
+            && ident(name)
+            && name.split('_').all(|w| w.is_empty() || wordish(w))
+        {
+            return true;
+        }
+    }
+    // A call: `get_password()`, `os.getenv("X")`, `vault.read(path)`.
+    if let Some((head, _)) = v.split_once('(') {
+        if v.ends_with(')') && head.split('.').all(ident) {
+            return true;
+        }
+    }
+    // A dotted or path-like reference: `config.db.password`, `crate::x::y`, `a/b/c` in words.
+    let parts: Vec<&str> = v.split(['.', ':', '/']).filter(|p| !p.is_empty()).collect();
+    if parts.len() >= 2
+        && parts.iter().all(|p| ident(p))
+        && parts
+            .iter()
+            .filter(|p| p.bytes().any(|b| b.is_ascii_digit()))
+            .count()
+            == 0
+    {
+        return true;
+    }
+    if v.bytes().any(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    // One long lowercase word: `authorization`, `capabilities` (a password of that shape is
+    // left to the rules with an entropy floor of their own; short ones still count).
+    let bare = v.trim_end_matches(['=', '.', ':', ';', ',']);
+    if bare.len() >= 12 && bare.bytes().all(|b| b.is_ascii_lowercase()) {
+        return true;
+    }
+    // Words with code's punctuation and no digit: prose or code (`(increment).`, `super$ecret`).
+    let letters: String = v.chars().filter(char::is_ascii_alphabetic).collect();
+    if v.bytes().any(|b| b"()[]{}<>$,;:".contains(&b)) && wordish(&letters) {
+        return true;
+    }
+    let segments: Vec<&str> = v.split(['_', '-', '.']).filter(|s| !s.is_empty()).collect();
+    let words = segments.iter().all(|s| wordish(s));
+    let joined = segments.len() >= 2;
+    let camel = v
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+    words && (joined || camel)
+}
+
+/// Whether letters read as words: `password`, `API`, `addPassword`, `Key` (each piece between
+/// a lowercase and an uppercase letter all lowercase, all uppercase, or one capital and at
+/// least two lowercase letters), unlike random text (`jYCNNYmxuBtg`).
+fn wordish(s: &str) -> bool {
+    if !s.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return false;
+    }
+    let b = s.as_bytes();
+    let mut start = 0;
+    for i in 1..=b.len() {
+        if i == b.len() || (b[i - 1].is_ascii_lowercase() && b[i].is_ascii_uppercase()) {
+            let piece = &b[start..i];
+            let caps = piece.iter().take_while(|c| c.is_ascii_uppercase()).count();
+            let ok = caps == piece.len() || caps == 0 || (caps == 1 && piece.len() >= 2);
+            if !ok {
+                return false;
+            }
+            start = i;
+        }
+    }
+    true
+}
+
+/// A UUID that only shows the shape: the nil UUID, the one from RFC 4122's and Wikipedia's
+/// examples (`123e4567-e89b-12d3-a456-…`), or counting digits (`12345678-1234-…`). Other
+/// UUIDs are identifiers in most places, but API keys next to a key's name (Heroku,
+/// Postmark): the rules that read names decide (see `scan.rs`).
+/// A Python `%(name)s` format reference somewhere in `v`.
+fn python_format(v: &str) -> bool {
+    v.match_indices("%(").any(|(i, _)| {
+        let rest = &v[i + 2..];
+        let name = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count();
+        name > 0
+            && rest.as_bytes().get(name) == Some(&b')')
+            && rest
+                .as_bytes()
+                .get(name + 1)
+                .is_some_and(u8::is_ascii_alphabetic)
+    })
+}
+
+fn is_example_uuid(s: &str) -> bool {
+    is_uuid(s)
+        && (s.starts_with("123e4567-e89b-12d3")
+            || s.starts_with("12345678-")
+            || s.starts_with("00000000-0000")
+            || s.bytes()
+                .filter(|b| *b != b'-')
+                .collect::<std::collections::BTreeSet<u8>>()
+                .len()
+                <= 3)
+}
+
+/// Whether `s` is a UUID (8-4-4-4-12 hex digits).
+pub fn is_uuid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
         && [8, 4, 4, 4, 12]
@@ -163,11 +296,51 @@ mod tests {
             "aaaaaaaaaaaa",
             "'xxxxxxxxxxxx'",
             "sk-...",
+            "%(db_password)s",
         ] {
             assert!(is_placeholder(p), "{p}");
         }
-        for s in ["Kp9wLq2vX7mNz", "ghp_R8kT2vLq9wXz4mNp7sYb3cHf6jUa1eGi0oVt"] {
+        for s in [
+            "Kp9wLq2vX7mNz",
+            "ghp_R8kT2vLq9wXz4mNp7sYb3cHf6jUa1eGi0oVt",
+            "k3!w&3%(^+=gr@cu@v9-v7ul",
+        ] {
             assert!(!is_placeholder(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn code_paths_and_names_are_not_values() {
+        for c in [
+            "/etc/ssl/private/server.key",
+            "get_password()",
+            "os.getenv(\"API_KEY\")",
+            "settings.API_KEY_FROM_ENVIRONMENT",
+            "https://oauth2.googleapis.com/token",
+            "#add-password",
+            "API_KEY_FROM_ENVIRONMENT",
+            "addPassword",
+            "arn:aws:iam::aws:policy/IAMUserChangePassword",
+            "username=alice",
+            "(increment).",
+            "authorization",
+            "tlscertificatekeyfilepassword=",
+            "%APPDATA%",
+        ] {
+            assert!(looks_like_code(c), "{c}");
+        }
+        for s in [
+            "Kp9wLq2vX7mNz",
+            "c4568ab08bd4ce11a513798fcfc5c1f7",
+            "blooberry",
+            "Xq3+Lm9/Rz4wNp3sYb6cHf1jUa0eGi5oVtQwDk2v",
+            "dop_v1_1598b0667e5d1fea6c60d442cff669365becd81b5",
+            "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",
+            "%Zfl%H81Hv8!kD&HX96lYeuPuVxpW",
+            "X_fT4oDpik=xto+^6n+w4tPG4rhZ-6pFvX8PHi=btT(YsQ&HCi",
+            "rocket!OsgugbVIOLET",
+        ] {
+            assert!(!looks_like_code(s), "{s}");
         }
     }
 
