@@ -158,6 +158,21 @@ pub fn looks_like_code(value: &str) -> bool {
     {
         return true;
     }
+    // A digest named as one (`sha-3f9a…` image tags, `git-…`, `md5_…`): a hash, not a token.
+    if let Some((head, hex)) = v.split_once(['-', '_']) {
+        let head = head.to_ascii_lowercase();
+        let digest_name = [
+            "sha", "md5", "git", "commit", "rev", "build", "digest", "hash", "checksum",
+        ]
+        .iter()
+        .any(|d| {
+            head.strip_prefix(d)
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if digest_name && hex.len() >= 7 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return true;
+        }
+    }
     if v.bytes().any(|b| b.is_ascii_digit()) {
         return false;
     }
@@ -325,6 +340,8 @@ mod tests {
             "(increment).",
             "authorization",
             "tlscertificatekeyfilepassword=",
+            "sha-3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a",
+            "sha256_9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
             "%APPDATA%",
         ] {
             assert!(looks_like_code(c), "{c}");
