@@ -5,7 +5,8 @@
 //! - Issuers: `root/generate/internal|exported` (RSA 2048/3072/4096, EC P-256/P-384,
 //!   Ed25519), `DELETE root` and `root/sign-self-issued` (sudo), intermediates (`intermediate/generate`,
 //!   `root/sign-intermediate`, `intermediate/set-signed`), `config/ca` imports (a CA with
-//!   its key), several issuers per mount with a
+//!   its key), Vault 1.11's `issuers/generate|import/*` and `issuer/:ref/sign-*` paths,
+//!   `keys` and `key/:ref`, several issuers per mount with a
 //!   default (`issuers` LIST, `issuer/:ref` read, rename, `leaf_not_after_behavior`
 //!   err/truncate/permit, delete, and its `pem`/`der`/`json`, `config/issuers`), the
 //!   default's certificate and chain (`ca`, `ca/pem`, `ca_chain`, `cert/ca`,
@@ -34,8 +35,8 @@
 //!
 //! # Differences from Vault (not yet served)
 //! ACME's `key-change`, revocation signed by the certificate's key, dns-01 and
-//! tls-alpn-01 and external account binding, delta CRLs, auto-tidy, key management paths (`keys`,
-//! `key/:ref`). `intermediate/set-signed` and `config/ca` import the first certificate
+//! tls-alpn-01 and external account binding, delta CRLs, auto-tidy, key import and updates.
+//! `intermediate/set-signed` and `config/ca` import the first certificate
 //! with a key (its chain kept with it); Vault also imports the chain's certificates as
 //! issuers of their own, without keys, and takes a certificate with no key
 //! here as a keyless issuer. Roles keep and answer the fields of identity templates,
@@ -72,6 +73,8 @@ enum Route {
     SignIntermediate,
     SetSigned,
     SignSelfIssued,
+    Keys,
+    Key,
     Ca,
     CaPem,
     CaChain,
@@ -175,6 +178,47 @@ fn table() -> PathTable<Route> {
             )
             .sudo(),
         )
+        .add(
+            "issuers/generate/root/{exported}",
+            RootGenerate,
+            &[Update],
+            "The same as root/generate/:type (Vault 1.11's issuer paths).",
+        )
+        .add(
+            "issuers/generate/intermediate/{exported}",
+            IntermediateGenerate,
+            &[Update],
+            "The same as intermediate/generate/:type.",
+        )
+        .add(
+            "issuers/import/bundle",
+            ConfigCa,
+            &[Update],
+            "The same as config/ca: a CA with its key (pem_bundle).",
+        )
+        .add(
+            "issuers/import/cert",
+            ConfigCa,
+            &[Update],
+            "Imports a CA certificate whose key this mount holds (pem_bundle).",
+        )
+        .add(
+            "issuer/{ref}/sign-intermediate",
+            SignIntermediate,
+            &[Update],
+            "Signs an intermediate CA's CSR with this issuer.",
+        )
+        .entry(
+            PathEntry::new(
+                "issuer/{ref}/sign-self-issued",
+                SignSelfIssued,
+                &[Update],
+                "Cross-signs a self-issued CA certificate with this issuer.",
+            )
+            .sudo(),
+        )
+        .add("keys", Keys, &[List], "The issuers' and waiting intermediates' keys.")
+        .add("key/{ref}", Key, &[Read], "A key by ID or name: its type and key identifier.")
         .add(
             "intermediate/set-signed",
             SetSigned,
@@ -389,9 +433,11 @@ impl PkiEngine {
             (IntermediateGenerate, _) => {
                 paths::intermediate::generate(&req, args.get("exported")).await
             }
-            (SignIntermediate, _) => paths::intermediate::sign(&req).await,
+            (SignIntermediate, _) => paths::intermediate::sign(&req, args.get("ref")).await,
             (SetSigned, _) => paths::intermediate::set_signed(&req).await,
-            (SignSelfIssued, _) => paths::self_issued::sign(&req).await,
+            (SignSelfIssued, _) => paths::self_issued::sign(&req, args.get("ref")).await,
+            (Keys, _) => paths::keys::list(&req).await,
+            (Key, _) => paths::keys::read(&req, args.get("ref")).await,
             (Ca, _) => paths::issuers::default_cert(&req, paths::issuers::Form::Der).await,
             (CaPem, _) => paths::issuers::default_cert(&req, paths::issuers::Form::Pem).await,
             (CaChain, _) => paths::issuers::default_cert(&req, paths::issuers::Form::Chain).await,

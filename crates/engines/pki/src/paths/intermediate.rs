@@ -65,7 +65,8 @@ pub(crate) async fn generate(req: &Request, exported: &str) -> Result<Response> 
 
 /// `root/sign-intermediate`: a CA certificate for the CSR's key. The subject is the request's
 /// (`common_name`, organisation fields) unless `use_csr_values`, or when it names none.
-pub(crate) async fn sign(req: &Request) -> Result<Response> {
+/// `path_issuer`: the issuer named by `issuer/:ref/sign-intermediate`, else `issuer_ref`.
+pub(crate) async fn sign(req: &Request, path_issuer: &str) -> Result<Response> {
     let mut input = CaInput::decode(req)?;
     let csr = Csr::parse(&input.csr)?;
     if input.use_csr_values || input.common_name.is_empty() {
@@ -78,10 +79,10 @@ pub(crate) async fn sign(req: &Request) -> Result<Response> {
             .ip_sans
             .extend(csr.names.ip_sans.iter().map(|ip| ip.to_string()));
     }
-    let issuer_ref = if input.issuer_ref.is_empty() {
-        "default"
-    } else {
-        input.issuer_ref.as_str()
+    let issuer_ref = match (path_issuer, input.issuer_ref.as_str()) {
+        ("", "") => "default",
+        ("", given) => given,
+        (path, _) => path,
     };
     let issuer = named(req, issuer_ref).await?;
     let mut warnings = Vec::new();

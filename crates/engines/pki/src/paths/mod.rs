@@ -6,6 +6,7 @@ pub(crate) mod import;
 pub(crate) mod intermediate;
 pub(crate) mod issue;
 pub(crate) mod issuers;
+pub(crate) mod keys;
 pub(crate) mod ocsp;
 pub(crate) mod revoke;
 pub(crate) mod roles;

@@ -16,9 +16,13 @@ use crate::paths::issuers::named;
 
 const AUTHORITY_KEY_ID: [u64; 4] = [2, 5, 29, 35];
 
-pub(crate) async fn sign(req: &Request) -> Result<Response> {
+/// `path_issuer`: the issuer named by `issuer/:ref/sign-self-issued`, else `issuer_ref`.
+pub(crate) async fn sign(req: &Request, path_issuer: &str) -> Result<Response> {
     let pem: String = req.field("certificate").ok().flatten().unwrap_or_default();
-    let issuer_ref: String = req.field("issuer_ref").ok().flatten().unwrap_or_default();
+    let mut issuer_ref: String = req.field("issuer_ref").ok().flatten().unwrap_or_default();
+    if !path_issuer.is_empty() {
+        issuer_ref = path_issuer.to_string();
+    }
     let der =
         pem_to_der(&pem).map_err(|_| PkiError::invalid("certificate could not be PEM-decoded"))?;
     let (_, cert) = X509Certificate::from_der(&der)

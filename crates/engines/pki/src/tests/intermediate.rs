@@ -327,3 +327,71 @@ async fn a_self_issued_root_is_cross_signed() {
         "certificate could not be PEM-decoded"
     );
 }
+
+#[tokio::test]
+async fn keys_and_vault_1_11_issuer_paths() {
+    let h = Harness::new();
+    let root = h
+        .data(
+            Update,
+            "issuers/generate/root/internal",
+            json!({"common_name": "Aliased", "key_type": "ec", "key_name": "rootkey"}),
+        )
+        .await;
+    let pending = h
+        .data(
+            Update,
+            "issuers/generate/intermediate/internal",
+            json!({"common_name": "Sub", "key_type": "ed25519"}),
+        )
+        .await;
+    let listed = h
+        .data(secrethub_engine::Operation::List, "keys", json!({}))
+        .await;
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        listed["key_info"][root["key_id"].as_str().unwrap()]["is_default"],
+        true
+    );
+    let by_name = h.data(Read, "key/rootkey", json!({})).await;
+    assert_eq!(by_name["key_id"], root["key_id"]);
+    assert_eq!(by_name["key_type"], "ec");
+    assert_eq!(by_name["subject_key_id"].as_str().unwrap().len(), 59);
+    let waiting = h
+        .data(
+            Read,
+            &format!("key/{}", pending["key_id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(waiting["key_type"], "ed25519");
+    assert_eq!(
+        h.error(Read, "key/nope", json!({})).await,
+        "unable to find PKI key for reference: nope"
+    );
+    let root_id = root["issuer_id"].as_str().unwrap();
+    let signed = h
+        .data(
+            Update,
+            &format!("issuer/{root_id}/sign-intermediate"),
+            json!({"csr": pending["csr"], "ttl": "10h"}),
+        )
+        .await;
+    assert_eq!(signed["issuing_ca"], root["certificate"]);
+    let imported = h
+        .data(
+            Update,
+            "issuers/import/cert",
+            json!({"pem_bundle": signed["certificate"]}),
+        )
+        .await;
+    assert_eq!(
+        imported["mapping"][imported["imported_issuers"][0].as_str().unwrap()],
+        pending["key_id"]
+    );
+    assert!(
+        h.engine
+            .path_flags("issuer/x/sign-self-issued", Update)
+            .sudo
+    );
+}
