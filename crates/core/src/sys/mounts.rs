@@ -297,17 +297,13 @@ fn mount_config(
     if let Some(m) = max {
         cfg.max_lease_ttl = m.as_secs();
     }
-    let sys_max = ctx.core.config.max_lease_ttl.as_secs();
+    // A mount's own max may exceed the system's, as in Vault and OpenBao: PKI mounts are
+    // tuned to 87600h for a ten-year root while leases elsewhere keep the system's 768h.
     let eff_max = if cfg.max_lease_ttl == 0 {
-        sys_max
+        ctx.core.config.max_lease_ttl.as_secs()
     } else {
         cfg.max_lease_ttl
     };
-    if cfg.max_lease_ttl > sys_max {
-        return Err(CoreError::bad_request(
-            "max_lease_ttl cannot be greater than the system max lease TTL",
-        ));
-    }
     if cfg.default_lease_ttl > eff_max {
         return Err(CoreError::bad_request(
             "default_lease_ttl cannot be greater than max_lease_ttl",

@@ -48,15 +48,19 @@ async fn bao_cli_issues_verifies_revokes_and_the_crl_lists_it() {
             .contains("Success! Enabled the pki secrets engine"),
         "{out:?}"
     );
+    // Vault's PKI quick start: the mount's max above the system's 768h, for a ten-year root.
+    bao.ok(&["secrets", "tune", "-max-lease-ttl=87600h", "pki"]);
     let ca = write_data(
         &bao,
         &[
             "pki/root/generate/internal",
             "common_name=SecretHub Test Root",
             "key_type=ec",
-            "ttl=700h",
+            "ttl=87600h",
         ],
     );
+    let ten_years = ca["expiration"].as_i64().expect("expiration") - unix_now();
+    assert!((87_590 * 3600..=87_600 * 3600).contains(&ten_years), "{ca}");
     let ca_pem = text(&ca, "certificate");
     write_data(
         &bao,
@@ -161,4 +165,10 @@ async fn bao_cli_issues_verifies_revokes_and_the_crl_lists_it() {
 
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -57,6 +57,17 @@ async fn enable_tune_disable() {
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "default above max");
+    // Above the system's 768h, as Vault's PKI quick start tunes its mount.
+    let (s, v) = t
+        .root(
+            "POST",
+            "sys/mounts/team/tune",
+            Some(json!({"max_lease_ttl": "87600h"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let (_, v) = t.root("GET", "sys/mounts/team/tune", None).await;
+    assert_eq!(v["data"]["max_lease_ttl"], json!(315_360_000));
 
     let (_, v) = t
         .root("GET", "sys/internal/ui/mounts/team/app/db", None)
