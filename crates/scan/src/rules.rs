@@ -86,6 +86,10 @@ pub struct Rule {
     pub(crate) multiline: bool,
     /// Lowercase keywords; a line without one of them is never given to the rule.
     pub(crate) keywords: Vec<String>,
+    /// Instead of keywords (`trigger: long-token`): the rule reads every line holding a run
+    /// of at least [`LONG_TOKEN`] letters and digits, for token shapes with no literal in
+    /// common (`dop_v1_…`, `bkua_…`), whose only keyword would be `_` on every line of code.
+    pub(crate) long_token: bool,
     /// Shannon entropy (bits per character) the secret must reach.
     pub(crate) entropy: Option<f64>,
     /// Which rule's finding stays when several find the same value: the highest. A rule that
@@ -121,7 +125,12 @@ pub struct RuleSet {
     pub(crate) prefilter: AhoCorasick,
     /// For each prefilter pattern, the rules it belongs to.
     pub(crate) keyword_rules: Vec<Vec<usize>>,
+    /// The rules triggered by a long token instead of keywords.
+    pub(crate) long_token_rules: Vec<usize>,
 }
+
+/// How long a run of ASCII letters and digits triggers the `long-token` rules.
+pub(crate) const LONG_TOKEN: usize = 20;
 
 fn str_of<'a>(y: &'a Yaml, key: &str) -> Option<&'a str> {
     y[key].as_str()
@@ -161,8 +170,15 @@ fn parse_rule(file: &str, y: &Yaml) -> Result<Rule, RuleError> {
         .into_iter()
         .map(|k| k.to_lowercase())
         .collect();
-    if keywords.is_empty() {
-        return Err(err(format!("rule {id}: no keywords")));
+    let long_token = match str_of(y, "trigger") {
+        None => false,
+        Some("long-token") => true,
+        Some(other) => return Err(err(format!("rule {id}: unknown trigger {other:?}"))),
+    };
+    if keywords.is_empty() != long_token {
+        return Err(err(format!(
+            "rule {id}: give keywords or `trigger: long-token`, not both or neither"
+        )));
     }
     let examples = &y["examples"];
     Ok(Rule {
@@ -174,6 +190,7 @@ fn parse_rule(file: &str, y: &Yaml) -> Result<Rule, RuleError> {
         regex,
         secret_group,
         keywords,
+        long_token,
         entropy: y["entropy"]
             .as_f64()
             .or(y["entropy"].as_i64().map(|e| e as f64)),
@@ -227,17 +244,22 @@ impl RuleSet {
                 }
             }
         }
+        // A DFA: the fastest overlapping search (every keyword of every rule is wanted),
+        // at a few hundred KiB for about a hundred keywords.
         let prefilter = AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .ascii_case_insensitive(true)
             .build(&patterns)
             .map_err(|e| RuleError {
                 file: "(all)".into(),
                 reason: format!("keywords: {e}"),
             })?;
+        let long_token_rules = (0..rules.len()).filter(|&i| rules[i].long_token).collect();
         Ok(RuleSet {
             rules,
             prefilter,
             keyword_rules,
+            long_token_rules,
         })
     }
 

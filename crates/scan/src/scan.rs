@@ -78,11 +78,49 @@ fn region(text: &str, at: usize, multiline: bool) -> (usize, usize) {
     (start, end)
 }
 
-fn line_of(text: &str, at: usize) -> (usize, usize) {
-    let before = &text[..at];
-    let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
-    let column = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    (line, column)
+/// The lines (byte ranges) holding a run of at least `LONG_TOKEN` ASCII letters and digits,
+/// in one pass over the bytes.
+fn lines_with_long_tokens(text: &str) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let (mut i, mut line_start, mut run) = (0, 0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_alphanumeric() {
+            run += 1;
+            if run >= crate::rules::LONG_TOKEN {
+                // Taken: the rest of the line need not be looked at.
+                let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+                out.push((line_start, end));
+                (i, line_start, run) = (end + 1, end + 1, 0);
+                continue;
+            }
+        } else {
+            run = 0;
+            if b == b'\n' {
+                line_start = i + 1;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Sets each finding's 1-based line and column (in bytes) from its span, in one forward
+/// pass: `found` is in span order, so the text is read once however many findings it has.
+fn number_lines(text: &str, mut found: Vec<Finding>) -> Vec<Finding> {
+    let (mut pos, mut line, mut line_start) = (0, 1, 0);
+    for f in &mut found {
+        let at = f.span.0.max(pos);
+        for (i, _) in text[pos..at].match_indices('\n') {
+            line += 1;
+            line_start = pos + i + 1;
+        }
+        pos = at;
+        f.line = line;
+        f.column = f.span.0 - line_start + 1;
+    }
+    found
 }
 
 /// Whether a value whose line starts with `before` sits in a string literal: right after a
@@ -140,7 +178,16 @@ impl RuleSet {
                 self.scan_region(rule, path, code, text, (line_start, end), &mut found);
             }
         }
-        resolve_overlaps(found)
+        if !self.long_token_rules.is_empty() {
+            for (line_start, line_end) in lines_with_long_tokens(text) {
+                for &r in &self.long_token_rules {
+                    let rule = &self.rules[r];
+                    let region = (line_start, line_end);
+                    self.scan_region(rule, path, code, text, region, &mut found);
+                }
+            }
+        }
+        number_lines(text, resolve_overlaps(found))
     }
 
     fn scan_region(
@@ -169,17 +216,17 @@ impl RuleSet {
             {
                 continue;
             }
-            let (line, column) = line_of(text, at);
             let context = rule
                 .regex
                 .capture_names()
                 .flatten()
                 .filter_map(|name| Some((name.to_string(), caps.name(name)?.as_str().to_string())))
                 .collect();
+            // Line and column are filled in once all findings are known (`number_lines`).
             found.push(Finding {
                 path: path.to_string(),
-                line,
-                column,
+                line: 0,
+                column: 0,
                 rule: rule.id.clone(),
                 secret_type: rule.secret_type,
                 masked: mask(value),
