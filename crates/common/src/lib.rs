@@ -6,9 +6,9 @@
 
 mod cidr;
 pub mod cron;
-pub mod glob;
 mod duration;
 mod error_kind;
+pub mod glob;
 pub mod input;
 pub mod parse_guard;
 mod random;

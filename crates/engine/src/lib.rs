@@ -34,7 +34,7 @@ pub use request::{
 };
 pub use secrethub_common::JsonMap;
 pub use secrethub_storage::StorageView;
-pub use timers::{TimerLog, TimerOutcome};
+pub use timers::{MemoryTimers, TimerLog, TimerOutcome};
 
 /// A secrets engine mounted at a path. Core calls it; it never calls core.
 #[async_trait]

@@ -8,6 +8,9 @@
 //! A timer survives restarts; a failed run is retried with backoff until it succeeds or the
 //! engine says it is no longer due.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
 use async_trait::async_trait;
 use secrethub_common::UnixTime;
 
@@ -40,4 +43,36 @@ pub enum TimerOutcome {
         /// The next firing, Unix seconds.
         next: Option<UnixTime>,
     },
+}
+
+/// A [`TimerLog`] kept in memory: what an engine's own tests give their requests, to see
+/// which timers the engine sets (core keeps them durably instead).
+#[derive(Debug, Default)]
+pub struct MemoryTimers(Mutex<BTreeMap<String, UnixTime>>);
+
+impl MemoryTimers {
+    /// When the timer `key` is set to fire.
+    pub fn due(&self, key: &str) -> Option<UnixTime> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .copied()
+    }
+}
+
+#[async_trait]
+impl TimerLog for MemoryTimers {
+    async fn set(&self, key: &str, at: UnixTime) -> Result<(), EngineError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), at);
+        Ok(())
+    }
+
+    async fn clear(&self, key: &str) -> Result<(), EngineError> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        Ok(())
+    }
 }

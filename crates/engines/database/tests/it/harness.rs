@@ -38,29 +38,8 @@ impl IntentLog for RecordedIntents {
     }
 }
 
-/// Records the mount's timers as core would keep them: key → due time.
-#[derive(Default)]
-pub(crate) struct RecordedTimers(Mutex<std::collections::BTreeMap<String, i64>>);
-
-impl RecordedTimers {
-    /// When the timer `key` is set to fire.
-    pub(crate) fn due(&self, key: &str) -> Option<i64> {
-        self.0.lock().unwrap().get(key).copied()
-    }
-}
-
-#[async_trait]
-impl TimerLog for RecordedTimers {
-    async fn set(&self, key: &str, at: i64) -> Result<(), EngineError> {
-        self.0.lock().unwrap().insert(key.to_string(), at);
-        Ok(())
-    }
-
-    async fn clear(&self, key: &str) -> Result<(), EngineError> {
-        self.0.lock().unwrap().remove(key);
-        Ok(())
-    }
-}
+/// Records the mount's timers as core would keep them.
+pub(crate) type RecordedTimers = secrethub_engine::MemoryTimers;
 
 /// Credentials issued by `creds/:role`.
 pub(crate) struct Creds {

@@ -1,41 +1,18 @@
 //! A transit mount on its own memory store, with the timers it sets recorded as core would
 //! keep them, and helpers to send requests and read answers.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use secrethub_engine::{
-    Caller, Engine, EngineError, MountContext, MountInfo, Operation, Request, Response,
-    StorageView, TimerLog,
+    Caller, Engine, EngineError, MountContext, MountInfo, Operation, Request, Response, StorageView,
 };
 use secrethub_storage::MemoryStorage;
 use serde_json::{json, Value};
 
-/// Timers the engine set: key → due time.
-#[derive(Default)]
-pub(crate) struct RecordedTimers(Mutex<BTreeMap<String, i64>>);
-
-impl RecordedTimers {
-    pub(crate) fn due(&self, key: &str) -> Option<i64> {
-        self.0.lock().unwrap().get(key).copied()
-    }
-}
-
-#[async_trait]
-impl TimerLog for RecordedTimers {
-    async fn set(&self, key: &str, at: i64) -> Result<(), EngineError> {
-        self.0.lock().unwrap().insert(key.to_string(), at);
-        Ok(())
-    }
-
-    async fn clear(&self, key: &str) -> Result<(), EngineError> {
-        self.0.lock().unwrap().remove(key);
-        Ok(())
-    }
-}
+/// Timers the engine set, as core would keep them.
+pub(crate) type RecordedTimers = secrethub_engine::MemoryTimers;
 
 pub(crate) struct Mount {
     pub(crate) engine: Arc<dyn Engine>,
