@@ -187,27 +187,20 @@ impl DatabaseEngine {
             .check_statements("rotation_statements", &rec.rotation_statements)?;
         rec.version = RECORD_VERSION;
         if creating {
-            // SecretHub does not know the user's password: it sets one now, stored as pending
-            // first like every rotation. A user that does not exist (any refusal) is a 400
-            // and leaves no role behind.
-            let password = self.new_password(&req.storage, &rec.db_name).await?;
-            rec.pending_password = Some(Sensitive::new(password.to_string()));
-            req.storage.put_json(&key, &rec).await?;
-            match self.set_password(&req.storage, &rec, &password).await {
-                Ok(()) => {
-                    rec.password = Sensitive::new(password.to_string());
-                    rec.pending_password = None;
-                    rec.last_rotation = now_unix();
-                }
-                // Unknown outcome: the pending password stays; the next use sets it again.
+            // SecretHub does not know the user's password: it sets one now, as a rotation
+            // (stored as pending first). A user that does not exist (any refusal) is a 400
+            // and leaves no role behind; an unknown outcome keeps the pending password.
+            rec = match self.rotate_static(&req.storage, name, rec).await {
+                Ok(rec) => rec,
                 Err(e @ DatabaseError::Unavailable { .. }) => return Err(e),
                 Err(e) => {
                     req.storage.delete(&key).await?;
                     return Err(e);
                 }
-            }
+            };
+        } else {
+            req.storage.put_json(&key, &rec).await?;
         }
-        req.storage.put_json(&key, &rec).await?;
         schedule_next(req, name, &rec).await?;
         Ok(Response::empty())
     }
@@ -286,12 +279,9 @@ impl DatabaseEngine {
         name: &str,
     ) -> Result<TimerOutcome, DatabaseError> {
         let _rotating = self.rotations.lock().await;
-        let key = static_role_key(name);
-        let Some(stored) = storage.get_json::<StaticRoleRecord>(&key).await? else {
+        let Some((rec, interrupted)) = self.load_static_finishing(storage, name).await? else {
             return Ok(TimerOutcome::NotDue { next: None });
         };
-        let interrupted = stored.pending_password.is_some();
-        let rec = self.load_static(storage, name).await?;
         let now = now_unix();
         if !rec.is_due(now) {
             let next = rec.next_rotation(now);
@@ -313,19 +303,34 @@ impl DatabaseEngine {
         storage: &StorageView,
         name: &str,
     ) -> Result<StaticRoleRecord, DatabaseError> {
+        self.load_static_finishing(storage, name)
+            .await?
+            .map(|(rec, _)| rec)
+            .ok_or_else(|| unknown(name))
+    }
+
+    /// The role if it exists, with an interrupted rotation finished first, and whether there
+    /// was one to finish.
+    async fn load_static_finishing(
+        &self,
+        storage: &StorageView,
+        name: &str,
+    ) -> Result<Option<(StaticRoleRecord, bool)>, DatabaseError> {
         let key = static_role_key(name);
         check_name(&key)?;
-        let mut rec: StaticRoleRecord =
-            storage.get_json(&key).await?.ok_or_else(|| unknown(name))?;
-        if let Some(pending) = rec.pending_password.clone() {
-            self.set_password(storage, &rec, pending.expose()).await?;
-            rec.password = pending;
-            rec.pending_password = None;
-            rec.last_rotation = now_unix();
-            storage.put_json(&key, &rec).await?;
-            tracing::info!(static_role = name, "finished an interrupted rotation");
-        }
-        Ok(rec)
+        let Some(mut rec) = storage.get_json::<StaticRoleRecord>(&key).await? else {
+            return Ok(None);
+        };
+        let Some(pending) = rec.pending_password.clone() else {
+            return Ok(Some((rec, false)));
+        };
+        self.set_password(storage, &rec, pending.expose()).await?;
+        rec.password = pending;
+        rec.pending_password = None;
+        rec.last_rotation = now_unix();
+        storage.put_json(&key, &rec).await?;
+        tracing::info!(static_role = name, "finished an interrupted rotation");
+        Ok(Some((rec, true)))
     }
 
     /// Changes the role's password: stored as pending, set in the database, then kept.
