@@ -174,9 +174,9 @@ fn apply(dir: &Path) -> Result<(), String> {
 }
 
 async fn apply_steps(client: &Client, rules: &RuleSet, plan: &Plan) -> Result<(), String> {
-    let root = Path::new(&plan.root);
-    let read = |rel: &str| {
-        std::fs::read_to_string(root.join(rel)).map_err(|e| format!("reading {rel}: {e}"))
+    let mut files = Files {
+        root: Path::new(&plan.root),
+        texts: Default::default(),
     };
     let mount = &plan.kv_mount;
     for step in &plan.steps {
@@ -192,11 +192,11 @@ async fn apply_steps(client: &Client, rules: &RuleSet, plan: &Plan) -> Result<()
                     .as_ref()
                     .and_then(|v| v["data"]["data"].as_object().cloned())
                     .unwrap_or_default();
-                let text = read(&source.file)?;
+                let text = files.text(&source.file)?;
                 let found = secrethub_scan::value_at(
                     rules,
                     &source.file,
-                    &text,
+                    text,
                     source.line,
                     &source.fingerprint,
                 );
@@ -247,19 +247,18 @@ async fn apply_steps(client: &Client, rules: &RuleSet, plan: &Plan) -> Result<()
             Step::Rewrite {
                 source, reference, ..
             } => {
-                let text = read(&source.file)?;
+                let text = files.text(&source.file)?;
                 let found = secrethub_scan::value_at(
                     rules,
                     &source.file,
-                    &text,
+                    text,
                     source.line,
                     &source.fingerprint,
                 );
                 match found {
                     Some((_, Some((start, end)))) => {
                         let rewritten = format!("{}{reference}{}", &text[..start], &text[end..]);
-                        std::fs::write(root.join(&source.file), rewritten)
-                            .map_err(|e| format!("rewriting {}: {e}", source.file))?;
+                        files.write(&source.file, rewritten)?;
                         output::out(&format!(
                             "rewrite {}:{}: now {reference}",
                             source.file, source.line
@@ -283,4 +282,28 @@ async fn apply_steps(client: &Client, rules: &RuleSet, plan: &Plan) -> Result<()
         }
     }
     Ok(())
+}
+
+/// The plan's source files, each read once and kept as the rewrites change it, so a file
+/// with many secrets is not read again for every import and rewrite.
+struct Files<'a> {
+    root: &'a Path,
+    texts: std::collections::HashMap<String, String>,
+}
+
+impl Files<'_> {
+    fn text(&mut self, rel: &str) -> Result<&str, String> {
+        if !self.texts.contains_key(rel) {
+            let text = std::fs::read_to_string(self.root.join(rel))
+                .map_err(|e| format!("reading {rel}: {e}"))?;
+            self.texts.insert(rel.to_string(), text);
+        }
+        Ok(self.texts[rel].as_str())
+    }
+
+    fn write(&mut self, rel: &str, text: String) -> Result<(), String> {
+        std::fs::write(self.root.join(rel), &text).map_err(|e| format!("rewriting {rel}: {e}"))?;
+        self.texts.insert(rel.to_string(), text);
+        Ok(())
+    }
 }
