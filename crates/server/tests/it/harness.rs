@@ -108,6 +108,37 @@ impl TestServer {
         (status, json)
     }
 
+    /// One request with `headers` and a `body` of bytes, answered as it came: status,
+    /// headers and body bytes (for answers that are not JSON).
+    pub(crate) async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let mut b = Request::builder().method(method).uri(format!("/v1/{path}"));
+        if let Some(tok) = token {
+            b = b.header("x-vault-token", tok);
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let resp = self
+            .app
+            .clone()
+            .oneshot(b.body(Body::from(body)).expect("request"))
+            .await
+            .expect("infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, headers, bytes.to_vec())
+    }
+
     /// `method` is an HTTP method name (LIST included); `path` is after `/v1/`.
     pub(crate) async fn req(
         &self,

@@ -8,15 +8,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Request as HttpRequest, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use base64::Engine as _;
 use secrethub_engine::{
     Engine, EngineError, JsonMap, MountContext, Operation, PathEntry, PathTable, Paths, Request,
     Response,
 };
 use serde_json::{json, Value};
-use tower::ServiceExt as _;
 
 use crate::harness::TestServer;
 
@@ -118,25 +116,8 @@ async fn post(
     content_type: &str,
     body: Vec<u8>,
 ) -> (StatusCode, HeaderMap, Vec<u8>) {
-    let mut b = HttpRequest::builder()
-        .method("POST")
-        .uri(format!("/v1/{path}"))
-        .header(header::CONTENT_TYPE, content_type);
-    if let Some(tok) = token {
-        b = b.header("x-vault-token", tok);
-    }
-    let resp = t
-        .app
-        .clone()
-        .oneshot(b.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, headers, body.to_vec())
+    let headers = [("content-type", content_type)];
+    t.exchange("POST", path, token, &headers, body).await
 }
 
 fn json_of(body: &[u8]) -> Value {
