@@ -467,12 +467,17 @@ async fn the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_ref
 
     let token = crate::harness::unique_name("root");
     let server = crate::harness::ServerProcess::dev(dir.path(), &token, &[]).await;
-    let apply = |plan: &Path| {
-        Command::new(SECRETHUB)
-            .args(["advise", &format!("--apply={}", plan.display())])
-            .env("SECRETHUB_ADDR", server.addr())
+    // The CLI as a user of that server.
+    let client = || {
+        let mut c = Command::new(SECRETHUB);
+        c.env("SECRETHUB_ADDR", server.addr())
             .env("SECRETHUB_TOKEN", &token)
-            .env("HOME", dir.path())
+            .env("HOME", dir.path());
+        c
+    };
+    let apply = |plan: &Path| {
+        client()
+            .args(["advise", &format!("--apply={}", plan.display())])
             .output()
             .unwrap()
     };
@@ -507,7 +512,7 @@ async fn the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_ref
     );
 
     // `secrethub run` and `template render` resolve them back to the values.
-    let run = Command::new(SECRETHUB)
+    let run = client()
         .current_dir(&root)
         .args([
             "run",
@@ -518,9 +523,6 @@ async fn the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_ref
             "DATABASE_URL",
             "STRIPE_SECRET_KEY",
         ])
-        .env("SECRETHUB_ADDR", server.addr())
-        .env("SECRETHUB_TOKEN", &token)
-        .env("HOME", dir.path())
         .output()
         .unwrap();
     let printed = String::from_utf8_lossy(&run.stdout);
@@ -534,12 +536,9 @@ async fn the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_ref
         printed,
         format!("postgresql://orders:{DB_PASSWORD}@db.prod.internal:5432/orders\n{STRIPE}\n")
     );
-    let render = Command::new(SECRETHUB)
+    let render = client()
         .args(["template", "render"])
         .arg(root.join("orders/src/main/resources/application.yml"))
-        .env("SECRETHUB_ADDR", server.addr())
-        .env("SECRETHUB_TOKEN", &token)
-        .env("HOME", dir.path())
         .output()
         .unwrap();
     assert!(
