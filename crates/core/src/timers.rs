@@ -22,7 +22,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rand::Rng;
 use secrethub_common::UnixTime;
 use secrethub_engine::{EngineError, TimerLog, TimerOutcome};
 use secrethub_storage::{Storage, StorageView, WriteOp};
@@ -244,16 +243,6 @@ impl Timers {
         Ok(())
     }
 
-    /// The delay before retry `attempts + 1`: exponential, capped, with ±20 % jitter.
-    fn backoff(&self, attempts: u32) -> Duration {
-        let exp = self
-            .config
-            .base_delay
-            .saturating_mul(1u32.checked_shl(attempts.min(20)).unwrap_or(u32::MAX));
-        let jitter = rand::thread_rng().gen_range(0.8..1.2);
-        exp.min(self.config.max_delay).mul_f64(jitter)
-    }
-
     /// Runs one due timer and stores its outcome.
     async fn run(&self, accessor: &str, key: &str, due_ms: i64) -> CoreResult<()> {
         let Some(rec) = self
@@ -303,7 +292,11 @@ impl Timers {
             }
             Err(e) => {
                 let attempts = rec.attempts.saturating_add(1);
-                let delay = self.backoff(attempts - 1);
+                let delay = crate::leases::backoff(
+                    self.config.base_delay,
+                    self.config.max_delay,
+                    attempts - 1,
+                );
                 let error = e.to_string();
                 tracing::warn!(path = %path, attempt = attempts, retry_in = ?delay, error = %error, "scheduled work failed");
                 self.audit(trace(Some(error))).await;

@@ -56,6 +56,15 @@ impl Default for RetryConfig {
     }
 }
 
+/// The delay before attempt `attempts + 1` of background work: `base` doubling each
+/// attempt, capped at `max`, with ±20 % jitter so retries of many items spread out. Shared by
+/// lease revocations and engine timers.
+pub(crate) fn backoff(base: Duration, max: Duration, attempts: u32) -> Duration {
+    let exp = base.saturating_mul(1u32.checked_shl(attempts.min(20)).unwrap_or(u32::MAX));
+    let jitter = rand::thread_rng().gen_range(0.8..1.2);
+    exp.min(max).mul_f64(jitter)
+}
+
 #[derive(Default)]
 struct Breaker {
     consecutive_failures: u32,
@@ -157,15 +166,9 @@ impl Scheduler {
         lock(&self.inflight).contains(lease_id)
     }
 
-    /// The delay before attempt `attempts + 1`: exponential, capped, with ±20 % jitter.
+    /// The delay before attempt `attempts + 1` (see [`backoff`]).
     pub(crate) fn backoff(&self, attempts: u32) -> Duration {
-        let exp = self
-            .retry
-            .base_delay
-            .saturating_mul(1u32.checked_shl(attempts.min(20)).unwrap_or(u32::MAX));
-        let capped = exp.min(self.retry.max_delay);
-        let jitter = rand::thread_rng().gen_range(0.8..1.2);
-        capped.mul_f64(jitter)
+        backoff(self.retry.base_delay, self.retry.max_delay, attempts)
     }
 
     pub(crate) fn breaker_success(&self, rec: &LeaseRecord) {

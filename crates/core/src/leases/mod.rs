@@ -39,6 +39,7 @@ use crate::audit_broker::AuditBroker;
 use crate::error::{CoreError, CoreResult};
 use crate::mounts::{Mounted, RouterCell};
 
+pub(crate) use expiry::backoff;
 pub use expiry::RetryConfig;
 pub(crate) use intents::PendingIntent;
 pub(crate) use record::LeaseRecord;
