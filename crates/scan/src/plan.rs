@@ -188,19 +188,26 @@ pub fn plan(
     let mut used: BTreeSet<(String, String)> = BTreeSet::new();
     let mut rewrites = Vec::new();
     let mut proposals = Vec::new();
+    // Each file's text, read once however many findings it has.
+    let mut texts: BTreeMap<&str, Option<String>> = BTreeMap::new();
     for a in assessed {
         let f = &a.finding;
         let service = service_of(&f.path);
         let database = a.replace_with.engine == "database" && a.dynamic_eligible;
         *services.entry(service.clone()).or_default() |= database;
-        let line_text = text_of(&f.path)
-            .and_then(|t| t.lines().nth(f.line - 1).map(str::to_string))
-            .unwrap_or_default();
+        let line_text = texts
+            .entry(f.path.as_str())
+            .or_insert_with(|| text_of(&f.path))
+            .as_deref()
+            .and_then(|t| t.lines().nth(f.line - 1))
+            .unwrap_or_default()
+            .to_string();
         let path = format!("{kv_mount}/{service}/{}", file_key(&f.path));
-        let mut key = setting_name(a, &line_text);
+        let name = setting_name(a, &line_text);
+        let mut key = name.clone();
         let mut n = 2;
         while !used.insert((path.clone(), key.clone())) {
-            key = format!("{}_{n}", setting_name(a, &line_text));
+            key = format!("{name}_{n}");
             n += 1;
         }
         let source = Source {
