@@ -81,7 +81,7 @@ pub struct TreeReport {
 
 /// Collects the files under `dir` worth reading; `relative` is `dir`'s path from the
 /// scanned root (`/`-separated, empty for the root), which the ignore patterns see.
-fn collect(
+pub(crate) fn collect(
     dir: &Path,
     relative: &str,
     ignore: &PathFilter,
