@@ -10,11 +10,19 @@ benchmarks/results/scan-quality-<UTC>.json, and a table to stdout.
 
     python3 benchmarks/scan_quality.py [--secrethub target/debug/secrethub]
         [--venv ~/.cache/secrethub-scanbench] [--corpus FILE.jsonl ...] [--misses]
+        [--split all|tune|holdout] [--show-holdout]
+
+Held-out part: about a quarter of the upstream rules (chosen by a seeded hash of the rule's id,
+HOLDOUT_SEED; all examples of a held-out rule go together, so that a provider tuned for cannot
+leak into it) are kept apart for checking that rule changes generalise. `--misses` never lists
+their items unless `--show-holdout` is given: tune on the rest, and read the held-out row of the
+table only to compare before and after. `--split` scores only one part.
 """
 import argparse
 import collections
 import datetime
 import glob
+import hashlib
 import json
 import os
 import re
@@ -27,7 +35,30 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TYPES = ["database_credentials", "api_keys", "tls_certs", "signing_keys", "service_tokens", "infrastructure_secrets"]
 DEFAULT_CORPUS = [os.path.join(HERE, "scan_corpus", "own.jsonl"),
+                  os.path.join(HERE, "scan_corpus", "fresh.jsonl"),
                   os.path.join(ROOT, "..", "shared", "scan_corpus", "upstream.jsonl")]
+# Changing the seed changes which rules are held out; keep it fixed so runs compare.
+HOLDOUT_SEED = "secrethub-issue17-holdout-1"
+UPSTREAM_SOURCES = ("noseyparker", "kingfisher")
+
+
+def is_upstream(item):
+    return item["source"].split(":")[0] in UPSTREAM_SOURCES
+
+
+def held_out(item):
+    """Whether the item belongs to the held-out quarter of the upstream rules."""
+    if not is_upstream(item):
+        return False
+    digest = hashlib.sha256(f"{HOLDOUT_SEED}\0{item['source']}".encode()).digest()
+    return digest[0] % 4 == 0
+
+
+def part(item):
+    """The corpus part an item is reported under in the table's last rows."""
+    if is_upstream(item):
+        return "upstream, held out" if held_out(item) else "upstream, tuning"
+    return item.get("part", "own")
 
 
 def file_name(item):
@@ -74,8 +105,13 @@ def load(paths):
         if not os.path.exists(p):
             print(f"note: {p} is missing, left out", file=sys.stderr)
             continue
+        name = os.path.splitext(os.path.basename(p))[0]
         with open(p) as f:
-            items.extend(json.loads(line) for line in f if line.strip())
+            for line in f:
+                if line.strip():
+                    item = json.loads(line)
+                    item.setdefault("part", name)
+                    items.append(item)
     return items
 
 
@@ -148,9 +184,14 @@ def main():
     ap.add_argument("--corpus", nargs="*", default=DEFAULT_CORPUS)
     ap.add_argument("--tools", default="secrethub,detect-secrets,credsweeper")
     ap.add_argument("--misses", action="store_true", help="print secrethub's misses and false positives")
+    ap.add_argument("--split", choices=["all", "tune", "holdout"], default="all",
+                    help="score only the tuning part or only the held-out upstream rules")
+    ap.add_argument("--show-holdout", action="store_true", help="let --misses list held-out items too")
     args = ap.parse_args()
 
     items = load(args.corpus)
+    if args.split != "all":
+        items = [it for it in items if held_out(it) == (args.split == "holdout")]
     by_source = collections.Counter(it["source"].split(":")[0] for it in items)
     tools = args.tools.split(",")
     results = {}
@@ -172,11 +213,13 @@ def main():
             main_keys = [k for k, it in byk.items() if not it.get("dummy")]
             overall = scores(byk, hits, main_keys)
             per_type = {t: scores(byk, hits, [k for k in main_keys if byk[k]["type"] == t]) for t in TYPES}
-            results[tool] = {"overall": overall, "per_type": per_type, "seconds": timings[tool],
+            parts = sorted({part(it) for it in byk.values()})
+            per_part = {p: scores(byk, hits, [k for k in main_keys if part(byk[k]) == p]) for p in parts}
+            results[tool] = {"overall": overall, "per_type": per_type, "per_part": per_part, "seconds": timings[tool],
                              "overall_with_dummy_examples": scores(byk, hits, list(byk))}
             if tool == "secrethub" and args.misses:
                 for k, it in sorted(byk.items()):
-                    if it.get("dummy"):
+                    if it.get("dummy") or (held_out(it) and not args.show_holdout):
                         continue
                     secret = it["label"] == "secret"
                     if secret != (k in hits):
@@ -216,6 +259,13 @@ def main():
         s = results[t]["overall_with_dummy_examples"]
         cells.append(f"{s['precision']:.3f} / {s['recall']:.3f} / {s['f1']:.3f}")
     print(f"{'with dummies (' + str(len(items)) + ')':<24}" + "".join(f"{c:>26}" for c in cells))
+    for p in results[tools[0]]["per_part"]:
+        cells = []
+        for t in tools:
+            s = results[t]["per_part"][p]
+            cells.append(f"{s['precision']:.3f} / {s['recall']:.3f} / {s['f1']:.3f}")
+        n = sum(1 for it in items if part(it) == p and not it.get("dummy"))
+        print(f"{p + ' (' + str(n) + ')':<24}" + "".join(f"{c:>26}" for c in cells))
     print("seconds: " + ", ".join(f"{t} {timings[t]}" for t in tools))
     print(f"-> {out}")
 
