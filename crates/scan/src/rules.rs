@@ -92,6 +92,17 @@ pub struct Rule {
     pub(crate) long_token: bool,
     /// Shannon entropy (bits per character) the secret must reach.
     pub(crate) entropy: Option<f64>,
+    /// Lowercase words the rule's `name` group must not contain (`not_names:`): for a rule
+    /// that takes any word as a provider's name, the words that name a digest or an
+    /// identifier instead (`sha256 …`, `commit …`, `request_id: …`).
+    pub(crate) not_names: Vec<String>,
+    /// The syntax says the value is a password (`password_position: true`: a URL's user
+    /// information, `Password=` in a connection string), so a weak word (`secret`, `admin`)
+    /// counts (see `value::Position`).
+    pub(crate) password_position: bool,
+    /// The secret must hold both a letter and a digit (`mixed: true`): a random token, not a
+    /// word or a number.
+    pub(crate) mixed: bool,
     /// Which rule's finding stays when several find the same value: the highest. A rule that
     /// knows a secret by its shape (a prefix such as `ghp_`) has 10, one that knows it by its
     /// name (`JWT_SECRET=`) less, a generic `password=` 0.
@@ -194,6 +205,12 @@ fn parse_rule(file: &str, y: &Yaml) -> Result<Rule, RuleError> {
         entropy: y["entropy"]
             .as_f64()
             .or(y["entropy"].as_i64().map(|e| e as f64)),
+        not_names: strings(&y["not_names"])
+            .into_iter()
+            .map(|k| k.to_lowercase())
+            .collect(),
+        mixed: y["mixed"].as_bool().unwrap_or(false),
+        password_position: y["password_position"].as_bool().unwrap_or(false),
         priority: y["priority"].as_i64().unwrap_or(10),
         examples_match: strings(&examples["match"]),
         examples_no_match: strings(&examples["no_match"]),

@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 use crate::rules::{Rule, RuleSet};
-use crate::value::{entropy, fingerprint, is_placeholder, is_uuid, looks_like_code, mask};
+use crate::value::{
+    entropy, fingerprint, is_placeholder_at, is_uuid, looks_like_code, mask, Position,
+};
 use crate::SecretType;
 
 /// How far a multi-line rule (a PEM block) reads on from its keyword's line.
@@ -140,6 +142,24 @@ fn names_an_id(before: &str) -> bool {
     name.to_ascii_lowercase().ends_with("id")
 }
 
+/// Whether the rule's `name` group holds one of its `not_names` (a digest's or an
+/// identifier's name), or ends in `id`, where a rule that takes any word as a name needs one.
+fn names_something_else(rule: &Rule, caps: &regex::Captures) -> bool {
+    if rule.not_names.is_empty() {
+        return false;
+    }
+    let Some(name) = caps.name("name") else {
+        return false;
+    };
+    let name = name.as_str().to_ascii_lowercase();
+    name.ends_with("id") || rule.not_names.iter().any(|w| name.contains(w.as_str()))
+}
+
+/// Whether `value` holds both an ASCII letter and a digit.
+fn letters_and_digits(value: &str) -> bool {
+    value.bytes().any(|b| b.is_ascii_alphabetic()) && value.bytes().any(|b| b.is_ascii_digit())
+}
+
 fn allowed(text: &str, at: usize) -> bool {
     let (start, end) = region(text, at, false);
     let line = &text[start..end];
@@ -207,8 +227,15 @@ impl RuleSet {
             let at = start + m.start();
             let quoted = in_string_literal(&text[start..at]);
             let name_only = rule.priority < 10;
+            let position = if rule.password_position {
+                Position::Password
+            } else {
+                Position::Named
+            };
             if (code && name_only && !quoted)
-                || is_placeholder(value)
+                || names_something_else(rule, &caps)
+                || (rule.mixed && !letters_and_digits(value))
+                || is_placeholder_at(value, position)
                 || (name_only && looks_like_code(value))
                 || (name_only && is_uuid(value) && names_an_id(&text[start..at]))
                 || rule.entropy.is_some_and(|floor| entropy(value) < floor)

@@ -57,7 +57,11 @@ const PLACEHOLDER_WORDS: &[&str] = &[
 const PLACEHOLDER_VALUES: &[&str] = &[
     "password",
     "passwd",
-    "secret",
+    "pass",
+    "pwd",
+    "passphrase",
+    "user",
+    "username",
     "token",
     "null",
     "none",
@@ -67,17 +71,35 @@ const PLACEHOLDER_VALUES: &[&str] = &[
     "empty",
     "undefined",
     "default",
-    "admin",
-    "root",
-    "test",
-    "guest",
     "string",
 ];
+
+/// Words that stand for a value next to a setting's name (`secret: secret`, `password: admin`)
+/// but are real, weak passwords where the syntax itself says "password" (a URL's user
+/// information, a connection string's `Password=`): `postgresql://app:secret@db` logs in.
+const WEAK_PASSWORDS: &[&str] = &["secret", "admin", "root", "test", "guest"];
+
+/// Where the value sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// Next to a name, where a bare word (`secret`, `admin`) is as likely a default as a
+    /// password.
+    Named,
+    /// Where the syntax says the value is a password (`user:PASSWORD@host`): a weak word is
+    /// still a password.
+    Password,
+}
 
 /// Whether `value` is a placeholder: a reference to something else (`${VAR}`, `$VAR`,
 /// `{{ .Values.x }}`, `{password}`, `%(x)s`, `<token>`, `#{x}`), an example word (`changeme`, AWS's
 /// `EXAMPLE` keys, `xxxx`), a bare name (`password`), a UUID, or one character repeated.
 pub fn is_placeholder(value: &str) -> bool {
+    is_placeholder_at(value, Position::Named)
+}
+
+/// [`is_placeholder`], where `position` says whether a weak word (`secret`, `admin`) is a
+/// password there ([`WEAK_PASSWORDS`]).
+pub fn is_placeholder_at(value: &str, position: Position) -> bool {
     let v = value.trim_matches(|c| c == '"' || c == '\'' || c == '`');
     let lower = v.to_ascii_lowercase();
     let reference = v.starts_with('$')
@@ -96,6 +118,9 @@ pub fn is_placeholder(value: &str) -> bool {
         return true;
     }
     if PLACEHOLDER_VALUES.contains(&lower.as_str()) {
+        return true;
+    }
+    if position == Position::Named && WEAK_PASSWORDS.contains(&lower.as_str()) {
         return true;
     }
     if is_example_uuid(&lower) {
@@ -322,6 +347,17 @@ mod tests {
         ] {
             assert!(!is_placeholder(s), "{s}");
         }
+    }
+
+    #[test]
+    fn a_weak_word_is_a_password_where_the_syntax_says_so() {
+        assert!(is_placeholder("secret"));
+        assert!(is_placeholder_at("Admin", Position::Named));
+        assert!(!is_placeholder_at("secret", Position::Password));
+        assert!(!is_placeholder_at("admin", Position::Password));
+        // The field's own name and references stay placeholders everywhere.
+        assert!(is_placeholder_at("password", Position::Password));
+        assert!(is_placeholder_at("${DB_PASSWORD}", Position::Password));
     }
 
     #[test]
