@@ -55,6 +55,7 @@ mod names;
 mod paths;
 mod records;
 mod routes;
+mod signers;
 
 use std::sync::Arc;
 
@@ -72,6 +73,8 @@ struct PkiEngine {
     /// built from every revocation recorded before it and CRL numbers never repeat. It
     /// assumes this engine instance is the mount's only writer (standbys forward).
     crl_lock: tokio::sync::Mutex<()>,
+    /// Issuers loaded to sign, kept between issues.
+    signers: signers::Signers,
 }
 
 /// Builds the engine for a mount (registered as `pki`).
@@ -79,6 +82,7 @@ pub fn factory(_ctx: MountContext) -> Result<Arc<dyn Engine>, EngineError> {
     Ok(Arc::new(PkiEngine {
         paths: table(),
         crl_lock: tokio::sync::Mutex::new(()),
+        signers: signers::Signers::default(),
     }))
 }
 
@@ -123,7 +127,7 @@ impl PkiEngine {
             (ConfigAcme, _) => acme::write_acme(&req).await,
             (ConfigCluster, Read) => acme::read_cluster(&req).await,
             (ConfigCluster, _) => acme::write_cluster(&req).await,
-            (Acme, _) => acme::handle(&req, args.get("rest")).await,
+            (Acme, _) => acme::handle(&req, &self.signers, args.get("rest")).await,
             (ConfigCa, _) => paths::import::config_ca(&req).await,
             (ConfigCrl, Read) => paths::config::read_crl(&req).await,
             (ConfigCrl, _) => paths::config::write_crl(&req).await,
@@ -133,10 +137,17 @@ impl PkiEngine {
             (Role, Read) => paths::roles::read(&req, args.get("name")).await,
             (Role, Delete) => paths::roles::delete(&req, args.get("name")).await,
             (Role, _) => paths::roles::write(&req, args.get("name")).await,
-            (Issue, _) => paths::issue::issue(&req, args.get("ref"), args.get("role")).await,
-            (Sign, _) => paths::issue::sign(&req, args.get("ref"), args.get("role")).await,
+            (Issue, _) => {
+                let (issuer, role) = (args.get("ref"), args.get("role"));
+                paths::issue::issue(&req, &self.signers, issuer, role).await
+            }
+            (Sign, _) => {
+                let (issuer, role) = (args.get("ref"), args.get("role"));
+                paths::issue::sign(&req, &self.signers, issuer, role).await
+            }
             (SignVerbatim, _) => {
-                paths::issue::sign_verbatim(&req, args.get("ref"), args.get("role")).await
+                let (issuer, role) = (args.get("ref"), args.get("role"));
+                paths::issue::sign_verbatim(&req, &self.signers, issuer, role).await
             }
             (IssuerCrl, _) => {
                 paths::revoke::issuer_crl(&req, args.get("ref"), args.get("format")).await

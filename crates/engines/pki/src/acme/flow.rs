@@ -15,11 +15,17 @@ use crate::acme::store::{
 };
 use crate::acme::{json_answer, problem, Acme};
 use crate::leaf::go_time;
+use crate::signers::Signers;
 
 /// How long an order and its authorizations stay open.
 const ORDER_LIFETIME: i64 = 24 * 3600;
 
-pub(crate) async fn post(req: &Request, base: &str, parts: &[&str]) -> Acme<Response> {
+pub(crate) async fn post(
+    req: &Request,
+    signers: &Signers,
+    base: &str,
+    parts: &[&str],
+) -> Acme<Response> {
     let text = |k: &str| req.str_field(k).unwrap_or_default();
     let envelope = match jws::envelope(&text("protected"), &text("payload"), &text("signature")) {
         Ok(e) => e,
@@ -88,7 +94,9 @@ pub(crate) async fn post(req: &Request, base: &str, parts: &[&str]) -> Acme<Resp
             })
             .await
         }
-        ["order", id, "finalize"] => finalize(req, base, &account, id, &signed.payload).await,
+        ["order", id, "finalize"] => {
+            finalize(req, signers, base, &account, id, &signed.payload).await
+        }
         ["order", id, "cert"] => {
             with_order(req, &account, id, |o| {
                 if o.status != "valid" {
@@ -308,6 +316,7 @@ pub(super) async fn own_authz(
 
 async fn finalize(
     req: &Request,
+    signers: &Signers,
     base: &str,
     account: &Account,
     id: &str,
@@ -353,7 +362,7 @@ async fn finalize(
             "the CSR's names are not the order's identifiers",
         )));
     }
-    let chain = match crate::paths::issue::sign_for_acme(req, &csr).await {
+    let chain = match crate::paths::issue::sign_for_acme(req, signers, &csr).await {
         Ok(chain) => chain,
         Err(e) if e.kind() == secrethub_common::ErrorKind::BadRequest => {
             return Ok(Err(problem(400, "badCSR", e.to_string())))

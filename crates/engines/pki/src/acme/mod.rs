@@ -24,6 +24,7 @@ use secrethub_engine::{Request, Response};
 use serde_json::{json, Value};
 
 use crate::error::Result;
+use crate::signers::Signers;
 
 const JSON: &str = "application/json";
 const PROBLEM: &str = "application/problem+json";
@@ -60,19 +61,19 @@ pub(crate) type Acme<T> =
 
 /// `acme/*`: every ACME path, each answer with a fresh `Replay-Nonce` and the directory
 /// as `Link: rel="index"`.
-pub(crate) async fn handle(req: &Request, rest: &str) -> Result<Response> {
+pub(crate) async fn handle(req: &Request, signers: &Signers, rest: &str) -> Result<Response> {
     let base = match config::base_url(req).await? {
         Ok(base) => base,
         Err(p) => return finish(req, "", Outcome::Refused(p)).await,
     };
-    let outcome = match route(req, &base, rest).await? {
+    let outcome = match route(req, signers, &base, rest).await? {
         Ok(done) => Outcome::Done(done),
         Err(p) => Outcome::Refused(p),
     };
     finish(req, &base, outcome).await
 }
 
-async fn route(req: &Request, base: &str, rest: &str) -> Acme<Response> {
+async fn route(req: &Request, signers: &Signers, base: &str, rest: &str) -> Acme<Response> {
     let parts: Vec<&str> = rest.split('/').collect();
     match parts.as_slice() {
         ["directory"] => Ok(Ok(json_answer(200, directory(base)))),
@@ -82,7 +83,7 @@ async fn route(req: &Request, base: &str, rest: &str) -> Acme<Response> {
             "malformed",
             "ACME requests other than the directory and nonces are POSTs",
         ))),
-        _ => flow::post(req, base, &parts).await,
+        _ => flow::post(req, signers, base, &parts).await,
     }
 }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::ca::{answer_key, base64_of};
-use crate::cert::{cert_pem, format_serial, LoadedIssuer};
+use crate::cert::{cert_pem, format_serial};
 use crate::csr::Csr;
 use crate::error::{PkiError, Result};
 use crate::keys::{PrivateKey, PrivateKeyFormat};
@@ -21,6 +21,7 @@ use crate::leaf::{leaf_params, parse_ips, Names, TtlLimits, Usage};
 use crate::names;
 use crate::paths::roles::{load_role, RoleRecord};
 use crate::records::{CertRecord, IssuerRecord, CERTS, RECORD_VERSION};
+use crate::signers::Signers;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -79,7 +80,12 @@ fn check_role_names(role: &RoleRecord, names: &Names) -> Result<()> {
 }
 
 /// `issuer` names the issuer (`issuer/:ref/issue/:role`); empty: the role's `issuer_ref`.
-pub(crate) async fn issue(req: &Request, issuer: &str, role_name: &str) -> Result<Response> {
+pub(crate) async fn issue(
+    req: &Request,
+    signers: &Signers,
+    issuer: &str,
+    role_name: &str,
+) -> Result<Response> {
     let role = role(req, role_name).await?;
     let spec = role.key_spec()?.ok_or_else(|| {
         PkiError::invalid(
@@ -97,6 +103,7 @@ pub(crate) async fn issue(req: &Request, issuer: &str, role_name: &str) -> Resul
     let pair = key.key_pair()?;
     let mut response = sign_and_store(
         req,
+        signers,
         issuer,
         Some(&role),
         &names,
@@ -111,7 +118,12 @@ pub(crate) async fn issue(req: &Request, issuer: &str, role_name: &str) -> Resul
     Ok(response)
 }
 
-pub(crate) async fn sign(req: &Request, issuer: &str, role_name: &str) -> Result<Response> {
+pub(crate) async fn sign(
+    req: &Request,
+    signers: &Signers,
+    issuer: &str,
+    role_name: &str,
+) -> Result<Response> {
     let role = role(req, role_name).await?;
     let input: IssueInput = input::decode(&req.body)?;
     let csr = Csr::parse(&input.csr)?;
@@ -136,6 +148,7 @@ pub(crate) async fn sign(req: &Request, issuer: &str, role_name: &str) -> Result
     let format = input.format()?.to_string();
     sign_and_store(
         req,
+        signers,
         issuer,
         Some(&role),
         &names,
@@ -149,6 +162,7 @@ pub(crate) async fn sign(req: &Request, issuer: &str, role_name: &str) -> Result
 
 pub(crate) async fn sign_verbatim(
     req: &Request,
+    signers: &Signers,
     issuer: &str,
     role_name: &str,
 ) -> Result<Response> {
@@ -162,6 +176,7 @@ pub(crate) async fn sign_verbatim(
     let format = input.format()?.to_string();
     sign_and_store(
         req,
+        signers,
         issuer,
         role.as_ref(),
         &csr.names,
@@ -178,6 +193,7 @@ pub(crate) async fn sign_verbatim(
 #[allow(clippy::too_many_arguments)]
 async fn sign_and_store(
     req: &Request,
+    signers: &Signers,
     issuer_override: &str,
     role: Option<&RoleRecord>,
     names: &Names,
@@ -212,9 +228,9 @@ async fn sign_and_store(
     let usage = Usage::of_role(limits);
     let urls = crate::paths::config::urls(req).await?;
     let (params, serial) = leaf_params(names, role, &usage, &validity, &urls)?;
-    let loaded = LoadedIssuer::load(&issuer)?;
+    let loaded = signers.get(&issuer)?;
     let cert = params
-        .signed_by(public_key, &loaded.cert, &loaded.key)
+        .signed_by(public_key, &loaded.issuer.cert, &loaded.issuer.key)
         .map_err(|e| PkiError::crypto("signing a certificate", e))?;
     let der = cert.der().to_vec();
     let pem = cert_pem(&der);
@@ -265,7 +281,7 @@ async fn sign_and_store(
 /// An ACME order's certificate: the CSR signed as `sign-verbatim` does by the default
 /// issuer, for the mount's default TTL (within the issuer's own life); the PEM chain, leaf
 /// first.
-pub(crate) async fn sign_for_acme(req: &Request, csr: &Csr) -> Result<String> {
+pub(crate) async fn sign_for_acme(req: &Request, signers: &Signers, csr: &Csr) -> Result<String> {
     let issuer = crate::paths::issuers::named(req, "default").await?;
     let remaining = (issuer.not_after - secrethub_common::now_unix() - 60).max(60) as u64;
     let default = match req.mount.default_lease_ttl.as_secs() {
@@ -275,6 +291,7 @@ pub(crate) async fn sign_for_acme(req: &Request, csr: &Csr) -> Result<String> {
     let ttl = Duration::from_secs(default.min(remaining));
     let response = sign_and_store(
         req,
+        signers,
         "",
         None,
         &csr.names,

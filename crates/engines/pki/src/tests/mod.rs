@@ -477,3 +477,55 @@ async fn ocsp_paths_take_raw_bodies_without_a_token() {
     assert!(h.engine.path_flags("ocsp/MEow/TTA=", Read).unauthenticated);
     assert!(!h.engine.path_flags("revoke", Update).raw_body);
 }
+
+/// The issuer cache signs with a loaded issuer only while the stored record still has the
+/// certificate and key it was loaded from.
+#[tokio::test]
+async fn a_cached_issuer_serves_only_the_record_it_was_loaded_from() {
+    use rcgen::PublicKeyData as _;
+
+    use crate::records::resolve_issuer;
+    use crate::signers::Signers;
+
+    let (h, other) = (Harness::new(), Harness::new());
+    h.root("ec").await;
+    other.root("ec").await;
+    let first = resolve_issuer(&h.storage, "default").await.unwrap().unwrap();
+    let signers = Signers::default();
+    let loaded = signers.get(&first).unwrap();
+    assert!(Arc::ptr_eq(&loaded, &signers.get(&first).unwrap()));
+
+    // The same issuer id now holding another certificate and key: loaded again.
+    let mut replaced = resolve_issuer(&other.storage, "default").await.unwrap().unwrap();
+    let expected_key = replaced.private_key().unwrap().key_pair().unwrap();
+    replaced.id = first.id.clone();
+    let reloaded = signers.get(&replaced).unwrap();
+    assert!(!Arc::ptr_eq(&loaded, &reloaded));
+    assert_eq!(reloaded.issuer.key.der_bytes(), expected_key.der_bytes());
+    assert_ne!(loaded.issuer.key.der_bytes(), reloaded.issuer.key.der_bytes());
+}
+
+/// Issues after the mount's root is replaced are signed by the new root (the engine keeps
+/// loaded issuers between requests).
+#[tokio::test]
+async fn issuing_after_a_new_root_signs_with_the_new_root() {
+    let h = Harness::new();
+    h.data(
+        Update,
+        "roles/web",
+        json!({"allowed_domains": "example.com", "allow_subdomains": true, "key_type": "ec"}),
+    )
+    .await;
+    for _ in 0..2 {
+        let root = h.root("ec").await;
+        let issued = h
+            .data(Update, "issue/web", json!({"common_name": "a.example.com"}))
+            .await;
+        let root_der = der_of(root["certificate"].as_str().unwrap());
+        let leaf_der = der_of(issued["certificate"].as_str().unwrap());
+        let (_, ca) = X509Certificate::from_der(&root_der).unwrap();
+        let (_, leaf) = X509Certificate::from_der(&leaf_der).unwrap();
+        leaf.verify_signature(Some(ca.public_key())).unwrap();
+        h.call(Delete, "root", json!({})).await.unwrap();
+    }
+}
