@@ -100,8 +100,8 @@ pub struct Rule {
     /// information, `Password=` in a connection string), so a weak word (`secret`, `admin`)
     /// counts (see `value::Position`).
     pub(crate) password_position: bool,
-    /// The secret must hold both a letter and a digit (`mixed: true`): a random token, not a
-    /// word or a number.
+    /// The secret must look random (`mixed: true`): letters and digits, not words and
+    /// numbers joined (`value::reads_as_words`).
     pub(crate) mixed: bool,
     /// Which rule's finding stays when several find the same value: the highest. A rule that
     /// knows a secret by its shape (a prefix such as `ghp_`) has 10, one that knows it by its

@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use crate::rules::{Rule, RuleSet};
 use crate::value::{
-    entropy, fingerprint, is_placeholder_at, is_uuid, looks_like_code, mask, Position,
+    entropy, fingerprint, is_placeholder_at, is_uuid, looks_like_code, mask, reads_as_words,
+    Position,
 };
 use crate::SecretType;
 
@@ -155,9 +156,18 @@ fn names_something_else(rule: &Rule, caps: &regex::Captures) -> bool {
     name.ends_with("id") || rule.not_names.iter().any(|w| name.contains(w.as_str()))
 }
 
-/// Whether `value` holds both an ASCII letter and a digit.
-fn letters_and_digits(value: &str) -> bool {
-    value.bytes().any(|b| b.is_ascii_alphabetic()) && value.bytes().any(|b| b.is_ascii_digit())
+/// Whether `value` looks like a random token: letters and digits, not words and numbers
+/// joined (`Win32_Foundation`) nor a constant's name (`OID_PKCS1_SHA256WITHRSA`, whose
+/// `_`-separated pieces each keep to one case, where a random token's mix them).
+fn random_token(value: &str) -> bool {
+    let one_case = |p: &str| {
+        !(p.bytes().any(|b| b.is_ascii_lowercase()) && p.bytes().any(|b| b.is_ascii_uppercase()))
+    };
+    let constant = value.contains('_') && value.split('_').all(one_case);
+    value.bytes().any(|b| b.is_ascii_alphabetic())
+        && value.bytes().any(|b| b.is_ascii_digit())
+        && !constant
+        && !reads_as_words(value)
 }
 
 fn allowed(text: &str, at: usize) -> bool {
@@ -234,7 +244,7 @@ impl RuleSet {
             };
             if (code && name_only && !quoted)
                 || names_something_else(rule, &caps)
-                || (rule.mixed && !letters_and_digits(value))
+                || (rule.mixed && !random_token(value))
                 || is_placeholder_at(value, position)
                 || (name_only && looks_like_code(value))
                 || (name_only && is_uuid(value) && names_an_id(&text[start..at]))

@@ -222,6 +222,43 @@ pub fn looks_like_code(value: &str) -> bool {
     words && (joined || camel)
 }
 
+/// Whether `value` reads as words and numbers joined (`CertificatePayloadTls13`,
+/// `Win32_NetworkManagement`, `depth32float-stencil8`) rather than random characters: at
+/// least half its letters sit in word-like pieces (4 to 12 letters between case changes,
+/// digits or punctuation, 25 to 60 % of them vowels, as in English words and unlike random
+/// text, whose letters run short between case changes or lack vowels).
+pub fn reads_as_words(value: &str) -> bool {
+    let (mut letters, mut in_words) = (0usize, 0usize);
+    let mut piece = String::new();
+    let mut close = |piece: &mut String| {
+        let n = piece.len();
+        let vowels = piece
+            .bytes()
+            .filter(|b| b"aeiouyAEIOUY".contains(b))
+            .count();
+        if (4..=12).contains(&n) && vowels * 4 >= n && vowels * 10 <= n * 6 {
+            in_words += n;
+        }
+        piece.clear();
+    };
+    let mut prev_lower = false;
+    for c in value.chars() {
+        if c.is_ascii_alphabetic() {
+            letters += 1;
+            if prev_lower && c.is_ascii_uppercase() {
+                close(&mut piece);
+            }
+            piece.push(c);
+            prev_lower = c.is_ascii_lowercase();
+        } else {
+            close(&mut piece);
+            prev_lower = false;
+        }
+    }
+    close(&mut piece);
+    letters > 0 && in_words * 2 >= letters
+}
+
 /// Whether letters read as words: `password`, `API`, `addPassword`, `Key` (each piece between
 /// a lowercase and an uppercase letter all lowercase, all uppercase, or one capital and at
 /// least two lowercase letters), unlike random text (`jYCNNYmxuBtg`).
@@ -346,6 +383,26 @@ mod tests {
             "k3!w&3%(^+=gr@cu@v9-v7ul",
         ] {
             assert!(!is_placeholder(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn identifiers_read_as_words_and_tokens_do_not() {
+        for w in [
+            "CertificateRequestPayloadTls13",
+            "Win32_NetworkManagement_WindowsFilteringPlatform",
+            "fn_read_u32_le_unaligned",
+            "kCFISO8601DateFormatWithYear",
+        ] {
+            assert!(reads_as_words(w), "{w}");
+        }
+        for t in [
+            "7Gq2Lm9Xv4Rt8Kp3Zw6Nb1Hc",
+            "3k144a5af729351d0fc58bdrj9a21mkr",
+            "c4568ab08bd4ce11a513798fcfc5c1f7",
+            "phx_WQV1jrBNdIiYiH_XoWIb5KqZv18v_4JQbNBVuGihaYw",
+        ] {
+            assert!(!reads_as_words(t), "{t}");
         }
     }
 
