@@ -83,8 +83,12 @@ fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// Where a secret is kept, from its file's name and shape.
+/// Where a secret is kept, from its file's name and shape; `git history only` for a value
+/// `scan --git` found in history and no longer in HEAD's files.
 pub fn storage_of(f: &Finding) -> &'static str {
+    if f.origin.as_ref().is_some_and(|o| o.history_only) {
+        return "git history only";
+    }
     if f.decoded_from.is_some() {
         return "Kubernetes Secrets";
     }

@@ -16,6 +16,7 @@
 mod advise;
 mod filter;
 mod inventory;
+mod origin;
 mod plan;
 mod report;
 mod rules;
@@ -27,10 +28,14 @@ mod walk;
 pub use advise::{advise, AdviceRequest, Constraints};
 pub use filter::{Baseline, PathFilter, IGNORE_FILE};
 pub use inventory::{assess, inventory, storage_of, Assessment, InventoryEntry, Replacement, Risk};
+pub use origin::GitOrigin;
 pub use plan::{plan, service_of, Plan, Source, Step};
 pub use report::{render, ReportFormat};
 pub use rules::{ExampleFailure, Rule, RuleError, RuleSet, SecretType};
 pub use scan::Finding;
 pub use shapes::value_at;
 pub use value::{entropy, fingerprint, is_placeholder, mask};
-pub use walk::{TreeReport, WalkOptions};
+pub use walk::{
+    is_skipped_dir, is_skipped_file, is_skipped_path, parallel_map, text_of, TreeReport,
+    WalkOptions,
+};

@@ -4,13 +4,15 @@
 use serde_json::{json, Value};
 
 use crate::inventory::{assess, inventory, Assessment};
+use crate::origin::GitOrigin;
 use crate::rules::RuleSet;
 use crate::walk::TreeReport;
 
 /// How a report is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
-    /// One line per finding: `path:line:column: rule (type) masked fingerprint`.
+    /// One line per finding: `path:line:column: rule (type) masked fingerprint`, then, for
+    /// a finding in git history, ` in <commit> (<day>, <author>)`.
     Text,
     /// `{"findings": [...], "secret_inventory": [...], "summary": {...}}`: each finding with
     /// its `current_storage`, `risk_level`, `dynamic_eligible` and `replace_with`.
@@ -42,14 +44,15 @@ pub fn render(format: ReportFormat, rules: &RuleSet, report: &TreeReport) -> Str
             .iter()
             .map(|f| {
                 format!(
-                    "{}:{}:{}: {} ({}) {} {}\n",
+                    "{}:{}:{}: {} ({}) {} {}{}\n",
                     f.path,
                     f.line,
                     f.column,
                     f.rule,
                     f.secret_type.as_str(),
                     f.masked,
-                    f.fingerprint
+                    f.fingerprint,
+                    f.origin.as_ref().map(commit_note).unwrap_or_default()
                 )
             })
             .collect(),
@@ -70,6 +73,17 @@ pub fn render(format: ReportFormat, rules: &RuleSet, report: &TreeReport) -> Str
         }
         ReportFormat::Sarif => pretty(&sarif(rules, report)),
     }
+}
+
+/// ` in <commit> (<day>, <author>)`, and `, history only` when HEAD no longer has it.
+fn commit_note(o: &GitOrigin) -> String {
+    format!(
+        " in {} ({}, {}){}",
+        o.short_commit(),
+        o.date.get(..10).unwrap_or(&o.date),
+        o.author,
+        if o.history_only { ", history only" } else { "" }
+    )
 }
 
 fn pretty(v: &Value) -> String {
@@ -95,7 +109,7 @@ fn sarif(rules: &RuleSet, report: &TreeReport) -> Value {
         .findings
         .iter()
         .map(|f| {
-            json!({
+            let mut result = json!({
                 "ruleId": f.rule,
                 "level": "error",
                 "message": {"text": format!("{} ({}): {}", f.rule, f.secret_type.as_str(), f.masked)},
@@ -106,7 +120,11 @@ fn sarif(rules: &RuleSet, report: &TreeReport) -> Value {
                     }
                 }],
                 "partialFingerprints": {"secrethub/v1": f.fingerprint},
-            })
+            });
+            if let Some(origin) = &f.origin {
+                result["properties"] = json!(origin);
+            }
+            result
         })
         .collect();
     json!({
@@ -166,5 +184,46 @@ mod tests {
         }
         assert_eq!("SARIF".parse(), Ok(ReportFormat::Sarif));
         assert!("xml".parse::<ReportFormat>().is_err());
+    }
+
+    #[test]
+    fn a_finding_from_git_history_carries_its_commit_in_every_format() {
+        let rules = RuleSet::builtin().unwrap();
+        let secret = "ghp_R8kT2vLq9wXz4mNp7sYb3cHf6jUa1eGi0oVt";
+        let mut findings = rules.scan_text("ci.env", &format!("GITHUB_TOKEN={secret}\n"));
+        findings[0].origin = Some(GitOrigin {
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            author: "Ada".into(),
+            email: "ada@example.com".into(),
+            date: "2024-05-01T10:00:00Z".into(),
+            history_only: true,
+        });
+        let report = TreeReport {
+            findings,
+            ..TreeReport::default()
+        };
+        let text = render(ReportFormat::Text, &rules, &report);
+        assert!(
+            text.ends_with(" in 0123456789ab (2024-05-01, Ada), history only\n"),
+            "{text}"
+        );
+        let json: Value =
+            serde_json::from_str(&render(ReportFormat::Json, &rules, &report)).unwrap();
+        let finding = &json["findings"][0];
+        assert_eq!(
+            finding["commit"],
+            "0123456789abcdef0123456789abcdef01234567"
+        );
+        assert_eq!(finding["date"], "2024-05-01T10:00:00Z");
+        assert_eq!(finding["current_storage"], "git history only");
+        assert_eq!(
+            json["secret_inventory"][0]["current_storage"],
+            "git history only"
+        );
+        let sarif: Value =
+            serde_json::from_str(&render(ReportFormat::Sarif, &rules, &report)).unwrap();
+        let properties = &sarif["runs"][0]["results"][0]["properties"];
+        assert_eq!(properties["commit"], finding["commit"]);
+        assert_eq!(properties["history_only"], true);
     }
 }

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use crate::filter::PathFilter;
 use crate::rules::RuleSet;
@@ -104,10 +103,10 @@ pub(crate) fn collect(
             continue;
         }
         if kind.is_dir() {
-            if !SKIPPED_DIRS.contains(&name.as_ref()) {
+            if !is_skipped_dir(&name) {
                 collect(&entry.path(), &path, ignore, out)?;
             }
-        } else if kind.is_file() && !LOCK_FILES.contains(&name.as_ref()) {
+        } else if kind.is_file() && !is_skipped_file(&name) {
             out.push(entry.path());
         }
     }
@@ -120,7 +119,30 @@ fn read_text(path: &Path, limit: u64) -> Option<String> {
     if meta.len() > limit {
         return None;
     }
-    let bytes = std::fs::read(path).ok()?;
+    text_of(std::fs::read(path).ok()?)
+}
+
+/// Whether a directory of this name is never entered (`.git`, `node_modules`, `target`, …).
+pub fn is_skipped_dir(name: &str) -> bool {
+    SKIPPED_DIRS.contains(&name)
+}
+
+/// Whether a file of this name is never read (lock files: hashes and versions).
+pub fn is_skipped_file(name: &str) -> bool {
+    LOCK_FILES.contains(&name)
+}
+
+/// Whether a `/`-separated relative path is never read: a lock file, or under a skipped
+/// directory. For paths that come whole (a git index) rather than from a walk.
+pub fn is_skipped_path(path: &str) -> bool {
+    let mut parts = path.rsplit('/');
+    let name = parts.next().unwrap_or(path);
+    is_skipped_file(name) || parts.any(is_skipped_dir)
+}
+
+/// A file's content as text, or `None` when it is binary (a NUL byte among its first bytes).
+/// Invalid UTF-8 is replaced, so a Latin-1 file is still scanned.
+pub fn text_of(bytes: Vec<u8>) -> Option<String> {
     if bytes[..bytes.len().min(BINARY_SNIFF)].contains(&0) {
         return None;
     }
@@ -128,6 +150,50 @@ fn read_text(path: &Path, limit: u64) -> Option<String> {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     })
+}
+
+/// Runs `work` on every item over `threads` threads (0: one per core; never more than there
+/// are items), each thread with its own state made by `init` (a repository handle, say), and
+/// answers the results in the items' order.
+pub fn parallel_map<T, S, R>(
+    items: &[T],
+    threads: usize,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, &T) -> R + Sync,
+) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+{
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .min(items.len().max(1));
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut state = init();
+                    let mut local = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        local.push((i, work(&mut state, item)));
+                    }
+                    local
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            // A worker that panicked passes its panic on, as one thread would have.
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The path as findings name it: relative to `root` when under it.
@@ -141,6 +207,12 @@ fn shown(root: &Path, path: &Path) -> String {
 }
 
 impl RuleSet {
+    /// Every finding of one file's text, its shape understood (a Kubernetes `Secret`'s
+    /// base64 `data`, a YAML finding's key path); `path` names the file in findings.
+    pub fn scan_file(&self, path: &str, text: &str) -> Vec<Finding> {
+        shapes::scan_file(self, path, text)
+    }
+
     /// Scans every file under `root` (see the module docs).
     pub fn scan_tree(&self, root: &Path, options: &WalkOptions) -> std::io::Result<TreeReport> {
         let mut files = Vec::new();
@@ -152,39 +224,26 @@ impl RuleSet {
         } else {
             files.push(root.to_path_buf());
         }
-        let threads = match options.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        }
-        .min(files.len().max(1));
-        let next = AtomicUsize::new(0);
-        let report = Mutex::new(TreeReport::default());
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| {
-                    let mut local = TreeReport::default();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(path) = files.get(i) else { break };
-                        match read_text(path, options.max_file_bytes) {
-                            Some(text) => {
-                                local.files_scanned += 1;
-                                local.bytes_scanned += text.len() as u64;
-                                let name = shown(root, path);
-                                local.findings.extend(shapes::scan_file(self, &name, &text));
-                            }
-                            None => local.files_skipped += 1,
-                        }
-                    }
-                    let mut all = report.lock().unwrap_or_else(|e| e.into_inner());
-                    all.files_scanned += local.files_scanned;
-                    all.bytes_scanned += local.bytes_scanned;
-                    all.files_skipped += local.files_skipped;
-                    all.findings.extend(local.findings);
-                });
+        let scanned = parallel_map(
+            &files,
+            options.threads,
+            || (),
+            |(), path| {
+                let text = read_text(path, options.max_file_bytes)?;
+                Some((text.len() as u64, self.scan_file(&shown(root, path), &text)))
+            },
+        );
+        let mut report = TreeReport::default();
+        for outcome in scanned {
+            match outcome {
+                Some((bytes, found)) => {
+                    report.files_scanned += 1;
+                    report.bytes_scanned += bytes;
+                    report.findings.extend(found);
+                }
+                None => report.files_skipped += 1,
             }
-        });
-        let mut report = report.into_inner().unwrap_or_else(|e| e.into_inner());
+        }
         report
             .findings
             .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
@@ -215,5 +274,29 @@ mod tests {
         let paths: Vec<&str> = report.findings.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["src/conf/ci.env"]);
         assert_eq!((report.files_scanned, report.files_skipped), (1, 1));
+    }
+
+    #[test]
+    fn a_whole_path_is_skipped_by_its_directories_and_its_name() {
+        for (path, skipped) in [
+            ("Cargo.lock", true),
+            ("web/node_modules/pkg/x.env", true),
+            ("a/.git/config", true),
+            ("src/conf/ci.env", false),
+            ("vendored/x.env", false),
+        ] {
+            assert_eq!(is_skipped_path(path), skipped, "{path}");
+        }
+    }
+
+    #[test]
+    fn parallel_map_answers_in_the_items_order_with_a_state_per_thread() {
+        let items: Vec<usize> = (0..1000).collect();
+        let out = parallel_map(&items, 2, Vec::new, |seen: &mut Vec<usize>, &i| {
+            seen.push(i);
+            i * 2
+        });
+        assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert!(parallel_map(&[] as &[usize], 0, || (), |(), &i| i).is_empty());
     }
 }
