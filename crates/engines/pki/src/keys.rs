@@ -1,5 +1,5 @@
-//! Private keys: Vault's `key_type`/`key_bits` pairs, generation (RSA through the `rsa`
-//! crate, since ring cannot make RSA keys; EC and Ed25519 through ring), and the PEM forms
+//! Private keys: Vault's `key_type`/`key_bits` pairs, generation (RSA through
+//! `secrethub-rsa-keygen`, since ring cannot make RSA keys; EC and Ed25519 through ring), and the PEM forms
 //! Vault answers (`private_key_format`: PKCS#1 for RSA, SEC1 for EC, PKCS#8 for Ed25519, or
 //! PKCS#8 for all). Key bytes live in `Zeroizing` buffers and are never formatted by `Debug`.
 
@@ -138,11 +138,12 @@ impl std::fmt::Debug for PrivateKey {
 }
 
 impl PrivateKey {
-    /// Makes a new key. RSA takes up to a second or more: call it off the async threads.
+    /// Makes a new key. RSA takes tens of milliseconds (2048 bits) to a second or more (4096):
+    /// call it off the async threads.
     pub(crate) fn generate(spec: KeySpec) -> Result<PrivateKey> {
         let pkcs8 = match spec.kind {
             KeyKind::Rsa => {
-                let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, spec.bits as usize)
+                let key = secrethub_rsa_keygen::generate(spec.bits as usize)
                     .map_err(|e| PkiError::crypto("generating an RSA key", e))?;
                 let doc = key
                     .to_pkcs8_der()
