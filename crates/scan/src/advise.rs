@@ -52,7 +52,7 @@ fn mentions(haystack: &str, word: &str) -> bool {
 
 impl AdviceRequest {
     /// The platform: the constraint, else what the query or excerpt names.
-    fn kubernetes(&self) -> bool {
+    pub(crate) fn kubernetes(&self) -> bool {
         match &self.constraints.platform {
             Some(p) => mentions(p, "kubernetes") || mentions(p, "k8s"),
             None => {
@@ -173,9 +173,26 @@ fn platform(
     })
 }
 
-/// Session length for the compliance regimes that ask for short-lived access.
+/// Whether a compliance regime asks for short-lived access and shorter rotation intervals.
+fn strict(request: &AdviceRequest) -> bool {
+    request.compliance("PCI-DSS") || request.compliance("HIPAA")
+}
+
+/// Session length, in seconds, for dynamic credentials and service tokens: 15 minutes under
+/// the regimes that ask for short-lived access, else an hour.
+pub(crate) fn short_ttl_secs(request: &AdviceRequest) -> u64 {
+    if strict(request) {
+        15 * 60
+    } else {
+        60 * 60
+    }
+}
+
+/// The longest a dynamic credential or service token lives, renewals included.
+pub(crate) const MAX_TTL_SECS: u64 = 24 * 60 * 60;
+
 fn short_ttl(request: &AdviceRequest) -> &'static str {
-    if request.compliance("PCI-DSS") || request.compliance("HIPAA") {
+    if strict(request) {
         "15m"
     } else {
         "1h"
@@ -249,9 +266,9 @@ fn access_policy(
     };
     let least = match services {
         Some(n) => format!(
-            "each of the {n} services can only read its own paths (secret/data/<service>/*, database/creds/<service>-*)"
+            "each of the {n} services can only read its own paths (secret/data/<service>/*, database/creds/<service>)"
         ),
-        None => "each service can only read its own paths (secret/data/<service>/*, database/creds/<service>-*)".to_string(),
+        None => "each service can only read its own paths (secret/data/<service>/*, database/creds/<service>)".to_string(),
     };
     let audited: Vec<&str> = request
         .constraints
@@ -275,8 +292,24 @@ fn access_policy(
     })
 }
 
+/// How often a static secret of `secret_type` is rotated, in days, and how.
+pub(crate) fn rotation_for(request: &AdviceRequest, secret_type: &str) -> (u32, &'static str) {
+    let strict = strict(request);
+    match secret_type {
+        "api_keys" => (if strict { 60 } else { 90 }, "manual with rotation runbook"),
+        "database_credentials" => (
+            if strict { 30 } else { 90 },
+            "SecretHub static role with rotation_period",
+        ),
+        "signing_keys" => (
+            if strict { 90 } else { 180 },
+            "transit key with auto_rotate_period",
+        ),
+        _ => (if strict { 30 } else { 90 }, "scheduled rotation"),
+    }
+}
+
 fn rotation(request: &AdviceRequest, assessed: &[Assessment]) -> Value {
-    let strict = request.compliance("PCI-DSS") || request.compliance("HIPAA");
     let static_types: BTreeSet<&str> = assessed
         .iter()
         .filter(|a| !a.dynamic_eligible)
@@ -285,19 +318,7 @@ fn rotation(request: &AdviceRequest, assessed: &[Assessment]) -> Value {
     let rows: Vec<Value> = static_types
         .iter()
         .map(|t| {
-            let (days, method) = match *t {
-                "api_keys" => (if strict { 60 } else { 90 }, "manual with rotation runbook"),
-                "database_credentials" => (
-                    if strict { 30 } else { 90 },
-                    "SecretHub static role with rotation_period",
-                ),
-                "signing_keys" => (
-                    if strict { 90 } else { 180 },
-                    "transit key with auto_rotate_period",
-                ),
-                "infrastructure_secrets" => (if strict { 30 } else { 90 }, "scheduled rotation"),
-                _ => (if strict { 30 } else { 90 }, "scheduled rotation"),
-            };
+            let (days, method) = rotation_for(request, t);
             json!({
                 "secret_type": t,
                 "interval_days": days,

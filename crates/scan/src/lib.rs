@@ -29,7 +29,10 @@ pub use advise::{advise, AdviceRequest, Constraints};
 pub use filter::{Baseline, PathFilter, IGNORE_FILE};
 pub use inventory::{assess, inventory, storage_of, Assessment, InventoryEntry, Replacement, Risk};
 pub use origin::GitOrigin;
-pub use plan::{plan, service_of, Plan, Source, Step};
+pub use plan::{
+    percent_decode, plan, read_tree, service_of, url_username, Binding, MountKind, Plan, PlanInput,
+    Source, Step, Target, Tree, DATABASE_MOUNT,
+};
 pub use report::{render, ReportFormat};
 pub use rules::{ExampleFailure, Rule, RuleError, RuleSet, SecretType};
 pub use scan::Finding;

@@ -1,20 +1,21 @@
 //! `secrethub advise`: the strategy document's report for a tree (`--input`), the migration
 //! plan written for review (`--plan DIR`), and the plan performed against a server
-//! (`--apply DIR`): KV imports (values read from the files at apply time), policies, then the
+//! (`--apply DIR`, `apply.rs`): mounts, KV imports (values read from the files at apply
+//! time), rotation schedules, policies, database connections and roles, auth roles, then the
 //! rewrites of the literals into `${secret:…}` references. Applying twice changes nothing
 //! the second time; every step prints what it did.
+
+mod apply;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use secrethub_client::Client;
-use secrethub_scan::{Plan, RuleSet, Step, WalkOptions};
-use serde_json::{json, Value};
+use secrethub_common::format_duration;
+use secrethub_scan::{Binding, MountKind, Plan, RuleSet, Step, WalkOptions};
 
 use crate::commands::scan::scan_all;
 use crate::output;
-use crate::settings::{client_config, Env, GlobalArgs};
 
 /// The strategy report for a tree, and its migration plan:
 /// secrethub advise --input request.json [--plan DIR] [PATH...] | secrethub advise --apply DIR
@@ -53,7 +54,7 @@ pub(crate) fn main(args: &[OsString]) -> u8 {
         }
     };
     let result = match &cli.apply {
-        Some(dir) => apply(dir),
+        Some(dir) => apply::apply(dir),
         None => report(&cli),
     };
     match result {
@@ -65,7 +66,7 @@ pub(crate) fn main(args: &[OsString]) -> u8 {
     }
 }
 
-fn rules() -> Result<RuleSet, String> {
+pub(super) fn rules() -> Result<RuleSet, String> {
     RuleSet::builtin().map_err(|e| format!("loading the scan rules: {e}"))
 }
 
@@ -93,8 +94,15 @@ fn report(cli: &AdviseArgs) -> Result<(), String> {
     if let Some(dir) = &cli.plan {
         let root = std::fs::canonicalize(&root).map_err(|e| format!("{}: {e}", root.display()))?;
         let text_of = |rel: &str| std::fs::read_to_string(root.join(rel)).ok();
-        let plan =
-            secrethub_scan::plan(&root.to_string_lossy(), &cli.kv_mount, &assessed, &text_of);
+        let tree = secrethub_scan::read_tree(&root, &cli.ignore);
+        let plan = secrethub_scan::plan(&secrethub_scan::PlanInput {
+            root: &root.to_string_lossy(),
+            kv_mount: &cli.kv_mount,
+            request: &request,
+            assessed: &assessed,
+            text_of: &text_of,
+            tree: &tree,
+        });
         write_plan(dir, &plan, &assessed)?;
         output::err(&format!(
             "plan written to {} ({} steps); review it, then: secrethub advise --apply {}",
@@ -151,6 +159,59 @@ fn write_plan(
                 source.file, source.line, source.column
             ),
             Step::Proposal { what } => format!("- to do by hand: {what}"),
+            Step::EnableMount {
+                kind, path, engine, ..
+            } => {
+                let kind = match kind {
+                    MountKind::Secrets => "the secrets engine",
+                    MountKind::Auth => "the auth method",
+                };
+                format!("- enable {kind} {engine} at {path}/ unless it is there")
+            }
+            Step::Rotation {
+                path,
+                key,
+                interval_days,
+                method,
+            } => format!(
+                "- rotate {path}#{key} every {interval_days} days ({method}); kept in its KV metadata"
+            ),
+            Step::DatabaseConnection {
+                name,
+                plugin,
+                connection_url,
+                source,
+                ..
+            } => format!(
+                "- database connection {name}: {plugin} at {connection_url}, the admin login read from {}:{} when applied",
+                source.file, source.line
+            ),
+            Step::DatabaseRole {
+                name,
+                default_ttl,
+                max_ttl,
+                ..
+            } => format!(
+                "- database role {name}: a user per lease, default_ttl {}, max_ttl {} (read database/creds/{name})",
+                human(*default_ttl),
+                human(*max_ttl)
+            ),
+            Step::JwtConfig { mount, issuer } => {
+                format!("- auth/{mount}/config: ID tokens issued by {issuer}")
+            }
+            Step::AuthRole {
+                mount,
+                name,
+                binding,
+                policies,
+                token_ttl,
+                ..
+            } => format!(
+                "- auth/{mount}/role/{name}: {}, policies {}, tokens for {}",
+                who(binding),
+                policies.join(","),
+                human(*token_ttl)
+            ),
         };
         readme.push_str(&line);
         readme.push('\n');
@@ -158,152 +219,36 @@ fn write_plan(
     std::fs::write(dir.join("README.md"), readme).map_err(io)
 }
 
-/// Performs `dir/plan.json` against the server.
-fn apply(dir: &Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(dir.join("plan.json"))
-        .map_err(|e| format!("reading {}: {e}", dir.join("plan.json").display()))?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|e| format!("plan.json: {e}"))?;
-    let config = client_config(&GlobalArgs::default(), &Env::from_process())?;
-    let client = Client::new(config).map_err(|e| format!("creating the client: {e}"))?;
-    let rules = rules()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(apply_steps(&client, &rules, &plan))
+fn human(secs: u64) -> String {
+    format_duration(std::time::Duration::from_secs(secs))
 }
 
-async fn apply_steps(client: &Client, rules: &RuleSet, plan: &Plan) -> Result<(), String> {
-    let mut files = Files {
-        root: Path::new(&plan.root),
-        texts: Default::default(),
-    };
-    let mount = &plan.kv_mount;
-    for step in &plan.steps {
-        match step {
-            Step::KvPut { path, key, source } => {
-                let logical = path.strip_prefix(&format!("{mount}/")).unwrap_or(path);
-                let data_path = format!("{mount}/data/{logical}");
-                let current = client
-                    .read(&data_path)
-                    .await
-                    .map_err(|e| format!("reading {path}: {e}"))?;
-                let mut data = current
-                    .as_ref()
-                    .and_then(|v| v["data"]["data"].as_object().cloned())
-                    .unwrap_or_default();
-                let text = files.text(&source.file)?;
-                let found = secrethub_scan::value_at(
-                    rules,
-                    &source.file,
-                    text,
-                    source.line,
-                    &source.fingerprint,
-                );
-                let Some((value, _)) = found else {
-                    if data.contains_key(key) {
-                        output::out(&format!("kv {path}#{key}: already imported"));
-                        continue;
-                    }
-                    return Err(format!(
-                        "{}:{}: the value the plan names is no longer there and {path}#{key} is not set",
-                        source.file, source.line
-                    ));
-                };
-                if data.get(key).and_then(Value::as_str) == Some(value.as_str()) {
-                    output::out(&format!("kv {path}#{key}: unchanged"));
-                    continue;
-                }
-                data.insert(key.clone(), Value::String(value));
-                client
-                    .write(&data_path, &json!({ "data": data }))
-                    .await
-                    .map_err(|e| format!("writing {path}: {e}"))?;
-                output::out(&format!(
-                    "kv {path}#{key}: imported from {}:{}",
-                    source.file, source.line
-                ));
-            }
-            Step::Policy { name, hcl } => {
-                let policy_path = format!("sys/policies/acl/{name}");
-                let current = client
-                    .read(&policy_path)
-                    .await
-                    .map_err(|e| format!("reading policy {name}: {e}"))?;
-                let same = current
-                    .as_ref()
-                    .and_then(|v| v["data"]["policy"].as_str().or(v["policy"].as_str()))
-                    == Some(hcl.as_str());
-                if same {
-                    output::out(&format!("policy {name}: unchanged"));
-                    continue;
-                }
-                client
-                    .write(&policy_path, &json!({ "policy": hcl }))
-                    .await
-                    .map_err(|e| format!("writing policy {name}: {e}"))?;
-                output::out(&format!("policy {name}: written"));
-            }
-            Step::Rewrite {
-                source, reference, ..
-            } => {
-                let text = files.text(&source.file)?;
-                let found = secrethub_scan::value_at(
-                    rules,
-                    &source.file,
-                    text,
-                    source.line,
-                    &source.fingerprint,
-                );
-                match found {
-                    Some((_, Some((start, end)))) => {
-                        let rewritten = format!("{}{reference}{}", &text[..start], &text[end..]);
-                        files.write(&source.file, rewritten)?;
-                        output::out(&format!(
-                            "rewrite {}:{}: now {reference}",
-                            source.file, source.line
-                        ));
-                    }
-                    _ if text.contains(reference.as_str()) => {
-                        output::out(&format!(
-                            "rewrite {}:{}: already done",
-                            source.file, source.line
-                        ));
-                    }
-                    _ => {
-                        return Err(format!(
-                            "{}:{}: the value to rewrite is no longer there",
-                            source.file, source.line
-                        ))
-                    }
-                }
-            }
-            Step::Proposal { what } => output::out(&format!("to do by hand: {what}")),
+/// Who may log in through a role, for the plan's README.
+fn who(binding: &Binding) -> String {
+    match binding {
+        Binding::Kubernetes {
+            service_accounts,
+            namespaces,
+        } => format!(
+            "service account {} in namespace {}",
+            service_accounts.join(","),
+            namespaces.join(",")
+        ),
+        Binding::Jwt {
+            bound_audiences,
+            bound_claims,
+            ..
+        } => {
+            let claims: Vec<String> = bound_claims
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            format!(
+                "ID tokens with {} for {}",
+                claims.join(", "),
+                bound_audiences.join(",")
+            )
         }
-    }
-    Ok(())
-}
-
-/// The plan's source files, each read once and kept as the rewrites change it, so a file
-/// with many secrets is not read again for every import and rewrite.
-struct Files<'a> {
-    root: &'a Path,
-    texts: std::collections::HashMap<String, String>,
-}
-
-impl Files<'_> {
-    fn text(&mut self, rel: &str) -> Result<&str, String> {
-        if !self.texts.contains_key(rel) {
-            let text = std::fs::read_to_string(self.root.join(rel))
-                .map_err(|e| format!("reading {rel}: {e}"))?;
-            self.texts.insert(rel.to_string(), text);
-        }
-        Ok(self.texts[rel].as_str())
-    }
-
-    fn write(&mut self, rel: &str, text: String) -> Result<(), String> {
-        std::fs::write(self.root.join(rel), &text).map_err(|e| format!("rewriting {rel}: {e}"))?;
-        self.texts.insert(rel.to_string(), text);
-        Ok(())
+        Binding::Approle => "a role ID and secret ID".to_string(),
     }
 }
