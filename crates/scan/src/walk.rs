@@ -78,6 +78,30 @@ pub struct TreeReport {
     pub files_skipped: usize,
 }
 
+impl TreeReport {
+    /// Counts one file as scanned (with its size in bytes) or, for `None`, skipped; answers
+    /// its findings, for the caller to keep or filter.
+    pub fn tally(&mut self, outcome: Option<(u64, Vec<Finding>)>) -> Vec<Finding> {
+        match outcome {
+            Some((bytes, found)) => {
+                self.files_scanned += 1;
+                self.bytes_scanned += bytes;
+                found
+            }
+            None => {
+                self.files_skipped += 1;
+                Vec::new()
+            }
+        }
+    }
+
+    /// Orders the findings by path, line and column.
+    pub fn sort_by_place(&mut self) {
+        self.findings
+            .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    }
+}
+
 /// Collects the files under `dir` worth reading; `relative` is `dir`'s path from the
 /// scanned root (`/`-separated, empty for the root), which the ignore patterns see.
 pub(crate) fn collect(
@@ -235,18 +259,10 @@ impl RuleSet {
         );
         let mut report = TreeReport::default();
         for outcome in scanned {
-            match outcome {
-                Some((bytes, found)) => {
-                    report.files_scanned += 1;
-                    report.bytes_scanned += bytes;
-                    report.findings.extend(found);
-                }
-                None => report.files_skipped += 1,
-            }
+            let found = report.tally(outcome);
+            report.findings.extend(found);
         }
-        report
-            .findings
-            .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+        report.sort_by_place();
         Ok(report)
     }
 }
