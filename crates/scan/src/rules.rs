@@ -100,6 +100,9 @@ pub struct Rule {
     /// information, `Password=` in a connection string), so a weak word (`secret`, `admin`)
     /// counts (see `value::Position`).
     pub(crate) password_position: bool,
+    /// In a plain settings file (`.ini`, `.env`, `.properties`, `.conf`) the value is a
+    /// literal (`literal_in_settings: true`): words count (`password = open_sesame`).
+    pub(crate) literal_in_settings: bool,
     /// The secret must look random (`mixed: true`): letters and digits, not words and
     /// numbers joined (`value::reads_as_words`).
     pub(crate) mixed: bool,
@@ -211,6 +214,7 @@ fn parse_rule(file: &str, y: &Yaml) -> Result<Rule, RuleError> {
             .collect(),
         mixed: y["mixed"].as_bool().unwrap_or(false),
         password_position: y["password_position"].as_bool().unwrap_or(false),
+        literal_in_settings: y["literal_in_settings"].as_bool().unwrap_or(false),
         priority: y["priority"].as_i64().unwrap_or(10),
         examples_match: strings(&examples["match"]),
         examples_no_match: strings(&examples["no_match"]),

@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use crate::rules::{Rule, RuleSet};
 use crate::value::{
-    entropy, fingerprint, is_placeholder_at, is_uuid, looks_like_code, mask, reads_as_words,
-    Position,
+    entropy, fingerprint, is_placeholder_at, is_uuid, looks_like_code_in, mask, reads_as_words,
+    Position, Syntax,
 };
 use crate::SecretType;
 
@@ -19,6 +19,19 @@ const CODE_EXTENSIONS: &[&str] = &[
     "rs", "go", "java", "kt", "scala", "py", "js", "jsx", "ts", "tsx", "rb", "php", "cs", "c", "h",
     "cc", "cpp", "hpp", "swift", "m", "groovy", "lua", "pl",
 ];
+
+/// Extensions of plain settings files, where a value after `=` is a literal by the format's
+/// syntax: a rule that says so (`literal_in_settings`) takes words there as a password.
+const SETTINGS_EXTENSIONS: &[&str] = &["ini", "env", "properties", "cfg", "conf", "cnf"];
+
+fn is_settings(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name == ".env"
+        || name.starts_with(".env.")
+        || name.rsplit_once('.').is_some_and(|(_, ext)| {
+            SETTINGS_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
+        })
+}
 
 fn is_code(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
@@ -59,9 +72,6 @@ pub struct Finding {
     /// and `host`): never secret, used to classify the finding.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub context: std::collections::BTreeMap<String, String>,
-    /// The commit that first brought it in, when it was found in git history.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<crate::GitOrigin>,
     /// Byte range of the value in the text (for rewriting it into a reference).
     #[serde(skip)]
     pub span: (usize, usize),
@@ -240,6 +250,11 @@ impl RuleSet {
             let at = start + m.start();
             let quoted = in_string_literal(&text[start..at]);
             let name_only = rule.priority < 10;
+            let syntax = if rule.literal_in_settings && is_settings(path) {
+                Syntax::Settings
+            } else {
+                Syntax::Code
+            };
             let position = if rule.password_position {
                 Position::Password
             } else {
@@ -249,7 +264,7 @@ impl RuleSet {
                 || names_something_else(rule, &caps)
                 || (rule.mixed && !random_token(value))
                 || is_placeholder_at(value, position)
-                || (name_only && looks_like_code(value))
+                || (name_only && looks_like_code_in(value, syntax))
                 || (name_only && is_uuid(value) && names_an_id(&text[start..at]))
                 || rule.entropy.is_some_and(|floor| entropy(value) < floor)
                 || allowed(text, at)
@@ -273,7 +288,6 @@ impl RuleSet {
                 fingerprint: fingerprint(value),
                 decoded_from: None,
                 context,
-                origin: None,
                 span: (at, at + value.len()),
                 priority: rule.priority,
             });
@@ -364,6 +378,26 @@ mod tests {
         // A shape rule needs no quotes, in code too.
         let token = "let t = ghp_R8kT2vLq9wXz4mNp7sYb3cHf6jUa1eGi0oVt;\n";
         assert_eq!(set.scan_text("src/main.rs", token).len(), 1);
+    }
+
+    #[test]
+    fn in_a_settings_file_a_password_of_words_is_a_finding() {
+        let set = rules();
+        let text = "[db]\nuser = billing\npassword = amber_lantern\n";
+        for path in ["conf/settings.ini", ".env", "app.properties"] {
+            let found = set.scan_text(path, text);
+            assert_eq!(found.len(), 1, "{path}: {found:?}");
+            assert_eq!(
+                (found[0].rule.as_str(), found[0].line),
+                ("generic-password", 3)
+            );
+        }
+        // Elsewhere the same words may be a name (a YAML key, a variable).
+        assert!(set.scan_text("values.yaml", text).is_empty());
+        // A constant's name is a name in a settings file too.
+        assert!(set
+            .scan_text(".env", "PASSWORD=DB_PASSWORD_FROM_VAULT\n")
+            .is_empty());
     }
 
     #[test]

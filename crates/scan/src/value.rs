@@ -131,13 +131,26 @@ pub fn is_placeholder_at(value: &str, position: Position) -> bool {
     distinct.len() <= 2
 }
 
+/// Where a value was read, for [`looks_like_code_in`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    /// Source code, YAML, JSON, prose: a bare word may be a variable's or a key's name.
+    Code,
+    /// A plain settings file (`.ini`, `.env`, `.properties`, `.conf`), where whatever follows
+    /// `password=` is the literal value: lowercase words (`open_sesame`, `thisismypassword`)
+    /// and camelCase (`myPassword`) are passwords, only a constant's name (`DB_PASSWORD`), a
+    /// path, a URL, a call or a dotted reference are not.
+    Settings,
+}
+
 /// Whether a value found next to a telling name is code, a path or a name rather than a
 /// secret: a path (`/etc/ssl/x.key`, `./certs`), a URL without credentials, a function call
 /// (`get_password()`), a dotted or `::` reference (`settings.API_KEY`, `arn:aws:…`), a CSS or
 /// DOM selector (`#add-password`), or words without a digit joined by `_`, `-`, `.` or in
 /// camelCase (`API_KEY_FROM_ENV`, `addPassword`). Rules that know a secret by its name only
 /// use it; a value with a shape of its own needs no such guess.
-pub fn looks_like_code(value: &str) -> bool {
+/// `syntax` says where the value was read ([`Syntax`]).
+pub fn looks_like_code_in(value: &str, syntax: Syntax) -> bool {
     let v = value.trim_matches(|c| c == '"' || c == '\'' || c == '`');
     let ident = |p: &str| {
         !p.is_empty()
@@ -204,7 +217,7 @@ pub fn looks_like_code(value: &str) -> bool {
     // One long lowercase word: `authorization`, `capabilities` (a password of that shape is
     // left to the rules with an entropy floor of their own; short ones still count).
     let bare = v.trim_end_matches(['=', '.', ':', ';', ',']);
-    if bare.len() >= 12 && bare.bytes().all(|b| b.is_ascii_lowercase()) {
+    if syntax == Syntax::Code && bare.len() >= 12 && bare.bytes().all(|b| b.is_ascii_lowercase()) {
         return true;
     }
     // Words with code's punctuation and no digit: prose or code (`(increment).`, `super$ecret`).
@@ -215,6 +228,10 @@ pub fn looks_like_code(value: &str) -> bool {
     let segments: Vec<&str> = v.split(['_', '-', '.']).filter(|s| !s.is_empty()).collect();
     let words = segments.iter().all(|s| wordish(s));
     let joined = segments.len() >= 2;
+    if syntax == Syntax::Settings {
+        let constant = v.bytes().all(|b| !b.is_ascii_lowercase());
+        return words && joined && constant;
+    }
     let camel = v
         .as_bytes()
         .windows(2)
@@ -437,7 +454,7 @@ mod tests {
             "sha256_9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
             "%APPDATA%",
         ] {
-            assert!(looks_like_code(c), "{c}");
+            assert!(looks_like_code_in(c, Syntax::Code), "{c}");
         }
         for s in [
             "Kp9wLq2vX7mNz",
@@ -450,7 +467,28 @@ mod tests {
             "X_fT4oDpik=xto+^6n+w4tPG4rhZ-6pFvX8PHi=btT(YsQ&HCi",
             "rocket!OsgugbVIOLET",
         ] {
-            assert!(!looks_like_code(s), "{s}");
+            assert!(!looks_like_code_in(s, Syntax::Code), "{s}");
+        }
+    }
+
+    #[test]
+    fn in_a_settings_file_words_after_a_password_name_are_the_password() {
+        for p in [
+            "open_sesame",
+            "thisismypassword",
+            "myPassword",
+            "blue-harbour",
+        ] {
+            assert!(looks_like_code_in(p, Syntax::Code), "{p}");
+            assert!(!looks_like_code_in(p, Syntax::Settings), "{p}");
+        }
+        for c in [
+            "DB_PASSWORD",
+            "/run/secrets/db",
+            "vault.read(path)",
+            "config.db.password",
+        ] {
+            assert!(looks_like_code_in(c, Syntax::Settings), "{c}");
         }
     }
 
