@@ -72,6 +72,9 @@ pub struct Finding {
     /// and `host`): never secret, used to classify the finding.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub context: std::collections::BTreeMap<String, String>,
+    /// The commit that first brought it in, when it was found in git history.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::GitOrigin>,
     /// Byte range of the value in the text (for rewriting it into a reference).
     #[serde(skip)]
     pub span: (usize, usize),
@@ -288,6 +291,7 @@ impl RuleSet {
                 fingerprint: fingerprint(value),
                 decoded_from: None,
                 context,
+                origin: None,
                 span: (at, at + value.len()),
                 priority: rule.priority,
             });
