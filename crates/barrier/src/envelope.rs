@@ -5,8 +5,6 @@
 
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
-use rand::rngs::OsRng;
-use rand::RngCore;
 
 use crate::root_key::KEY_LEN;
 
@@ -37,7 +35,7 @@ pub(crate) fn seal(
     // and means the only long-lived copy of a key is the zeroized one in the keyring.
     let cipher = Aes256Gcm::new(key.into());
     let mut nonce = [0u8; NONCE_LEN];
-    OsRng.fill_bytes(&mut nonce);
+    secrethub_common::fill_random(&mut nonce);
 
     let mut out = Vec::with_capacity(BODY_START + plaintext.len() + TAG_LEN);
     out.push(VERSION);
