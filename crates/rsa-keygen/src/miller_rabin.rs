@@ -1,13 +1,14 @@
 //! The Miller-Rabin probable-prime test (FIPS 186-5 B.3.1) on fixed-size integers, with
-//! crypto-bigint's constant-time Montgomery arithmetic: the time a round takes depends on the
+//! constant-time Montgomery arithmetic (crypto-bigint's, and ours for the base-2 round): the time a round takes depends on the
 //! size of the candidate and on how many squarings it needs before it decides, never on the
 //! bits of the candidate or the base.
 
 use crypto_bigint::modular::{MontyForm, MontyParams};
-use crypto_bigint::subtle::ConditionallySelectable as _;
 use crypto_bigint::{Concat, Odd, Split, Uint};
 use rand::{CryptoRng, RngCore};
 use zeroize::Zeroize;
+
+use crate::montgomery;
 
 /// A candidate `w` ready for rounds: `w - 1 = 2^a · m` with `m` odd, and its Montgomery form.
 pub(crate) struct MillerRabin<const LIMBS: usize> {
@@ -43,18 +44,24 @@ impl<const LIMBS: usize> MillerRabin<LIMBS> {
     }
 
     /// One round with the base 2, the first filter of every sieved candidate. `2^m` is
-    /// computed by squaring and doubling, and a doubling (a modular addition) costs far less
-    /// than the multiplication by the base that a general exponentiation does.
+    /// computed by squaring and doubling (a doubling is a modular addition, far cheaper than
+    /// the multiplication by the base a general exponentiation does), with our own
+    /// Montgomery multiplication ([`montgomery`]).
     pub(crate) fn passes_base_two(&self) -> bool {
-        let mut z = MontyForm::one(self.params);
-        for i in (0..Uint::<LIMBS>::BITS).rev() {
-            z = z.square();
-            // Both ways for every bit, then a constant-time choice: the time does not
-            // depend on the candidate's bits.
-            let doubled = z.double();
-            z = MontyForm::conditional_select(&z, &doubled, self.m.bit(i).into());
+        let n = self.candidate.as_words();
+        let n0_inv = montgomery::negative_inverse(n[0]);
+        let m = self.m.as_words();
+        let mut z = *MontyForm::one(self.params).as_montgomery().as_words();
+        for i in (0..LIMBS * 64).rev() {
+            z = montgomery::multiply(&z, &z, n, n0_inv);
+            // Both ways for every bit, then a choice by mask: the time does not depend on m.
+            let mut doubled = montgomery::double(&z, n);
+            z = montgomery::select(&z, &doubled, m[i / 64] >> (i % 64));
+            doubled.zeroize();
         }
-        self.passes_from(z)
+        let power = MontyForm::from_montgomery(Uint::from_words(z), self.params);
+        z.zeroize();
+        self.passes_from(power)
     }
 
     /// The rest of a round once `z = base^m`: the candidate passes when `z = ±1`, or when
