@@ -533,9 +533,7 @@ pub fn plan(input: &PlanInput) -> Plan {
             });
         }
         if a.replace_with.engine == "database" && a.dynamic_eligible {
-            if let Some(proposal) = databases.add(a, &service, text, source) {
-                proposals.push(proposal);
-            }
+            databases.add(a, &service, text, source);
         }
     }
     let ttls = database::Ttls {

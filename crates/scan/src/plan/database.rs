@@ -208,22 +208,26 @@ struct Connection {
     source: Source,
 }
 
-/// The connections a plan sets up, one per service and database.
+/// A database secret a person makes dynamic.
+struct ByHand {
+    file: String,
+    line: usize,
+    service: String,
+    plugin: &'static str,
+}
+
+/// The connections a plan sets up, one per service and database, and the database secrets
+/// left to a person.
 #[derive(Default)]
 pub(crate) struct Databases {
     connections: Vec<Connection>,
+    by_hand: Vec<ByHand>,
 }
 
 impl Databases {
-    /// Takes in a database secret of `service` found in `text` (its file); answers a
-    /// proposal when a person has to set it up.
-    pub(crate) fn add(
-        &mut self,
-        a: &Assessment,
-        service: &str,
-        text: &str,
-        source: Source,
-    ) -> Option<Step> {
+    /// Takes in a database secret of `service` found in `text` (its file): a connection, or
+    /// one for a person to set up.
+    pub(crate) fn add(&mut self, a: &Assessment, service: &str, text: &str, source: Source) {
         let f = &a.finding;
         let plugin = Plugin::of(a.replace_with.plugin);
         let parsed = (|| {
@@ -236,13 +240,13 @@ impl Databases {
             Some((plugin?, address_after(text.get(end..)?)?))
         })();
         let Some((plugin, address)) = parsed else {
-            let shown = a.replace_with.plugin.unwrap_or("<plugin>");
-            return Some(Step::Proposal {
-                what: format!(
-                    "{}:{}: make it dynamic: secrethub write {DATABASE_MOUNT}/config/{service} plugin_name={shown} connection_url=… username=<admin> password=<admin password> allowed_roles={service}, then {DATABASE_MOUNT}/roles/{service} with creation_statements, default_ttl and max_ttl, and add {DATABASE_MOUNT}/creds/{service} to the policy {service}",
-                    f.path, f.line
-                ),
+            self.by_hand.push(ByHand {
+                file: f.path.clone(),
+                line: f.line,
+                service: service.to_string(),
+                plugin: a.replace_with.plugin.unwrap_or("<plugin>"),
             });
+            return;
         };
         let same = |c: &Connection| {
             c.service == service
@@ -252,7 +256,7 @@ impl Databases {
                 && c.address.database == address.database
         };
         if self.connections.iter().any(same) {
-            return None;
+            return;
         }
         let taken = |n: &str| self.connections.iter().any(|c| c.name == n);
         let mut name = service.to_string();
@@ -272,7 +276,6 @@ impl Databases {
             address,
             source,
         });
-        None
     }
 
     /// The roles (named as their connections) whose creds `service` may read.
@@ -306,18 +309,36 @@ impl Databases {
         steps
     }
 
-    /// What stays for a person: moving the service to its credentials, then retiring the
-    /// static admin password.
+    /// What stays for a person: the database secrets the plan could not set up (under a
+    /// connection name the plan leaves free), and, once a service reads its dynamic
+    /// credentials, retiring the static admin password.
     pub(crate) fn proposals(&self) -> Vec<Step> {
-        self.connections
-            .iter()
-            .map(|c| Step::Proposal {
+        let mut taken: Vec<String> = self.connections.iter().map(|c| c.name.clone()).collect();
+        let mut out = Vec::new();
+        for h in &self.by_hand {
+            let mut name = h.service.clone();
+            let mut n = 2;
+            while taken.contains(&name) {
+                name = format!("{}-{n}", h.service);
+                n += 1;
+            }
+            taken.push(name.clone());
+            out.push(Step::Proposal {
+                what: format!(
+                    "{}:{}: make it dynamic: secrethub write {DATABASE_MOUNT}/config/{name} plugin_name={} connection_url=… username=<admin> password=<admin password> allowed_roles={name}, then {DATABASE_MOUNT}/roles/{name} with creation_statements, default_ttl and max_ttl, and add {DATABASE_MOUNT}/creds/{name} to the policy {}",
+                    h.file, h.line, h.plugin, h.service
+                ),
+            });
+        }
+        for c in &self.connections {
+            out.push(Step::Proposal {
                 what: format!(
                     "{}:{}: once {} reads {DATABASE_MOUNT}/creds/{} (the agent renews the lease), rotate the admin password it used so the copy in KV stops working: secrethub write -f {DATABASE_MOUNT}/rotate-root/{}",
                     c.source.file, c.source.line, c.service, c.name, c.name
                 ),
-            })
-            .collect()
+            });
+        }
+        out
     }
 }
 

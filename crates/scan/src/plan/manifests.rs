@@ -1,6 +1,6 @@
 //! Where a service runs on Kubernetes, read from the tree's manifests: the namespace and the
 //! service account of its workload (a Deployment, StatefulSet, DaemonSet, Job, CronJob or
-//! Pod named after the service, or in the service's directory).
+//! Pod named after the service, else one in the service's own directory).
 //!
 //! The manifests are read line by line for the few fields needed (`kind`, `metadata.name`,
 //! `metadata.namespace`, `serviceAccountName`) rather than parsed as YAML, so no file in the
@@ -132,12 +132,19 @@ pub(crate) fn placement(service: &str, manifests: &[(String, String)]) -> Placem
         [one] => one.to_string(),
         _ => "default".to_string(),
     };
-    let workload = all.iter().find(|o| {
-        WORKLOAD_KINDS.contains(&o.kind.as_str())
-            && (o.name == service
-                || o.name.starts_with(&format!("{service}-"))
-                || service_of(&o.path) == service)
-    });
+    // Named after the service first; else in the service's own directory (never a generic
+    // one such as `k8s/`, whose files belong to every service).
+    let workloads = || {
+        all.iter()
+            .filter(|o| WORKLOAD_KINDS.contains(&o.kind.as_str()))
+    };
+    let workload = workloads()
+        .find(|o| o.name == service || o.name.starts_with(&format!("{service}-")))
+        .or_else(|| {
+            workloads().find(|o| {
+                o.path.contains('/') && service_of(&o.path) == service && service != "app"
+            })
+        });
     match workload {
         Some(w) => Placement {
             namespace: w.namespace.clone().unwrap_or(shared),
@@ -198,6 +205,8 @@ mod tests {
                 names_account: false,
             }
         );
+        // A workload of another service in a generic directory is not app's.
+        assert_eq!(placement("app", &manifests).service_account, "app");
         // Two namespaces and nothing to choose between them: default.
         let mut two = manifests.clone();
         two.push((
