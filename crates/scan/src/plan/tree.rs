@@ -119,7 +119,39 @@ mod tests {
             Some(("github.com".into(), "acme/shop".into()))
         );
         assert_eq!(repository("/srv/git/shop.git"), None);
+        assert_eq!(repository("git@github.com:acme/shop;rm.git"), None);
         assert_eq!(repository("https://github.com/acme"), None);
         assert_eq!(repository("https://github.com/acme/../x"), None);
+    }
+
+    #[test]
+    fn the_tree_gives_its_manifests_and_the_remote_of_the_checkout_it_is_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let checkout = dir.path();
+        std::fs::create_dir_all(checkout.join(".git")).unwrap();
+        std::fs::write(
+            checkout.join(".git/config"),
+            "[remote \"origin\"]\n\turl = https://github.com/acme/shop.git\n",
+        )
+        .unwrap();
+        let root = checkout.join("services");
+        let manifest = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n";
+        for (path, text) in [
+            ("k8s/x.yaml", manifest),
+            ("k8s/values.yaml", "replicas: 2\n"),
+            ("node_modules/pkg/x.yaml", manifest),
+            ("ignored/x.yml", manifest),
+        ] {
+            let file = root.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, text).unwrap();
+        }
+        let tree = read_tree(&root, &["ignored/".to_string()]);
+        let paths: Vec<&str> = tree.manifests.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["k8s/x.yaml"]);
+        assert_eq!(
+            tree.git_remote.as_deref(),
+            Some("https://github.com/acme/shop.git")
+        );
     }
 }
