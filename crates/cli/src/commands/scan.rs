@@ -3,11 +3,15 @@
 //! `sarif`, which no other command knows), so `main_with` hands it its arguments before the
 //! main parser sees them.
 //!
+//! `--git` scans a repository's whole history instead (every commit of every branch and tag,
+//! each finding with the commit that brought it in), `--staged` only what the next commit
+//! would add (a pre-commit hook); both read the repository in process (`secrethub-scan-git`).
+//!
 //! Exit codes, as gitleaks and pre-commit hooks expect: 0 nothing found, 1 findings, 2 the
 //! scan itself failed.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Parser;
@@ -15,7 +19,8 @@ use secrethub_scan::{render, Baseline, ReportFormat, RuleSet, TreeReport, WalkOp
 
 use crate::output;
 
-/// Find hard-coded secrets in files: secrethub scan [PATH...] | secrethub scan rules check|list
+/// Find hard-coded secrets in files: secrethub scan [--git | --staged] [PATH...] |
+/// secrethub scan rules check|list
 #[derive(Parser)]
 #[command(name = "secrethub scan")]
 struct ScanArgs {
@@ -29,6 +34,14 @@ struct ScanArgs {
     /// Accept the findings of this earlier JSON report (same file, same value)
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
+    /// Scan the git history of the repository holding each PATH: every commit of every
+    /// branch and tag, each finding with the commit that brought it in
+    #[arg(long, conflicts_with = "staged")]
+    git: bool,
+    /// Scan only what is staged for the next commit in the repository holding each PATH,
+    /// reporting only what the commit would add (for a pre-commit hook)
+    #[arg(long)]
+    staged: bool,
     /// Skip files larger than this many bytes
     #[arg(long = "max-file-size", default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
     max_file_size: u64,
@@ -70,7 +83,20 @@ pub(crate) fn main(args: &[OsString]) -> u8 {
         ignore: cli.ignore,
     };
     let started = Instant::now();
-    let mut total = match scan_all(&rules, &cli.paths, &options) {
+    let scanned = if cli.git {
+        scan_history_all(&rules, &cli.paths, &options)
+    } else if cli.staged {
+        scan_staged_all(&rules, &cli.paths, &options).map(|r| {
+            let what = format!("{} staged files", r.files_scanned);
+            (r, what)
+        })
+    } else {
+        scan_all(&rules, &cli.paths, &options).map(|r| {
+            let what = format!("{} files", r.files_scanned);
+            (r, what)
+        })
+    };
+    let (mut total, what) = match scanned {
         Ok(r) => r,
         Err(e) => {
             output::err(&e);
@@ -85,8 +111,7 @@ pub(crate) fn main(args: &[OsString]) -> u8 {
         output::out(text.trim_end_matches('\n'));
     }
     output::err(&format!(
-        "scanned {} files ({:.1} MiB) in {:.2} s, skipped {}: {} finding{}{}",
-        total.files_scanned,
+        "scanned {what} ({:.1} MiB) in {:.2} s, skipped {}: {} finding{}{}",
         total.bytes_scanned as f64 / (1024.0 * 1024.0),
         started.elapsed().as_secs_f64(),
         total.files_skipped,
@@ -139,27 +164,63 @@ fn rules_command(rules: &RuleSet, args: &[OsString]) -> u8 {
     }
 }
 
-/// Scans every path (the current directory when none is given) into one report.
-pub(crate) fn scan_all(
-    rules: &RuleSet,
+/// Runs `scan` on every path (the current directory when none is given), into one report.
+fn each_path(
     paths: &[PathBuf],
-    options: &WalkOptions,
+    mut scan: impl FnMut(&Path) -> Result<TreeReport, String>,
 ) -> Result<TreeReport, String> {
-    let default = [PathBuf::from(".")];
-    let paths = if paths.is_empty() {
-        &default[..]
-    } else {
-        paths
-    };
+    let here = [PathBuf::from(".")];
+    let paths = if paths.is_empty() { &here[..] } else { paths };
     let mut total = TreeReport::default();
     for path in paths {
-        let report = rules
-            .scan_tree(path, options)
-            .map_err(|e| format!("Error scanning {}: {e}", path.display()))?;
+        let report = scan(path)?;
         total.findings.extend(report.findings);
         total.files_scanned += report.files_scanned;
         total.files_skipped += report.files_skipped;
         total.bytes_scanned += report.bytes_scanned;
     }
     Ok(total)
+}
+
+/// Scans every path (the current directory when none is given) into one report.
+pub(crate) fn scan_all(
+    rules: &RuleSet,
+    paths: &[PathBuf],
+    options: &WalkOptions,
+) -> Result<TreeReport, String> {
+    each_path(paths, |path| {
+        rules
+            .scan_tree(path, options)
+            .map_err(|e| format!("Error scanning {}: {e}", path.display()))
+    })
+}
+
+/// `--git`: the history of the repository holding each path, into one report; answers it
+/// with what was read (`N commits, M file contents`).
+fn scan_history_all(
+    rules: &RuleSet,
+    paths: &[PathBuf],
+    options: &WalkOptions,
+) -> Result<(TreeReport, String), String> {
+    let mut commits = 0;
+    let total = each_path(paths, |path| {
+        let history = secrethub_scan_git::scan_history(rules, path, options)
+            .map_err(|e| format!("Error scanning the history of {}: {e}", path.display()))?;
+        commits += history.commits;
+        Ok(history.report)
+    })?;
+    let what = format!("{commits} commits, {} file contents", total.files_scanned);
+    Ok((total, what))
+}
+
+/// `--staged`: what is staged in the repository holding each path, into one report.
+fn scan_staged_all(
+    rules: &RuleSet,
+    paths: &[PathBuf],
+    options: &WalkOptions,
+) -> Result<TreeReport, String> {
+    each_path(paths, |path| {
+        secrethub_scan_git::scan_staged(rules, path, options)
+            .map_err(|e| format!("Error scanning what is staged in {}: {e}", path.display()))
+    })
 }

@@ -157,6 +157,8 @@ const STEPS: &[Step] = &[
     // Secret scanning.
     Readme("secrethub scan .", Elsewhere("scan.rs", "scan_finds_the_fixtures_secrets_and_nothing_else_in_every_format")),
     Readme("secrethub scan -format=sarif . > scan.sarif", Elsewhere("scan.rs", "scan_finds_the_fixtures_secrets_and_nothing_else_in_every_format")),
+    Readme("secrethub scan --git .", Elsewhere("scan.rs", "scan_git_reports_each_secret_with_the_commit_that_brought_it_in")),
+    Readme("secrethub scan --staged", Elsewhere("scan.rs", "scan_staged_fails_only_on_what_the_next_commit_would_add")),
     Readme("secrethub scan rules check", Elsewhere("scan.rs", "scan_rules_check_runs_every_rules_examples")),
     Readme("secrethub advise --input request.json . > report.json", Elsewhere("scan.rs", "advise_writes_the_documents_report_from_the_tree_and_the_request")),
     Readme("secrethub advise --input request.json --plan plan/ .", Elsewhere("scan.rs", "the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_references")),
