@@ -831,6 +831,29 @@ async fn the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_ref
         auth_before
     );
     assert_no_secret("the plan after applying it", &all_text(&plan_dir));
+
+    // A jwt mount someone configured for another issuer is not taken over.
+    let other = "https://ci.example.invalid/jwks";
+    bao.ok(&[
+        "write",
+        "auth/jwt/config",
+        &format!("jwks_url={other}"),
+        "skip_jwks_validation=true",
+    ]);
+    let out = client()
+        .args(["advise", &format!("--apply={}", plan_dir.display())])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: auth/jwt/config already trusts {other}; left as it is"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(bao_read(&bao, "auth/jwt/config")["jwks_url"], other);
+    assert_eq!(state(&bao)[2], before[2], "the jwt role is unchanged");
 }
 
 #[tokio::test]

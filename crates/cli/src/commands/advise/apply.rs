@@ -146,9 +146,8 @@ impl Applier<'_> {
                     self.database_connection(step, name, source).await
                 }
                 Step::Policy { name, .. } => self.ensure(&format!("policy {name}"), step).await,
-                Step::DatabaseRole { .. } | Step::JwtConfig { .. } | Step::AuthRole { .. } => {
-                    self.ensure("", step).await
-                }
+                Step::JwtConfig { mount, issuer } => self.jwt_config(step, mount, issuer).await,
+                Step::DatabaseRole { .. } | Step::AuthRole { .. } => self.ensure("", step).await,
                 Step::Rewrite {
                     source, reference, ..
                 } => self.rewrite(source, reference),
@@ -189,6 +188,34 @@ impl Applier<'_> {
             line.push_str(&format!("\n  warning: {w}"));
         }
         Ok(line)
+    }
+
+    /// The jwt mount's issuer, unless the mount already trusts another one: its config is
+    /// the whole mount's, and replacing it would lock out whoever logs in through it now.
+    async fn jwt_config(&self, step: &Step, mount: &str, issuer: &str) -> Result<String, String> {
+        let path = format!("auth/{mount}/config");
+        let current = self
+            .client
+            .read(&path)
+            .await
+            .map_err(|e| format!("{path}: reading: {e}"))?;
+        let data = current.as_ref().map(|c| c.get("data").unwrap_or(c));
+        let trusted = data
+            .map(|d| {
+                [&d["oidc_discovery_url"], &d["jwks_url"], &d["bound_issuer"]]
+                    .into_iter()
+                    .filter_map(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        if trusted.iter().any(|t| *t != issuer) {
+            return Err(format!(
+                "{path} already trusts {}; left as it is. Enable another jwt mount for {issuer} and change the plan's mount, or configure this one by hand",
+                trusted.join(", ")
+            ));
+        }
+        self.ensure("", step).await
     }
 
     async fn write_unless_in_place(
