@@ -5,10 +5,10 @@
 //! Every write is preceded by a read: a mount that is there, a KV field that holds the value,
 //! a policy, role or connection whose fields the server shows as the plan has them, is left
 //! alone, so a second apply writes nothing. A jwt mount that trusts another issuer is never
-//! reconfigured (its config is the whole mount's). A step that fails is reported on stderr and the
-//! others go on (a database that refuses the connection does not stop the auth roles), except
-//! that a literal whose KV import failed is never rewritten into a reference; the command then
-//! exits non-zero. Values (KV imports, a database connection's admin password) are read from
+//! reconfigured (its config is the whole mount's). A step that fails is reported on stderr
+//! and the others go on (a database that refuses the connection does not stop the auth
+//! roles), except that a literal whose KV import failed is never rewritten into a reference;
+//! the command then exits non-zero. Values (KV imports, a database connection's admin password) are read from
 //! the source files at this moment, or for a password already replaced by its reference, from
 //! the KV copy the plan made; they are sent to the server and never printed.
 
