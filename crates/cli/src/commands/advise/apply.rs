@@ -8,9 +8,10 @@
 //! reconfigured (its config is the whole mount's). A step that fails is reported on stderr
 //! and the others go on (a database that refuses the connection does not stop the auth
 //! roles), except that a literal whose KV import failed is never rewritten into a reference;
-//! the command then exits non-zero. Values (KV imports, a database connection's admin password) are read from
-//! the source files at this moment, or for a password already replaced by its reference, from
-//! the KV copy the plan made; they are sent to the server and never printed.
+//! the command then exits non-zero. Values (KV imports, a database connection's admin
+//! password) are read from the source files at this moment, or for a password already
+//! replaced by its reference, from the KV copy the plan made; they are sent to the server and
+//! never printed.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
