@@ -14,7 +14,7 @@ use clap::Parser;
 use secrethub_common::format_duration;
 use secrethub_scan::{Binding, MountKind, Plan, RuleSet, Step, WalkOptions};
 
-use crate::commands::scan::scan_all;
+use crate::commands::scan::{scan_all, scan_tree_and_history};
 use crate::output;
 
 /// The strategy report for a tree, and its migration plan:
@@ -37,6 +37,10 @@ struct AdviseArgs {
     /// Leave out paths matching this pattern (repeatable)
     #[arg(long, value_name = "GLOB")]
     ignore: Vec<String>,
+    /// Also count what only the git history of PATH's repository still holds (as `git
+    /// history only`); no plan moves those
+    #[arg(long, conflicts_with = "plan")]
+    git: bool,
     /// The directory to scan (default: the current directory)
     #[arg(value_name = "PATH")]
     path: Option<PathBuf>,
@@ -83,7 +87,11 @@ fn report(cli: &AdviseArgs) -> Result<(), String> {
         ignore: cli.ignore.clone(),
         ..WalkOptions::default()
     };
-    let found = scan_all(&rules, std::slice::from_ref(&root), &options)?;
+    let found = if cli.git {
+        scan_tree_and_history(&rules, &root, &options)?
+    } else {
+        scan_all(&rules, std::slice::from_ref(&root), &options)?
+    };
     let assessed: Vec<_> = found
         .findings
         .iter()

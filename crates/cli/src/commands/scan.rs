@@ -213,6 +213,30 @@ fn scan_history_all(
     Ok((total, what))
 }
 
+/// The files under `root`, plus what its repository's history alone still holds: the
+/// findings of a history scan whose value is in no file of HEAD nor of the tree (`advise
+/// --git`, for an inventory of every secret a clone carries).
+pub(crate) fn scan_tree_and_history(
+    rules: &RuleSet,
+    root: &Path,
+    options: &WalkOptions,
+) -> Result<TreeReport, String> {
+    let paths = [root.to_path_buf()];
+    let mut total = scan_all(rules, &paths, options)?;
+    let (history, _) = scan_history_all(rules, &paths, options)?;
+    let in_tree: std::collections::HashSet<String> = total
+        .findings
+        .iter()
+        .map(|f| f.fingerprint.clone())
+        .collect();
+    total
+        .findings
+        .extend(history.findings.into_iter().filter(|f| {
+            f.origin.as_ref().is_some_and(|o| o.history_only) && !in_tree.contains(&f.fingerprint)
+        }));
+    Ok(total)
+}
+
 /// `--staged`: what is staged in the repository holding each path, into one report.
 fn scan_staged_all(
     rules: &RuleSet,

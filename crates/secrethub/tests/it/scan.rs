@@ -1152,3 +1152,74 @@ fn scan_staged_fails_only_on_what_the_next_commit_would_add() {
     assert_eq!(found, [("svc/local.env", 1)]);
     assert!(report["findings"][0].get("commit").is_none(), "{stdout}");
 }
+
+#[test]
+fn advise_git_counts_what_only_the_history_still_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("shop");
+    let repo = GitRepo::init(&root);
+    repo.commit("ci.env", &format!("GITHUB_TOKEN={GIT_DELETED}\n"), "ci");
+    repo.commit(
+        "ci.env",
+        "GITHUB_TOKEN=${GITHUB_TOKEN}\n",
+        "use the CI's token",
+    );
+    repo.commit("app.env", &format!("STRIPE_SECRET_KEY={GIT_LIVE}\n"), "app");
+    // Never committed: only the tree scan sees it.
+    write(&root, "local.env", &format!("GITLAB_TOKEN={GIT_STAGED}\n"));
+    let input = dir.path().join("request.json");
+    std::fs::write(&input, DOC_REQUEST).unwrap();
+    let input_arg = format!("--input={}", input.display());
+    let advise = |extra: &[&str]| {
+        let out = Command::new(SECRETHUB)
+            .args(["advise", &input_arg])
+            .args(extra)
+            .arg(&root)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for secret in [GIT_DELETED, GIT_LIVE, GIT_STAGED] {
+            assert!(
+                !text.contains(&secret[secret.len() - 16..]),
+                "a secret reached the advice"
+            );
+        }
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    // (storage, count) of each inventory entry.
+    let storages = |stdout: &str| -> Vec<(String, u64)> {
+        let report: Value = serde_json::from_str(stdout).unwrap();
+        assert_document_shape(&report);
+        let mut out: Vec<(String, u64)> = report["secret_inventory"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let storage = e["current_storage"].as_str().unwrap().to_string();
+                (storage, e["count"].as_u64().unwrap())
+            })
+            .collect();
+        out.sort();
+        out
+    };
+
+    let (code, stdout) = advise(&["--git"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        storages(&stdout),
+        [(".env".to_string(), 2), ("git history only".to_string(), 1)]
+    );
+    let (code, stdout) = advise(&[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(storages(&stdout), [(".env".to_string(), 2)]);
+    // A plan moves the files' values; history cannot be moved.
+    let plan_arg = format!("--plan={}", dir.path().join("plan").display());
+    assert_eq!(advise(&["--git", &plan_arg]).0, Some(2));
+}
