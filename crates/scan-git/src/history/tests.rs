@@ -136,3 +136,19 @@ fn an_empty_repository_has_nothing_to_report() {
     let report = scan(&repo);
     assert_eq!((report.commits, report.report.findings.len()), (0, 0));
 }
+
+#[test]
+fn a_shallow_clone_is_read_as_far_as_it_goes() {
+    let origin = TestRepo::new();
+    origin.commit_file("ci.env", &format!("GITHUB_TOKEN={}\n", token(17)), "add");
+    origin.commit_file("README.md", "docs\n", "docs");
+    let clone = TestRepo::new();
+    let url = format!("file://{}", origin.root().display());
+    clone.git(&["fetch", "-q", "--depth=1", &url, "main:tip"]);
+    clone.git(&["checkout", "-q", "tip"]);
+    let tip = clone.git(&["rev-parse", "HEAD"]);
+    let report = scan(&clone);
+    // The commit that added the token is not in the clone: its oldest commit holds it.
+    assert_eq!(report.commits, 1);
+    assert_eq!(found(&report), [("ci.env".into(), 1, tip, false)]);
+}
