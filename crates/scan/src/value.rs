@@ -71,13 +71,15 @@ const PLACEHOLDER_VALUES: &[&str] = &[
     "empty",
     "undefined",
     "default",
+    "guest",
     "string",
 ];
 
 /// Words that stand for a value next to a setting's name (`secret: secret`, `password: admin`)
 /// but are real, weak passwords where the syntax itself says "password" (a URL's user
 /// information, a connection string's `Password=`): `postgresql://app:secret@db` logs in.
-const WEAK_PASSWORDS: &[&str] = &["secret", "admin", "root", "test", "guest"];
+/// (`guest` stays a placeholder: RabbitMQ's default, which only logs in from localhost.)
+const WEAK_PASSWORDS: &[&str] = &["secret", "admin", "root", "test"];
 
 /// Where the value sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
