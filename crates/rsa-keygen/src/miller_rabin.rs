@@ -1,7 +1,7 @@
 //! The Miller-Rabin probable-prime test (FIPS 186-5 B.3.1) on fixed-size integers, with
-//! constant-time Montgomery arithmetic (crypto-bigint's, and ours for the base-2 round): the time a round takes depends on the
-//! size of the candidate and on how many squarings it needs before it decides, never on the
-//! bits of the candidate or the base.
+//! constant-time Montgomery arithmetic (crypto-bigint's, and ours for the base-2 round): the
+//! time a round takes depends on the size of the candidate and on how many squarings it needs
+//! before it decides, never on the bits of the candidate or the base.
 
 use crypto_bigint::modular::{MontyForm, MontyParams};
 use crypto_bigint::{Concat, Odd, Split, Uint};
