@@ -97,10 +97,9 @@ pub(crate) async fn issue(
     check_role_names(&role, &names)?;
     let key_format = PrivateKeyFormat::parse(Some(&input.private_key_format))?;
     let format = input.format()?.to_string();
-    let key = tokio::task::spawn_blocking(move || PrivateKey::generate(spec))
+    let (key, pair) = tokio::task::spawn_blocking(move || PrivateKey::generate_pair(spec))
         .await
         .map_err(|e| PkiError::crypto("key generation task", e))??;
-    let pair = key.key_pair()?;
     let mut response = sign_and_store(
         req,
         signers,
