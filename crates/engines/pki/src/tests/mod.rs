@@ -490,19 +490,28 @@ async fn a_cached_issuer_serves_only_the_record_it_was_loaded_from() {
     let (h, other) = (Harness::new(), Harness::new());
     h.root("ec").await;
     other.root("ec").await;
-    let first = resolve_issuer(&h.storage, "default").await.unwrap().unwrap();
+    let first = resolve_issuer(&h.storage, "default")
+        .await
+        .unwrap()
+        .unwrap();
     let signers = Signers::default();
     let loaded = signers.get(&first).unwrap();
     assert!(Arc::ptr_eq(&loaded, &signers.get(&first).unwrap()));
 
     // The same issuer id now holding another certificate and key: loaded again.
-    let mut replaced = resolve_issuer(&other.storage, "default").await.unwrap().unwrap();
+    let mut replaced = resolve_issuer(&other.storage, "default")
+        .await
+        .unwrap()
+        .unwrap();
     let expected_key = replaced.private_key().unwrap().key_pair().unwrap();
     replaced.id = first.id.clone();
     let reloaded = signers.get(&replaced).unwrap();
     assert!(!Arc::ptr_eq(&loaded, &reloaded));
     assert_eq!(reloaded.issuer.key.der_bytes(), expected_key.der_bytes());
-    assert_ne!(loaded.issuer.key.der_bytes(), reloaded.issuer.key.der_bytes());
+    assert_ne!(
+        loaded.issuer.key.der_bytes(),
+        reloaded.issuer.key.der_bytes()
+    );
 }
 
 /// Issues after the mount's root is replaced are signed by the new root (the engine keeps
