@@ -221,6 +221,144 @@ fn scan_finds_the_fixtures_secrets_and_nothing_else_in_every_format() {
     assert!(stderr.contains("0 findings"), "{stderr}");
 }
 
+/// The shapes besides the main fixture's: docker-compose, Terraform and `.tfvars`, Spring
+/// `.properties`, a GitHub Actions workflow, TOML and INI; each with a decoy of its own
+/// kind (`${VAR}`, `var.x`, `${{ secrets.X }}`) that must not be reported.
+#[test]
+fn scan_reads_compose_terraform_properties_workflows_toml_and_ini() {
+    const COMPOSE_PG: &str = "Vt8qLm2xR7pKw4zN";
+    const COMPOSE_STRIPE: &str = "sk_live_51HxQmT2eZvKYlo2C9aXbQwErTyUiOpAs";
+    const TFVARS: &str = "Qw7rT2yU9iO4pL1k";
+    const TF_KEY_ID: &str = "AKIAQ3EGRTPLX7VNM4ZK";
+    const TF_SECRET: &str = "s8Kd2Lq9Vx4Rt7Wm1Np6Zb3Hc5Jf0Gy8Ta2Qe4U";
+    const PROPERTIES: &str = "Hn4vB8cX2zL6qW9e";
+    const WEBHOOK: &str = "Xq7Lm2Vp9Rt4Kz8Wn3Hb6Jc1";
+    const TOML: &str = "Zr5tY8uI3oP7aS2d";
+    const INI: &str = "Lk9jH3gF6dS1aQ8w";
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "docker-compose.yml",
+        &format!(
+            "services:\n  db:\n    image: postgres:16\n    environment:\n      \
+             - POSTGRES_PASSWORD={COMPOSE_PG}\n      - POSTGRES_USER=${{PGUSER}}\n  api:\n    \
+             environment:\n      STRIPE_API_KEY: {COMPOSE_STRIPE}\n"
+        ),
+    );
+    write(
+        root,
+        "infra/terraform.tfvars",
+        &format!("db_password = \"{TFVARS}\"\nregion      = \"eu-west-1\"\n"),
+    );
+    write(
+        root,
+        "infra/main.tf",
+        &format!(
+            "provider \"aws\" {{\n  region     = var.region\n  access_key = \"{TF_KEY_ID}\"\n  \
+             secret_key = \"{TF_SECRET}\"\n}}\nvariable \"api_token\" {{\n  default = var.other\n}}\n"
+        ),
+    );
+    write(
+        root,
+        "billing/src/main/resources/application.properties",
+        &format!(
+            "spring.datasource.url=jdbc:mysql://billing-db.prod.internal:3306/billing\n\
+             spring.datasource.username=billing\nspring.datasource.password={PROPERTIES}\n\
+             spring.mail.password=${{MAIL_PASSWORD}}\n"
+        ),
+    );
+    write(
+        root,
+        ".github/workflows/deploy.yml",
+        &format!(
+            "jobs:\n  deploy:\n    env:\n      SLACK_WEBHOOK_URL: \
+             https://hooks.slack.com/services/T024BE7LD/B01ABCDEF9G/{WEBHOOK}\n      \
+             NPM_TOKEN: ${{{{ secrets.NPM_TOKEN }}}}\n"
+        ),
+    );
+    write(
+        root,
+        "config.toml",
+        &format!(
+            "[database]\nhost = \"reports-db.prod.internal\"\npassword = \"{TOML}\"\n[cache]\n\
+             password = \"${{CACHE_PASSWORD}}\"\n"
+        ),
+    );
+    write(
+        root,
+        "settings.ini",
+        &format!("[smtp]\nuser = mailer\npassword = {INI}\n"),
+    );
+
+    let out = Command::new(SECRETHUB)
+        .args(["scan", "-format=json"])
+        .arg(root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for secret in [
+        COMPOSE_PG,
+        COMPOSE_STRIPE,
+        TFVARS,
+        TF_KEY_ID,
+        TF_SECRET,
+        PROPERTIES,
+        WEBHOOK,
+        TOML,
+        INI,
+    ] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "a secret reached the output"
+        );
+    }
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let found: Vec<(String, u64, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                f["current_storage"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        (".github/workflows/deploy.yml", 4, "CI config"),
+        (
+            "billing/src/main/resources/application.properties",
+            3,
+            "application.properties (hardcoded)",
+        ),
+        ("config.toml", 3, "config files"),
+        ("docker-compose.yml", 5, "docker-compose"),
+        ("docker-compose.yml", 9, "docker-compose"),
+        ("infra/main.tf", 3, "Terraform"),
+        ("infra/main.tf", 4, "Terraform"),
+        ("infra/terraform.tfvars", 1, "Terraform"),
+        ("settings.ini", 3, "config files"),
+    ];
+    let expected: Vec<(String, u64, String)> = expected
+        .iter()
+        .map(|(p, l, s)| (p.to_string(), *l, s.to_string()))
+        .collect();
+    assert_eq!(found, expected, "{stdout}");
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules[0], "slack-webhook");
+    assert_eq!(rules[4], "stripe-key");
+    assert_eq!(rules[5], "aws-access-key-id");
+}
+
 #[test]
 fn scan_rules_check_runs_every_rules_examples() {
     let (code, stdout, stderr) = scan(&["rules", "check"]);
