@@ -46,8 +46,8 @@
 //!   `convergent_encryption_version` reads 3.
 //! - Exported ECDSA signing keys are PKCS#8 PEM (`PRIVATE KEY`), not SEC1; a backup is our
 //!   own format (base64 of the key record), restorable here only.
-//! - `cache-config` is accepted and echoed; keys are read from storage on every use (there
-//!   is no cache to size).
+//! - `cache-config` is accepted and echoed; decoded keys are always cached in memory (up to
+//!   1,024 per mount, `store.rs`), whatever size it is given.
 
 mod aead;
 mod batch;
@@ -246,7 +246,7 @@ impl TransitEngine {
                 "cache-config",
                 Route::CacheConfig,
                 &[Read, Update],
-                "Accepted and echoed: keys are not cached.",
+                "Accepted and echoed: keys are always cached.",
             );
         TransitEngine {
             table,

@@ -41,6 +41,24 @@ pub(crate) fn mount_with(options: &[(&str, &str)]) -> Mount {
     }
 }
 
+impl Mount {
+    /// The same mount after a restart: a new engine instance over the same storage and
+    /// timers, so nothing the engine kept in memory survives (for records edited in storage
+    /// behind the engine's back).
+    pub(crate) fn restarted(self) -> Mount {
+        let ctx = MountContext {
+            engine_type: "transit".into(),
+            options: Default::default(),
+            storage: self.storage.clone(),
+        };
+        Mount {
+            engine: secrethub_transit::factory(ctx).unwrap(),
+            storage: self.storage,
+            timers: self.timers,
+        }
+    }
+}
+
 pub(crate) fn b64(s: &[u8]) -> String {
     B64.encode(s)
 }

@@ -196,6 +196,8 @@ async fn auto_rotation_runs_from_the_timer_when_the_record_says_it_is_due() {
     let nanos = stored["versions"]["1"]["created_nanos"].as_i64().unwrap();
     stored["versions"]["1"]["created_nanos"] = json!(nanos - 3 * 3600 * 1_000_000_000);
     m.storage.put_json("policy/r", &stored).await.unwrap();
+    // The engine keeps decoded keys: a new instance reads the edited record.
+    let m = m.restarted();
     let outcome = m
         .engine
         .on_timer("keys/r/rotate", &m.storage)
@@ -325,4 +327,52 @@ async fn export_backup_and_restore() {
         crate::harness::b64(&private[32..]),
         public["keys"]["1"].as_str().unwrap()
     );
+}
+
+/// The engine keeps decoded keys in memory: every change made through the API is what the
+/// next operation uses (rotation, config, deletion and re-creation).
+#[tokio::test]
+async fn the_key_cache_follows_every_change() {
+    let m = mount();
+    m.write("keys/c", json!({})).await;
+    let v1 = m.encrypt("c", b"one").await;
+    assert!(v1.starts_with("vault:v1:"), "{v1}");
+    m.write("keys/c/rotate", json!({})).await;
+    let v2 = m.encrypt("c", b"two").await;
+    assert!(v2.starts_with("vault:v2:"), "{v2}");
+    assert_eq!(m.decrypt("c", &v1).await, b"one");
+
+    m.write("keys/c/config", json!({"min_decryption_version": 2}))
+        .await;
+    let refused = m.refused("decrypt/c", json!({"ciphertext": v1})).await;
+    assert!(
+        refused.contains("disallowed by policy (too old)"),
+        "{refused}"
+    );
+
+    m.write("keys/c/config", json!({"deletion_allowed": true}))
+        .await;
+    m.call(Operation::Delete, "keys/c", json!({}))
+        .await
+        .unwrap();
+    // Gone for an update; a create (what core sends when the key does not exist) makes a
+    // new key, Vault's upsert.
+    let refused = m
+        .refused("encrypt/c", json!({"plaintext": "dGhyZWU="}))
+        .await;
+    assert!(refused.contains("not found"), "{refused}");
+    let fresh = m
+        .call(
+            Operation::Create,
+            "encrypt/c",
+            json!({"plaintext": "dGhyZWU="}),
+        )
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    let fresh = fresh["ciphertext"].as_str().unwrap();
+    assert!(fresh.starts_with("vault:v1:"), "{fresh}");
+    let refused = m.refused("decrypt/c", json!({"ciphertext": v2})).await;
+    assert!(!refused.is_empty());
 }
