@@ -97,30 +97,41 @@ fn region(text: &str, at: usize, multiline: bool) -> (usize, usize) {
     (start, end)
 }
 
-/// The lines (byte ranges) holding a run of at least `LONG_TOKEN` ASCII letters and digits,
-/// in one pass over the bytes.
+/// The lines (byte ranges) holding a run of at least `LONG_TOKEN` ASCII letters and digits.
+///
+/// Any such run starting at or after `from` covers the byte `LONG_TOKEN - 1` further on, so
+/// that byte is probed first: when it is not a letter or digit no run can cover it and the
+/// search jumps past it, which skips most bytes of ordinary text (words are short). Only a
+/// probe that lands in a run looks at that run's bytes. A taken line is not looked at again.
 fn lines_with_long_tokens(text: &str) -> Vec<(usize, usize)> {
+    const N: usize = crate::rules::LONG_TOKEN;
     let bytes = text.as_bytes();
     let mut out = Vec::new();
-    let (mut i, mut line_start, mut run) = (0, 0, 0);
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b.is_ascii_alphanumeric() {
-            run += 1;
-            if run >= crate::rules::LONG_TOKEN {
-                // Taken: the rest of the line need not be looked at.
-                let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
-                out.push((line_start, end));
-                (i, line_start, run) = (end + 1, end + 1, 0);
-                continue;
-            }
-        } else {
-            run = 0;
-            if b == b'\n' {
-                line_start = i + 1;
-            }
+    // Invariant: `from` is 0 or follows a byte that is not a letter or digit.
+    let mut from = 0;
+    while from + N <= bytes.len() {
+        let probe = from + N - 1;
+        if !bytes[probe].is_ascii_alphanumeric() {
+            from = probe + 1;
+            continue;
         }
-        i += 1;
+        let mut start = probe;
+        while start > from && bytes[start - 1].is_ascii_alphanumeric() {
+            start -= 1;
+        }
+        let mut end = probe + 1;
+        while end < bytes.len() && end - start < N && bytes[end].is_ascii_alphanumeric() {
+            end += 1;
+        }
+        if end - start < N {
+            // The run stops at `end`, short: no run covers it.
+            from = end + 1;
+            continue;
+        }
+        let line_start = text[..start].rfind('\n').map_or(0, |n| n + 1);
+        let line_end = text[end..].find('\n').map_or(text.len(), |n| end + n);
+        out.push((line_start, line_end));
+        from = line_end + 1;
     }
     out
 }
@@ -322,6 +333,74 @@ mod tests {
 
     fn rules() -> RuleSet {
         RuleSet::builtin().expect("the built-in rules load")
+    }
+
+    /// The lines holding a long run, found the plain way: every byte, run counted.
+    fn long_token_lines_byte_by_byte(text: &str) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut line_start = 0;
+        for line in text.split_inclusive('\n') {
+            let body = line.strip_suffix('\n').unwrap_or(line);
+            let mut run = 0;
+            let long = body.bytes().any(|b| {
+                run = if b.is_ascii_alphanumeric() {
+                    run + 1
+                } else {
+                    0
+                };
+                run >= crate::rules::LONG_TOKEN
+            });
+            if long {
+                out.push((line_start, line_start + body.len()));
+            }
+            line_start += line.len();
+        }
+        out
+    }
+
+    /// The probing search finds exactly the lines the byte-by-byte one does: runs of 19, 20
+    /// and 21 anywhere on a line, at the start and end of the text, several on a line, none.
+    #[test]
+    fn long_token_lines_match_a_byte_by_byte_search() {
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "a".repeat(19),
+            "a".repeat(20),
+            format!("{}\n", "b".repeat(21)),
+            format!("x {} y\n{} z", "c".repeat(19), "d".repeat(20)),
+            format!(
+                "{}-{}\n\n{}",
+                "e".repeat(10),
+                "f".repeat(10),
+                "g".repeat(40)
+            ),
+        ];
+        // Deterministic mixes of words, separators, newlines and long runs.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..300 {
+            let mut text = String::new();
+            for _ in 0..40 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let len = (state % 24) as usize;
+                text.push_str(&"k".repeat(len));
+                text.push(match (state >> 8) % 5 {
+                    0 => '\n',
+                    1 => '_',
+                    2 => '=',
+                    _ => ' ',
+                });
+            }
+            texts.push(text);
+        }
+        for text in &texts {
+            assert_eq!(
+                lines_with_long_tokens(text),
+                long_token_lines_byte_by_byte(text),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
