@@ -155,14 +155,14 @@ const STEPS: &[Step] = &[
     Extra("grep -q '^password: s3cret$' config.yaml"),
     Readme("secrethub agent -config agent.hcl", Elsewhere("agent.rs", "agent_renews_database_credentials_and_replaces_them_before_max_ttl")),
     // Secret scanning.
-    Readme("secrethub scan .", Elsewhere("scan.rs", "scan_finds_the_fixtures_secrets_and_nothing_else_in_every_format")),
-    Readme("secrethub scan -format=sarif . > scan.sarif", Elsewhere("scan.rs", "scan_finds_the_fixtures_secrets_and_nothing_else_in_every_format")),
-    Readme("secrethub scan --git .", Elsewhere("scan.rs", "scan_git_reports_each_secret_with_the_commit_that_brought_it_in")),
-    Readme("secrethub scan --staged", Elsewhere("scan.rs", "scan_staged_fails_only_on_what_the_next_commit_would_add")),
-    Readme("secrethub scan rules check", Elsewhere("scan.rs", "scan_rules_check_runs_every_rules_examples")),
-    Readme("secrethub advise --input request.json . > report.json", Elsewhere("scan.rs", "advise_writes_the_documents_report_from_the_tree_and_the_request")),
-    Readme("secrethub advise --input request.json --plan plan/ .", Elsewhere("scan.rs", "the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_references")),
-    Readme("secrethub advise --apply plan/", Elsewhere("scan.rs", "the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_references")),
+    Readme("secrethub scan .", Elsewhere("scan/mod.rs", "scan_finds_the_fixtures_secrets_and_nothing_else_in_every_format")),
+    Readme("secrethub scan -format=sarif . > scan.sarif", Elsewhere("scan/mod.rs", "scan_finds_the_fixtures_secrets_and_nothing_else_in_every_format")),
+    Readme("secrethub scan --git .", Elsewhere("scan/git.rs", "scan_git_reports_each_secret_with_the_commit_that_brought_it_in")),
+    Readme("secrethub scan --staged", Elsewhere("scan/git.rs", "scan_staged_fails_only_on_what_the_next_commit_would_add")),
+    Readme("secrethub scan rules check", Elsewhere("scan/mod.rs", "scan_rules_check_runs_every_rules_examples")),
+    Readme("secrethub advise --input request.json . > report.json", Elsewhere("scan/advise.rs", "advise_writes_the_documents_report_from_the_tree_and_the_request")),
+    Readme("secrethub advise --input request.json --plan plan/ .", Elsewhere("scan/advise.rs", "the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_references")),
+    Readme("secrethub advise --apply plan/", Elsewhere("scan/advise.rs", "the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_references")),
 ];
 
 /// The commands of README.md's ```sh blocks (continuation lines joined).
