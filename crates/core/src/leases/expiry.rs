@@ -7,6 +7,7 @@
 //! never a caller's explicit `sync` revocation.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -113,6 +114,9 @@ impl Attempted {
 pub(crate) struct Scheduler {
     retry: RetryConfig,
     wake: Notify,
+    /// When the scheduler will look at the index next (ms), or `i64::MAX` while it is looking:
+    /// a new lease due later than this needs no wake-up (each costs an index page read).
+    next_look_ms: AtomicI64,
     workers: Arc<Semaphore>,
     inflight: Mutex<HashSet<String>>,
     /// Leases a revocation is under way for outside the due index's dispatch (a caller's,
@@ -133,6 +137,7 @@ impl Scheduler {
             workers: Arc::new(Semaphore::new(retry.workers.max(1))),
             retry,
             wake: Notify::new(),
+            next_look_ms: AtomicI64::new(i64::MAX),
             inflight: Mutex::default(),
             claimed: Mutex::default(),
             breakers: Mutex::default(),
@@ -159,6 +164,15 @@ impl Scheduler {
     /// is sleeping for). Costs one index page read; the loop recomputes its deadline.
     pub(crate) fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Wakes the scheduler if a lease now due at `due_ms` falls before its next look at the
+    /// index. The entry must be written before this is called: either the look under way
+    /// (`next_look_ms` is `i64::MAX` then) or the next one reads it, or this wakes it.
+    pub(crate) fn wake_for(&self, due_ms: i64) {
+        if due_ms < self.next_look_ms.load(Ordering::SeqCst) {
+            self.wake.notify_one();
+        }
     }
 
     /// Whether a worker is revoking `lease_id` because it fell due (not for a caller).
@@ -360,6 +374,10 @@ impl Drop for Claim<'_> {
 /// Leases revoked together: one engine call (and, for databases, one round trip) per mount.
 const BATCH: usize = 50;
 
+/// Due index entries read per page: the first look's page, then the rest.
+const FIRST_PAGE: usize = 32;
+const PAGE: usize = 512;
+
 /// Runs the scheduler until `cancel`.
 pub(crate) fn spawn(mgr: Arc<LeaseManager>, cancel: CancellationToken) {
     tokio::spawn(async move {
@@ -371,6 +389,7 @@ pub(crate) fn spawn(mgr: Arc<LeaseManager>, cancel: CancellationToken) {
             let scan_ms = i64::try_from(mgr.scheduler.retry.scan_interval.as_millis())
                 .unwrap_or(i64::MAX)
                 .max(1);
+            mgr.scheduler.next_look_ms.store(i64::MAX, Ordering::SeqCst);
             let next = match dispatch_due(&mgr).await {
                 Ok(next) => next,
                 Err(e) => {
@@ -380,7 +399,11 @@ pub(crate) fn spawn(mgr: Arc<LeaseManager>, cancel: CancellationToken) {
             };
             // Sleep until the next due lease (at most `scan_interval`, so clock jumps and leases
             // written by another node are noticed), or until woken by an earlier lease.
-            let wait_ms = next.map_or(scan_ms, |t| (t - now_ms()).clamp(0, scan_ms));
+            let now = now_ms();
+            let wait_ms = next.map_or(scan_ms, |t| (t - now).clamp(0, scan_ms));
+            mgr.scheduler
+                .next_look_ms
+                .store(now.saturating_add(wait_ms), Ordering::SeqCst);
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = mgr.scheduler.wake.notified() => {}
@@ -396,9 +419,11 @@ async fn dispatch_due(mgr: &Arc<LeaseManager>) -> CoreResult<Option<i64>> {
     let mut after: Option<String> = None;
     let mut batch: Vec<String> = Vec::new();
     let mut next = None;
+    // Most looks find a few leases due, or none: a small first page, then full ones.
+    let mut page_size = FIRST_PAGE;
     'pages: loop {
         let now = now_ms();
-        let page = mgr.view.list("due/", after.as_deref(), 512).await?;
+        let page = mgr.view.list("due/", after.as_deref(), page_size).await?;
         for entry in &page {
             let Some((due, lease_id)) = parse_due(entry) else {
                 continue;
@@ -417,10 +442,11 @@ async fn dispatch_due(mgr: &Arc<LeaseManager>) -> CoreResult<Option<i64>> {
                 }
             }
         }
-        if page.len() < 512 {
+        if page.len() < page_size {
             break;
         }
         after = page.last().cloned();
+        page_size = PAGE;
     }
     if !batch.is_empty() {
         spawn_batch(mgr, batch).await;
@@ -442,4 +468,34 @@ async fn spawn_batch(mgr: &Arc<LeaseManager>, ids: Vec<String>) {
         }
         mgr.scheduler.wake.notify_one();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether a wake-up is pending (the permit `notify_one` leaves when no one waits).
+    async fn woken(s: &Scheduler) -> bool {
+        tokio::time::timeout(Duration::ZERO, s.wake.notified())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_lease_wakes_the_scheduler_only_when_due_before_its_next_look() {
+        let s = Scheduler::new(RetryConfig::default());
+        // While it reads the index, any new lease wakes it: the read may have missed it.
+        s.wake_for(i64::MAX - 1);
+        assert!(woken(&s).await);
+
+        s.next_look_ms.store(10_000, Ordering::SeqCst);
+        s.wake_for(10_000);
+        s.wake_for(20_000);
+        assert!(
+            !woken(&s).await,
+            "due at or after the next look: no wake-up"
+        );
+        s.wake_for(9_999);
+        assert!(woken(&s).await);
+    }
 }

@@ -201,7 +201,7 @@ impl LeaseManager {
         }
         self.view.apply(batch).await?;
         self.stats.on_created();
-        self.scheduler.wake();
+        self.scheduler.wake_for(rec.due_ms);
         Ok(rec)
     }
 
@@ -282,6 +282,8 @@ impl LeaseManager {
         rec.last_renewal_ms = now;
         rec.due_ms = new_expire;
         self.store_rescheduled(lease_id, &rec, old_due).await?;
+        // A renewal may shorten the lease (an increment below what is left).
+        self.scheduler.wake_for(rec.due_ms);
         self.stats.on_renewed();
         Ok(Renewed {
             record: rec,
