@@ -73,14 +73,15 @@ pub(crate) fn parse_grants(lines: &[String]) -> Grants {
     grants
 }
 
-/// The privileges the plugin needs, held or not, in the order the report lists them.
-pub(crate) fn privileges(grants: &Grants) -> Vec<Privilege> {
+/// The privileges the plugin needs, held or not, in the order the report lists them. MariaDB's
+/// revocation ends sessions with `KILL CONNECTION USER`, which needs no `PROCESS`.
+pub(crate) fn privileges(grants: &Grants, mariadb: bool) -> Vec<Privilege> {
     let privilege = |name: &str, held: bool, needed_for: &str| Privilege {
         name: name.into(),
         held,
         needed_for: needed_for.into(),
     };
-    vec![
+    let mut needed = vec![
         privilege(
             "CREATE USER",
             grants.has("CREATE USER"),
@@ -104,7 +105,11 @@ pub(crate) fn privileges(grants: &Grants) -> Vec<Privilege> {
             "ending a revoked user's open sessions (KILL CONNECTION): without it they stay \
              open after the user is dropped",
         ),
-    ]
+    ];
+    if mariadb {
+        needed.retain(|p| p.name != "PROCESS");
+    }
+    needed
 }
 
 /// `MariaDB 10.11.19-0+deb12u1` or `MySQL 8.0.36` from `VERSION()`.
@@ -169,8 +174,9 @@ impl MysqlPlugin {
             .await?
             .unwrap_or_default();
         report.server_version = server_version(&version);
+        let mariadb = *self.mariadb.get_or_init(|| version.contains("MariaDB"));
         let lines: Vec<String> = conn.query("SHOW GRANTS").await?;
-        report.privileges = privileges(&parse_grants(&lines));
+        report.privileges = privileges(&parse_grants(&lines), mariadb);
         if read_only != 0 {
             report.warnings.push(
                 "the server is read-only (@@read_only is ON, a replica?): creating users fails \
@@ -198,7 +204,7 @@ mod tests {
     }
 
     fn held(grants: &Grants) -> Vec<bool> {
-        privileges(grants).iter().map(|p| p.held).collect()
+        privileges(grants, false).iter().map(|p| p.held).collect()
     }
 
     #[test]
@@ -229,6 +235,18 @@ mod tests {
         assert_eq!(held(&proxy_only), [false; 4]);
         let super_ = parse_grants(&lines("GRANT PROCESS, SUPER ON *.* TO `u`@`%`"));
         assert_eq!(held(&super_), [false, false, true, true]);
+    }
+
+    #[test]
+    fn mariadb_needs_no_process() {
+        let names: Vec<String> = privileges(&Grants::default(), true)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(
+            names,
+            ["CREATE USER", "GRANT OPTION", "CONNECTION ADMIN or SUPER"]
+        );
     }
 
     #[test]

@@ -22,11 +22,13 @@
 //! Default revocation: `DROP USER IF EXISTS '<name>'@'%'` (Vault's default drops the same
 //! account), then every session of the user still open is ended with `KILL CONNECTION`
 //! (MySQL keeps a dropped user's sessions running; Vault leaves them). Dropping first closes
-//! the door before the sessions are looked up, so no new one can start in between. The drop
-//! and the look-up in `information_schema.PROCESSLIST` are one round trip; a `KILL` follows
-//! only when a session is found. Several users are revoked with one `DROP USER` naming all of
-//! them. Ending sessions needs the admin to see them (`PROCESS`) and kill them (`SUPER`, or
-//! `CONNECTION ADMIN`); without `PROCESS` the look-up finds nothing and sessions stay open.
+//! the door before the sessions are looked up, so no new one can start in between. On MariaDB
+//! (known from `VERSION()`, asked once) the drop and a `KILL CONNECTION USER '<name>'` per user
+//! are one round trip. On MySQL, which has no `KILL … USER`, the drop and a look-up in
+//! `information_schema.PROCESSLIST` are one round trip, and a `KILL` by id follows only when a
+//! session is found. Several users are revoked with one `DROP USER` naming all of them. Ending
+//! sessions needs the admin to kill them (`SUPER`, or `CONNECTION ADMIN`) and on MySQL to see
+//! them (`PROCESS`); without `PROCESS` the look-up finds nothing and sessions stay open.
 //! Custom revocation statements are followed by the same session kill; if they fail (say a
 //! `DROP USER` of a user already gone) while the user no longer exists, the revocation counts
 //! as done.
@@ -55,7 +57,7 @@ mod fields;
 mod password;
 mod revoke;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -91,6 +93,7 @@ fn open(name: &str, details: &ConnectionDetails) -> Result<Arc<dyn DatabasePlugi
         connect_timeout: target.dial_timeout.unwrap_or(CONNECT_TIMEOUT),
         admin_username: target.user.clone(),
         admin_password: Zeroizing::new(target.password.clone()),
+        mariadb: OnceLock::new(),
     }))
 }
 
@@ -203,6 +206,8 @@ struct MysqlPlugin {
     admin_username: String,
     /// Scrubbed from every message, like the passwords of the statements.
     admin_password: Zeroizing<String>,
+    /// Whether the server is MariaDB (its default revocation differs), once known.
+    mariadb: OnceLock<bool>,
 }
 
 impl MysqlPlugin {

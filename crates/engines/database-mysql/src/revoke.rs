@@ -16,18 +16,38 @@ use crate::{errors, literal, MysqlPlugin};
 /// instead of holding a connection forever.
 const MAINTENANCE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The default revocation's round trip: drop every user at `'%'`, then list their sessions.
-pub(crate) fn drop_and_list_sessions(usernames: &[&str]) -> Result<String, DatabaseError> {
+/// Each user name as a literal, and the `DROP USER IF EXISTS` of all of them at `'%'`.
+fn drop_users(usernames: &[&str]) -> Result<(Vec<String>, String), DatabaseError> {
     let names = usernames
         .iter()
         .map(|u| literal(u))
         .collect::<Result<Vec<_>, _>>()?;
     let accounts: Vec<String> = names.iter().map(|n| format!("{n}@'%'")).collect();
+    let drop = format!("DROP USER IF EXISTS {}", accounts.join(", "));
+    Ok((names, drop))
+}
+
+/// The default revocation's round trip on MySQL: drop every user at `'%'`, then list their
+/// sessions.
+pub(crate) fn drop_and_list_sessions(usernames: &[&str]) -> Result<String, DatabaseError> {
+    let (names, drop) = drop_users(usernames)?;
     Ok(format!(
-        "DROP USER IF EXISTS {};\nSELECT ID FROM information_schema.PROCESSLIST WHERE USER IN ({})",
-        accounts.join(", "),
+        "{drop};\nSELECT ID FROM information_schema.PROCESSLIST WHERE USER IN ({})",
         names.join(", ")
     ))
+}
+
+/// The default revocation's round trip on MariaDB: drop every user at `'%'`, then end every
+/// session of each with MariaDB's `KILL CONNECTION USER`, which finds them without a query of
+/// `information_schema.PROCESSLIST` (that look-up fills a temporary table every time: about
+/// 0.8 ms per revocation here, 30 % of the `DROP USER` itself; BENCHMARKS "MySQL").
+pub(crate) fn drop_and_kill_sessions(usernames: &[&str]) -> Result<String, DatabaseError> {
+    let (names, mut sql) = drop_users(usernames)?;
+    for n in &names {
+        sql.push_str(";\nKILL CONNECTION USER ");
+        sql.push_str(n);
+    }
+    Ok(sql)
 }
 
 /// The hosts `sql` creates `username` at besides `%`: every `'<name>'@'<host>'` (or with
@@ -111,8 +131,36 @@ impl MysqlPlugin {
         Ok(())
     }
 
+    /// Whether the server is MariaDB (`VERSION()` says so), asked once per connection config.
+    async fn is_mariadb(&self) -> Result<bool, DatabaseError> {
+        if let Some(known) = self.mariadb.get() {
+            return Ok(*known);
+        }
+        let mut conn = self.conn(&self.revoke).await?;
+        let version: Option<String> = conn
+            .query_first("SELECT VERSION()")
+            .await
+            .map_err(|e| self.failure("reading the server's version", &e, &[]))?;
+        let known = version.is_some_and(|v| v.contains("MariaDB"));
+        Ok(*self.mariadb.get_or_init(|| known))
+    }
+
     /// The default revocation of `usernames` (see the module docs).
     pub(crate) async fn revoke_default(&self, usernames: &[&str]) -> Result<(), DatabaseError> {
+        if self.is_mariadb().await? {
+            let sql = drop_and_kill_sessions(usernames)?;
+            return match self.run_idempotent("revoking users", &sql).await {
+                // The drop ran first; only ending the sessions was refused: they stay open,
+                // as the connection check warns for an admin without CONNECTION ADMIN.
+                Err(DatabaseError::Rejected { reason, .. })
+                    if reason.contains(&format!("error {}", errors::KILL_DENIED)) =>
+                {
+                    tracing::warn!(connection = %self.name, "users dropped, but the admin may not end their open sessions (needs CONNECTION ADMIN or SUPER)");
+                    Ok(())
+                }
+                other => other.map(drop),
+            };
+        }
         let sql = drop_and_list_sessions(usernames)?;
         let sessions = self.run_idempotent("revoking users", &sql).await?;
         self.kill(&sessions).await
@@ -209,6 +257,18 @@ mod tests {
              SELECT ID FROM information_schema.PROCESSLIST WHERE USER IN ('shub_a', 'o''b')"
         );
         assert!(drop_and_list_sessions(&["a\\"]).is_err());
+    }
+
+    #[test]
+    fn mariadb_revocation_kills_each_users_sessions() {
+        let sql = drop_and_kill_sessions(&["shub_a", "o'b"]).unwrap();
+        assert_eq!(
+            sql,
+            "DROP USER IF EXISTS 'shub_a'@'%', 'o''b'@'%';\n\
+             KILL CONNECTION USER 'shub_a';\n\
+             KILL CONNECTION USER 'o''b'"
+        );
+        assert!(drop_and_kill_sessions(&["a\\"]).is_err());
     }
 
     #[test]
