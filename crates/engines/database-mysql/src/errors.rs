@@ -14,8 +14,6 @@ const TRANSIENT: &[u16] = &[1213, 1205];
 
 /// `ER_NO_SUCH_THREAD`: the session ended before `KILL` reached it.
 pub(crate) const NO_SUCH_THREAD: u16 = 1094;
-/// `ER_KILL_DENIED_ERROR`: the admin may not end another user's session.
-pub(crate) const KILL_DENIED: u16 = 1095;
 
 /// The server's error code, when the server refused something.
 pub(crate) fn code(err: &Error) -> Option<u16> {

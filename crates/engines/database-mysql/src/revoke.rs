@@ -148,18 +148,11 @@ impl MysqlPlugin {
     /// The default revocation of `usernames` (see the module docs).
     pub(crate) async fn revoke_default(&self, usernames: &[&str]) -> Result<(), DatabaseError> {
         if self.is_mariadb().await? {
+            // An admin without CONNECTION ADMIN gets no error from `KILL CONNECTION USER`: the
+            // sessions stay open, as the connection check warns (tested in
+            // mysql_test_connection.rs).
             let sql = drop_and_kill_sessions(usernames)?;
-            return match self.run_idempotent("revoking users", &sql).await {
-                // The drop ran first; only ending the sessions was refused: they stay open,
-                // as the connection check warns for an admin without CONNECTION ADMIN.
-                Err(DatabaseError::Rejected { reason, .. })
-                    if reason.contains(&format!("error {}", errors::KILL_DENIED)) =>
-                {
-                    tracing::warn!(connection = %self.name, "users dropped, but the admin may not end their open sessions (needs CONNECTION ADMIN or SUPER)");
-                    Ok(())
-                }
-                other => other.map(drop),
-            };
+            return self.run_idempotent("revoking users", &sql).await.map(drop);
         }
         let sql = drop_and_list_sessions(usernames)?;
         let sessions = self.run_idempotent("revoking users", &sql).await?;
