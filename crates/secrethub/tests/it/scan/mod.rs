@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::harness::SECRETHUB;
 
 mod advise;
+mod apply;
 mod git;
 
 /// The fixture's secrets, each of which must never appear in any output.
