@@ -161,8 +161,8 @@ const STEPS: &[Step] = &[
     Readme("secrethub scan --staged", Elsewhere("scan/git.rs", "scan_staged_fails_only_on_what_the_next_commit_would_add")),
     Readme("secrethub scan rules check", Elsewhere("scan/mod.rs", "scan_rules_check_runs_every_rules_examples")),
     Readme("secrethub advise --input request.json . > report.json", Elsewhere("scan/advise.rs", "advise_writes_the_documents_report_from_the_tree_and_the_request")),
-    Readme("secrethub advise --input request.json --plan plan/ .", Elsewhere("scan/advise.rs", "the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_references")),
-    Readme("secrethub advise --apply plan/", Elsewhere("scan/advise.rs", "the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_references")),
+    Readme("secrethub advise --input request.json --plan plan/ .", Elsewhere("scan/apply.rs", "the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_references")),
+    Readme("secrethub advise --apply plan/", Elsewhere("scan/apply.rs", "the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_references")),
 ];
 
 /// The commands of README.md's ```sh blocks (continuation lines joined).
