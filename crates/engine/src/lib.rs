@@ -98,6 +98,24 @@ pub trait Engine: Send + Sync + 'static {
         out
     }
 
+    /// Revokes several leases for the lease scheduler (expiry and queued revocations), where
+    /// no caller waits on the outcome. Like [`Engine::revoke_for_caller`], an engine may make
+    /// a revocation take effect at once and complete upstream shortly after, answering
+    /// [`Revocation::Unconfirmed`]: a database whose user drop is slow under a backlog can
+    /// lock the account now and drop it when core asks to confirm. The default is
+    /// [`Engine::revoke_batch`], durable.
+    async fn revoke_batch_unflushed(
+        &self,
+        leases: &[LeaseInfo],
+        storage: &StorageView,
+    ) -> Vec<Result<Revocation, EngineError>> {
+        self.revoke_batch(leases, storage)
+            .await
+            .into_iter()
+            .map(|r| r.map(|()| Revocation::Durable))
+            .collect()
+    }
+
     /// Extends a lease upstream to `lease.expire_time`, which core has already computed from
     /// the requested increment and capped at the lease's max TTL.
     async fn renew(&self, _lease: &LeaseInfo, _storage: &StorageView) -> Result<(), EngineError> {

@@ -1,6 +1,6 @@
-//! Revocations that are in effect upstream but not yet known to be durable there
+//! Revocations that are in effect upstream but not yet known to be durable or complete there
 //! ([`Revocation::Unconfirmed`], e.g. a PostgreSQL commit that did not wait for its disk
-//! flush). The receipt is kept under `sys/expire/confirm/<lease id>`, written in the same
+//! flush, or a MariaDB account the scheduler locked and whose drop follows). The receipt is kept under `sys/expire/confirm/<lease id>`, written in the same
 //! batch that deletes the lease, until the engine confirms it: a background loop asks the
 //! engines a moment after each revocation (and again while any wait), and a restart picks
 //! the receipts up from storage. Disabling a mount first closes it (its revocations wait
@@ -56,9 +56,9 @@ pub(crate) struct Confirmer {
 
 #[derive(Default)]
 struct MountStates {
-    /// Mounts being disabled: their revocations for callers wait for the flush.
+    /// Mounts being disabled: their revocations are durable (no receipts).
     closed: HashSet<String>,
-    /// Unflushed revocations for callers running (engine call until the receipt is stored),
+    /// Unflushed revocations running (engine call until the receipt is stored),
     /// per mount accessor.
     running: HashMap<String, usize>,
 }
@@ -68,7 +68,7 @@ fn lock(m: &Mutex<MountStates>) -> std::sync::MutexGuard<'_, MountStates> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// An unflushed revocation for a caller in progress; counted until dropped.
+/// An unflushed revocation (or scheduler batch) in progress; counted until dropped.
 pub(crate) struct Running<'a> {
     confirmer: &'a Confirmer,
     accessor: String,
@@ -126,8 +126,9 @@ impl LeaseManager {
         put_json(confirm_key(&rec.lease_id), &stored)
     }
 
-    /// Starts an unflushed revocation for a caller on a mount, unless the mount is being
-    /// disabled (`None`: revoke durably). Hold the answer until the receipt is stored.
+    /// Starts an unflushed revocation (for a caller, or a scheduler batch) on a mount, unless
+    /// the mount is being disabled (`None`: revoke durably). Hold the answer until the
+    /// receipt is stored.
     pub(super) fn begin_unflushed(&self, accessor: &str) -> Option<Running<'_>> {
         let mut states = lock(&self.confirmer.mounts);
         if states.closed.contains(accessor) {
@@ -140,8 +141,8 @@ impl LeaseManager {
         })
     }
 
-    /// Closes a mount that is about to be disabled: revocations for callers on it wait for
-    /// the flush from now on, and this returns once the unflushed ones still running have
+    /// Closes a mount that is about to be disabled: revocations on it are durable from now
+    /// on, and this returns once the unflushed ones still running have
     /// stored their receipts.
     pub(crate) async fn close_mount(&self, accessor: &str) -> CoreResult<Closed<'_>> {
         lock(&self.confirmer.mounts)

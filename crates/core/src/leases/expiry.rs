@@ -312,7 +312,7 @@ impl Scheduler {
             }
         }
         let mut out = Attempted::default();
-        for (rec, outcome) in mgr.revoke_records(now_due).await {
+        for (rec, outcome) in mgr.revoke_records(now_due, explicit).await {
             if let Err(e) = outcome {
                 out.failures += 1;
                 let id = rec.lease_id.clone();

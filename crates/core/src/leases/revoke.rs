@@ -72,23 +72,39 @@ impl LeaseManager {
                 )));
             }
         };
-        match revocation {
-            Revocation::Durable => self.delete_record(rec, None).await?,
-            Revocation::Unconfirmed(receipt) => {
-                let keep = self.receipt_op(rec, receipt)?;
-                self.delete_record(rec, Some(keep)).await?;
-                self.receipt_stored();
-            }
+        if self.record_revocation(rec, revocation).await? {
+            self.receipt_stored();
         }
-        self.scheduler.breaker_success(rec);
         Ok(())
     }
 
+    /// Deletes a revoked lease, keeping the engine's receipt in the same write when the
+    /// revocation is yet to be confirmed upstream. Returns whether a receipt was stored.
+    async fn record_revocation(
+        &self,
+        rec: &LeaseRecord,
+        revocation: Revocation,
+    ) -> CoreResult<bool> {
+        let keep = match revocation {
+            Revocation::Durable => None,
+            Revocation::Unconfirmed(receipt) => Some(self.receipt_op(rec, receipt)?),
+        };
+        let stored = keep.is_some();
+        self.delete_record(rec, keep).await?;
+        self.scheduler.breaker_success(rec);
+        Ok(stored)
+    }
+
     /// Revokes many leases, a batch per mount (one upstream round trip where the engine can),
-    /// and deletes the ones revoked. Returns each record with its outcome.
+    /// and deletes the ones revoked. Returns each record with its outcome. The scheduler's
+    /// own batches (`explicit` false: expiry, queued revocations, intents left by a crash)
+    /// let the engine answer "in effect, confirmed later" (a MariaDB account locked now and
+    /// dropped on confirmation, which keeps up with an expiry backlog that `DROP USER` cannot);
+    /// a caller's revoke-prefix, and every revocation of a mount being disabled, is durable.
     pub(crate) async fn revoke_records(
         &self,
         recs: Vec<LeaseRecord>,
+        explicit: bool,
     ) -> Vec<(LeaseRecord, CoreResult<()>)> {
         let mut by_mount: BTreeMap<String, Vec<LeaseRecord>> = BTreeMap::new();
         for rec in recs {
@@ -125,15 +141,33 @@ impl LeaseManager {
                 }
             };
             let infos: Vec<_> = group.iter().map(LeaseRecord::info).collect();
-            let results = engine.revoke_batch(&infos, &storage).await;
+            // Counted until the receipts are stored; `None` while the mount is being disabled.
+            let unflushed = (!explicit)
+                .then(|| self.begin_unflushed(&accessor))
+                .flatten();
+            let results = if unflushed.is_some() {
+                engine.revoke_batch_unflushed(&infos, &storage).await
+            } else {
+                let durable = engine.revoke_batch(&infos, &storage).await;
+                durable
+                    .into_iter()
+                    .map(|r| r.map(|()| Revocation::Durable))
+                    .collect()
+            };
+            let mut stored = false;
             for (rec, result) in group.into_iter().zip(results) {
                 let outcome = match result {
-                    Ok(()) => self.delete_record(&rec, None).await.map(|()| {
-                        self.scheduler.breaker_success(&rec);
-                    }),
+                    Ok(revocation) => self
+                        .record_revocation(&rec, revocation)
+                        .await
+                        .map(|receipt| stored |= receipt),
                     Err(e) => Err(e.into()),
                 };
                 out.push((rec, outcome));
+            }
+            drop(unflushed);
+            if stored {
+                self.receipt_stored();
             }
         }
         out

@@ -1,8 +1,8 @@
 //! A small engine that hands out leased "credentials" whose upstream is its own storage
 //! (`upstream/<user>` exists while the credential does), so lease tests can see exactly what
 //! was created and revoked. `config` can make creation or revocation fail (for every role or
-//! some roles), and make revocations for a waiting caller answer "unconfirmed" and hold their
-//! confirmation.
+//! some roles), and make revocations for a waiting caller or the scheduler's batches answer
+//! "unconfirmed" and hold their confirmation.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +35,8 @@ struct Config {
     fail_revoke_roles: Vec<String>,
     /// `revoke_for_caller` answers `Unconfirmed`.
     unconfirmed_revoke: bool,
+    /// `revoke_batch_unflushed` (the scheduler's batches) answers `Unconfirmed`.
+    unconfirmed_batch: bool,
     /// `confirm_revocations` answers "not yet".
     hold_confirm: bool,
     #[serde(deserialize_with = "sh::duration")]
@@ -161,6 +163,25 @@ impl Engine for TestLeases {
             return Ok(Revocation::Unconfirmed(json!({"receipt": "r1"})));
         }
         Ok(Revocation::Durable)
+    }
+
+    async fn revoke_batch_unflushed(
+        &self,
+        leases: &[LeaseInfo],
+        storage: &StorageView,
+    ) -> Vec<Result<Revocation, EngineError>> {
+        let unconfirmed = config(storage).await.is_ok_and(|c| c.unconfirmed_batch);
+        let mut out = Vec::new();
+        for lease in leases {
+            out.push(self.revoke(lease, storage).await.map(|()| {
+                if unconfirmed {
+                    Revocation::Unconfirmed(json!({"receipt": "r1"}))
+                } else {
+                    Revocation::Durable
+                }
+            }));
+        }
+        out
     }
 
     async fn confirm_revocations(

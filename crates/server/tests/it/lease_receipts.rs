@@ -1,6 +1,7 @@
 //! Revocations an engine answers as not yet durable upstream (`Revocation::Unconfirmed`):
 //! the receipt is kept, survives a restart and is asked about until the engine confirms
-//! it; disabling a mount confirms its receipts first; revoke-force drops them.
+//! it; the scheduler's batches (expiry) may be answered so too, a caller's revoke-prefix
+//! never; disabling a mount confirms its receipts first; revoke-force drops them.
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};
@@ -101,5 +102,46 @@ async fn revoke_force_drops_receipts_no_engine_will_confirm() {
         .root("PUT", "sys/leases/revoke-force/database/creds/", None)
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    assert_eq!(unconfirmed_revocations(&t).await, 0);
+}
+
+#[tokio::test]
+async fn expiry_keeps_the_receipts_of_unconfirmed_batches_and_revoke_prefix_stays_durable() {
+    let t = with_engine().await;
+    let hold = json!({"unconfirmed_batch": true, "hold_confirm": true});
+    t.root("POST", "database/config", Some(hold)).await;
+    let root = t.root.clone();
+    let (expiring, v) = creds(&t, &root, "ro", json!({"ttl": "1s"})).await;
+    let user = v["data"]["username"].as_str().unwrap().to_string();
+    let (kept, _) = creds(&t, &root, "rw", json!({})).await;
+
+    // The scheduler revokes the expired lease in a batch the engine answers "unconfirmed":
+    // the lease and its credential are gone, the receipt is kept until confirmed.
+    eventually("the lease expires", || async {
+        lookup(&t, &expiring).await == StatusCode::BAD_REQUEST
+    })
+    .await;
+    assert_eq!(upstream(&t).await.len(), 1);
+    assert_eq!(unconfirmed_revocations(&t).await, 1);
+
+    // A caller's revoke-prefix is answered once the revocation is durable: no receipt.
+    let (s, v) = t
+        .root("PUT", "sys/leases/revoke-prefix/database/creds/rw", None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    assert_eq!(lookup(&t, &kept).await, StatusCode::BAD_REQUEST);
+    assert!(upstream(&t).await.is_empty());
+    assert_eq!(unconfirmed_revocations(&t).await, 1);
+
+    t.root(
+        "POST",
+        "database/config",
+        Some(json!({"unconfirmed_batch": true})),
+    )
+    .await;
+    eventually("the expiry's revocation is confirmed", || async {
+        confirmations(&t).await["confirmed"] == json!([user])
+    })
+    .await;
     assert_eq!(unconfirmed_revocations(&t).await, 0);
 }
