@@ -364,12 +364,19 @@ impl LeaseManager {
     /// background: unseal does not wait for either.
     pub(crate) fn start(self: &Arc<Self>, cancel: tokio_util::sync::CancellationToken) {
         let me = self.clone();
+        let sealed = cancel.clone();
         tokio::spawn(async move {
-            if let Err(e) = me.revoke_pending_intents().await {
-                tracing::warn!(error = %e, "revoking unconfirmed intents failed; the scheduler retries them");
-            }
+            let outcome = me.revoke_pending_intents().await;
             // Those not revoked now are retried by the scheduler, which traces them itself.
             trace::lock(&me.startup_intents).clear();
+            // Initialisation unseals only to write the root token and seals again at once:
+            // that is no failure to report.
+            if sealed.is_cancelled() {
+                return;
+            }
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, "revoking unconfirmed intents failed; the scheduler retries them");
+            }
             tracing::info!("lease restore complete");
         });
         confirm::spawn(self.clone(), cancel.clone());
