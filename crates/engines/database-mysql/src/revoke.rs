@@ -1,6 +1,6 @@
 //! Revocation: the default (`DROP USER IF EXISTS`, then `KILL` of the sessions found in
-//! `information_schema.PROCESSLIST`; see the crate docs), the session kill that follows custom
-//! statements, the clean-up after a failed creation, and the retrying runner they share, all
+//! `information_schema.PROCESSLIST`; see the crate docs), the scheduler's lock-now, drop-later
+//! revocation on MariaDB, the session kill that follows custom statements, the clean-up after a failed creation, and the retrying runner they share, all
 //! on the revocation pool.
 
 use std::collections::BTreeSet;
@@ -48,6 +48,44 @@ pub(crate) fn drop_and_kill_sessions(usernames: &[&str]) -> Result<String, Datab
         sql.push_str(n);
     }
     Ok(sql)
+}
+
+/// The scheduler's revocation on MariaDB: lock every account at `'%'` and end every session
+/// of each, in one round trip. Locking keeps up where dropping cannot: with 10,000 accounts
+/// MariaDB drops about 100 users a second under its grant lock (each `DROP USER` edits every
+/// privilege table), while one `ACCOUNT LOCK` of 50 accounts takes about 9 ms (BENCHMARKS
+/// "MySQL").
+pub(crate) fn lock_and_kill_sessions(usernames: &[&str]) -> Result<String, DatabaseError> {
+    let names = usernames
+        .iter()
+        .map(|u| literal(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let accounts: Vec<String> = names.iter().map(|n| format!("{n}@'%'")).collect();
+    let mut sql = format!("ALTER USER IF EXISTS {} ACCOUNT LOCK", accounts.join(", "));
+    for n in &names {
+        sql.push_str(";\nKILL CONNECTION USER ");
+        sql.push_str(n);
+    }
+    Ok(sql)
+}
+
+/// What completes locked revocations: a `DROP USER IF EXISTS` per user, each followed by a
+/// `KILL CONNECTION USER` for a session that was authenticating while the account was locked.
+/// One statement per user, not one naming all, so MariaDB's grant lock is released between
+/// drops and the scheduler's locks get through while a long backlog is being dropped.
+pub(crate) fn drop_each_and_kill_sessions(usernames: &[&str]) -> Result<String, DatabaseError> {
+    let mut statements = Vec::with_capacity(usernames.len() * 2);
+    for u in usernames {
+        let n = literal(u)?;
+        statements.push(format!("DROP USER IF EXISTS {n}@'%'"));
+        statements.push(format!("KILL CONNECTION USER {n}"));
+    }
+    Ok(statements.join(";\n"))
+}
+
+/// The receipt of a revocation that locked the accounts: the drop is still to come.
+fn locked_receipt() -> serde_json::Value {
+    serde_json::json!({ "mysql": "locked" })
 }
 
 /// The hosts `sql` creates `username` at besides `%`: every `'<name>'@'<host>'` (or with
@@ -159,6 +197,41 @@ impl MysqlPlugin {
         self.kill(&sessions).await
     }
 
+    /// The default revocation of `usernames` for the lease scheduler: on MariaDB the accounts
+    /// are locked and their sessions ended now, and dropped by [`MysqlPlugin::drop_locked`]
+    /// when core confirms the receipt. MySQL keeps the drop: it has no `KILL … USER`, so the
+    /// lock would need the session look-up all the same, and MySQL 5.6 (the legacy plugin's
+    /// server) has no `ACCOUNT LOCK`.
+    pub(crate) async fn revoke_locking(
+        &self,
+        usernames: &[&str],
+    ) -> Result<Option<serde_json::Value>, DatabaseError> {
+        if !self.is_mariadb().await? {
+            return self.revoke_default(usernames).await.map(|()| None);
+        }
+        let sql = lock_and_kill_sessions(usernames)?;
+        self.run_idempotent("locking users", &sql).await?;
+        Ok(Some(locked_receipt()))
+    }
+
+    /// Confirms revocations: drops the users whose receipt says they were only locked (those
+    /// already gone are fine). Every one is confirmed once the drops succeed.
+    pub(crate) async fn drop_locked(
+        &self,
+        revoked: &[(&str, &serde_json::Value)],
+    ) -> Result<Vec<bool>, DatabaseError> {
+        let locked: Vec<&str> = revoked
+            .iter()
+            .filter(|(_, receipt)| **receipt == locked_receipt())
+            .map(|(user, _)| *user)
+            .collect();
+        if !locked.is_empty() {
+            let sql = drop_each_and_kill_sessions(&locked)?;
+            self.run_idempotent("dropping locked users", &sql).await?;
+        }
+        Ok(vec![true; revoked.len()])
+    }
+
     /// Ends every session of `username` (after custom revocation statements).
     pub(crate) async fn end_sessions(&self, username: &str) -> Result<(), DatabaseError> {
         let sql = format!(
@@ -262,6 +335,25 @@ mod tests {
              KILL CONNECTION USER 'o''b'"
         );
         assert!(drop_and_kill_sessions(&["a\\"]).is_err());
+    }
+
+    #[test]
+    fn the_scheduler_locks_first_and_drops_one_user_per_statement() {
+        assert_eq!(
+            lock_and_kill_sessions(&["shub_a", "o'b"]).unwrap(),
+            "ALTER USER IF EXISTS 'shub_a'@'%', 'o''b'@'%' ACCOUNT LOCK;\n\
+             KILL CONNECTION USER 'shub_a';\n\
+             KILL CONNECTION USER 'o''b'"
+        );
+        assert_eq!(
+            drop_each_and_kill_sessions(&["shub_a", "o'b"]).unwrap(),
+            "DROP USER IF EXISTS 'shub_a'@'%';\n\
+             KILL CONNECTION USER 'shub_a';\n\
+             DROP USER IF EXISTS 'o''b'@'%';\n\
+             KILL CONNECTION USER 'o''b'"
+        );
+        assert!(lock_and_kill_sessions(&["a\\"]).is_err());
+        assert!(drop_each_and_kill_sessions(&["a\\"]).is_err());
     }
 
     #[test]

@@ -111,6 +111,18 @@ pub trait DatabasePlugin: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Like [`DatabasePlugin::revoke_users_default`], for the lease scheduler (expiry), where
+    /// no caller waits: in effect when this returns (the credentials no longer log in and
+    /// their open sessions are ended), possibly completed only by
+    /// [`DatabasePlugin::confirm_revoked`], to which the receipt returned is given with each
+    /// user. `None` means complete and durable already (the default: `revoke_users_default`).
+    async fn revoke_users_unflushed(
+        &self,
+        usernames: &[&str],
+    ) -> Result<Option<serde_json::Value>, DatabaseError> {
+        self.revoke_users_default(usernames).await.map(|()| None)
+    }
+
     /// Changes the root user's password to `new_password`; empty `statements` means the
     /// plugin default. The engine then stores it and reopens the plugin.
     async fn rotate_root(

@@ -197,14 +197,38 @@ impl DatabaseEngine {
             .collect()
     }
 
-    /// Revokes many leases: those whose role uses the default revocation are dropped per
+    /// Revokes many leases: those whose role uses the default revocation are revoked per
     /// connection in one round trip; the rest, and any batch that fails, one by one.
     pub(crate) async fn revoke_leases(
         &self,
         leases: &[LeaseInfo],
         storage: &StorageView,
     ) -> Vec<Result<(), DatabaseError>> {
-        let mut results: Vec<Option<Result<(), DatabaseError>>> =
+        self.revoke_lease_batch(leases, storage, false)
+            .await
+            .into_iter()
+            .map(|r| r.map(drop))
+            .collect()
+    }
+
+    /// As [`DatabaseEngine::revoke_leases`], for the lease scheduler: default revocations
+    /// may be answered in effect but unconfirmed (`DatabasePlugin::revoke_users_unflushed`),
+    /// for a single lease of a connection too.
+    pub(crate) async fn revoke_leases_unflushed(
+        &self,
+        leases: &[LeaseInfo],
+        storage: &StorageView,
+    ) -> Vec<Result<Revocation, DatabaseError>> {
+        self.revoke_lease_batch(leases, storage, true).await
+    }
+
+    async fn revoke_lease_batch(
+        &self,
+        leases: &[LeaseInfo],
+        storage: &StorageView,
+        unflushed: bool,
+    ) -> Vec<Result<Revocation, DatabaseError>> {
+        let mut results: Vec<Option<Result<Revocation, DatabaseError>>> =
             leases.iter().map(|_| None).collect();
         // connection name -> (lease indexes, usernames) of default-revocation leases
         let mut groups: std::collections::BTreeMap<String, (Vec<usize>, Vec<String>)> =
@@ -225,17 +249,24 @@ impl DatabaseEngine {
             }
         }
         for (db_name, (indexes, users)) in groups {
-            if indexes.len() < 2 {
+            // A single durable revocation takes the one-by-one path below: same round trip.
+            if indexes.len() < 2 && !unflushed {
                 continue;
             }
             let Ok(Some((_, plugin))) = self.connections.load(storage, &db_name).await else {
                 continue;
             };
             let names: Vec<&str> = users.iter().map(String::as_str).collect();
-            if plugin.revoke_users_default(&names).await.is_ok() {
-                tracing::debug!(connection = %db_name, count = names.len(), "database users revoked in one batch");
+            let outcome = if unflushed {
+                plugin.revoke_users_unflushed(&names).await
+            } else {
+                plugin.revoke_users_default(&names).await.map(|()| None)
+            };
+            if let Ok(receipt) = outcome {
+                tracing::debug!(connection = %db_name, count = names.len(), unconfirmed = receipt.is_some(), "database users revoked in one batch");
+                let revocation = receipt.map_or(Revocation::Durable, Revocation::Unconfirmed);
                 for i in indexes {
-                    results[i] = Some(Ok(()));
+                    results[i] = Some(Ok(revocation.clone()));
                 }
             }
         }
@@ -243,7 +274,10 @@ impl DatabaseEngine {
         for (lease, done) in leases.iter().zip(results) {
             out.push(match done {
                 Some(r) => r,
-                None => self.revoke_lease(lease, storage).await,
+                None => self
+                    .revoke_lease(lease, storage)
+                    .await
+                    .map(|()| Revocation::Durable),
             });
         }
         out

@@ -270,6 +270,18 @@ impl Engine for DatabaseEngine {
             .collect()
     }
 
+    async fn revoke_batch_unflushed(
+        &self,
+        leases: &[LeaseInfo],
+        storage: &StorageView,
+    ) -> Vec<Result<Revocation, EngineError>> {
+        self.revoke_leases_unflushed(leases, storage)
+            .await
+            .into_iter()
+            .map(|r| r.map_err(EngineError::from))
+            .collect()
+    }
+
     async fn renew(&self, lease: &LeaseInfo, storage: &StorageView) -> Result<(), EngineError> {
         self.renew_lease(lease, storage)
             .await

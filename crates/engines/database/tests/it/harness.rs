@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use secrethub_engine::{
     Caller, Engine, EngineError, IntentLog, JsonMap, LeaseInfo, MountContext, MountInfo, Operation,
-    Request, Response, StorageView, TimerLog, TimerOutcome,
+    Request, Response, Revocation, StorageView, TimerLog, TimerOutcome, UnconfirmedRevocation,
 };
 use secrethub_storage::MemoryStorage;
 use serde_json::{json, Value};
@@ -187,6 +187,42 @@ impl Mount {
     ) -> Result<(), EngineError> {
         let lease = self.lease(internal, true, expire_time);
         self.engine.renew(&lease, &self.storage).await
+    }
+
+    /// Revokes `leases` as the lease scheduler does (`Engine::revoke_batch_unflushed`); each
+    /// must succeed. Returns those answered "unconfirmed", for [`Mount::confirm_all`].
+    pub(crate) async fn revoke_scheduled(
+        &self,
+        leases: &[LeaseInfo],
+    ) -> Vec<UnconfirmedRevocation> {
+        let results = self
+            .engine
+            .revoke_batch_unflushed(leases, &self.storage)
+            .await;
+        let mut pending = Vec::new();
+        for (lease, r) in leases.iter().zip(results) {
+            match r {
+                Ok(Revocation::Durable) => {}
+                Ok(Revocation::Unconfirmed(receipt)) => pending.push(UnconfirmedRevocation {
+                    lease: lease.clone(),
+                    receipt,
+                }),
+                Err(e) => panic!("revocation failed: {e}"),
+            }
+        }
+        pending
+    }
+
+    /// Asks the engine to confirm `pending` as core does; each must be confirmed.
+    pub(crate) async fn confirm_all(&self, pending: &[UnconfirmedRevocation]) {
+        let confirmed = self
+            .engine
+            .confirm_revocations(pending, &self.storage)
+            .await;
+        assert!(
+            confirmed.iter().all(|c| matches!(c, Ok(true))),
+            "{confirmed:?}"
+        );
     }
 }
 

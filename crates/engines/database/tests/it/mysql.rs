@@ -309,6 +309,43 @@ async fn batch_revocation_ends_open_sessions() {
     }
 }
 
+/// The scheduler's batches (`Engine::revoke_batch_unflushed`) on MariaDB lock the accounts
+/// and end their sessions at once, a single lease too; the drop follows when core confirms
+/// the receipt.
+#[tokio::test]
+async fn the_schedulers_revocation_locks_at_once_and_drops_on_confirmation() {
+    let s = MyServer::create().await;
+    let mount = s
+        .mount(json!({"creation_statements": s.select_only()}))
+        .await;
+    for count in [1, 3] {
+        let mut leases = Vec::new();
+        let mut logins = Vec::new();
+        let mut sessions = Vec::new();
+        for _ in 0..count {
+            let c = mount.creds(&s.role).await;
+            sessions.push(connect(&c.username, &c.password, None).await.unwrap());
+            leases.push(mount.lease(&c.internal, true, 0));
+            logins.push((c.username, c.password));
+        }
+        let pending = mount.revoke_scheduled(&leases).await;
+        assert_eq!(pending.len(), count, "every revocation waits for its drop");
+        for ((user, password), session) in logins.iter().zip(&mut sessions) {
+            assert!(user_exists(user).await, "the drop waits for confirmation");
+            let e = connect(user, password, None).await.unwrap_err();
+            assert_eq!(code(&e), 4151, "a locked account: {e}");
+            assert!(
+                !still_open(session).await,
+                "a session outlived the revocation"
+            );
+        }
+        mount.confirm_all(&pending).await;
+        assert!(users_with_prefix(&s.prefix()).await.is_empty());
+        // Confirming again (core retrying after a crash, say) is success.
+        mount.confirm_all(&pending).await;
+    }
+}
+
 #[tokio::test]
 async fn vaults_revocation_statements_are_idempotent_and_end_sessions() {
     let s = MyServer::create().await;

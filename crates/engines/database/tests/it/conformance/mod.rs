@@ -11,6 +11,8 @@
 //! - An unreachable database fails issuing (recording no intent) and revoking (keeping the
 //!   user) until it is back, then the revocation goes through.
 //! - A batch of leases is revoked together, one user already gone included.
+//! - A batch of the lease scheduler's stops the credentials working at once, whether the
+//!   plugin completes it then or on confirmation, and leaves no user once confirmed.
 //! - A config read never shows the admin password.
 //!
 //! To add a plugin: implement [`Target`] in `conformance/<plugin>.rs` and add one
@@ -227,6 +229,39 @@ pub(crate) async fn a_batch_is_revoked_together<T: Target>() {
     t.clean_up(&mount.intents.all()).await;
 }
 
+/// The scheduler's batches may take effect now and complete on confirmation (a MariaDB
+/// account locked, dropped later); either way the credentials stop working at once, and
+/// after confirmation no user is left.
+pub(crate) async fn a_scheduler_batch_works_at_once_and_leaves_nothing<T: Target>() {
+    let t = T::create().await;
+    let (mount, role) = mount_with_role(&t, &t.server_addr(), t.creation_statements()).await;
+    let mut leases = Vec::new();
+    for _ in 0..4 {
+        let c = mount.creds(&role).await;
+        let lease = mount.lease(&c.internal, true, 0);
+        leases.push((c, lease));
+    }
+    t.drop_user(&leases[0].0.username).await;
+    let infos: Vec<_> = leases.iter().map(|(_, l)| l.clone()).collect();
+    let pending = mount.revoke_scheduled(&infos).await;
+    for (c, _) in &leases {
+        assert!(
+            !t.can_log_in(&c.username, &c.password).await,
+            "{} still logs in",
+            c.username
+        );
+    }
+    mount.confirm_all(&pending).await;
+    for (c, _) in &leases {
+        assert!(
+            !t.user_exists(&c.username).await,
+            "{} is still there",
+            c.username
+        );
+    }
+    t.clean_up(&mount.intents.all()).await;
+}
+
 pub(crate) async fn config_reads_never_show_the_password<T: Target>() {
     let t = T::create().await;
     let mount = Mount::new();
@@ -274,6 +309,11 @@ macro_rules! conformance {
             $(#[$attr])*
             async fn a_batch_is_revoked_together() {
                 super::a_batch_is_revoked_together::<$target>().await
+            }
+            #[tokio::test]
+            $(#[$attr])*
+            async fn a_scheduler_batch_works_at_once_and_leaves_nothing() {
+                super::a_scheduler_batch_works_at_once_and_leaves_nothing::<$target>().await
             }
             #[tokio::test]
             $(#[$attr])*
