@@ -30,10 +30,12 @@ Sections (run in this order):
                 server at a time (SecretHub first): all are created at concurrency 8 with a
                 1 h role TTL, then each is renewed with the increment that puts its expiry at
                 its place in the window (opening `--expiry-margin` s, 15, after the renewals
-                start; MySQL renewal runs no SQL). mysql.user is polled every 100 ms from the
-                end of creation; lag = time the user vanished - (renewal request start +
+                start; MySQL renewal runs no SQL). mysql.global_priv is polled every 100 ms
+                from the end of creation; lag = time the user was first seen revoked (account
+                locked or gone: it no longer logs in) - (renewal request start +
                 lease_duration), so it includes up to one request's latency and one poll
-                interval. The lag is also given per 10 s of due time.
+                interval. The lag is also given per 10 s of due time, and the drop lag (user
+                gone) separately: SecretHub's expiry locks at once and drops a moment later.
   redis         as mysql with redis-py and ACL SETUSER / ACL DELUSER (`--n-seq-redis` rounds).
                 Last, because OpenBao's Redis plugin opens a connection per revocation (about
                 0.3 s each here): its wrk users are deleted directly at the end, not revoked.
@@ -355,6 +357,13 @@ def mysql_users(cur):
     return {u for (u,) in cur.fetchall()}
 
 
+def mysql_usable_users(cur):
+    """(every user, the users whose accounts are not locked), from MariaDB's global_priv."""
+    cur.execute("SELECT User, JSON_EXTRACT(Priv, '$.account_locked') FROM mysql.global_priv")
+    rows = cur.fetchall()
+    return {u for (u, _) in rows}, {u for (u, locked) in rows if locked != "true"}
+
+
 # ----------------------------------------------------------------------------- wrk
 
 WRK_LUA = r"""
@@ -513,11 +522,13 @@ def section_db(kind, servers, n_seq, wrk_secs):
 
 
 class UserPoller:
-    """Polls mysql.user every 100 ms on a thread of its own from the moment it starts, noting
-    when each expected user is first seen gone."""
+    """Polls MariaDB's accounts every 100 ms on a thread of its own from the moment it starts,
+    noting when each expected user is first seen revoked (its account locked, or gone: it can
+    no longer log in) and when first seen gone."""
 
     def __init__(self, users):
         self.pending, self.gone, self.loads = set(users), {}, []
+        self.usable, self.revoked = set(self.pending), {}
         self.lock, self.stop = threading.Lock(), threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -527,8 +538,11 @@ class UserPoller:
         cur = conn.cursor()
         while not self.stop.is_set():
             t = time.time()
-            have = mysql_users(cur)
+            have, usable = mysql_usable_users(cur)
             with self.lock:
+                for u in [u for u in self.usable if u not in usable]:
+                    self.revoked[u] = t
+                    self.usable.discard(u)
                 for u in [u for u in self.pending if u not in have]:
                     self.gone[u] = t
                     self.pending.discard(u)
@@ -592,16 +606,25 @@ def section_expiry(servers, n, window, margin):
         R.add(f"expiry_spread_{s.name}", last - first, "s")
         R.add(f"expiry_first_due_after_renewals_{s.name}", first - time.time(), "s")
         poller.wait(last + 240)
-        gone = {u: t for u, t in poller.gone.items() if u in expected}
+        # Revoked: the account locked or gone, so the credential no longer logs in (SecretHub's
+        # expiry locks MariaDB accounts at once and drops them a moment later; OpenBao drops).
+        gone = {u: t for u, t in poller.revoked.items() if u in expected}
+        dropped = {u: t for u, t in poller.gone.items() if u in expected}
+        drop_lags = [dropped[u] - expected[u] for u in dropped]
+        R.add(f"expiry_drop_lag_p50_{s.name}", pct(drop_lags, 50), "s")
+        R.add(f"expiry_drop_lag_p99_{s.name}", pct(drop_lags, 99), "s")
+        R.add(f"expiry_all_dropped_after_last_expiry_{s.name}",
+              (max(dropped.values()) - last) if dropped else float("nan"), "s")
         lags = [gone[u] - expected[u] for u in gone]
         R.meta[f"expiry_loadavg_during_{s.name}"] = [l for t, l in poller.loads if first - 5 < t < last + 5]
         R.add(f"expiry_lag_p50_{s.name}", pct(lags, 50), "s")
         R.add(f"expiry_lag_p99_{s.name}", pct(lags, 99), "s")
         R.add(f"expiry_lag_max_{s.name}", max(lags) if lags else float("nan"), "s")
         R.add(f"expiry_revoked_early_{s.name}", sum(1 for x in lags if x < -0.2), "count")
-        R.add(f"expiry_all_gone_after_last_expiry_{s.name}",
+        R.add(f"expiry_all_revoked_after_last_expiry_{s.name}",
               (max(gone.values()) - last) if gone else float("nan"), "s")
-        R.add(f"expiry_not_dropped_{s.name}", len(expected) - len(gone), "count")
+        R.add(f"expiry_not_revoked_{s.name}", len(expected) - len(gone), "count")
+        R.add(f"expiry_not_dropped_{s.name}", len(expected) - len(dropped), "count")
         # Lag by when the lease was due, in 10 s buckets from the first expiry: shows whether the
         # lag comes from the first seconds (most users still there) or from the whole minute.
         buckets = {}
@@ -612,7 +635,7 @@ def section_expiry(servers, n, window, margin):
                                          "p99": round(pct(xs, 99), 3), "max": round(max(xs), 3)}
             for b, xs in sorted(buckets.items())}
         print("  lag by due time:", json.dumps(R.meta[f"expiry_lag_by_10s_{s.name}"]), flush=True)
-        if len(gone) < len(made):
+        if len(dropped) < len(made):
             s.c().call("PUT", f"sys/leases/revoke-prefix/database/creds/{role}")
 
 
