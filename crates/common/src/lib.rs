@@ -20,7 +20,7 @@ pub mod tls;
 pub use cidr::{cidrs_allow, parse_cidrs, Cidr, CidrParseError};
 pub use duration::{format_duration, parse_duration, DurationParseError};
 pub use error_kind::ErrorKind;
-pub use random::{fill_random, random_alnum, random_bytes, random_from, random_uuid};
+pub use random::{fill_random, random_alnum, random_bytes, random_from, random_index, random_uuid};
 pub use sensitive::Sensitive;
 pub use time::{format_rfc3339, now_unix, now_unix_nanos, UnixTime};
 

@@ -109,6 +109,12 @@ pub fn random_from(alphabet: &[u8], n: usize) -> String {
         .collect()
 }
 
+/// An index drawn uniformly from `0..len` with the OS RNG (through the pool), for picking
+/// from a list that is not ASCII bytes. Panics when `len` is 0.
+pub fn random_index(len: usize) -> usize {
+    PooledOsRng.gen_range(0..len)
+}
+
 /// A random (version 4) UUID in its canonical hyphenated form.
 pub fn random_uuid() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -152,6 +158,8 @@ mod tests {
         let hex = random_from(b"0123456789abcdef", 40);
         assert!(hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_eq!(random_from(b"", 3), "");
+        let picks: HashSet<usize> = (0..200).map(|_| random_index(3)).collect();
+        assert_eq!(picks, HashSet::from([0, 1, 2]));
     }
 
     /// Draws of every size, across many refills of the pool, never repeat a byte run: each

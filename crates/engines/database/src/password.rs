@@ -17,8 +17,6 @@
 //! The text passes `parse_guard` (size and nesting depth) before the HCL parser, which
 //! recurses per nesting level and would otherwise overflow the worker's stack.
 
-use rand::rngs::OsRng;
-use rand::Rng;
 use secrethub_common::parse_guard::{self, ParseLimits};
 use zeroize::Zeroizing;
 
@@ -140,7 +138,7 @@ impl PasswordPolicy {
         for _ in 0..MAX_ATTEMPTS {
             let candidate: Zeroizing<String> = Zeroizing::new(
                 (0..self.length)
-                    .map(|_| self.charset[OsRng.gen_range(0..self.charset.len())])
+                    .map(|_| self.charset[secrethub_common::random_index(self.charset.len())])
                     .collect(),
             );
             let ok = self

@@ -27,8 +27,6 @@
 //! refused when the connection is written; and at render time every value is checked against
 //! [`MAX_VALUE_LEN`] *before* a function allocates it, so no input gets past the bound either.
 
-use rand::rngs::OsRng;
-use rand::Rng;
 use secrethub_common::UnixTime;
 
 use secrethub_database_plugin::DatabaseError;
@@ -107,9 +105,7 @@ pub(crate) fn check_fits(template: &str, role: &str, max_len: usize) -> Result<(
 }
 
 fn random_base32(n: usize) -> String {
-    (0..n)
-        .map(|_| BASE32[OsRng.gen_range(0..BASE32.len())] as char)
-        .collect()
+    secrethub_common::random_from(BASE32, n)
 }
 
 #[derive(Debug, Clone, PartialEq)]
