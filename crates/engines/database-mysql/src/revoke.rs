@@ -16,38 +16,46 @@ use crate::{errors, literal, MysqlPlugin};
 /// instead of holding a connection forever.
 const MAINTENANCE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Each user name as a literal, and the `DROP USER IF EXISTS` of all of them at `'%'`.
-fn drop_users(usernames: &[&str]) -> Result<(Vec<String>, String), DatabaseError> {
+/// Each user name as a literal, and the list of their accounts at `'%'` (`'a'@'%', 'b'@'%'`).
+fn names_and_accounts(usernames: &[&str]) -> Result<(Vec<String>, String), DatabaseError> {
     let names = usernames
         .iter()
         .map(|u| literal(u))
         .collect::<Result<Vec<_>, _>>()?;
     let accounts: Vec<String> = names.iter().map(|n| format!("{n}@'%'")).collect();
-    let drop = format!("DROP USER IF EXISTS {}", accounts.join(", "));
-    Ok((names, drop))
+    Ok((names, accounts.join(", ")))
+}
+
+/// Appends MariaDB's `KILL CONNECTION USER` of each (literal) name to `sql`, which ends every
+/// session of each without a query of `information_schema.PROCESSLIST`.
+fn kill_sessions_of(names: &[String], mut sql: String) -> String {
+    for n in names {
+        sql.push_str(";\nKILL CONNECTION USER ");
+        sql.push_str(n);
+    }
+    sql
 }
 
 /// The default revocation's round trip on MySQL: drop every user at `'%'`, then list their
 /// sessions.
 pub(crate) fn drop_and_list_sessions(usernames: &[&str]) -> Result<String, DatabaseError> {
-    let (names, drop) = drop_users(usernames)?;
+    let (names, accounts) = names_and_accounts(usernames)?;
     Ok(format!(
-        "{drop};\nSELECT ID FROM information_schema.PROCESSLIST WHERE USER IN ({})",
+        "DROP USER IF EXISTS {accounts};\nSELECT ID FROM information_schema.PROCESSLIST WHERE USER IN ({})",
         names.join(", ")
     ))
 }
 
 /// The default revocation's round trip on MariaDB: drop every user at `'%'`, then end every
-/// session of each with MariaDB's `KILL CONNECTION USER`, which finds them without a query of
-/// `information_schema.PROCESSLIST` (that look-up fills a temporary table every time: about
-/// 0.8 ms per revocation here, 30 % of the `DROP USER` itself; BENCHMARKS "MySQL").
+/// session of each with `KILL CONNECTION USER` (the `PROCESSLIST` look-up fills a temporary
+/// table every time: about 0.8 ms per revocation here, 30 % of the `DROP USER` itself;
+/// BENCHMARKS "MySQL").
 pub(crate) fn drop_and_kill_sessions(usernames: &[&str]) -> Result<String, DatabaseError> {
-    let (names, mut sql) = drop_users(usernames)?;
-    for n in &names {
-        sql.push_str(";\nKILL CONNECTION USER ");
-        sql.push_str(n);
-    }
-    Ok(sql)
+    let (names, accounts) = names_and_accounts(usernames)?;
+    Ok(kill_sessions_of(
+        &names,
+        format!("DROP USER IF EXISTS {accounts}"),
+    ))
 }
 
 /// The scheduler's revocation on MariaDB: lock every account at `'%'` and end every session
@@ -56,17 +64,11 @@ pub(crate) fn drop_and_kill_sessions(usernames: &[&str]) -> Result<String, Datab
 /// privilege table), while one `ACCOUNT LOCK` of 50 accounts takes about 9 ms (BENCHMARKS
 /// "MySQL").
 pub(crate) fn lock_and_kill_sessions(usernames: &[&str]) -> Result<String, DatabaseError> {
-    let names = usernames
-        .iter()
-        .map(|u| literal(u))
-        .collect::<Result<Vec<_>, _>>()?;
-    let accounts: Vec<String> = names.iter().map(|n| format!("{n}@'%'")).collect();
-    let mut sql = format!("ALTER USER IF EXISTS {} ACCOUNT LOCK", accounts.join(", "));
-    for n in &names {
-        sql.push_str(";\nKILL CONNECTION USER ");
-        sql.push_str(n);
-    }
-    Ok(sql)
+    let (names, accounts) = names_and_accounts(usernames)?;
+    Ok(kill_sessions_of(
+        &names,
+        format!("ALTER USER IF EXISTS {accounts} ACCOUNT LOCK"),
+    ))
 }
 
 /// What completes locked revocations: a `DROP USER IF EXISTS` per user, each followed by a
