@@ -25,6 +25,7 @@ mod issue;
 mod lifecycle;
 mod mongodb;
 mod mysql;
+mod mysql_revoke;
 mod mysql_static;
 mod mysql_test_connection;
 mod nesting;

@@ -159,6 +159,25 @@ fn plan_fixture(root: &Path, db: &AppDatabase, namespace: &str, repo: &str) {
 }
 
 /// What a role, connection or config looks like to OpenBao's CLI.
+/// `secrethub advise --input=<request> --plan=<dir>/plan <root>`, the request written to
+/// `<dir>/request.json`; the plan directory and the command's output.
+fn write_plan(
+    dir: &Path,
+    request: &str,
+    root: &Path,
+) -> (std::path::PathBuf, std::process::Output) {
+    let input = dir.join("request.json");
+    std::fs::write(&input, request).unwrap();
+    let plan_dir = dir.join("plan");
+    let out = Command::new(SECRETHUB)
+        .args(["advise", &format!("--input={}", input.display())])
+        .arg(format!("--plan={}", plan_dir.display()))
+        .arg(root)
+        .output()
+        .unwrap();
+    (plan_dir, out)
+}
+
 fn bao_read(bao: &Cli, path: &str) -> Value {
     bao.ok(&["read", "-format=json", path]).json()["data"].clone()
 }
@@ -171,15 +190,7 @@ async fn the_plan_applied_to_a_server_moves_the_secrets_and_run_resolves_the_ref
     let namespace = crate::harness::unique_name("shop").replace('_', "-");
     let repo = crate::harness::unique_name("shop");
     plan_fixture(&root, &db, &namespace, &repo);
-    let input = dir.path().join("request.json");
-    std::fs::write(&input, DOC_REQUEST).unwrap();
-    let plan_dir = dir.path().join("plan");
-    let out = Command::new(SECRETHUB)
-        .args(["advise", &format!("--input={}", input.display())])
-        .arg(format!("--plan={}", plan_dir.display()))
-        .arg(&root)
-        .output()
-        .unwrap();
+    let (plan_dir, out) = write_plan(dir.path(), DOC_REQUEST, &root);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -464,15 +475,7 @@ async fn a_database_that_refuses_the_connection_fails_its_steps_and_the_rest_are
             "DATABASE_URL=postgresql://admin:{DB_PASSWORD}@127.0.0.1:1/shop\nSTRIPE_SECRET_KEY={STRIPE}\n"
         ),
     );
-    let input = dir.path().join("request.json");
-    std::fs::write(&input, r#"{"constraints": {"platform": "VMs"}}"#).unwrap();
-    let plan_dir = dir.path().join("plan");
-    let out = Command::new(SECRETHUB)
-        .args(["advise", &format!("--input={}", input.display())])
-        .arg(format!("--plan={}", plan_dir.display()))
-        .arg(&root)
-        .output()
-        .unwrap();
+    let (plan_dir, out) = write_plan(dir.path(), r#"{"constraints": {"platform": "VMs"}}"#, &root);
     assert_eq!(out.status.code(), Some(0));
     let token = crate::harness::unique_name("root");
     let server = crate::harness::ServerProcess::dev(dir.path(), &token, &[]).await;
