@@ -584,6 +584,30 @@ def test_ocsp_answers_good_revoked_and_unknown(server, pki):
             assert f"{d}/{name}.pem: {status}" in out.stdout, out
 
 
+def test_ocsp_get_whose_base64_ends_in_a_slash(server, pki):
+    # A request a multiple of three bytes long has unpadded base64, which ends in "/" for one
+    # last byte in 64: the path's trailing slash must still reach the responder.
+    mount, root = pki
+    ca = cert_of(root["certificate"])
+    name_hash = hashes.Hash(hashes.SHA1())
+    name_hash.update(ca.subject.public_bytes())
+    key_hash = hashes.Hash(hashes.SHA1())
+    key_hash.update(ca.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
+    name_hash, key_hash = name_hash.finalize(), key_hash.finalize()
+    for serial in range(1 << 32, 1 << 33):  # a 72-byte request: a multiple of three
+        der = ocsp.OCSPRequestBuilder().add_certificate_by_hash(name_hash, key_hash, serial, hashes.SHA1()).build().public_bytes(serialization.Encoding.DER)
+        encoded = base64.b64encode(der).decode()
+        if encoded.endswith("//"):
+            break
+    assert encoded.endswith("//")
+    answer = requests.get(f"{server.url}/v1/{mount}/ocsp/{urllib.parse.quote(encoded, safe='')}", timeout=10)
+    assert answer.status_code == 200, answer.content
+    response = ocsp.load_der_ocsp_response(answer.content)
+    assert response.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+    assert response.serial_number == serial
+    assert response.certificate_status == ocsp.OCSPCertStatus.GOOD
+
+
 def test_ocsp_malformed_requests_match_openbao(secrethub, bao):
     answers = []
     for client in (secrethub, bao):

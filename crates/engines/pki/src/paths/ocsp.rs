@@ -35,14 +35,28 @@ struct CertId {
 /// or not).
 pub(crate) async fn get(req: &Request, encoded: &str) -> Result<Response> {
     use base64::Engine as _;
-    let text = percent_decode(encoded);
+    let text = restore_trailing_slashes(percent_decode(encoded).trim());
     let der = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(text.trim()));
+        .decode(&text)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(&text));
     match der {
         Ok(der) => answer(req, &der).await,
         Err(_) => Ok(status_only(1, 400)),
     }
+}
+
+/// The request path loses its trailing slashes before it reaches the engine, and a standard
+/// base64 request whose length is a multiple of three has no padding, so it may have ended in
+/// `/` (one request in a few hundred). Padded base64 is a multiple of four long: the missing
+/// characters can only have been slashes.
+fn restore_trailing_slashes(text: &str) -> String {
+    let mut text = text.to_string();
+    if !text.ends_with('=') {
+        while text.len() % 4 != 0 {
+            text.push('/');
+        }
+    }
+    text
 }
 
 /// `POST ocsp`: the request as the DER body.
@@ -281,6 +295,24 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slashes_stripped_from_the_path_are_put_back() {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for der in [
+            &[0x30, 0x01, 0xff][..],
+            &[0x30, 0x0f, 0xff],
+            &[0x33, 0xff, 0xff],
+        ] {
+            let full = b64.encode(der);
+            assert!(full.ends_with('/'), "{full}");
+            let stripped = full.trim_end_matches('/');
+            assert_eq!(b64.decode(restore_trailing_slashes(stripped)).unwrap(), der);
+        }
+        assert_eq!(restore_trailing_slashes("MEo="), "MEo=");
+        assert_eq!(restore_trailing_slashes("MEow"), "MEow");
+    }
 
     #[test]
     fn percent_and_trim() {
