@@ -52,7 +52,7 @@ pub(crate) async fn get(req: &Request, encoded: &str) -> Result<Response> {
 fn restore_trailing_slashes(text: &str) -> String {
     let mut text = text.to_string();
     if !text.ends_with('=') {
-        while text.len() % 4 != 0 {
+        while !text.len().is_multiple_of(4) {
             text.push('/');
         }
     }
