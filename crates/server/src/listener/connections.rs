@@ -257,15 +257,29 @@ impl Conn {
     }
 
     /// Waits until the connection's deadline passes; the caller then closes it.
+    ///
+    /// One timer serves the connection's life. A request changes the state four times, and
+    /// setting a new timer at each change cost more than the rest of this bookkeeping: the
+    /// timer is moved only when the deadline comes earlier than it is set for. When the
+    /// deadline moved later, the timer fires early and is set again for the new one.
     pub(crate) async fn expired(&self, limits: &ListenerLimits) -> Expiry {
+        let timer = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(timer);
+        let mut armed: Option<Instant> = None;
         loop {
             let deadline = self.state().deadline(limits);
             match deadline {
                 Some((at, why)) if at <= Instant::now() => return why,
-                Some((at, _)) => tokio::select! {
-                    () = tokio::time::sleep_until(at) => {}
-                    () = self.changed.notified() => {}
-                },
+                Some((at, _)) => {
+                    if armed.is_none_or(|set| at < set) {
+                        timer.as_mut().reset(at);
+                        armed = Some(at);
+                    }
+                    tokio::select! {
+                        () = &mut timer => armed = None,
+                        () = self.changed.notified() => {}
+                    }
+                }
                 None => self.changed.notified().await,
             }
         }
@@ -387,6 +401,26 @@ mod tests {
         assert_eq!(why, Expiry::Write);
         assert_eq!(at, answered + secs(20));
         drop(writing);
+    }
+
+    /// The timer set for an earlier deadline fires early and is set again: the connection
+    /// closes at the later deadline, not at the one it replaced.
+    #[tokio::test(start_paused = true)]
+    async fn expired_waits_for_a_deadline_that_moved_later() {
+        let t0 = Instant::now();
+        let conn = Arc::new(Conn::new(t0));
+        drop(conn.start_request(false).into_writing());
+        let waiter = {
+            let conn = conn.clone();
+            tokio::spawn(async move { (conn.expired(&LIMITS).await, Instant::now()) })
+        };
+        tokio::time::advance(secs(100)).await;
+        let writing = conn.start_request(false).into_writing();
+        tokio::time::advance(secs(10)).await;
+        drop(writing);
+        let (why, at) = waiter.await.unwrap();
+        assert_eq!(why, Expiry::Idle);
+        assert_eq!(at, t0 + secs(110 + 300));
     }
 
     #[tokio::test(start_paused = true)]
