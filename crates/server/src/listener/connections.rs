@@ -34,14 +34,16 @@ const EVICTION_WAIT: Duration = Duration::from_secs(1);
 
 /// The open connections of one listener.
 pub(crate) struct Connections {
+    limits: ListenerLimits,
     slots: Arc<Semaphore>,
     table: Mutex<HashMap<u64, Arc<Conn>>>,
     next_id: AtomicU64,
 }
 
 impl Connections {
-    pub(crate) fn new(max_connections: usize) -> Arc<Self> {
+    pub(crate) fn new(limits: ListenerLimits, max_connections: usize) -> Arc<Self> {
         Arc::new(Self {
+            limits,
             slots: Arc::new(Semaphore::new(max_connections.max(1))),
             table: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
@@ -65,7 +67,7 @@ impl Connections {
             }
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let conn = Arc::new(Conn::new(Instant::now()));
+        let conn = Arc::new(Conn::new(Instant::now(), self.limits));
         self.lock().insert(id, conn.clone());
         Some(Registration {
             connections: self.clone(),
@@ -124,8 +126,10 @@ impl Drop for Registration {
     }
 }
 
-/// One connection: what it is doing, a signal when that changes, and its eviction.
+/// One connection: what it is doing, a signal when its deadline comes earlier, and its
+/// eviction.
 pub(crate) struct Conn {
+    limits: ListenerLimits,
     state: Mutex<ConnState>,
     changed: Notify,
     /// Cancelled when the connection is closed to make room for a new one.
@@ -167,6 +171,9 @@ pub(crate) struct ConnState {
     idle_since: Instant,
     /// The first byte received since the connection went idle.
     read_while_idle: Option<Instant>,
+    /// When the task waiting in [`Conn::expired`] looks at the deadline again by itself (at
+    /// first: right away, since its first poll reads the state).
+    waiter_wakes_at: Instant,
 }
 
 impl ConnState {
@@ -180,6 +187,7 @@ impl ConnState {
             writing_since: now,
             idle_since: now,
             read_while_idle: None,
+            waiter_wakes_at: now,
         }
     }
 
@@ -217,8 +225,9 @@ impl ConnState {
 }
 
 impl Conn {
-    fn new(now: Instant) -> Self {
+    fn new(now: Instant, limits: ListenerLimits) -> Self {
         Self {
+            limits,
             state: Mutex::new(ConnState::new(now)),
             changed: Notify::new(),
             evicted: CancellationToken::new(),
@@ -230,18 +239,27 @@ impl Conn {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Changes the state and wakes the waiter in [`Conn::expired`] only if the deadline now
+    /// comes before the waiter would look again by itself. A deadline that went away or moved
+    /// later needs no wake: the waiter looks again at its own time.
     fn update(&self, f: impl FnOnce(&mut ConnState)) {
-        f(&mut self.state());
-        self.changed.notify_one();
+        let mut state = self.state();
+        f(&mut state);
+        let wake = state
+            .deadline(&self.limits)
+            .is_some_and(|(at, _)| at < state.waiter_wakes_at);
+        drop(state);
+        if wake {
+            self.changed.notify_one();
+        }
     }
 
     /// Bytes arrived from the client.
     pub(crate) fn on_read(&self) {
-        let mut state = self.state();
+        let state = self.state();
         if state.served && state.is_idle() && state.read_while_idle.is_none() {
-            state.read_while_idle = Some(Instant::now());
             drop(state);
-            self.changed.notify_one();
+            self.update(|s| s.read_while_idle = Some(Instant::now()));
         }
     }
 
@@ -258,29 +276,42 @@ impl Conn {
 
     /// Waits until the connection's deadline passes; the caller then closes it.
     ///
-    /// One timer serves the connection's life. A request changes the state four times, and
-    /// setting a new timer at each change cost more than the rest of this bookkeeping: the
-    /// timer is moved only when the deadline comes earlier than it is set for. When the
-    /// deadline moved later, the timer fires early and is set again for the new one.
-    pub(crate) async fn expired(&self, limits: &ListenerLimits) -> Expiry {
+    /// The waiter looks at the deadline on a timer of its own and never sleeps longer than
+    /// the shortest phase timeout: every deadline a request sets is "now + a phase timeout",
+    /// so it falls after the waiter's next look and no change on the request path has to
+    /// wake it or move its timer. (Each wake was costly: the waiter runs in the connection's
+    /// own task, a task woken while it runs is queued behind the others and wakes a second
+    /// worker thread, and a request made four changes.) An idle connection's task is polled
+    /// once per shortest timeout, 10 s by default. What the timer is set for is published in
+    /// the state under the lock the deadline is read with, so [`Conn::update`] can still wake
+    /// the waiter for a deadline that comes before it (none does today).
+    pub(crate) async fn expired(&self) -> Expiry {
+        let look_every = self
+            .limits
+            .read_header_timeout
+            .min(self.limits.write_timeout)
+            .min(self.limits.idle_timeout)
+            .max(Duration::from_millis(1));
         let timer = tokio::time::sleep_until(Instant::now());
         tokio::pin!(timer);
-        let mut armed: Option<Instant> = None;
         loop {
-            let deadline = self.state().deadline(limits);
-            match deadline {
-                Some((at, why)) if at <= Instant::now() => return why,
-                Some((at, _)) => {
-                    if armed.is_none_or(|set| at < set) {
-                        timer.as_mut().reset(at);
-                        armed = Some(at);
-                    }
-                    tokio::select! {
-                        () = &mut timer => armed = None,
-                        () = self.changed.notified() => {}
+            {
+                let mut state = self.state();
+                let now = Instant::now();
+                let deadline = state.deadline(&self.limits);
+                if let Some((at, why)) = deadline {
+                    if at <= now {
+                        return why;
                     }
                 }
-                None => self.changed.notified().await,
+                let look_again = now + look_every;
+                let wake_at = deadline.map_or(look_again, |(at, _)| at.min(look_again));
+                timer.as_mut().reset(wake_at);
+                state.waiter_wakes_at = wake_at;
+            }
+            tokio::select! {
+                () = &mut timer => {}
+                () = self.changed.notified() => {}
             }
         }
     }
@@ -349,7 +380,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn every_phase_without_server_work_has_a_deadline() {
         let t0 = Instant::now();
-        let conn = Arc::new(Conn::new(t0));
+        let conn = Arc::new(Conn::new(t0, LIMITS));
         let deadline = || conn.state().deadline(&LIMITS);
         assert_eq!(deadline(), Some((t0 + secs(10), Expiry::Headers)));
 
@@ -377,7 +408,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn http2_pings_while_idle_do_not_start_the_header_clock() {
         let t0 = Instant::now();
-        let conn = Arc::new(Conn::new(t0));
+        let conn = Arc::new(Conn::new(t0, LIMITS));
         drop(conn.start_request(true));
         conn.on_read();
         assert_eq!(
@@ -388,11 +419,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn expired_follows_state_changes() {
-        let conn = Arc::new(Conn::new(Instant::now()));
+        let conn = Arc::new(Conn::new(Instant::now(), LIMITS));
         let handling = conn.start_request(false);
         let waiter = {
             let conn = conn.clone();
-            tokio::spawn(async move { (conn.expired(&LIMITS).await, Instant::now()) })
+            tokio::spawn(async move { (conn.expired().await, Instant::now()) })
         };
         tokio::time::advance(secs(1000)).await;
         let answered = Instant::now();
@@ -408,11 +439,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn expired_waits_for_a_deadline_that_moved_later() {
         let t0 = Instant::now();
-        let conn = Arc::new(Conn::new(t0));
+        let conn = Arc::new(Conn::new(t0, LIMITS));
         drop(conn.start_request(false).into_writing());
         let waiter = {
             let conn = conn.clone();
-            tokio::spawn(async move { (conn.expired(&LIMITS).await, Instant::now()) })
+            tokio::spawn(async move { (conn.expired().await, Instant::now()) })
         };
         tokio::time::advance(secs(100)).await;
         let writing = conn.start_request(false).into_writing();
@@ -423,9 +454,48 @@ mod tests {
         assert_eq!(at, t0 + secs(110 + 300));
     }
 
+    /// Whether a wake for the waiter in `expired` is pending.
+    async fn woken(conn: &Conn) -> bool {
+        tokio::time::timeout(Duration::ZERO, conn.changed.notified())
+            .await
+            .is_ok()
+    }
+
+    /// Every deadline a request sets lies after the waiter's next look, so serving a request
+    /// wakes no one (a wake of the connection's own task while it runs costs a second worker
+    /// thread's wake-up). A change whose deadline would come first still wakes the waiter.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_does_not_wake_the_waiter_unless_its_deadline_comes_first() {
+        let conn = Arc::new(Conn::new(Instant::now(), LIMITS));
+        drop(conn.start_request(false).into_writing());
+        let waiter = {
+            let conn = conn.clone();
+            tokio::spawn(async move { conn.expired().await })
+        };
+        tokio::task::yield_now().await;
+        let looked = Instant::now();
+        assert_eq!(conn.state().waiter_wakes_at, looked + secs(10));
+        assert!(!woken(&conn).await);
+
+        tokio::time::advance(secs(1)).await;
+        conn.on_read();
+        let handling = conn.start_request(false);
+        tokio::time::advance(secs(1)).await;
+        let writing = handling.into_writing();
+        drop(writing);
+        assert!(!woken(&conn).await, "no deadline of a request comes first");
+
+        // A waiter that would look again later than the write deadline is woken for it.
+        conn.state().waiter_wakes_at = Instant::now() + secs(300);
+        let writing = conn.start_request(false).into_writing();
+        assert!(woken(&conn).await);
+        drop(writing);
+        waiter.abort();
+    }
+
     #[tokio::test(start_paused = true)]
     async fn at_the_limit_the_longest_idle_connection_makes_room() {
-        let connections = Connections::new(2);
+        let connections = Connections::new(LIMITS, 2);
         let first = connections.admit().await.unwrap();
         tokio::time::advance(secs(1)).await;
         let second = connections.admit().await.unwrap();

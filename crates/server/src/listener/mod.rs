@@ -96,7 +96,7 @@ pub async fn serve(listener: Listener, app: Router, shutdown: CancellationToken)
             "max_connections lowered to fit the open-file limit"
         );
     }
-    let connections = Connections::new(max_connections);
+    let connections = Connections::new(limits, max_connections);
     let builder = Arc::new(http_builder(&limits));
     let refusals = Arc::new(Mutex::new(ReportLimiter::new(REPORT_WINDOW)));
     let on_error = |e: &std::io::Error, report: Option<u64>| {
@@ -222,7 +222,7 @@ impl Connection {
         let conn = registration.conn();
         tokio::select! {
             _ = serve => {}
-            why = conn.expired(&limits) => {
+            why = conn.expired() => {
                 tracing::debug!(peer = %peer, reason = why.as_str(), "connection closed");
             }
             () = conn.evicted.cancelled() => {
