@@ -23,7 +23,9 @@ Sections (run in this order):
   mysql         sequential creation, interleaved OpenBao / SecretHub / raw (pymysql over one
                 kept-open connection as the same admin: CREATE USER + GRANT), `--n-seq` rounds;
                 then the leases and raw users of that phase are revoked interleaved the same way
-                (sys/leases/revoke against a raw DROP USER); then wrk at 8 connections
+                (sys/leases/revoke against a raw DROP USER, and against SecretHub's default
+                MariaDB revocation sent raw, `DROP USER IF EXISTS` + `KILL CONNECTION USER`
+                in one text, on users the creation phase also made); then wrk at 8 connections
                 (GET database/creds/<role>, `--wrk-secs`) on each server, server CPU per
                 credential from /proc/PID/stat, and revoke-prefix of what wrk made.
   expiry        `--n-expiry` MySQL leases expiring within `--expiry-window` seconds (60), one
@@ -58,6 +60,7 @@ import threading
 import time
 
 import pymysql
+from pymysql.constants import CLIENT
 import redis
 
 VENV = os.path.expanduser(os.environ.get("BENCH_VENV", "~/.cache/secrethub-bench/venv"))
@@ -430,6 +433,18 @@ def section_db(kind, servers, n_seq, wrk_secs):
 
         def raw_drop(name):
             cur.execute(f"DROP USER '{name}'@'%'")
+
+        # SecretHub's default MariaDB revocation sent raw: what its revoke must do (the drop
+        # and the end of the user's sessions) in one round trip, on a connection of its own
+        # that allows multi-statement texts.
+        conn_text = pymysql.connect(user=ADMIN, password=ADMIN_PW, autocommit=True,
+                                    client_flag=CLIENT.MULTI_STATEMENTS, **MYSQL)
+        cur_text = conn_text.cursor()
+
+        def raw_revoke_text(name):
+            cur_text.execute(f"DROP USER IF EXISTS '{name}'@'%'; KILL CONNECTION USER '{name}'")
+            while cur_text.nextset():
+                pass
     else:
         rc = rd_admin()
 
@@ -442,7 +457,7 @@ def section_db(kind, servers, n_seq, wrk_secs):
     lat = {s.name: [] for s in servers}
     lat["raw"] = []
     leases = {s.name: [] for s in servers}
-    raw_names = []
+    raw_names, raw_text_names = [], []
     for i in range(n_seq):
         order = servers[i % 2:] + servers[:i % 2]
         for s in order:
@@ -458,6 +473,12 @@ def section_db(kind, servers, n_seq, wrk_secs):
         raw_create(name, pw)
         lat["raw"].append(time.perf_counter() - t)
         raw_names.append(name)
+        if kind == "mysql":
+            name = f"shb_rawt_{STAMP[4:8]}_{i}_{secrets.token_hex(3)}"[:32]
+            with _seen_lock:
+                seen.add(name)
+            raw_create(name, password())
+            raw_text_names.append(name)
     for k, xs in lat.items():
         R.add(f"{kind}_create_seq_p50_{k}", pct(xs, 50) * 1000, "ms")
         R.add(f"{kind}_create_seq_p99_{k}", pct(xs, 99) * 1000, "ms")
@@ -475,17 +496,26 @@ def section_db(kind, servers, n_seq, wrk_secs):
         t = time.perf_counter()
         raw_drop(raw_names[i])
         lat["raw"].append(time.perf_counter() - t)
+        if kind == "mysql":
+            t = time.perf_counter()
+            raw_revoke_text(raw_text_names[i])
+            lat.setdefault("raw_drop_and_kill", []).append(time.perf_counter() - t)
     for k, xs in lat.items():
         R.add(f"{kind}_revoke_seq_p50_{k}", pct(xs, 50) * 1000, "ms")
         R.add(f"{kind}_revoke_seq_p99_{k}", pct(xs, 99) * 1000, "ms")
     for s in servers:
         R.add(f"{kind}_revoke_seq_p99_over_raw_{s.name}", pct(lat[s.name], 99) / pct(lat["raw"], 99), "x")
         R.add(f"{kind}_revoke_seq_p50_over_raw_{s.name}", pct(lat[s.name], 50) / pct(lat["raw"], 50), "x")
+        if kind == "mysql":
+            base = lat["raw_drop_and_kill"]
+            R.add(f"{kind}_revoke_seq_p99_over_raw_drop_and_kill_{s.name}", pct(lat[s.name], 99) / pct(base, 99), "x")
+            R.add(f"{kind}_revoke_seq_p50_over_raw_drop_and_kill_{s.name}", pct(lat[s.name], 50) / pct(base, 50), "x")
 
     # Users the servers say they revoked must be gone.
     if kind == "mysql":
         have = mysql_users(cur)
         conn.close()
+        conn_text.close()
     else:
         have = {u.decode() for u in rc.execute_command("ACL", "USERS")}
     R.add(f"{kind}_users_left_after_revoke", len(have & seen), "count")
