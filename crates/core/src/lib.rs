@@ -19,6 +19,7 @@ mod quotas;
 mod rate_limit;
 mod registry;
 mod request;
+mod run_to_end;
 mod seal;
 mod sys;
 mod system_trace;

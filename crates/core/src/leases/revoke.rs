@@ -23,19 +23,20 @@ use secrethub_storage::{list_all, Storage as _, WriteOp};
 use super::record::{due_key, id_key, irrevocable_key, pending_key, token_key};
 use super::{now_ms, LeaseManager, LeaseRecord};
 use crate::error::{CoreError, CoreResult};
+use crate::run_to_end::run_to_end;
 
 impl LeaseManager {
     /// Revokes one lease now: the engine first, then the record and its indexes.
     /// A missing lease is already revoked.
-    /// Runs on a task of its own, so a caller who goes away mid-way (a dropped connection
-    /// cancels the request) cannot cut it between the upstream revocation and the write
-    /// that records it.
+    /// Runs to its end even if the caller goes away mid-way (a dropped connection cancels
+    /// the request), so it is not cut between the upstream revocation and the write that
+    /// records it.
     pub(crate) async fn revoke(self: &Arc<Self>, lease_id: &str) -> CoreResult<()> {
         let Some(mut rec) = self.load(lease_id).await? else {
             return Ok(());
         };
         let me = self.clone();
-        let task = tokio::spawn(async move {
+        run_to_end(async move {
             let _claim = me.begin_revocation(std::slice::from_mut(&mut rec)).await?;
             match me.revoke_record(&rec).await {
                 Ok(()) => Ok(()),
@@ -44,9 +45,8 @@ impl LeaseManager {
                     Err(e)
                 }
             }
-        });
-        task.await
-            .map_err(|e| CoreError::Internal(anyhow::anyhow!("revocation task failed: {e}")))?
+        })
+        .await
     }
 
     /// Calls the engine for a waiting caller and, on success, deletes the lease (keeping the
