@@ -22,6 +22,7 @@ enum Route {
     Creds,
     Config,
     Upstream,
+    Holding,
     Confirmations,
 }
 
@@ -39,6 +40,9 @@ struct Config {
     unconfirmed_batch: bool,
     /// `confirm_revocations` answers "not yet".
     hold_confirm: bool,
+    /// `revoke_for_caller` marks `holding/<user>` and waits until this is switched off, as
+    /// an upstream that takes its time.
+    hold_caller_revoke: bool,
     #[serde(deserialize_with = "sh::duration")]
     max_ttl: Duration,
 }
@@ -76,6 +80,12 @@ pub(crate) fn factory(_: MountContext) -> Result<Arc<dyn Engine>, EngineError> {
                 "credentials that exist",
             )
             .add(
+                "holding",
+                Route::Holding,
+                &[Operation::List],
+                "users whose revocation for a caller waits on `hold_caller_revoke`",
+            )
+            .add(
                 "confirmations",
                 Route::Confirmations,
                 &[Operation::Read],
@@ -101,6 +111,7 @@ impl Engine for TestLeases {
                 Ok(Response::empty())
             }
             Route::Upstream => Response::list(list_children(&req.storage, "upstream/").await?),
+            Route::Holding => Response::list(list_children(&req.storage, "holding/").await?),
             Route::Confirmations => {
                 let asked = req.storage.get_json::<u64>("asked").await?.unwrap_or(0);
                 let confirmed = list_children(&req.storage, "confirmed/").await?;
@@ -158,6 +169,14 @@ impl Engine for TestLeases {
         lease: &LeaseInfo,
         storage: &StorageView,
     ) -> Result<Revocation, EngineError> {
+        if config(storage).await?.hold_caller_revoke {
+            let user = lease.internal["user"].as_str().unwrap_or_default();
+            storage.put(&format!("holding/{user}"), b"x").await?;
+            while config(storage).await?.hold_caller_revoke {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            storage.delete(&format!("holding/{user}")).await?;
+        }
         self.revoke(lease, storage).await?;
         if config(storage).await?.unconfirmed_revoke {
             return Ok(Revocation::Unconfirmed(json!({"receipt": "r1"})));

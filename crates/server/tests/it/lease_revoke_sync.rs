@@ -169,3 +169,78 @@ async fn a_queued_revoke_answers_202_and_names_an_open_breaker() {
     })
     .await;
 }
+
+/// Users of the test engine whose revocation for a caller waits on `hold_caller_revoke`.
+async fn holding(t: &TestServer) -> Vec<String> {
+    let (s, v) = t.root("LIST", "database/holding", None).await;
+    if s == StatusCode::NOT_FOUND {
+        return Vec::new();
+    }
+    serde_json::from_value(v["data"]["keys"].clone()).expect("keys")
+}
+
+/// A client that goes away while its revocation waits on the upstream does not cut the
+/// revocation short: it runs to its end on its own, and the credential and the lease are gone
+/// with no second call (a dropped connection drops the request's future, as aborting it does).
+#[tokio::test]
+async fn a_revocation_whose_caller_goes_away_still_finishes() {
+    let t = TestServer::with(
+        Arc::new(secrethub_storage::MemoryStorage::new()),
+        crate::harness::config(),
+    )
+    .await;
+    let (s, v) = t
+        .root(
+            "POST",
+            "sys/mounts/database",
+            Some(json!({"type": "test-leases"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let root = t.root.clone();
+    let (lease, data) = creds(&t, &root, "h", json!({"ttl": "1h"})).await;
+    let user = data["data"]["username"]
+        .as_str()
+        .expect("username")
+        .to_string();
+    t.root(
+        "POST",
+        "database/config",
+        Some(json!({"hold_caller_revoke": true})),
+    )
+    .await;
+
+    let caller = {
+        use tower::ServiceExt as _;
+        let request = axum::http::Request::builder()
+            .method("PUT")
+            .uri("/v1/sys/leases/revoke")
+            .header("x-vault-token", root.as_str())
+            .body(axum::body::Body::from(
+                json!({"lease_id": lease}).to_string(),
+            ))
+            .expect("request");
+        let app = t.app.clone();
+        tokio::spawn(async move { app.oneshot(request).await })
+    };
+    eventually("the revocation waits on the upstream", || async {
+        holding(&t).await.contains(&user)
+    })
+    .await;
+    caller.abort();
+    assert!(caller.await.expect_err("aborted").is_cancelled());
+    assert!(upstream(&t).await.contains(&user), "not revoked yet");
+
+    t.root("POST", "database/config", Some(json!({}))).await;
+    // The revocation the caller started is the one that finished (a dropped one would have
+    // left its `holding/` mark behind; the scheduler would revoke the lease again, later).
+    eventually(
+        "the caller's revocation finished without its caller",
+        || async {
+            holding(&t).await.is_empty()
+                && !upstream(&t).await.contains(&user)
+                && lookup(&t, &lease).await == StatusCode::BAD_REQUEST
+        },
+    )
+    .await;
+}
