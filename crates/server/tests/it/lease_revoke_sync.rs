@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 use crate::harness::{eventually, TestServer};
-use crate::leases::{creds, lookup, upstream};
+use crate::leases::{creds, lookup, upstream, with_engine};
 
 /// The test engine at `database/` with a breaker that opens after 2 failures for a minute
 /// (far longer than any test), role `a`'s revocations failing, and three leases each for
@@ -184,19 +184,7 @@ async fn holding(t: &TestServer) -> Vec<String> {
 /// with no second call (a dropped connection drops the request's future, as aborting it does).
 #[tokio::test]
 async fn a_revocation_whose_caller_goes_away_still_finishes() {
-    let t = TestServer::with(
-        Arc::new(secrethub_storage::MemoryStorage::new()),
-        crate::harness::config(),
-    )
-    .await;
-    let (s, v) = t
-        .root(
-            "POST",
-            "sys/mounts/database",
-            Some(json!({"type": "test-leases"})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let t = with_engine().await;
     let root = t.root.clone();
     let (lease, data) = creds(&t, &root, "h", json!({"ttl": "1h"})).await;
     let user = data["data"]["username"]
